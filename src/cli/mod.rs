@@ -1,0 +1,1 @@
+//! The command-line interface: clap definitions and one thin function per subcommand.

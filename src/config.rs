@@ -1,0 +1,1 @@
+//! Settings from the environment (and an optional `skygeni.toml`), with embedded defaults.

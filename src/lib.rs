@@ -1,0 +1,13 @@
+//! SkyGeni: scores open B2B deals for risk of loss, explains why, and recommends what to do.
+//!
+//! Layout (see README): `domain` plain types, `engine` pure scoring, `store` the only SQL,
+//! `crm` data sources (CSV today), `cli` the thin command layer used by `main.rs`.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod crm;
+pub mod domain;
+pub mod engine;
+pub mod error;
+pub mod store;

@@ -1,0 +1,2 @@
+//! `skygeni` binary: parse the command line and dispatch.
+fn main() {}

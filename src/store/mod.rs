@@ -1,0 +1,1 @@
+//! Storage: the only module with SQL. SQLite (default) and PostgreSQL behind one interface.
