@@ -1,1 +1,141 @@
 //! Settings from the environment (and an optional `skygeni.toml`), with embedded defaults.
+//!
+//! Precedence: environment variable > `skygeni.toml` (or the file named by `SKYGENI_CONFIG`)
+//! > default. With nothing set, SkyGeni runs on `sqlite://skygeni.db` in the working directory.
+use anyhow::Context;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://skygeni.db";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+/// Everything the service reads from its environment. Secrets are `SecretString` so they
+/// never show up in `Debug` output or logs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: String,
+    pub public_url: String,
+    pub jwt_secret: Option<SecretString>,
+    pub encryption_key: Option<SecretString>,
+    pub slack_signing_secret: Option<SecretString>,
+    pub slack_bot_token: Option<SecretString>,
+    pub slack_client_id: Option<String>,
+    pub slack_client_secret: Option<SecretString>,
+    pub slack_api_url: String,
+    pub salesforce_login_url: String,
+    pub salesforce_client_id: Option<String>,
+    pub salesforce_client_secret: Option<SecretString>,
+    pub salesforce_webhook_secret: Option<SecretString>,
+    pub sendgrid_api_key: Option<SecretString>,
+    pub sendgrid_api_url: String,
+    pub email_from: String,
+    pub redis_url: Option<String>,
+    pub rate_limit_user_per_min: u32,
+    pub rate_limit_tenant_per_min: u32,
+}
+
+/// `skygeni.toml`: the same settings, keys in lower case without the `SKYGENI_` prefix
+/// (`database_url = "postgres://…"`, `slack_api_url = "…"`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+struct FileSettings(HashMap<String, toml::Value>);
+
+impl Settings {
+    /// Read the process environment and the optional config file.
+    pub fn load() -> anyhow::Result<Settings> {
+        let file = match std::env::var("SKYGENI_CONFIG") {
+            Ok(path) => Some(read_file(&path)?),
+            Err(_) if std::path::Path::new("skygeni.toml").exists() => Some(read_file("skygeni.toml")?),
+            Err(_) => None,
+        };
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Settings::from_sources(&env, &file.unwrap_or_default())
+    }
+
+    fn from_sources(env: &HashMap<String, String>, file: &FileSettings) -> anyhow::Result<Settings> {
+        let get = |var: &str| -> Option<String> {
+            if let Some(v) = env.get(var).filter(|v| !v.is_empty()) {
+                return Some(v.clone());
+            }
+            let key = var.strip_prefix("SKYGENI_").unwrap_or(var).to_ascii_lowercase();
+            file.0.get(&key).map(|v| match v {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        };
+        let secret = |var: &str| get(var).map(SecretString::from);
+        let number = |var: &str, default: u32| -> anyhow::Result<u32> {
+            match get(var) {
+                None => Ok(default),
+                Some(v) => v.parse().with_context(|| format!("{var} must be a whole number, got {v:?}")),
+            }
+        };
+        let bind = get("SKYGENI_BIND").unwrap_or_else(|| DEFAULT_BIND.into());
+        Ok(Settings {
+            database_url: get("SKYGENI_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            public_url: get("SKYGENI_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}")),
+            bind,
+            jwt_secret: secret("SKYGENI_JWT_SECRET"),
+            encryption_key: secret("SKYGENI_ENCRYPTION_KEY"),
+            slack_signing_secret: secret("SLACK_SIGNING_SECRET"),
+            slack_bot_token: secret("SLACK_BOT_TOKEN"),
+            slack_client_id: get("SLACK_CLIENT_ID"),
+            slack_client_secret: secret("SLACK_CLIENT_SECRET"),
+            slack_api_url: get("SLACK_API_URL").unwrap_or_else(|| "https://slack.com/api/".into()),
+            salesforce_login_url: get("SALESFORCE_LOGIN_URL")
+                .unwrap_or_else(|| "https://login.salesforce.com".into()),
+            salesforce_client_id: get("SALESFORCE_CLIENT_ID"),
+            salesforce_client_secret: secret("SALESFORCE_CLIENT_SECRET"),
+            salesforce_webhook_secret: secret("SALESFORCE_WEBHOOK_SECRET"),
+            sendgrid_api_key: secret("SENDGRID_API_KEY"),
+            sendgrid_api_url: get("SENDGRID_API_URL").unwrap_or_else(|| "https://api.sendgrid.com".into()),
+            email_from: get("SKYGENI_EMAIL_FROM").unwrap_or_else(|| "skygeni@localhost".into()),
+            redis_url: get("SKYGENI_REDIS_URL"),
+            rate_limit_user_per_min: number("SKYGENI_RATE_LIMIT_USER_PER_MIN", 100)?,
+            rate_limit_tenant_per_min: number("SKYGENI_RATE_LIMIT_TENANT_PER_MIN", 1000)?,
+        })
+    }
+}
+
+fn read_file(path: &str) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {path}"))?;
+    toml::from_str(&text).with_context(|| format!("config file {path} is not valid TOML"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn nothing_configured_means_the_embedded_sqlite_default() {
+        let s = Settings::from_sources(&env(&[]), &FileSettings::default()).unwrap();
+        assert_eq!(s.database_url, "sqlite://skygeni.db");
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.rate_limit_user_per_min, 100);
+        assert_eq!(s.rate_limit_tenant_per_min, 1000);
+        assert_eq!(s.slack_api_url, "https://slack.com/api/");
+    }
+
+    #[test]
+    fn environment_beats_the_config_file() {
+        let file: FileSettings = toml::from_str("database_url = \"sqlite://file.db\"\nbind = \"0.0.0.0:9000\"").unwrap();
+        let s = Settings::from_sources(&env(&[("SKYGENI_DATABASE_URL", "postgres://x@h/db")]), &file).unwrap();
+        assert_eq!(s.database_url, "postgres://x@h/db");
+        assert_eq!(s.bind, "0.0.0.0:9000");
+    }
+
+    #[test]
+    fn secrets_are_hidden_from_debug_output_and_bad_numbers_are_named() {
+        let s = Settings::from_sources(&env(&[("SKYGENI_JWT_SECRET", "hunter2")]), &FileSettings::default()).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let err = Settings::from_sources(&env(&[("SKYGENI_RATE_LIMIT_USER_PER_MIN", "lots")]), &FileSettings::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("SKYGENI_RATE_LIMIT_USER_PER_MIN"), "{err}");
+    }
+}

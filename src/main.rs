@@ -1,2 +1,22 @@
-//! `skygeni` binary: parse the command line and dispatch.
-fn main() {}
+//! `skygeni` binary: parse the command line, run the command, map errors to exit codes.
+use clap::Parser;
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SKYGENI_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = skygeni::cli::Cli::parse();
+    let code = match skygeni::cli::run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            // `{:#}` prints the whole context chain on one line: "failed to X: because Y".
+            eprintln!("error: {e:#}");
+            2
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,1 +1,74 @@
 //! The command-line interface: clap definitions and one thin function per subcommand.
+mod import;
+mod tenant;
+
+use crate::config::Settings;
+use crate::domain::TenantId;
+use crate::store::Store;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// SkyGeni — scores open B2B deals for risk of loss, explains why, recommends what to do.
+#[derive(Debug, Parser)]
+#[command(name = "skygeni", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Tenant to act on.
+    #[arg(long, global = true, default_value = "default", value_parser = TenantId::parse)]
+    pub tenant: TenantId,
+    /// Database URL (overrides SKYGENI_DATABASE_URL; default sqlite://skygeni.db).
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending database migrations (they also run automatically on start).
+    Migrate,
+    /// Import deals from a CSV export (seed schema; extra CRM columns kept).
+    Import(import::ImportArgs),
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        action: tenant::TenantCommand,
+    },
+}
+
+/// Run the parsed command. Returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let mut settings = Settings::load()?;
+    if let Some(url) = &cli.database_url {
+        settings.database_url = url.clone();
+    }
+    match cli.command {
+        Command::Migrate => {
+            let backend = crate::store::Backend::from_url(&settings.database_url)?;
+            let n = crate::store::migrate_url(&settings.database_url, backend).await?;
+            println!("{n} migration(s) applied to {}", crate::store::redact_url(&settings.database_url));
+            Ok(0)
+        }
+        Command::Import(args) => {
+            let store = Store::connect(&settings.database_url).await?;
+            import::run(&store, &cli.tenant, args).await
+        }
+        Command::Tenant { action } => {
+            let store = Store::connect(&settings.database_url).await?;
+            tenant::run(&store, action).await
+        }
+    }
+}
+
+/// Shared `--json` flag.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct JsonFlag {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A path argument that must exist, with a friendly message when it doesn't.
+pub fn existing_file(s: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    if p.is_file() { Ok(p) } else { Err(format!("no such file: {s}")) }
+}

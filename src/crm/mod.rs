@@ -1,1 +1,8 @@
 //! Deal sources: the CSV importer today (Salesforce joins later) and data-quality checks.
+pub mod csv_import;
+pub mod dates;
+pub mod report;
+pub mod validate;
+
+pub use csv_import::{ParsedFile, StructuralError, parse_csv_bytes, read_csv_file};
+pub use report::QualityReport;

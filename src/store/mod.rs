@@ -1,1 +1,259 @@
-//! Storage: the only module with SQL. SQLite (default) and PostgreSQL behind one interface.
+//! Storage: the only module with SQL. SQLite (default) and PostgreSQL behind one `Store`.
+//!
+//! One implementation serves both backends through sqlx's `Any` driver: the SQL is written
+//! once in the common dialect (`$n` placeholders, `ON CONFLICT`, `RETURNING`), and the few
+//! differences (PRAGMAs, row-level security, `SKIP LOCKED`) are branches on [`Backend`].
+//! The `Any` driver has no chrono types, so dates are ISO `YYYY-MM-DD` text and timestamps
+//! RFC 3339 UTC text (see migrations/); both sort correctly as text.
+mod audit;
+mod deals;
+mod tenants;
+
+pub use audit::{AuditEntry, AuditRow};
+pub use deals::{DealUpsert, ImportCounts, row_hash};
+pub use tenants::Tenant;
+
+use crate::domain::TenantId;
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Connection, Transaction};
+use std::str::FromStr;
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The non-owner role the service runs as on PostgreSQL, so row-level security applies.
+pub const PG_APP_ROLE: &str = "skygeni_app";
+
+/// Which database the URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> anyhow::Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            anyhow::bail!(
+                "unsupported database URL {:?}: use sqlite://FILE or postgres://USER@HOST/DB",
+                redact_url(url)
+            )
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Storage errors the edges care to tell apart; everything else is `Other`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            // Detected by kind: SQLite does not report constraint names reliably.
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(db.message().to_string())
+            }
+            _ => StoreError::Other(e.into()),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Handle to the database; cheap to clone (the pool is shared).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connect, apply pending migrations, and return a ready store.
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = normalise_url(url, backend);
+        migrate_url(&url, backend).await?;
+        let opts = AnyConnectOptions::from_str(&url)
+            .with_context(|| format!("invalid database URL {}", redact_url(&url)))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    match backend {
+                        Backend::Sqlite => {
+                            sqlx::raw_sql(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                            )
+                            .execute(&mut *conn)
+                            .await?;
+                        }
+                        Backend::Postgres => become_app_role(conn).await?,
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await
+            .with_context(|| format!("failed to connect to {}", redact_url(&url)))?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Begin a unit of work for one tenant. On PostgreSQL the tenant is set transaction-locally
+    /// (`set_config(.., true)`; plain `SET` would leak to the next borrower of the connection),
+    /// so row-level security scopes every statement in it.
+    pub async fn begin_tenant(&self, tenant: &TenantId) -> StoreResult<Transaction<'static, sqlx::Any>> {
+        self.begin_scope(tenant.as_str()).await
+    }
+
+    async fn begin_scope(&self, scope: &str) -> StoreResult<Transaction<'static, sqlx::Any>> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT set_config('app.current_tenant', $1, true)")
+                .bind(scope.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// Runs `sql` (a plain SELECT returning one text column) inside a tenant-scoped
+    /// transaction *without* any WHERE clause added. Exists only so tests can prove that
+    /// row-level security, not the application's own filters, keeps tenants apart.
+    #[doc(hidden)]
+    pub async fn unscoped_texts_for_tests(&self, tenant: &TenantId, sql: &'static str) -> StoreResult<Vec<String>> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// Like [`Store::unscoped_texts_for_tests`] for a statement that writes.
+    #[doc(hidden)]
+    pub async fn unscoped_execute_for_tests(&self, tenant: &TenantId, sql: &'static str) -> StoreResult<u64> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let done = sqlx::query(sql).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Apply migrations with a dedicated connection as the connecting (owner) role: the pool's
+/// connections drop to the app role, which may not create tables. Returns how many ran.
+pub async fn migrate_url(url: &str, backend: Backend) -> anyhow::Result<usize> {
+    sqlx::any::install_default_drivers();
+    let url = normalise_url(url, backend);
+    let mut conn = sqlx::AnyConnection::connect(&url)
+        .await
+        .with_context(|| format!("failed to connect to {}", redact_url(&url)))?;
+    let migrator = match backend {
+        Backend::Sqlite => &SQLITE_MIGRATOR,
+        Backend::Postgres => &PG_MIGRATOR,
+    };
+    let before = applied_count(&mut conn).await;
+    migrator.run(&mut conn).await.context("failed to apply database migrations")?;
+    let after = applied_count(&mut conn).await;
+    conn.close().await.ok();
+    Ok(after.saturating_sub(before))
+}
+
+async fn applied_count(conn: &mut sqlx::AnyConnection) -> usize {
+    sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&mut *conn)
+        .await
+        .map(|r| r.0 as usize)
+        .unwrap_or(0)
+}
+
+async fn become_app_role(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    // A deployment may already connect as a non-owner login role that is not a member of
+    // skygeni_app; then there is nothing to switch to and the grants must be given directly.
+    let member: (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'skygeni_app') \
+         AND pg_has_role(current_user, (SELECT oid FROM pg_roles WHERE rolname = 'skygeni_app'), 'MEMBER')",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if member.0 {
+        sqlx::raw_sql("SET ROLE skygeni_app").execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// SQLite: create the file when missing (`mode=rwc`), as a zero-setup default should.
+fn normalise_url(url: &str, backend: Backend) -> String {
+    if backend == Backend::Sqlite && !url.contains("mode=") && !url.contains(":memory:") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}mode=rwc")
+    } else {
+        url.to_string()
+    }
+}
+
+/// Hide a password in a database URL before it reaches logs or error messages.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((creds, host)) = rest.split_once('@')
+        && let Some((user, _pw)) = creds.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_string()
+}
+
+/// Current time as stored: RFC 3339 UTC with microseconds, fixed width so text order is time order.
+pub fn format_ts(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_appear_in_redacted_urls() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(redact_url("sqlite://skygeni.db"), "sqlite://skygeni.db");
+    }
+
+    #[test]
+    fn backend_is_chosen_by_url_scheme() {
+        assert_eq!(Backend::from_url("sqlite://a.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::from_url("postgresql://h/db").unwrap(), Backend::Postgres);
+        let err = Backend::from_url("mysql://u:pw@h/db").unwrap_err().to_string();
+        assert!(err.contains("unsupported") && !err.contains("pw"), "{err}");
+    }
+}

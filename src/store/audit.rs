@@ -1,0 +1,61 @@
+//! Audit log: who did what to which tenant's data, and when.
+use super::{Store, StoreResult, format_ts};
+use crate::domain::TenantId;
+
+/// One audit entry to record.
+#[derive(Debug, Clone)]
+pub struct AuditEntry<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub detail: Option<serde_json::Value>,
+}
+
+/// A stored audit row.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct AuditRow {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub request_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl Store {
+    pub async fn record_audit(&self, tenant: &TenantId, entry: AuditEntry<'_>) -> StoreResult<()> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        sqlx::query(
+            "INSERT INTO audit_log (tenant_id, audit_id, at, actor, action, target, request_id, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(format_ts(chrono::Utc::now()))
+        .bind(entry.actor.to_string())
+        .bind(entry.action.to_string())
+        .bind(entry.target.map(str::to_string))
+        .bind(entry.request_id.map(str::to_string))
+        .bind(entry.detail.map(|d| d.to_string()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Newest first.
+    pub async fn list_audit(&self, tenant: &TenantId, limit: i64) -> StoreResult<Vec<AuditRow>> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows = sqlx::query_as::<_, AuditRow>(
+            "SELECT at, actor, action, target, request_id, detail FROM audit_log \
+             WHERE tenant_id = $1 ORDER BY at DESC LIMIT $2",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+}
