@@ -47,19 +47,27 @@ impl Settings {
     pub fn load() -> anyhow::Result<Settings> {
         let file = match std::env::var("SKYGENI_CONFIG") {
             Ok(path) => Some(read_file(&path)?),
-            Err(_) if std::path::Path::new("skygeni.toml").exists() => Some(read_file("skygeni.toml")?),
+            Err(_) if std::path::Path::new("skygeni.toml").exists() => {
+                Some(read_file("skygeni.toml")?)
+            }
             Err(_) => None,
         };
         let env: HashMap<String, String> = std::env::vars().collect();
         Settings::from_sources(&env, &file.unwrap_or_default())
     }
 
-    fn from_sources(env: &HashMap<String, String>, file: &FileSettings) -> anyhow::Result<Settings> {
+    fn from_sources(
+        env: &HashMap<String, String>,
+        file: &FileSettings,
+    ) -> anyhow::Result<Settings> {
         let get = |var: &str| -> Option<String> {
             if let Some(v) = env.get(var).filter(|v| !v.is_empty()) {
                 return Some(v.clone());
             }
-            let key = var.strip_prefix("SKYGENI_").unwrap_or(var).to_ascii_lowercase();
+            let key = var
+                .strip_prefix("SKYGENI_")
+                .unwrap_or(var)
+                .to_ascii_lowercase();
             file.0.get(&key).map(|v| match v {
                 toml::Value::String(s) => s.clone(),
                 other => other.to_string(),
@@ -69,12 +77,15 @@ impl Settings {
         let number = |var: &str, default: u32| -> anyhow::Result<u32> {
             match get(var) {
                 None => Ok(default),
-                Some(v) => v.parse().with_context(|| format!("{var} must be a whole number, got {v:?}")),
+                Some(v) => v
+                    .parse()
+                    .with_context(|| format!("{var} must be a whole number, got {v:?}")),
             }
         };
         let bind = get("SKYGENI_BIND").unwrap_or_else(|| DEFAULT_BIND.into());
         Ok(Settings {
-            database_url: get("SKYGENI_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            database_url: get("SKYGENI_DATABASE_URL")
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             public_url: get("SKYGENI_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}")),
             bind,
             jwt_secret: secret("SKYGENI_JWT_SECRET"),
@@ -90,7 +101,8 @@ impl Settings {
             salesforce_client_secret: secret("SALESFORCE_CLIENT_SECRET"),
             salesforce_webhook_secret: secret("SALESFORCE_WEBHOOK_SECRET"),
             sendgrid_api_key: secret("SENDGRID_API_KEY"),
-            sendgrid_api_url: get("SENDGRID_API_URL").unwrap_or_else(|| "https://api.sendgrid.com".into()),
+            sendgrid_api_url: get("SENDGRID_API_URL")
+                .unwrap_or_else(|| "https://api.sendgrid.com".into()),
             email_from: get("SKYGENI_EMAIL_FROM").unwrap_or_else(|| "skygeni@localhost".into()),
             redis_url: get("SKYGENI_REDIS_URL"),
             rate_limit_user_per_min: number("SKYGENI_RATE_LIMIT_USER_PER_MIN", 100)?,
@@ -100,7 +112,8 @@ impl Settings {
 }
 
 fn read_file(path: &str) -> anyhow::Result<FileSettings> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {path}"))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read config file {path}"))?;
     toml::from_str(&text).with_context(|| format!("config file {path} is not valid TOML"))
 }
 
@@ -109,7 +122,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -124,18 +140,33 @@ mod tests {
 
     #[test]
     fn environment_beats_the_config_file() {
-        let file: FileSettings = toml::from_str("database_url = \"sqlite://file.db\"\nbind = \"0.0.0.0:9000\"").unwrap();
-        let s = Settings::from_sources(&env(&[("SKYGENI_DATABASE_URL", "postgres://x@h/db")]), &file).unwrap();
+        let file: FileSettings =
+            toml::from_str("database_url = \"sqlite://file.db\"\nbind = \"0.0.0.0:9000\"").unwrap();
+        let s = Settings::from_sources(
+            &env(&[("SKYGENI_DATABASE_URL", "postgres://x@h/db")]),
+            &file,
+        )
+        .unwrap();
         assert_eq!(s.database_url, "postgres://x@h/db");
         assert_eq!(s.bind, "0.0.0.0:9000");
     }
 
     #[test]
     fn secrets_are_hidden_from_debug_output_and_bad_numbers_are_named() {
-        let s = Settings::from_sources(&env(&[("SKYGENI_JWT_SECRET", "hunter2")]), &FileSettings::default()).unwrap();
+        let s = Settings::from_sources(
+            &env(&[("SKYGENI_JWT_SECRET", "hunter2")]),
+            &FileSettings::default(),
+        )
+        .unwrap();
         assert!(!format!("{s:?}").contains("hunter2"));
-        let err = Settings::from_sources(&env(&[("SKYGENI_RATE_LIMIT_USER_PER_MIN", "lots")]), &FileSettings::default())
-            .unwrap_err();
-        assert!(err.to_string().contains("SKYGENI_RATE_LIMIT_USER_PER_MIN"), "{err}");
+        let err = Settings::from_sources(
+            &env(&[("SKYGENI_RATE_LIMIT_USER_PER_MIN", "lots")]),
+            &FileSettings::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("SKYGENI_RATE_LIMIT_USER_PER_MIN"),
+            "{err}"
+        );
     }
 }

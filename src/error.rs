@@ -26,7 +26,12 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {
-        ErrorBody { error, message: message.into(), details: None, request_id: None }
+        ErrorBody {
+            error,
+            message: message.into(),
+            details: None,
+            request_id: None,
+        }
     }
 }
 
@@ -38,6 +43,9 @@ mod tests {
     fn error_body_serialises_in_the_designs_shape() {
         let body = ErrorBody::new(ErrorCode::RateLimitExceeded, "slow down");
         let v = serde_json::to_value(&body).unwrap();
-        assert_eq!(v, serde_json::json!({"error": "rate_limit_exceeded", "message": "slow down"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"error": "rate_limit_exceeded", "message": "slow down"})
+        );
     }
 }

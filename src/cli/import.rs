@@ -29,7 +29,9 @@ pub struct ImportArgs {
 pub async fn run(store: &Store, tenant: &TenantId, args: ImportArgs) -> anyhow::Result<i32> {
     store.require_tenant(tenant).await?;
     let started = Instant::now();
-    let as_of = args.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let as_of = args
+        .as_of
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
     let path = args.csv.clone();
     // Parsing is CPU work: keep it off the async executor.
     let parsed = tokio::task::spawn_blocking(move || read_csv_file(&path, as_of))
@@ -48,8 +50,15 @@ pub async fn run(store: &Store, tenant: &TenantId, args: ImportArgs) -> anyhow::
     let elapsed = started.elapsed();
     let file = args.csv.display().to_string();
     if let Some(c) = counts {
-        let detail = serde_json::json!({ "file": file, "counts": c, "rejected": parsed.report.rejected });
-        let entry = AuditEntry { actor: "cli", action: "deals.import", target: Some(&file), request_id: None, detail: Some(detail) };
+        let detail =
+            serde_json::json!({ "file": file, "counts": c, "rejected": parsed.report.rejected });
+        let entry = AuditEntry {
+            actor: "cli",
+            action: "deals.import",
+            target: Some(&file),
+            request_id: None,
+            detail: Some(detail),
+        };
         store.record_audit(tenant, entry).await?;
     }
 
@@ -86,7 +95,9 @@ fn progress_bar(rows: usize, quiet: bool) -> ProgressBar {
     }
     // indicatif hides itself when stderr is not a terminal, so logs and CI stay clean.
     let bar = ProgressBar::new(rows as u64);
-    if let Ok(style) = ProgressStyle::with_template("{spinner} importing [{bar:40}] {pos}/{len} rows ({per_sec})") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} importing [{bar:40}] {pos}/{len} rows ({per_sec})")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar

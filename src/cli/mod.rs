@@ -45,7 +45,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Migrate => {
             let backend = crate::store::Backend::from_url(&settings.database_url)?;
             let n = crate::store::migrate_url(&settings.database_url, backend).await?;
-            println!("{n} migration(s) applied to {}", crate::store::redact_url(&settings.database_url));
+            println!(
+                "{n} migration(s) applied to {}",
+                crate::store::redact_url(&settings.database_url)
+            );
             Ok(0)
         }
         Command::Import(args) => {
@@ -70,5 +73,9 @@ pub struct JsonFlag {
 /// A path argument that must exist, with a friendly message when it doesn't.
 pub fn existing_file(s: &str) -> Result<PathBuf, String> {
     let p = PathBuf::from(s);
-    if p.is_file() { Ok(p) } else { Err(format!("no such file: {s}")) }
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(format!("no such file: {s}"))
+    }
 }

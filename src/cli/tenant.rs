@@ -29,15 +29,28 @@ pub enum TenantCommand {
 
 pub async fn run(store: &Store, cmd: TenantCommand) -> anyhow::Result<i32> {
     match cmd {
-        TenantCommand::Add { id, name, time_zone, json } => {
+        TenantCommand::Add {
+            id,
+            name,
+            time_zone,
+            json,
+        } => {
             if time_zone.parse::<chrono_tz::Tz>().is_err() {
-                anyhow::bail!("unknown time zone {time_zone:?}: use an IANA name such as Europe/Berlin");
+                anyhow::bail!(
+                    "unknown time zone {time_zone:?}: use an IANA name such as Europe/Berlin"
+                );
             }
             let name = name.unwrap_or_else(|| id.to_string());
             match store.add_tenant(&id, &name, &time_zone).await {
                 Ok(t) => {
                     let detail = serde_json::json!({ "name": name, "time_zone": time_zone });
-                    let entry = AuditEntry { actor: "cli", action: "tenant.add", target: Some(id.as_str()), request_id: None, detail: Some(detail) };
+                    let entry = AuditEntry {
+                        actor: "cli",
+                        action: "tenant.add",
+                        target: Some(id.as_str()),
+                        request_id: None,
+                        detail: Some(detail),
+                    };
                     store.record_audit(&id, entry).await?;
                     if json.json {
                         println!("{}", serde_json::to_string_pretty(&t)?);

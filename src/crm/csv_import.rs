@@ -20,7 +20,9 @@ pub enum StructuralError {
     Binary { offset: usize },
     #[error("the file is UTF-16 encoded; save it as UTF-8 CSV and try again")]
     Utf16,
-    #[error("the file is not valid UTF-8 (first bad byte at offset {offset}); save it as UTF-8 CSV")]
+    #[error(
+        "the file is not valid UTF-8 (first bad byte at offset {offset}); save it as UTF-8 CSV"
+    )]
     NotUtf8 { offset: usize },
     #[error("missing required column(s): {missing}; found: {found}")]
     MissingColumns { missing: String, found: String },
@@ -44,32 +46,45 @@ const COLUMNS: [(&str, &[&str]); 16] = [
     ("deal_id", &["deal_id", "id", "opportunity_id"]),
     ("created_date", &["created_date", "createddate", "created"]),
     ("closed_date", &["closed_date", "close_date", "closedate"]),
-    ("sales_rep_id", &["sales_rep_id", "owner_id", "ownerid", "sales_rep"]),
+    (
+        "sales_rep_id",
+        &["sales_rep_id", "owner_id", "ownerid", "sales_rep"],
+    ),
     ("industry", &["industry"]),
     ("region", &["region"]),
     ("product_type", &["product_type", "product"]),
     ("lead_source", &["lead_source", "leadsource"]),
-    ("deal_stage", &["deal_stage", "stage", "stagename", "stage_name"]),
+    (
+        "deal_stage",
+        &["deal_stage", "stage", "stagename", "stage_name"],
+    ),
     ("deal_amount", &["deal_amount", "amount"]),
     ("sales_cycle_days", &["sales_cycle_days"]),
     ("outcome", &["outcome"]),
     ("company", &["company", "account", "account_name"]),
     ("deal_name", &["deal_name", "name", "opportunity_name"]),
     ("owner_email", &["owner_email", "email"]),
-    ("last_activity_date", &["last_activity_date", "lastactivitydate"]),
+    (
+        "last_activity_date",
+        &["last_activity_date", "lastactivitydate"],
+    ),
 ];
 const REQUIRED: [&str; 4] = ["deal_id", "created_date", "deal_stage", "deal_amount"];
 
 pub fn read_csv_file(path: &Path, as_of: NaiveDate) -> Result<ParsedFile, StructuralError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| StructuralError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+    let bytes = std::fs::read(path).map_err(|e| StructuralError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
     parse_csv_bytes(&bytes, as_of)
 }
 
 /// Check the bytes, map the header, apply the rules to every row.
 pub fn parse_csv_bytes(bytes: &[u8], as_of: NaiveDate) -> Result<ParsedFile, StructuralError> {
     let text = decode(bytes)?;
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let header = rdr.headers().map_err(|e| syntax(&e))?.clone();
     let index = map_header(&header)?;
     let col = |name: &str| index.get(name).copied();
@@ -91,7 +106,11 @@ pub fn parse_csv_bytes(bytes: &[u8], as_of: NaiveDate) -> Result<ParsedFile, Str
         }
         report.rows_read += 1;
         let get = |i: usize| idx[i].and_then(|c| record.get(c));
-        let issue = |detail: String| RowIssue { line, deal_id: get(0).map(|s| s.trim().to_string()), detail };
+        let issue = |detail: String| RowIssue {
+            line,
+            deal_id: get(0).map(|s| s.trim().to_string()),
+            detail,
+        };
         if record.len() != header.len() {
             let detail = format!("{} fields, the header has {}", record.len(), header.len());
             report.reject("wrong_field_count", issue(detail));
@@ -119,7 +138,10 @@ pub fn parse_csv_bytes(bytes: &[u8], as_of: NaiveDate) -> Result<ParsedFile, Str
             Err(rej) => report.reject(rej.rule, issue(rej.detail)),
             Ok((deal, notes)) => {
                 if let Some(first) = seen.get(&deal.deal_id) {
-                    report.reject("duplicate_deal_id", issue(format!("deal_id already on line {first}")));
+                    report.reject(
+                        "duplicate_deal_id",
+                        issue(format!("deal_id already on line {first}")),
+                    );
                     continue;
                 }
                 seen.insert(deal.deal_id.clone(), line);
@@ -135,7 +157,10 @@ pub fn parse_csv_bytes(bytes: &[u8], as_of: NaiveDate) -> Result<ParsedFile, Str
     }
     flag_amount_outliers(&deals, &mut report);
     report.accepted = deals.len() as u64;
-    Ok(ParsedFile { deals: deals.into_iter().map(|(_, d)| d).collect(), report })
+    Ok(ParsedFile {
+        deals: deals.into_iter().map(|(_, d)| d).collect(),
+        report,
+    })
 }
 
 fn decode(bytes: &[u8]) -> Result<&str, StructuralError> {
@@ -148,30 +173,48 @@ fn decode(bytes: &[u8]) -> Result<&str, StructuralError> {
     if let Some(offset) = bytes.iter().position(|&b| b == 0) {
         return Err(StructuralError::Binary { offset });
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| StructuralError::NotUtf8 { offset: e.valid_up_to() })?;
+    let text = std::str::from_utf8(bytes).map_err(|e| StructuralError::NotUtf8 {
+        offset: e.valid_up_to(),
+    })?;
     Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
 }
 
 fn syntax(e: &csv::Error) -> StructuralError {
     let line = e.position().map_or(0, |p| p.line());
-    StructuralError::Syntax { line, reason: e.to_string() }
+    StructuralError::Syntax {
+        line,
+        reason: e.to_string(),
+    }
 }
 
 /// Header names → seed column names, via the accepted spellings.
 fn map_header(header: &csv::StringRecord) -> Result<HashMap<&'static str, usize>, StructuralError> {
     let mut index = HashMap::new();
     for (i, name) in header.iter().enumerate() {
-        let norm = name.trim().to_ascii_lowercase().replace([' ', '-', '.'], "_");
-        if let Some((canon, _)) = COLUMNS.iter().find(|(_, aliases)| aliases.contains(&norm.as_str())) {
-            if index.insert(*canon, i).is_some() {
-                return Err(StructuralError::DuplicateColumn(name.trim().to_string()));
-            }
+        let norm = name
+            .trim()
+            .to_ascii_lowercase()
+            .replace([' ', '-', '.'], "_");
+        let canon = COLUMNS
+            .iter()
+            .find(|(_, aliases)| aliases.contains(&norm.as_str()));
+        if let Some((canon, _)) = canon
+            && index.insert(*canon, i).is_some()
+        {
+            return Err(StructuralError::DuplicateColumn(name.trim().to_string()));
         }
     }
-    let missing: Vec<&str> = REQUIRED.iter().copied().filter(|c| !index.contains_key(c)).collect();
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .copied()
+        .filter(|c| !index.contains_key(c))
+        .collect();
     if !missing.is_empty() {
         let found: Vec<&str> = header.iter().map(str::trim).collect();
-        return Err(StructuralError::MissingColumns { missing: missing.join(", "), found: found.join(", ") });
+        return Err(StructuralError::MissingColumns {
+            missing: missing.join(", "),
+            found: found.join(", "),
+        });
     }
     Ok(index)
 }
@@ -183,15 +226,30 @@ fn flag_amount_outliers(deals: &[(u64, Deal)], report: &mut QualityReport) {
         return;
     }
     let mean = deals.iter().map(|(_, d)| d.amount).sum::<f64>() / n;
-    let sd = (deals.iter().map(|(_, d)| (d.amount - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let sd = (deals
+        .iter()
+        .map(|(_, d)| (d.amount - mean).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
     if sd == 0.0 {
         return;
     }
     for (line, d) in deals {
         let z = (d.amount - mean) / sd;
         if z.abs() > 3.0 {
-            let detail = format!("amount {} is {z:.1} standard deviations from the mean {mean:.0}", d.amount);
-            report.warn("amount_outlier", RowIssue { line: *line, deal_id: Some(d.deal_id.clone()), detail });
+            let detail = format!(
+                "amount {} is {z:.1} standard deviations from the mean {mean:.0}",
+                d.amount
+            );
+            report.warn(
+                "amount_outlier",
+                RowIssue {
+                    line: *line,
+                    deal_id: Some(d.deal_id.clone()),
+                    detail,
+                },
+            );
         }
     }
 }

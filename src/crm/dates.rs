@@ -19,7 +19,11 @@ pub fn parse_date(raw: &str) -> Option<NaiveDate> {
     if let Ok(dt) = DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z") {
         return Some(dt.date_naive());
     }
-    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(s, f) {
             return Some(dt.date());
         }
@@ -27,7 +31,16 @@ pub fn parse_date(raw: &str) -> Option<NaiveDate> {
     if s.contains('/') {
         return parse_slash_date(s);
     }
-    for f in ["%Y.%m.%d", "%d.%m.%Y", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y", "%B %d, %Y", "%d %B %Y", "%Y%m%d"] {
+    for f in [
+        "%Y.%m.%d",
+        "%d.%m.%Y",
+        "%d-%b-%Y",
+        "%d %b %Y",
+        "%b %d, %Y",
+        "%B %d, %Y",
+        "%d %B %Y",
+        "%Y%m%d",
+    ] {
         if let Ok(d) = NaiveDate::parse_from_str(s, f) {
             return Some(d);
         }
@@ -42,7 +55,10 @@ fn parse_slash_date(s: &str) -> Option<NaiveDate> {
     if parts.len() != 3 {
         return None;
     }
-    let nums: Vec<u32> = parts.iter().map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let nums: Vec<u32> = parts
+        .iter()
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     let (a, b, c) = (nums[0], nums[1], nums[2]);
     if parts[0].len() == 4 {
         return NaiveDate::from_ymd_opt(a as i32, b, c);

@@ -46,7 +46,10 @@ impl QualityReport {
             "Data quality: {} rows read, {} accepted, {} rejected\n",
             self.rows_read, self.accepted, self.rejected
         );
-        for (title, rules) in [("Rejected", &self.rejections), ("Warnings (rows kept)", &self.warnings)] {
+        for (title, rules) in [
+            ("Rejected", &self.rejections),
+            ("Warnings (rows kept)", &self.warnings),
+        ] {
             if rules.is_empty() {
                 continue;
             }

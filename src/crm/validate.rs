@@ -38,102 +38,162 @@ pub struct Rejection {
 }
 
 fn reject(rule: &'static str, detail: impl Into<String>) -> Rejection {
-    Rejection { rule, detail: detail.into() }
+    Rejection {
+        rule,
+        detail: detail.into(),
+    }
 }
 
 /// Soft-rule notes about an accepted row.
 pub type Notes = Vec<(&'static str, String)>;
 
-fn cell<'a>(v: Option<&'a str>) -> Option<&'a str> {
+fn cell(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// Apply the hard and soft rules to one row.
 pub fn validate_row(raw: &RawDeal<'_>, as_of: NaiveDate) -> Result<(Deal, Notes), Rejection> {
     let mut notes = Notes::new();
-    let deal_id = cell(raw.deal_id).ok_or_else(|| reject("missing_required", "deal_id is empty"))?;
+    let deal_id =
+        cell(raw.deal_id).ok_or_else(|| reject("missing_required", "deal_id is empty"))?;
     if deal_id.len() > 128 {
-        return Err(reject("bad_deal_id", "deal_id is longer than 128 characters"));
+        return Err(reject(
+            "bad_deal_id",
+            "deal_id is longer than 128 characters",
+        ));
     }
-    let amount_raw = cell(raw.amount).ok_or_else(|| reject("missing_required", "amount is empty"))?;
-    let created_raw =
-        cell(raw.created_date).ok_or_else(|| reject("missing_required", "created_date is empty"))?;
-    let stage = cell(raw.deal_stage).ok_or_else(|| reject("missing_required", "deal_stage is empty"))?;
+    let amount_raw =
+        cell(raw.amount).ok_or_else(|| reject("missing_required", "amount is empty"))?;
+    let created_raw = cell(raw.created_date)
+        .ok_or_else(|| reject("missing_required", "created_date is empty"))?;
+    let stage =
+        cell(raw.deal_stage).ok_or_else(|| reject("missing_required", "deal_stage is empty"))?;
 
-    let amount = parse_amount(amount_raw)
-        .ok_or_else(|| reject("bad_amount", format!("amount {amount_raw:?} is not a number")))?;
+    let amount = parse_amount(amount_raw).ok_or_else(|| {
+        reject(
+            "bad_amount",
+            format!("amount {amount_raw:?} is not a number"),
+        )
+    })?;
     if !(amount > 0.0 && amount < MAX_AMOUNT) {
-        return Err(reject("amount_out_of_range", format!("amount {amount} is not in (0, 10,000,000)")));
+        return Err(reject(
+            "amount_out_of_range",
+            format!("amount {amount} is not in (0, 10,000,000)"),
+        ));
     }
-    let created = parse_date(created_raw)
-        .ok_or_else(|| reject("bad_date", format!("created_date {created_raw:?} is not a date")))?;
+    let created = parse_date(created_raw).ok_or_else(|| {
+        reject(
+            "bad_date",
+            format!("created_date {created_raw:?} is not a date"),
+        )
+    })?;
     let oldest = as_of
         .checked_sub_months(chrono::Months::new(12 * MAX_AGE_YEARS as u32))
         .unwrap_or(NaiveDate::MIN);
     if created < oldest || created > as_of {
         return Err(reject(
             "created_date_out_of_range",
-            format!("created_date {created} is not within the {MAX_AGE_YEARS} years before {as_of}"),
+            format!(
+                "created_date {created} is not within the {MAX_AGE_YEARS} years before {as_of}"
+            ),
         ));
     }
     let closed = match cell(raw.closed_date) {
         None => None,
-        Some(s) => Some(parse_date(s).ok_or_else(|| reject("bad_date", format!("closed_date {s:?} is not a date")))?),
+        Some(s) => Some(
+            parse_date(s)
+                .ok_or_else(|| reject("bad_date", format!("closed_date {s:?} is not a date")))?,
+        ),
     };
     if let Some(c) = closed
         && c < created
     {
-        return Err(reject("closed_before_created", format!("closed_date {c} is before created_date {created}")));
+        return Err(reject(
+            "closed_before_created",
+            format!("closed_date {c} is before created_date {created}"),
+        ));
     }
     let outcome = match cell(raw.outcome) {
         None => None,
         Some(s) => Some(parse_outcome(s).ok_or_else(|| {
-            reject("bad_outcome", format!("outcome {s:?} is not Won, Lost or empty (open)"))
+            reject(
+                "bad_outcome",
+                format!("outcome {s:?} is not Won, Lost or empty (open)"),
+            )
         })?),
     };
     let sales_cycle_days = match cell(raw.sales_cycle_days) {
         Some(s) => {
-            let n: i64 = s.parse().map_err(|_| reject("bad_cycle", format!("sales_cycle_days {s:?} is not a whole number")))?;
+            let n: i64 = s.parse().map_err(|_| {
+                reject(
+                    "bad_cycle",
+                    format!("sales_cycle_days {s:?} is not a whole number"),
+                )
+            })?;
             if n < 0 {
-                return Err(reject("bad_cycle", format!("sales_cycle_days {n} is negative")));
+                return Err(reject(
+                    "bad_cycle",
+                    format!("sales_cycle_days {n} is negative"),
+                ));
             }
             Some(n)
         }
         None => closed.map(|c| {
-            notes.push(("cycle_derived", "sales_cycle_days derived from the dates".into()));
+            notes.push((
+                "cycle_derived",
+                "sales_cycle_days derived from the dates".into(),
+            ));
             (c - created).num_days()
         }),
     };
     if outcome.is_some() && closed.is_none() {
-        notes.push(("closed_without_date", "closed deal has no closed_date".into()));
+        notes.push((
+            "closed_without_date",
+            "closed deal has no closed_date".into(),
+        ));
     }
 
     let industry_raw = cell(raw.industry).unwrap_or("Unknown");
     let industry = normalise_industry(industry_raw);
     if industry != industry_raw {
-        notes.push(("industry_normalised", format!("industry {industry_raw:?} → {industry:?}")));
+        notes.push((
+            "industry_normalised",
+            format!("industry {industry_raw:?} → {industry:?}"),
+        ));
     }
     let product_type = match cell(raw.product_type) {
         Some(p) => canonical(p, &["Core", "Pro", "Enterprise"]),
         None => {
-            notes.push(("product_defaulted", "missing product_type set to Core".into()));
+            notes.push((
+                "product_defaulted",
+                "missing product_type set to Core".into(),
+            ));
             "Core".to_string()
         }
     };
     let mut text_or_unknown = |v: Option<&str>, col: &'static str| match cell(v) {
         Some(s) => collapse_ws(s),
         None => {
-            notes.push(("missing_optional", format!("{col} is empty, stored as Unknown")));
+            notes.push((
+                "missing_optional",
+                format!("{col} is empty, stored as Unknown"),
+            ));
             "Unknown".to_string()
         }
     };
     let sales_rep_id = text_or_unknown(raw.sales_rep_id, "sales_rep_id");
     let region = text_or_unknown(raw.region, "region");
-    let lead_source = canonical(&text_or_unknown(raw.lead_source, "lead_source"), &["Inbound", "Outbound", "Referral", "Partner"]);
+    let lead_source = canonical(
+        &text_or_unknown(raw.lead_source, "lead_source"),
+        &["Inbound", "Outbound", "Referral", "Partner"],
+    );
     let last_activity_date = cell(raw.last_activity_date).and_then(|s| {
         let d = parse_date(s);
         if d.is_none() {
-            notes.push(("bad_activity_date", format!("last_activity_date {s:?} ignored")));
+            notes.push((
+                "bad_activity_date",
+                format!("last_activity_date {s:?} ignored"),
+            ));
         }
         d
     });
@@ -190,12 +250,20 @@ fn collapse_ws(s: &str) -> String {
 /// Match a known value case-insensitively and return its canonical spelling.
 fn canonical(s: &str, known: &[&str]) -> String {
     let s = collapse_ws(s);
-    known.iter().find(|k| k.eq_ignore_ascii_case(&s)).map(|k| k.to_string()).unwrap_or(s)
+    known
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(&s))
+        .map(|k| k.to_string())
+        .unwrap_or(s)
 }
 
 /// Industry names as the seed data spells them; common CRM synonyms mapped onto them.
 pub fn normalise_industry(raw: &str) -> String {
-    let key: String = raw.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    let key: String = raw
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
     let canon = match key.as_str() {
         "saas" | "software" | "softwareasaservice" | "computersoftware" => "SaaS",
         "fintech" | "financialservices" | "finance" | "banking" => "FinTech",
@@ -229,18 +297,102 @@ mod tests {
     #[test]
     fn each_hard_rule_rejects_with_its_own_code() {
         let cases: Vec<(&str, RawDeal, &str)> = vec![
-            ("empty id", RawDeal { deal_id: Some(" "), ..good() }, "missing_required"),
-            ("no amount", RawDeal { amount: None, ..good() }, "missing_required"),
-            ("no stage", RawDeal { deal_stage: Some(""), ..good() }, "missing_required"),
-            ("text amount", RawDeal { amount: Some("abc"), ..good() }, "bad_amount"),
-            ("zero amount", RawDeal { amount: Some("0"), ..good() }, "amount_out_of_range"),
-            ("huge amount", RawDeal { amount: Some("10000000"), ..good() }, "amount_out_of_range"),
-            ("bad date", RawDeal { created_date: Some("yesterday"), ..good() }, "bad_date"),
-            ("too old", RawDeal { created_date: Some("2021-11-26"), ..good() }, "created_date_out_of_range"),
-            ("future", RawDeal { created_date: Some("2026-12-01"), ..good() }, "created_date_out_of_range"),
-            ("close<create", RawDeal { closed_date: Some("2023-01-01"), ..good() }, "closed_before_created"),
-            ("outcome", RawDeal { outcome: Some("maybe"), ..good() }, "bad_outcome"),
-            ("cycle", RawDeal { sales_cycle_days: Some("-3"), ..good() }, "bad_cycle"),
+            (
+                "empty id",
+                RawDeal {
+                    deal_id: Some(" "),
+                    ..good()
+                },
+                "missing_required",
+            ),
+            (
+                "no amount",
+                RawDeal {
+                    amount: None,
+                    ..good()
+                },
+                "missing_required",
+            ),
+            (
+                "no stage",
+                RawDeal {
+                    deal_stage: Some(""),
+                    ..good()
+                },
+                "missing_required",
+            ),
+            (
+                "text amount",
+                RawDeal {
+                    amount: Some("abc"),
+                    ..good()
+                },
+                "bad_amount",
+            ),
+            (
+                "zero amount",
+                RawDeal {
+                    amount: Some("0"),
+                    ..good()
+                },
+                "amount_out_of_range",
+            ),
+            (
+                "huge amount",
+                RawDeal {
+                    amount: Some("10000000"),
+                    ..good()
+                },
+                "amount_out_of_range",
+            ),
+            (
+                "bad date",
+                RawDeal {
+                    created_date: Some("yesterday"),
+                    ..good()
+                },
+                "bad_date",
+            ),
+            (
+                "too old",
+                RawDeal {
+                    created_date: Some("2021-11-26"),
+                    ..good()
+                },
+                "created_date_out_of_range",
+            ),
+            (
+                "future",
+                RawDeal {
+                    created_date: Some("2026-12-01"),
+                    ..good()
+                },
+                "created_date_out_of_range",
+            ),
+            (
+                "close<create",
+                RawDeal {
+                    closed_date: Some("2023-01-01"),
+                    ..good()
+                },
+                "closed_before_created",
+            ),
+            (
+                "outcome",
+                RawDeal {
+                    outcome: Some("maybe"),
+                    ..good()
+                },
+                "bad_outcome",
+            ),
+            (
+                "cycle",
+                RawDeal {
+                    sales_cycle_days: Some("-3"),
+                    ..good()
+                },
+                "bad_cycle",
+            ),
         ];
         for (name, raw, rule) in cases {
             let err = validate_row(&raw, as_of()).expect_err(name);
@@ -273,7 +425,13 @@ mod tests {
 
     #[test]
     fn industry_synonyms_and_case_map_to_seed_names() {
-        for (raw, want) in [("saas", "SaaS"), ("Software", "SaaS"), ("FINTECH", "FinTech"), ("E-commerce", "Ecommerce"), ("Space  Mining", "Space Mining")] {
+        for (raw, want) in [
+            ("saas", "SaaS"),
+            ("Software", "SaaS"),
+            ("FINTECH", "FinTech"),
+            ("E-commerce", "Ecommerce"),
+            ("Space  Mining", "Space Mining"),
+        ] {
             assert_eq!(normalise_industry(raw), want, "{raw}");
         }
     }

@@ -122,7 +122,10 @@ mod tests {
         assert!(!deal.was_open_on(d("2024-01-09")));
         assert!(deal.was_open_on(d("2024-01-10")));
         assert!(deal.was_open_on(d("2024-02-09")));
-        assert!(!deal.was_open_on(d("2024-02-10")), "closed on its close date");
+        assert!(
+            !deal.was_open_on(d("2024-02-10")),
+            "closed on its close date"
+        );
         assert_eq!(deal.age_on(d("2024-01-20")), 10);
         assert_eq!(deal.age_on(d("2023-12-01")), 0, "age never negative");
     }

@@ -3,7 +3,9 @@ use std::fmt;
 
 /// A validated tenant id. It ends up in SQL settings and file names, so only a small,
 /// safe alphabet is allowed: lowercase ASCII letters, digits, `-` and `_`, 1–64 chars.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct TenantId(String);
 
@@ -11,7 +13,8 @@ impl TenantId {
     pub fn parse(s: &str) -> Result<Self, String> {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if ok {
             Ok(TenantId(s.to_string()))
         } else {
@@ -65,7 +68,13 @@ mod tests {
         for ok in ["default", "acme-eu", "t_1", "a"] {
             assert!(TenantId::parse(ok).is_ok(), "{ok} should be accepted");
         }
-        for bad in ["", "Acme", "a b", "x'; drop table deals;--", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "Acme",
+            "a b",
+            "x'; drop table deals;--",
+            &"a".repeat(65),
+        ] {
             assert!(TenantId::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

@@ -9,9 +9,25 @@ use std::collections::HashMap;
 
 /// Columns written by an upsert, in bind order (row_hash and timestamps follow).
 const DEAL_COLUMNS: [&str; 19] = [
-    "deal_id", "created_date", "closed_date", "sales_rep_id", "industry", "region", "product_type",
-    "lead_source", "deal_stage", "amount", "sales_cycle_days", "outcome", "company", "deal_name",
-    "owner_email", "last_activity_date", "stage_entered_date", "close_date_pushes", "amount_cut_pct",
+    "deal_id",
+    "created_date",
+    "closed_date",
+    "sales_rep_id",
+    "industry",
+    "region",
+    "product_type",
+    "lead_source",
+    "deal_stage",
+    "amount",
+    "sales_cycle_days",
+    "outcome",
+    "company",
+    "deal_name",
+    "owner_email",
+    "last_activity_date",
+    "stage_entered_date",
+    "close_date_pushes",
+    "amount_cut_pct",
 ];
 /// Rows per INSERT: 400 × 23 binds stays below SQLite's 32,766 and PostgreSQL's 65,535.
 const CHUNK: usize = 400;
@@ -46,13 +62,14 @@ impl Store {
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> StoreResult<ImportCounts> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let existing: HashMap<String, String> =
-            sqlx::query_as::<_, (String, String)>("SELECT deal_id, row_hash FROM deals WHERE tenant_id = $1")
-                .bind(tenant.as_str().to_string())
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .collect();
+        let existing: HashMap<String, String> = sqlx::query_as::<_, (String, String)>(
+            "SELECT deal_id, row_hash FROM deals WHERE tenant_id = $1",
+        )
+        .bind(tenant.as_str().to_string())
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
         let mut counts = ImportCounts::default();
         let mut pending = Vec::new();
         for deal in deals {
@@ -65,7 +82,10 @@ impl Store {
                 }
                 Some(_) => counts.changed += 1,
             }
-            pending.push(DealUpsert { deal, row_hash: hash });
+            pending.push(DealUpsert {
+                deal,
+                row_hash: hash,
+            });
         }
         let now = format_ts(chrono::Utc::now());
         let mut done = counts.unchanged;
@@ -118,7 +138,11 @@ impl Store {
         self.load_deals_where(tenant, " AND outcome IS NULL").await
     }
 
-    async fn load_deals_where(&self, tenant: &TenantId, filter: &'static str) -> StoreResult<Vec<Deal>> {
+    async fn load_deals_where(
+        &self,
+        tenant: &TenantId,
+        filter: &'static str,
+    ) -> StoreResult<Vec<Deal>> {
         let sql = format!(
             "SELECT {} FROM deals WHERE tenant_id = $1{filter} ORDER BY deal_id",
             DEAL_COLUMNS.join(", ")
@@ -129,7 +153,10 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
-        rows.iter().map(deal_from_row).collect::<anyhow::Result<Vec<_>>>().map_err(Into::into)
+        rows.iter()
+            .map(deal_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map_err(Into::into)
     }
 
     pub async fn count_deals(&self, tenant: &TenantId) -> StoreResult<i64> {
@@ -170,8 +197,11 @@ fn upsert_sql(rows: usize) -> String {
 }
 
 fn parse_date(s: Option<String>, col: &str) -> anyhow::Result<Option<NaiveDate>> {
-    s.map(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").with_context(|| format!("bad {col} {v:?} in deals")))
-        .transpose()
+    s.map(|v| {
+        NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+            .with_context(|| format!("bad {col} {v:?} in deals"))
+    })
+    .transpose()
 }
 
 fn deal_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Deal> {

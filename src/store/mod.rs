@@ -131,7 +131,10 @@ impl Store {
     /// Begin a unit of work for one tenant. On PostgreSQL the tenant is set transaction-locally
     /// (`set_config(.., true)`; plain `SET` would leak to the next borrower of the connection),
     /// so row-level security scopes every statement in it.
-    pub async fn begin_tenant(&self, tenant: &TenantId) -> StoreResult<Transaction<'static, sqlx::Any>> {
+    pub async fn begin_tenant(
+        &self,
+        tenant: &TenantId,
+    ) -> StoreResult<Transaction<'static, sqlx::Any>> {
         self.begin_scope(tenant.as_str()).await
     }
 
@@ -150,7 +153,11 @@ impl Store {
     /// transaction *without* any WHERE clause added. Exists only so tests can prove that
     /// row-level security, not the application's own filters, keeps tenants apart.
     #[doc(hidden)]
-    pub async fn unscoped_texts_for_tests(&self, tenant: &TenantId, sql: &'static str) -> StoreResult<Vec<String>> {
+    pub async fn unscoped_texts_for_tests(
+        &self,
+        tenant: &TenantId,
+        sql: &'static str,
+    ) -> StoreResult<Vec<String>> {
         let mut tx = self.begin_tenant(tenant).await?;
         let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&mut *tx).await?;
         tx.commit().await?;
@@ -159,7 +166,11 @@ impl Store {
 
     /// Like [`Store::unscoped_texts_for_tests`] for a statement that writes.
     #[doc(hidden)]
-    pub async fn unscoped_execute_for_tests(&self, tenant: &TenantId, sql: &'static str) -> StoreResult<u64> {
+    pub async fn unscoped_execute_for_tests(
+        &self,
+        tenant: &TenantId,
+        sql: &'static str,
+    ) -> StoreResult<u64> {
         let mut tx = self.begin_tenant(tenant).await?;
         let done = sqlx::query(sql).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -184,7 +195,10 @@ pub async fn migrate_url(url: &str, backend: Backend) -> anyhow::Result<usize> {
         Backend::Postgres => &PG_MIGRATOR,
     };
     let before = applied_count(&mut conn).await;
-    migrator.run(&mut conn).await.context("failed to apply database migrations")?;
+    migrator
+        .run(&mut conn)
+        .await
+        .context("failed to apply database migrations")?;
     let after = applied_count(&mut conn).await;
     conn.close().await.ok();
     Ok(after.saturating_sub(before))
@@ -208,7 +222,9 @@ async fn become_app_role(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Err
     .fetch_one(&mut *conn)
     .await?;
     if member.0 {
-        sqlx::raw_sql("SET ROLE skygeni_app").execute(&mut *conn).await?;
+        sqlx::raw_sql("SET ROLE skygeni_app")
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -245,15 +261,23 @@ mod tests {
 
     #[test]
     fn passwords_never_appear_in_redacted_urls() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
         assert_eq!(redact_url("sqlite://skygeni.db"), "sqlite://skygeni.db");
     }
 
     #[test]
     fn backend_is_chosen_by_url_scheme() {
         assert_eq!(Backend::from_url("sqlite://a.db").unwrap(), Backend::Sqlite);
-        assert_eq!(Backend::from_url("postgresql://h/db").unwrap(), Backend::Postgres);
-        let err = Backend::from_url("mysql://u:pw@h/db").unwrap_err().to_string();
+        assert_eq!(
+            Backend::from_url("postgresql://h/db").unwrap(),
+            Backend::Postgres
+        );
+        let err = Backend::from_url("mysql://u:pw@h/db")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unsupported") && !err.contains("pw"), "{err}");
     }
 }

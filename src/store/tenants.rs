@@ -12,7 +12,12 @@ pub struct Tenant {
 
 impl Store {
     /// Add a tenant; `Conflict` when it already exists.
-    pub async fn add_tenant(&self, tenant: &TenantId, name: &str, time_zone: &str) -> StoreResult<Tenant> {
+    pub async fn add_tenant(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        time_zone: &str,
+    ) -> StoreResult<Tenant> {
         let created_at = format_ts(chrono::Utc::now());
         let mut tx = self.begin_tenant(tenant).await?;
         let inserted = sqlx::query(
@@ -27,7 +32,9 @@ impl Store {
         .await?
         .rows_affected();
         if inserted == 0 {
-            return Err(StoreError::Conflict(format!("tenant {tenant} already exists")));
+            return Err(StoreError::Conflict(format!(
+                "tenant {tenant} already exists"
+            )));
         }
         tx.commit().await?;
         Ok(Tenant {
@@ -46,17 +53,28 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let (tenant_id, name, time_zone, created_at) = row.ok_or(StoreError::NotFound)?;
-        Ok(Tenant { tenant_id, name, time_zone, created_at })
+        Ok(Tenant {
+            tenant_id,
+            name,
+            time_zone,
+            created_at,
+        })
     }
 
     pub async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
-        let rows: Vec<(String, String, String, String)> =
-            sqlx::query_as("SELECT tenant_id, name, time_zone, created_at FROM tenants ORDER BY tenant_id")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT tenant_id, name, time_zone, created_at FROM tenants ORDER BY tenant_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .into_iter()
-            .map(|(tenant_id, name, time_zone, created_at)| Tenant { tenant_id, name, time_zone, created_at })
+            .map(|(tenant_id, name, time_zone, created_at)| Tenant {
+                tenant_id,
+                name,
+                time_zone,
+                created_at,
+            })
             .collect())
     }
 
