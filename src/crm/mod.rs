@@ -2,6 +2,7 @@
 pub mod csv_import;
 pub mod dates;
 pub mod report;
+pub mod synthetic;
 pub mod validate;
 
 pub use csv_import::{ParsedFile, StructuralError, parse_csv_bytes, read_csv_file};

@@ -62,38 +62,4 @@ pub fn seed_csv() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/skygeni_sales_data.csv")
 }
 
-/// The seed file's header line.
-pub const HEADER: &str = "deal_id,created_date,closed_date,sales_rep_id,industry,region,product_type,lead_source,deal_stage,deal_amount,sales_cycle_days,outcome";
-
-/// `n` valid rows in the seed schema; ids `G0000001…`, a deterministic spread of values.
-pub fn generated_rows(n: usize, prefix: &str) -> String {
-    let industries = ["SaaS", "FinTech", "HealthTech", "EdTech", "Ecommerce"];
-    let regions = ["India", "APAC", "Europe", "North America"];
-    let products = ["Core", "Pro", "Enterprise"];
-    let sources = ["Inbound", "Outbound", "Referral", "Partner"];
-    let stages = ["Qualified", "Demo", "Proposal", "Negotiation", "Closed"];
-    let mut out = String::with_capacity(n * 110);
-    let base = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap();
-    for i in 0..n {
-        let created = base + chrono::Days::new((i % 420) as u64);
-        let cycle = 7 + (i * 37) % 114;
-        let closed = created + chrono::Days::new(cycle as u64);
-        let outcome = if (i * 7919) % 100 < 45 { "Won" } else { "Lost" };
-        let (closed_s, cycle_s, outcome_s) = if i % 5 == 0 {
-            (String::new(), String::new(), "") // every fifth deal is still open
-        } else {
-            (closed.to_string(), cycle.to_string(), outcome)
-        };
-        out.push_str(&format!(
-            "{prefix}{i:07},{created},{closed_s},rep_{},{},{},{},{},{},{},{cycle_s},{outcome_s}\n",
-            i % 25,
-            industries[i % 5],
-            regions[(i / 5) % 4],
-            products[(i / 3) % 3],
-            sources[(i / 7) % 4],
-            stages[i % 5],
-            2_000 + (i * 7_877) % 98_000,
-        ));
-    }
-    out
-}
+pub use skygeni::crm::synthetic::{SEED_HEADER as HEADER, generated_rows};
