@@ -1,2 +1,23 @@
 //! Pure scoring engine: segments, features, models, explanations, recommendations, metrics.
 //! No I/O and no async in here.
+pub mod explain;
+pub mod features;
+pub mod linear;
+pub mod metrics;
+pub mod model;
+pub mod recommend;
+pub mod scorer;
+pub mod segments;
+pub mod train;
+pub mod trees;
+
+#[cfg(test)]
+pub(crate) mod testdata;
+#[cfg(test)]
+mod tests;
+
+pub use features::Feature;
+pub use model::{Model, ModelError, ModelKind};
+pub use scorer::{CoreScore, Scorer};
+pub use segments::{Dimension, SegmentStats};
+pub use train::{TrainConfig, TrainReport, train};
