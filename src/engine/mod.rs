@@ -1,5 +1,6 @@
 //! Pure scoring engine: segments, features, models, explanations, recommendations, metrics.
 //! No I/O and no async in here.
+pub mod backtest;
 pub mod explain;
 pub mod features;
 pub mod linear;
@@ -16,6 +17,7 @@ pub(crate) mod testdata;
 #[cfg(test)]
 mod tests;
 
+pub use backtest::{BacktestReport, backtest};
 pub use features::Feature;
 pub use model::{Model, ModelError, ModelKind};
 pub use scorer::{CoreScore, Scorer};
