@@ -6,9 +6,11 @@ pub mod features;
 pub mod linear;
 pub mod metrics;
 pub mod model;
+pub mod pipeline;
 pub mod recommend;
 pub mod scorer;
 pub mod segments;
+pub mod similar;
 pub mod train;
 pub mod trees;
 
@@ -19,7 +21,9 @@ mod tests;
 
 pub use backtest::{BacktestReport, backtest};
 pub use features::Feature;
+pub use pipeline::{DEFAULT_SAVE_RATE, PipelineMetrics, pipeline_metrics};
 pub use model::{Model, ModelError, ModelKind};
 pub use scorer::{CoreScore, Scorer};
 pub use segments::{Dimension, SegmentStats};
+pub use similar::SimilarIndex;
 pub use train::{TrainConfig, TrainReport, train};
