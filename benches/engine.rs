@@ -9,7 +9,10 @@ use skygeni::engine::trees::GbtParams;
 use skygeni::engine::{Scorer, SegmentStats, TrainConfig, train};
 
 fn seed_deals() -> Vec<Deal> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/skygeni_sales_data.csv");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/data/skygeni_sales_data.csv"
+    );
     let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
     let mut rdr = csv::Reader::from_path(path).expect("seed csv");
     rdr.records()
@@ -34,10 +37,36 @@ fn bench(c: &mut Criterion) {
     let deals = seed_deals();
     let stats = SegmentStats::from_closed(&deals, 10);
     let as_of = NaiveDate::from_ymd_opt(2024, 12, 31).expect("date");
-    let open: Vec<Deal> = deals.iter().take(10_000).map(|d| Deal { outcome: None, ..d.clone() }).collect();
-    let logistic = train(&deals, &TrainConfig { gbt: None, ..TrainConfig::default() }).model;
-    let trees = train(&deals, &TrainConfig { l2_candidates: vec![], gbt: Some(GbtParams::default()), ..TrainConfig::default() }).model;
-    let scorers = [("logistic", Scorer::new(logistic, stats.clone())), ("trees", Scorer::new(trees, stats.clone())), ("degraded", Scorer::new(None, stats))];
+    let open: Vec<Deal> = deals
+        .iter()
+        .take(10_000)
+        .map(|d| Deal {
+            outcome: None,
+            ..d.clone()
+        })
+        .collect();
+    let logistic = train(
+        &deals,
+        &TrainConfig {
+            gbt: None,
+            ..TrainConfig::default()
+        },
+    )
+    .model;
+    let trees = train(
+        &deals,
+        &TrainConfig {
+            l2_candidates: vec![],
+            gbt: Some(GbtParams::default()),
+            ..TrainConfig::default()
+        },
+    )
+    .model;
+    let scorers = [
+        ("logistic", Scorer::new(logistic, stats.clone())),
+        ("trees", Scorer::new(trees, stats.clone())),
+        ("degraded", Scorer::new(None, stats)),
+    ];
     let mut g = c.benchmark_group("score_one_core");
     g.throughput(Throughput::Elements(open.len() as u64));
     g.sample_size(20);

@@ -194,7 +194,11 @@ mod tests {
         let colours: std::collections::HashSet<_> =
             RiskCategory::ALL.iter().map(|c| c.slack_color()).collect();
         assert_eq!(colours.len(), 4);
-        assert_eq!(RiskCategory::Critical.slack_color(), "#E01E5A", "critical is red");
+        assert_eq!(
+            RiskCategory::Critical.slack_color(),
+            "#E01E5A",
+            "critical is red"
+        );
         assert_eq!(RiskCategory::High.as_str(), "high");
     }
 }

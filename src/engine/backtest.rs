@@ -30,7 +30,8 @@ pub struct BacktestReport {
 
 /// Close date of a closed deal, from the date or the cycle length.
 fn close_date(d: &Deal) -> Option<NaiveDate> {
-    d.closed_date.or_else(|| cycle_days(d).map(|c| d.created_date + chrono::Days::new(c as u64)))
+    d.closed_date
+        .or_else(|| cycle_days(d).map(|c| d.created_date + chrono::Days::new(c as u64)))
 }
 
 pub fn backtest(deals: &[Deal], as_of: NaiveDate, cfg: &TrainConfig) -> BacktestReport {
@@ -41,22 +42,43 @@ pub fn backtest(deals: &[Deal], as_of: NaiveDate, cfg: &TrainConfig) -> Backtest
         .collect();
     let (open, y): (Vec<Deal>, Vec<f64>) = deals
         .iter()
-        .filter(|d| d.created_date <= as_of && d.outcome.is_some() && close_date(d).is_some_and(|c| c > as_of))
+        .filter(|d| {
+            d.created_date <= as_of
+                && d.outcome.is_some()
+                && close_date(d).is_some_and(|c| c > as_of)
+        })
         .map(|d| {
             // Hide what was not known at as_of.
-            let lost = if d.outcome == Some(Outcome::Lost) { 1.0 } else { 0.0 };
-            (Deal { outcome: None, sales_cycle_days: None, ..d.clone() }, lost)
+            let lost = if d.outcome == Some(Outcome::Lost) {
+                1.0
+            } else {
+                0.0
+            };
+            (
+                Deal {
+                    outcome: None,
+                    sales_cycle_days: None,
+                    ..d.clone()
+                },
+                lost,
+            )
         })
         .unzip();
     let report = train(&history, cfg);
     let stats = SegmentStats::from_closed(&history, cfg.min_segment_deals);
-    let p_of = |scorer: &Scorer| -> Vec<f64> { open.iter().map(|d| scorer.score_core(d, as_of).p_lost).collect() };
+    let p_of = |scorer: &Scorer| -> Vec<f64> {
+        open.iter()
+            .map(|d| scorer.score_core(d, as_of).p_lost)
+            .collect()
+    };
     let baseline = evaluate(&y, &p_of(&Scorer::new(None, stats.clone())));
     let (model_kind, model_version) = match &report.model {
         Some(m) => (Some(m.kind.as_str().to_string()), Some(m.version.clone())),
         None => (None, None),
     };
-    let model = report.model.map(|m| evaluate(&y, &p_of(&Scorer::new(Some(m), stats))));
+    let model = report
+        .model
+        .map(|m| evaluate(&y, &p_of(&Scorer::new(Some(m), stats))));
     let lost = y.iter().filter(|v| **v > 0.5).count();
     BacktestReport {
         as_of,
@@ -83,11 +105,20 @@ mod tests {
     fn backtest_on_the_seed_data_is_calibrated_and_no_worse_than_segment_rates() {
         let r = backtest(&seed_deals(), date("2024-03-01"), &TrainConfig::default());
         assert!(r.trained, "{}", r.train_reason);
-        assert!(r.scored_deals > 100, "open deals at as_of: {}", r.scored_deals);
+        assert!(
+            r.scored_deals > 100,
+            "open deals at as_of: {}",
+            r.scored_deals
+        );
         let m = r.model.as_ref().expect("model metrics");
         eprintln!("{}", serde_json::to_string_pretty(&r).unwrap());
         assert!(m.ece < 0.05, "ECE {}", m.ece);
-        assert!(m.brier <= r.baseline.brier + 0.002, "Brier {} vs baseline {}", m.brier, r.baseline.brier);
+        assert!(
+            m.brier <= r.baseline.brier + 0.002,
+            "Brier {} vs baseline {}",
+            m.brier,
+            r.baseline.brier
+        );
     }
 
     #[test]
@@ -97,11 +128,32 @@ mod tests {
         let r = backtest(&deals, as_of, &TrainConfig::default());
         let auc = r.model.as_ref().and_then(|m| m.roc_auc).expect("auc");
         assert!(auc > 0.65, "AUC {auc}");
-        let history: Vec<Deal> = deals.iter().filter(|d| close_date(d).is_some_and(|c| c < as_of)).cloned().collect();
-        let model = train(&history, &TrainConfig::default()).model.expect("trained");
+        let history: Vec<Deal> = deals
+            .iter()
+            .filter(|d| close_date(d).is_some_and(|c| c < as_of))
+            .cloned()
+            .collect();
+        let model = train(&history, &TrainConfig::default())
+            .model
+            .expect("trained");
         let scorer = Scorer::new(Some(model), SegmentStats::from_closed(&history, 10));
-        let partner = deals.iter().find(|d| d.lead_source == "Partner" && d.was_open_on(as_of)).expect("an open partner deal");
-        let s = scorer.score(&Deal { outcome: None, ..partner.clone() }, as_of);
-        assert!(s.risk_factors.iter().any(|f| f.code == FactorCode::LeadSource && f.impact > 0.0), "{:?}", s.risk_factors);
+        let partner = deals
+            .iter()
+            .find(|d| d.lead_source == "Partner" && d.was_open_on(as_of))
+            .expect("an open partner deal");
+        let s = scorer.score(
+            &Deal {
+                outcome: None,
+                ..partner.clone()
+            },
+            as_of,
+        );
+        assert!(
+            s.risk_factors
+                .iter()
+                .any(|f| f.code == FactorCode::LeadSource && f.impact > 0.0),
+            "{:?}",
+            s.risk_factors
+        );
     }
 }

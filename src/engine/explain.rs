@@ -17,8 +17,12 @@ pub const INACTIVE_DAYS: f64 = 14.0;
 pub const PUSHES_WARN: u32 = 2;
 pub const AMOUNT_CUT_WARN: f64 = 0.2;
 
-const SEGMENT_CODES: [FactorCode; 4] =
-    [FactorCode::Industry, FactorCode::ProductType, FactorCode::LeadSource, FactorCode::Region];
+const SEGMENT_CODES: [FactorCode; 4] = [
+    FactorCode::Industry,
+    FactorCode::ProductType,
+    FactorCode::LeadSource,
+    FactorCode::Region,
+];
 
 /// A selected factor without its sentence.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,7 +48,9 @@ impl Candidates {
         }
     }
     pub fn iter(&self) -> impl Iterator<Item = (FactorCode, f64)> + '_ {
-        self.items[..self.len].iter().filter_map(|(c, v)| c.map(|c| (c, *v)))
+        self.items[..self.len]
+            .iter()
+            .filter_map(|(c, v)| c.map(|c| (c, *v)))
     }
 }
 
@@ -56,9 +62,18 @@ pub fn model_candidates(model: &Model, row: &Row, c: &Row) -> Candidates {
     for (i, code) in SEGMENT_CODES.into_iter().enumerate() {
         out.push(code, c[i] + blended[i]);
     }
-    out.push(FactorCode::DealSize, c[Feature::LogAmount.index()] + c[Feature::IsLarge.index()]);
-    out.push(FactorCode::DealAge, c[Feature::NormalisedAge.index()] + c[Feature::IsLong.index()]);
-    out.push(FactorCode::Timing, c[Feature::IsQ4.index()] + c[Feature::IsQuarterEnd.index()]);
+    out.push(
+        FactorCode::DealSize,
+        c[Feature::LogAmount.index()] + c[Feature::IsLarge.index()],
+    );
+    out.push(
+        FactorCode::DealAge,
+        c[Feature::NormalisedAge.index()] + c[Feature::IsLong.index()],
+    );
+    out.push(
+        FactorCode::Timing,
+        c[Feature::IsQ4.index()] + c[Feature::IsQuarterEnd.index()],
+    );
     let activity = [
         (Feature::DaysSinceActivity, FactorCode::Inactivity),
         (Feature::StageDaysRatio, FactorCode::StageStall),
@@ -84,7 +99,11 @@ pub fn segment_candidates(obs: &Observation, overall: f64) -> (f64, Candidates) 
     let same_sign = d.iter().all(|x| *x >= 0.0) || d.iter().all(|x| *x <= 0.0);
     let mut out = Candidates::default();
     for (i, code) in SEGMENT_CODES.into_iter().enumerate() {
-        let share = if same_sign && sum.abs() > 1e-12 { d[i] / sum } else { 0.25 };
+        let share = if same_sign && sum.abs() > 1e-12 {
+            d[i] / sum
+        } else {
+            0.25
+        };
         out.push(code, total * share);
     }
     (base, out)
@@ -93,10 +112,22 @@ pub fn segment_candidates(obs: &Observation, overall: f64) -> (f64, Candidates) 
 /// Which activity warnings fire for this deal (rule-based factors).
 pub fn warnings(obs: &Observation) -> [(FactorCode, bool); 4] {
     [
-        (FactorCode::Inactivity, obs.days_since_activity.is_some_and(|d| d >= INACTIVE_DAYS)),
-        (FactorCode::StageStall, obs.days_in_stage.is_some_and(|d| d > obs.median_cycle_days)),
-        (FactorCode::CloseDatePushes, obs.pushes.is_some_and(|p| p >= PUSHES_WARN)),
-        (FactorCode::AmountCut, obs.amount_cut.is_some_and(|c| c >= AMOUNT_CUT_WARN)),
+        (
+            FactorCode::Inactivity,
+            obs.days_since_activity.is_some_and(|d| d >= INACTIVE_DAYS),
+        ),
+        (
+            FactorCode::StageStall,
+            obs.days_in_stage.is_some_and(|d| d > obs.median_cycle_days),
+        ),
+        (
+            FactorCode::CloseDatePushes,
+            obs.pushes.is_some_and(|p| p >= PUSHES_WARN),
+        ),
+        (
+            FactorCode::AmountCut,
+            obs.amount_cut.is_some_and(|c| c >= AMOUNT_CUT_WARN),
+        ),
     ]
 }
 
@@ -104,7 +135,12 @@ pub fn warnings(obs: &Observation) -> [(FactorCode, bool); 4] {
 /// when fewer raise risk, the least protective ones pad the list. `log_odds` is the deal's
 /// final log-odds of loss (for the percentage-point impacts).
 pub fn select(cands: &Candidates, obs: &Observation, log_odds: f64) -> [FactorImpact; 3] {
-    let impact_of = |code| cands.iter().find(|(c, _)| *c == code).map_or(0.0, |(_, v)| v);
+    let impact_of = |code| {
+        cands
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or(0.0, |(_, v)| v)
+    };
     let mut picked: [Option<(FactorCode, f64, bool)>; 3] = [None; 3];
     let mut n = 0;
     for (code, fired) in warnings(obs) {
@@ -117,7 +153,10 @@ pub fn select(cands: &Candidates, obs: &Observation, log_odds: f64) -> [FactorIm
         let next = cands
             .iter()
             .filter(|(c, _)| !picked[..n].iter().any(|p| p.is_some_and(|p| p.0 == *c)))
-            .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.as_str().cmp(a.0.as_str())));
+            .max_by(|a, b| {
+                a.1.total_cmp(&b.1)
+                    .then_with(|| b.0.as_str().cmp(a.0.as_str()))
+            });
         match next {
             Some((c, v)) => picked[n] = Some((c, v, false)),
             None => break,
@@ -128,7 +167,12 @@ pub fn select(cands: &Candidates, obs: &Observation, log_odds: f64) -> [FactorIm
     picked.map(|p| {
         let (code, impact, rule_based) = p.unwrap_or((FactorCode::Timing, 0.0, false));
         let impact_pp = 100.0 * (p_win - (1.0 - sigmoid(log_odds - impact)));
-        FactorImpact { code, impact, impact_pp, rule_based }
+        FactorImpact {
+            code,
+            impact,
+            impact_pp,
+            rule_based,
+        }
     })
 }
 
@@ -146,7 +190,12 @@ pub fn fmt_money(v: f64) -> String {
 }
 
 /// A sentence with this deal's real numbers.
-pub fn render(f: &FactorImpact, deal: &crate::domain::Deal, obs: &Observation, stats: &SegmentStats) -> RiskFactor {
+pub fn render(
+    f: &FactorImpact,
+    deal: &crate::domain::Deal,
+    obs: &Observation,
+    stats: &SegmentStats,
+) -> RiskFactor {
     let mut s = String::with_capacity(96);
     let dim = match f.code {
         FactorCode::Industry => Some(Dimension::Industry),
@@ -164,12 +213,20 @@ pub fn render(f: &FactorImpact, deal: &crate::domain::Deal, obs: &Observation, s
                 _ if seg.deals < stats.min_deals => write!(
                     s,
                     "Only {} closed {} {} in your history; scored at the overall {:.1}% win rate",
-                    seg.deals, seg.value, dim.noun(), pct(overall)
+                    seg.deals,
+                    seg.value,
+                    dim.noun(),
+                    pct(overall)
                 ),
                 Some((best, b)) if best != seg.value && seg.win_rate < overall => write!(
                     s,
                     "{} {} win {:.1} pp less than {} in your history ({:.1}% vs {:.1}%)",
-                    seg.value, dim.noun(), pct(b - seg.win_rate), best, pct(seg.win_rate), pct(b)
+                    seg.value,
+                    dim.noun(),
+                    pct(b - seg.win_rate),
+                    best,
+                    pct(seg.win_rate),
+                    pct(b)
                 ),
                 _ => write!(
                     s,
@@ -177,27 +234,45 @@ pub fn render(f: &FactorImpact, deal: &crate::domain::Deal, obs: &Observation, s
                     seg.value,
                     dim.noun(),
                     pct((seg.win_rate - overall).abs()),
-                    if seg.win_rate >= overall { "more" } else { "less" },
+                    if seg.win_rate >= overall {
+                        "more"
+                    } else {
+                        "less"
+                    },
                     pct(seg.win_rate),
                     pct(overall)
                 ),
             }
         }
         (FactorCode::DealAge, _) => {
-            write!(s, "Open {:.0} days; deals like this close in {:.0}", obs.age_days, obs.median_cycle_days)
+            write!(
+                s,
+                "Open {:.0} days; deals like this close in {:.0}",
+                obs.age_days, obs.median_cycle_days
+            )
         }
         (FactorCode::DealSize, _) if obs.amount > stats.amount_p75 => write!(
             s,
             "Deal size {} is in the top quarter of your history (75th percentile {})",
-            fmt_money(obs.amount), fmt_money(stats.amount_p75)
+            fmt_money(obs.amount),
+            fmt_money(stats.amount_p75)
         ),
         (FactorCode::DealSize, _) => {
-            write!(s, "Deal size {} vs a typical {}", fmt_money(obs.amount), fmt_money(stats.amount_p50))
+            write!(
+                s,
+                "Deal size {} vs a typical {}",
+                fmt_money(obs.amount),
+                fmt_money(stats.amount_p50)
+            )
         }
         (FactorCode::Timing, _) => write!(
             s,
             "Scored in {}{}; calendar timing moves the win probability {:+.1} pp",
-            if obs.quarter_end { "a quarter-end month" } else { "mid-quarter" },
+            if obs.quarter_end {
+                "a quarter-end month"
+            } else {
+                "mid-quarter"
+            },
             if obs.q4 { " of Q4" } else { "" },
             f.impact_pp
         ),
@@ -208,11 +283,25 @@ pub fn render(f: &FactorImpact, deal: &crate::domain::Deal, obs: &Observation, s
         (FactorCode::StageStall, _) => write!(
             s,
             "In {} for {:.0} days; deals like this close in {:.0} days in total",
-            deal.deal_stage, obs.days_in_stage.unwrap_or(0.0), obs.median_cycle_days
+            deal.deal_stage,
+            obs.days_in_stage.unwrap_or(0.0),
+            obs.median_cycle_days
         ),
-        (FactorCode::CloseDatePushes, _) => write!(s, "Close date pushed {} times", obs.pushes.unwrap_or(0)),
-        (FactorCode::AmountCut, _) => write!(s, "Amount cut by {:.0}%", obs.amount_cut.unwrap_or(0.0) * 100.0),
+        (FactorCode::CloseDatePushes, _) => {
+            write!(s, "Close date pushed {} times", obs.pushes.unwrap_or(0))
+        }
+        (FactorCode::AmountCut, _) => write!(
+            s,
+            "Amount cut by {:.0}%",
+            obs.amount_cut.unwrap_or(0.0) * 100.0
+        ),
         _ => Ok(()),
     };
-    RiskFactor { code: f.code, impact: f.impact, impact_pp: f.impact_pp, description: s, rule_based: f.rule_based }
+    RiskFactor {
+        code: f.code,
+        impact: f.impact,
+        impact_pp: f.impact_pp,
+        description: s,
+        rule_based: f.rule_based,
+    }
 }

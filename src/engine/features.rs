@@ -82,7 +82,10 @@ pub struct Imputes {
 
 impl Default for Imputes {
     fn default() -> Self {
-        Imputes { days_since_activity: 7.0, stage_days_ratio: 0.5 }
+        Imputes {
+            days_since_activity: 7.0,
+            stage_days_ratio: 0.5,
+        }
     }
 }
 
@@ -106,7 +109,12 @@ pub struct Observation {
 
 /// Observes `deal` on `at`. `life_end` is the close date when replaying a closed deal's past
 /// (training snapshots), `None` when scoring.
-pub fn observe(deal: &Deal, at: NaiveDate, stats: &SegmentStats, life_end: Option<NaiveDate>) -> Observation {
+pub fn observe(
+    deal: &Deal,
+    at: NaiveDate,
+    stats: &SegmentStats,
+    life_end: Option<NaiveDate>,
+) -> Observation {
     let mut rates = [0.0; 4];
     let mut seg_deals = [0; 4];
     for (i, dim) in Dimension::ALL.into_iter().enumerate() {
@@ -125,7 +133,9 @@ pub fn observe(deal: &Deal, at: NaiveDate, stats: &SegmentStats, life_end: Optio
     let seen = |d: Option<NaiveDate>| d.filter(|d| *d <= at).map(|d| (at - d).num_days() as f64);
     let late_in_life = match life_end {
         None => true,
-        Some(end) => (at - deal.created_date).num_days() * 2 >= (end - deal.created_date).num_days(),
+        Some(end) => {
+            (at - deal.created_date).num_days() * 2 >= (end - deal.created_date).num_days()
+        }
     };
     Observation {
         rates,
@@ -139,7 +149,7 @@ pub fn observe(deal: &Deal, at: NaiveDate, stats: &SegmentStats, life_end: Optio
         pushes: deal.close_date_pushes.filter(|_| late_in_life),
         amount_cut: deal.amount_cut_pct.filter(|_| late_in_life),
         q4: at.month() >= 10,
-        quarter_end: at.month() % 3 == 0,
+        quarter_end: at.month().is_multiple_of(3),
     }
 }
 
@@ -160,8 +170,11 @@ pub fn row(o: &Observation, stats: &SegmentStats, imp: &Imputes) -> Row {
         b(o.age_days > LONG_DEAL_DAYS),
         b(o.q4),
         b(o.quarter_end),
-        o.days_since_activity.unwrap_or(imp.days_since_activity).min(365.0),
-        o.days_in_stage.map_or(imp.stage_days_ratio, |d| (d / o.median_cycle_days).min(5.0)),
+        o.days_since_activity
+            .unwrap_or(imp.days_since_activity)
+            .min(365.0),
+        o.days_in_stage
+            .map_or(imp.stage_days_ratio, |d| (d / o.median_cycle_days).min(5.0)),
         o.pushes.map_or(0.0, f64::from).min(10.0),
         o.amount_cut.unwrap_or(0.0).clamp(0.0, 1.0),
     ]
@@ -182,7 +195,9 @@ pub struct Snapshots {
 pub fn snapshots(deals: &[Deal], stats: &SegmentStats, step_days: i64, imp: &Imputes) -> Snapshots {
     let mut out = Snapshots::default();
     for (i, d) in deals.iter().enumerate() {
-        let (Some(outcome), Some(cycle)) = (d.outcome, cycle_days(d)) else { continue };
+        let (Some(outcome), Some(cycle)) = (d.outcome, cycle_days(d)) else {
+            continue;
+        };
         let end = d.created_date + chrono::Days::new(cycle as u64);
         out.has_signal[0] |= d.last_activity_date.is_some();
         out.has_signal[1] |= d.stage_entered_date.is_some();
@@ -193,8 +208,10 @@ pub fn snapshots(deals: &[Deal], stats: &SegmentStats, step_days: i64, imp: &Imp
         let mut age = 0;
         while age == 0 || age < cycle {
             let at = d.created_date + chrono::Days::new(age as u64);
-            out.rows.push(row(&observe(d, at, stats, Some(end)), stats, imp));
-            out.lost.push(if outcome == Outcome::Lost { 1.0 } else { 0.0 });
+            out.rows
+                .push(row(&observe(d, at, stats, Some(end)), stats, imp));
+            out.lost
+                .push(if outcome == Outcome::Lost { 1.0 } else { 0.0 });
             out.deal.push(i as u32);
             age += step_days.max(1);
         }
@@ -234,19 +251,35 @@ mod tests {
         let r = row(&o, &stats, &Imputes::default());
         assert_eq!(r[Feature::IsLong.index()], 1.0);
         let o = observe(&open, date("2024-08-01"), &stats, None);
-        assert_eq!(o.age_days, stats.overall_median_cycle_days, "age unknown → industry median");
+        assert_eq!(
+            o.age_days, stats.overall_median_cycle_days,
+            "age unknown → industry median"
+        );
         assert!(!o.q4 && !o.quarter_end);
     }
 
     #[test]
     fn amounts_above_the_training_p99_are_capped() {
         let deals: Vec<Deal> = (0..100)
-            .map(|i| closed_deal(&format!("D{i}"), "SaaS", "Inbound", 1_000.0 * (i + 1) as f64, 30, true))
+            .map(|i| {
+                closed_deal(
+                    &format!("D{i}"),
+                    "SaaS",
+                    "Inbound",
+                    1_000.0 * (i + 1) as f64,
+                    30,
+                    true,
+                )
+            })
             .collect();
         let stats = SegmentStats::from_closed(&deals, 10);
         let mut big = Deal::example("BIG");
         big.amount = 1e9;
-        let r = row(&observe(&big, date("2024-03-01"), &stats, None), &stats, &Imputes::default());
+        let r = row(
+            &observe(&big, date("2024-03-01"), &stats, None),
+            &stats,
+            &Imputes::default(),
+        );
         assert!((r[Feature::LogAmount.index()] - stats.amount_p99.ln_1p()).abs() < 1e-12);
         assert_eq!(r[Feature::IsLarge.index()], 1.0);
     }

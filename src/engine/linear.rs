@@ -58,7 +58,10 @@ pub fn fit(x: &[f64], d: usize, y: &[f64], l2: f64) -> LinearFit {
         let mut t = 1.0;
         let mut next = theta.clone();
         for _ in 0..20 {
-            next.iter_mut().zip(&theta).zip(&step).for_each(|((n, th), s)| *n = th - t * s);
+            next.iter_mut()
+                .zip(&theta)
+                .zip(&step)
+                .for_each(|((n, th), s)| *n = th - t * s);
             let l = objective(x, d, y, l2, &next);
             if l <= loss + 1e-15 {
                 loss = l;
@@ -72,7 +75,11 @@ pub fn fit(x: &[f64], d: usize, y: &[f64], l2: f64) -> LinearFit {
             break;
         }
     }
-    LinearFit { intercept: theta[0], weights: theta[1..].to_vec(), l2 }
+    LinearFit {
+        intercept: theta[0],
+        weights: theta[1..].to_vec(),
+        l2,
+    }
 }
 
 fn linear(theta: &[f64], xi: &[f64]) -> f64 {
@@ -96,7 +103,9 @@ fn objective(x: &[f64], d: usize, y: &[f64], l2: f64, theta: &[f64]) -> f64 {
 /// Solves the symmetric positive-definite system by Gaussian elimination with pivoting.
 fn solve(mut a: Vec<f64>, mut b: Vec<f64>, k: usize) -> Vec<f64> {
     for c in 0..k {
-        let p = (c..k).max_by(|&i, &j| a[i * k + c].abs().total_cmp(&a[j * k + c].abs())).unwrap_or(c);
+        let p = (c..k)
+            .max_by(|&i, &j| a[i * k + c].abs().total_cmp(&a[j * k + c].abs()))
+            .unwrap_or(c);
         if p != c {
             for j in 0..k {
                 a.swap(c * k + j, p * k + j);
@@ -119,7 +128,11 @@ fn solve(mut a: Vec<f64>, mut b: Vec<f64>, k: usize) -> Vec<f64> {
     for c in (0..k).rev() {
         let s: f64 = (c + 1..k).map(|j| a[c * k + j] * x[j]).sum();
         let piv = a[c * k + c];
-        x[c] = if piv.abs() < 1e-300 { 0.0 } else { (b[c] - s) / piv };
+        x[c] = if piv.abs() < 1e-300 {
+            0.0
+        } else {
+            (b[c] - s) / piv
+        };
     }
     x
 }
@@ -136,7 +149,10 @@ impl Platt {
 
     pub fn fit(raw_logits: &[f64], y: &[f64]) -> Platt {
         let f = fit(raw_logits, 1, y, 1e-6);
-        Platt { a: f.weights[0], b: f.intercept }
+        Platt {
+            a: f.weights[0],
+            b: f.intercept,
+        }
     }
 
     pub fn apply(&self, raw: f64) -> f64 {
@@ -164,8 +180,15 @@ mod tests {
         }
         let f = fit(&x, 1, &y, 0.0);
         assert!((f.weights[0] - 2.0).abs() < 0.05, "slope {}", f.weights[0]);
-        assert!((f.intercept + 0.5).abs() < 0.05, "intercept {}", f.intercept);
+        assert!(
+            (f.intercept + 0.5).abs() < 0.05,
+            "intercept {}",
+            f.intercept
+        );
         let shrunk = fit(&x, 1, &y, 1.0);
-        assert!(shrunk.weights[0] < f.weights[0] * 0.8, "L2 shrinks the weight");
+        assert!(
+            shrunk.weights[0] < f.weights[0] * 0.8,
+            "L2 shrinks the weight"
+        );
     }
 }

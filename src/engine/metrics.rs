@@ -56,7 +56,11 @@ pub fn ece(y: &[f64], p: &[f64]) -> f64 {
 }
 
 fn mean(it: impl Iterator<Item = f64>, n: usize) -> f64 {
-    if n == 0 { 0.0 } else { it.sum::<f64>() / n as f64 }
+    if n == 0 {
+        0.0
+    } else {
+        it.sum::<f64>() / n as f64
+    }
 }
 
 /// Precision/recall/F1 of "flagged high or critical" (risk score > 50) against "was lost".
@@ -70,13 +74,26 @@ pub struct Prf {
 
 pub fn high_risk_prf(y: &[f64], p_lost: &[f64]) -> Prf {
     let flagged = |p: f64| (p * 100.0).round() > 50.0;
-    let tp = y.iter().zip(p_lost).filter(|(y, p)| **y > 0.5 && flagged(**p)).count() as f64;
+    let tp = y
+        .iter()
+        .zip(p_lost)
+        .filter(|(y, p)| **y > 0.5 && flagged(**p))
+        .count() as f64;
     let n_flag = p_lost.iter().filter(|p| flagged(**p)).count();
     let n_pos = y.iter().filter(|y| **y > 0.5).count() as f64;
     let precision = if n_flag == 0 { 0.0 } else { tp / n_flag as f64 };
     let recall = if n_pos == 0.0 { 0.0 } else { tp / n_pos };
-    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
-    Prf { flagged: n_flag, precision, recall, f1 }
+    let f1 = if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    };
+    Prf {
+        flagged: n_flag,
+        precision,
+        recall,
+        f1,
+    }
 }
 
 /// All forecast metrics on one evaluation set.
@@ -119,12 +136,18 @@ mod tests {
         let y = [1.0, 0.0, 1.0, 0.0];
         let p = [0.9, 0.2, 0.6, 0.7];
         assert!((brier(&y, &p) - (0.01 + 0.04 + 0.16 + 0.49) / 4.0).abs() < 1e-12);
-        assert!(ece(&[1.0, 0.0], &[0.5, 0.5]) < 1e-12, "perfectly calibrated bin");
+        assert!(
+            ece(&[1.0, 0.0], &[0.5, 0.5]) < 1e-12,
+            "perfectly calibrated bin"
+        );
         assert!((ece(&[1.0, 1.0], &[0.25, 0.25]) - 0.75).abs() < 1e-12);
         let prf = high_risk_prf(&y, &p);
         assert_eq!(prf.flagged, 3);
         assert!((prf.precision - 2.0 / 3.0).abs() < 1e-12);
         assert!((prf.recall - 1.0).abs() < 1e-12);
-        assert!(log_loss(&[1.0], &[0.0]).is_finite(), "clipped, never infinite");
+        assert!(
+            log_loss(&[1.0], &[0.0]).is_finite(),
+            "clipped, never infinite"
+        );
     }
 }

@@ -21,8 +21,8 @@ mod tests;
 
 pub use backtest::{BacktestReport, backtest};
 pub use features::Feature;
-pub use pipeline::{DEFAULT_SAVE_RATE, PipelineMetrics, pipeline_metrics};
 pub use model::{Model, ModelError, ModelKind};
+pub use pipeline::{DEFAULT_SAVE_RATE, PipelineMetrics, pipeline_metrics};
 pub use scorer::{CoreScore, Scorer};
 pub use segments::{Dimension, SegmentStats};
 pub use similar::SimilarIndex;

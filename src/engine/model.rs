@@ -111,11 +111,16 @@ impl Model {
             return bad("scaler has a non-positive deviation");
         }
         match &m.params {
-            Params::Logistic(f) if f.weights.len() != d => return bad("weights do not match schema"),
+            Params::Logistic(f) if f.weights.len() != d => {
+                return bad("weights do not match schema");
+            }
             Params::GradientBoosting(f) => {
                 for t in &f.trees {
                     let ok = t.iter().all(|n| {
-                        n.leaf || ((n.feature as usize) < d && (n.left as usize) < t.len() && (n.right as usize) < t.len())
+                        n.leaf
+                            || ((n.feature as usize) < d
+                                && (n.left as usize) < t.len()
+                                && (n.right as usize) < t.len())
                     });
                     if !ok {
                         return bad("tree references a missing node or feature");
@@ -142,7 +147,9 @@ impl Model {
     /// Raw (uncalibrated) log-odds of loss from standardised inputs.
     pub fn raw_log_odds(&self, z: &[f64]) -> f64 {
         match &self.params {
-            Params::Logistic(f) => f.intercept + f.weights.iter().zip(z).map(|(w, x)| w * x).sum::<f64>(),
+            Params::Logistic(f) => {
+                f.intercept + f.weights.iter().zip(z).map(|(w, x)| w * x).sum::<f64>()
+            }
             Params::GradientBoosting(f) => f.predict(z),
         }
     }
@@ -167,7 +174,9 @@ impl Model {
                 }
                 f.intercept
             }
-            Params::GradientBoosting(f) => f.contributions(&z[..self.features.len()], &mut schema_c),
+            Params::GradientBoosting(f) => {
+                f.contributions(&z[..self.features.len()], &mut schema_c)
+            }
         };
         for (j, f) in self.features.iter().enumerate() {
             out[f.index()] = a * schema_c[j];
@@ -177,7 +186,10 @@ impl Model {
 
     /// Training mean of a feature, if it is in the schema.
     pub fn mean_of(&self, f: Feature) -> Option<f64> {
-        self.features.iter().position(|g| *g == f).map(|j| self.scaler.mean[j])
+        self.features
+            .iter()
+            .position(|g| *g == f)
+            .map(|j| self.scaler.mean[j])
     }
 }
 
@@ -188,11 +200,19 @@ impl Model {
     /// Σ_i a·w·(r_i − mean_i)/(4·std). For trees (no such identity) the share follows each
     /// rate's deviation when all deviate the same way, else it is split evenly.
     pub fn split_blended(&self, row: &Row, c_blend: f64) -> [f64; 4] {
-        let rates = [Feature::IndustryWinRate, Feature::ProductWinRate, Feature::LeadSourceWinRate, Feature::RegionWinRate];
+        let rates = [
+            Feature::IndustryWinRate,
+            Feature::ProductWinRate,
+            Feature::LeadSourceWinRate,
+            Feature::RegionWinRate,
+        ];
         let d = rates.map(|f| row[f.index()] - self.mean_of(f).unwrap_or(row[f.index()]));
-        if let (Params::Logistic(fit), Some(j)) =
-            (&self.params, self.features.iter().position(|f| *f == Feature::BlendedWinRate))
-        {
+        if let (Params::Logistic(fit), Some(j)) = (
+            &self.params,
+            self.features
+                .iter()
+                .position(|f| *f == Feature::BlendedWinRate),
+        ) {
             let k = self.calibrator.a * fit.weights[j] / self.scaler.std[j];
             return d.map(|di| k * di / 4.0);
         }

@@ -66,16 +66,30 @@ pub fn pipeline_metrics(
     save_rate: f64,
 ) -> PipelineMetrics {
     let aging = |d: &Deal| {
-        let median = stats.lookup(Dimension::Industry, &d.industry).median_cycle_days;
+        let median = stats
+            .lookup(Dimension::Industry, &d.industry)
+            .median_cycle_days;
         let age = d.age_on(as_of) as f64;
-        if age <= 0.0 { 1.0 } else { (median / age).min(1.0) }
+        if age <= 0.0 {
+            1.0
+        } else {
+            (median / age).min(1.0)
+        }
     };
     let pairs = || open.iter().zip(scores);
     let pipeline_value: f64 = open.iter().map(|d| d.amount).sum();
-    let rapv: f64 = pairs().map(|(d, s)| d.amount * s.win_probability * aging(d)).sum();
+    let rapv: f64 = pairs()
+        .map(|(d, s)| d.amount * s.win_probability * aging(d))
+        .sum();
     let optimism_gap = pipeline_value - rapv;
-    let mut buckets: Vec<CategoryBucket> =
-        RiskCategory::ALL.iter().map(|&category| CategoryBucket { category, deals: 0, amount: 0.0 }).collect();
+    let mut buckets: Vec<CategoryBucket> = RiskCategory::ALL
+        .iter()
+        .map(|&category| CategoryBucket {
+            category,
+            deals: 0,
+            amount: 0.0,
+        })
+        .collect();
     for (d, s) in pairs() {
         let b = &mut buckets[s.risk_category as usize];
         b.deals += 1;
@@ -86,10 +100,19 @@ pub fn pipeline_metrics(
         .map(|(d, s)| d.amount * (1.0 - s.win_probability) * save_rate)
         .sum();
     let trend = previous.map(|prev| {
-        let before: HashMap<&str, &DealScore> = prev.iter().map(|s| (s.deal_id.as_str(), s)).collect();
-        let mut t = Trend { deals_compared: 0, avg_risk_score_delta: 0.0, rapv_delta: 0.0, became_high_or_critical: 0, left_high_or_critical: 0 };
+        let before: HashMap<&str, &DealScore> =
+            prev.iter().map(|s| (s.deal_id.as_str(), s)).collect();
+        let mut t = Trend {
+            deals_compared: 0,
+            avg_risk_score_delta: 0.0,
+            rapv_delta: 0.0,
+            became_high_or_critical: 0,
+            left_high_or_critical: 0,
+        };
         for (d, s) in pairs() {
-            let Some(p) = before.get(s.deal_id.as_str()) else { continue };
+            let Some(p) = before.get(s.deal_id.as_str()) else {
+                continue;
+            };
             t.deals_compared += 1;
             t.avg_risk_score_delta += f64::from(s.risk_score) - f64::from(p.risk_score);
             t.rapv_delta += d.amount * aging(d) * (s.win_probability - p.win_probability);
@@ -111,7 +134,11 @@ pub fn pipeline_metrics(
         pipeline_value,
         rapv,
         optimism_gap,
-        optimism_gap_pct: if pipeline_value > 0.0 { 100.0 * optimism_gap / pipeline_value } else { 0.0 },
+        optimism_gap_pct: if pipeline_value > 0.0 {
+            100.0 * optimism_gap / pipeline_value
+        } else {
+            0.0
+        },
         rem: stats.overall_win_rate * stats.avg_amount / avg_cycle,
         win_rate: stats.overall_win_rate,
         avg_cycle_days: stats.avg_cycle_days,
@@ -152,7 +179,18 @@ mod tests {
     #[test]
     fn rapv_ages_old_deals_and_recovery_counts_only_high_and_critical() {
         // Median cycle 30 days for SaaS.
-        let history: Vec<Deal> = (0..20).map(|i| closed_deal(&format!("H{i}"), "SaaS", "Inbound", 10_000.0, 30, i % 2 == 0)).collect();
+        let history: Vec<Deal> = (0..20)
+            .map(|i| {
+                closed_deal(
+                    &format!("H{i}"),
+                    "SaaS",
+                    "Inbound",
+                    10_000.0,
+                    30,
+                    i % 2 == 0,
+                )
+            })
+            .collect();
         let stats = SegmentStats::from_closed(&history, 10);
         let as_of = date("2024-03-31");
         let mut young = Deal::example("young");
@@ -162,14 +200,24 @@ mod tests {
         old.created_date = date("2024-01-01"); // 90 days → aging 1/3
         old.amount = 60_000.0;
         let scores = vec![score("young", 20), score("old", 80)];
-        let m = pipeline_metrics(&[young, old], &scores, &stats, as_of, Some(&[score("young", 60), score("old", 80)]), DEFAULT_SAVE_RATE);
+        let m = pipeline_metrics(
+            &[young, old],
+            &scores,
+            &stats,
+            as_of,
+            Some(&[score("young", 60), score("old", 80)]),
+            DEFAULT_SAVE_RATE,
+        );
         assert_eq!(m.pipeline_value, 160_000.0);
         let want = 100_000.0 * 0.8 + 60_000.0 * 0.2 / 3.0;
         assert!((m.rapv - want).abs() < 1e-6, "{} vs {want}", m.rapv);
         assert!((m.optimism_gap - (160_000.0 - want)).abs() < 1e-6);
         assert!((m.recovery.potential_revenue - 60_000.0 * 0.8 * 0.2).abs() < 1e-6);
         assert!(m.recovery.assumption.contains("20%"));
-        assert_eq!(m.risk_distribution[RiskCategory::Critical as usize].deals, 1);
+        assert_eq!(
+            m.risk_distribution[RiskCategory::Critical as usize].deals,
+            1
+        );
         let t = m.trend.clone().expect("trend");
         assert_eq!((t.deals_compared, t.left_high_or_critical), (2, 1));
         assert!((t.avg_risk_score_delta + 20.0).abs() < 1e-9);

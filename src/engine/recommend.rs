@@ -18,13 +18,20 @@ pub struct RuleInput<'a> {
 impl RuleInput<'_> {
     /// Is `code` among this deal's three factors and raising risk (or a fired warning)?
     fn hurts(&self, code: FactorCode) -> bool {
-        self.factors.iter().any(|f| f.code == code && (f.impact > 0.0 || f.rule_based))
+        self.factors
+            .iter()
+            .any(|f| f.code == code && (f.impact > 0.0 || f.rule_based))
     }
     fn weakest_segment(&self) -> Option<FactorCode> {
         self.factors
             .iter()
             .filter(|f| f.impact > 0.0)
-            .find(|f| matches!(f.code, FactorCode::Industry | FactorCode::ProductType | FactorCode::Region))
+            .find(|f| {
+                matches!(
+                    f.code,
+                    FactorCode::Industry | FactorCode::ProductType | FactorCode::Region
+                )
+            })
             .map(|f| f.code)
     }
 }
@@ -70,7 +77,9 @@ pub static RULES: &[Rule] = &[
     Rule {
         id: "partner_joint_call",
         priority: Priority::ThisWeek,
-        when: |r| r.hurts(FactorCode::LeadSource) && r.deal.lead_source.eq_ignore_ascii_case("partner"),
+        when: |r| {
+            r.hurts(FactorCode::LeadSource) && r.deal.lead_source.eq_ignore_ascii_case("partner")
+        },
         action: "Hold a joint call with the partner manager to align on the buyer's decision process",
         rationale: "Partner-sourced deals lose more often in your history when the partner and rep are not aligned",
     },
@@ -137,5 +146,10 @@ fn to_recommendation(rule: &Rule, input: &RuleInput) -> Recommendation {
     } else {
         Cow::Borrowed(rule.action)
     };
-    Recommendation { rule: Cow::Borrowed(rule.id), priority: rule.priority, action, rationale: Cow::Borrowed(rule.rationale) }
+    Recommendation {
+        rule: Cow::Borrowed(rule.id),
+        priority: rule.priority,
+        action,
+        rationale: Cow::Borrowed(rule.rationale),
+    }
 }

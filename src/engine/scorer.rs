@@ -41,7 +41,10 @@ impl Scorer {
     /// With a model, features use the model's own training-time segment stats (the ones its
     /// weights were fitted on); `stats` serves the fallback when `model` is `None`.
     pub fn new(model: Option<Model>, stats: SegmentStats) -> Scorer {
-        Scorer { model, fallback_stats: stats }
+        Scorer {
+            model,
+            fallback_stats: stats,
+        }
     }
 
     pub fn model(&self) -> Option<&Model> {
@@ -50,11 +53,15 @@ impl Scorer {
 
     /// The segment stats used for this scorer's features and sentences.
     pub fn stats(&self) -> &SegmentStats {
-        self.model.as_ref().map_or(&self.fallback_stats, |m| &m.segments)
+        self.model
+            .as_ref()
+            .map_or(&self.fallback_stats, |m| &m.segments)
     }
 
     pub fn version(&self) -> &str {
-        self.model.as_ref().map_or(FALLBACK_VERSION, |m| m.version.as_str())
+        self.model
+            .as_ref()
+            .map_or(FALLBACK_VERSION, |m| m.version.as_str())
     }
 
     pub fn score_core(&self, deal: &Deal, as_of: NaiveDate) -> CoreScore {
@@ -65,7 +72,10 @@ impl Scorer {
                 let r: Row = row(&obs, stats, &m.imputes);
                 let mut c: Row = [0.0; super::features::N_FEATURES];
                 let base = m.contributions(&r, &mut c);
-                (base + c.iter().sum::<f64>(), explain::model_candidates(m, &r, &c))
+                (
+                    base + c.iter().sum::<f64>(),
+                    explain::model_candidates(m, &r, &c),
+                )
             }
             None => {
                 let (base, cands) = explain::segment_candidates(&obs, stats.overall_win_rate);
@@ -74,7 +84,12 @@ impl Scorer {
         };
         let p_lost = sigmoid(log_odds);
         let risk_score = (p_lost * 100.0).round().clamp(0.0, 100.0) as u8;
-        let support = obs.seg_deals.iter().map(|&n| (n as f64 / 100.0).min(1.0)).sum::<f64>() / 4.0;
+        let support = obs
+            .seg_deals
+            .iter()
+            .map(|&n| (n as f64 / 100.0).min(1.0))
+            .sum::<f64>()
+            / 4.0;
         let degraded = self.model.is_none();
         let mut confidence = 0.5 * support + 0.5 * (p_lost - 0.5).abs() * 2.0;
         if degraded {
@@ -115,7 +130,11 @@ impl Scorer {
             risk_category: core.category,
             win_probability: 1.0 - core.p_lost,
             confidence: core.confidence,
-            risk_factors: core.factors.iter().map(|f| explain::render(f, deal, &core.obs, stats)).collect(),
+            risk_factors: core
+                .factors
+                .iter()
+                .map(|f| explain::render(f, deal, &core.obs, stats))
+                .collect(),
             recommendations: recommend(&input),
             similar_deals: Vec::new(),
             model_version: self.version().to_string(),
@@ -125,6 +144,10 @@ impl Scorer {
 
     /// Scores many deals on all cores; output order follows input order.
     pub fn score_batch(&self, deals: &[Deal], as_of: NaiveDate) -> Vec<DealScore> {
-        deals.par_iter().with_min_len(256).map(|d| self.score(d, as_of)).collect()
+        deals
+            .par_iter()
+            .with_min_len(256)
+            .map(|d| self.score(d, as_of))
+            .collect()
     }
 }

@@ -17,8 +17,12 @@ pub enum Dimension {
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 4] =
-        [Self::Industry, Self::ProductType, Self::LeadSource, Self::Region];
+    pub const ALL: [Dimension; 4] = [
+        Self::Industry,
+        Self::ProductType,
+        Self::LeadSource,
+        Self::Region,
+    ];
 
     pub fn value_of(self, deal: &Deal) -> &str {
         match self {
@@ -105,17 +109,33 @@ impl SegmentStats {
     /// smallest segment trusted on its own (10 in production).
     pub fn from_closed(deals: &[Deal], min_deals: u32) -> SegmentStats {
         let closed: Vec<&Deal> = deals.iter().filter(|d| d.outcome.is_some()).collect();
-        let won = closed.iter().filter(|d| d.outcome == Some(Outcome::Won)).count() as u32;
+        let won = closed
+            .iter()
+            .filter(|d| d.outcome == Some(Outcome::Won))
+            .count() as u32;
         let n = closed.len() as u32;
         // With no history at all, 0.5 is the least presumptuous rate.
         let overall = if n == 0 { 0.5 } else { won as f64 / n as f64 };
-        let mut cycles: Vec<f64> =
-            closed.iter().filter_map(|d| cycle_days(d)).map(|c| c as f64).collect();
+        let mut cycles: Vec<f64> = closed
+            .iter()
+            .filter_map(|d| cycle_days(d))
+            .map(|c| c as f64)
+            .collect();
         cycles.sort_by(f64::total_cmp);
         let mut amounts: Vec<f64> = closed.iter().map(|d| d.amount.max(0.0)).collect();
         amounts.sort_by(f64::total_cmp);
-        let overall_cycle = if cycles.is_empty() { 60.0 } else { quantile(&cycles, 0.5) };
-        let mean = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
+        let overall_cycle = if cycles.is_empty() {
+            60.0
+        } else {
+            quantile(&cycles, 0.5)
+        };
+        let mean = |v: &[f64]| {
+            if v.is_empty() {
+                0.0
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            }
+        };
         let per_dim = |dim: Dimension| {
             let mut acc: BTreeMap<String, (u32, u32, Vec<f64>)> = BTreeMap::new();
             for d in &closed {
@@ -131,7 +151,11 @@ impl SegmentStats {
                     let seg = Segment {
                         deals,
                         won,
-                        win_rate: if thin { overall } else { won as f64 / deals as f64 },
+                        win_rate: if thin {
+                            overall
+                        } else {
+                            won as f64 / deals as f64
+                        },
                         median_cycle_days: if thin || cyc.is_empty() {
                             overall_cycle
                         } else {
@@ -149,7 +173,11 @@ impl SegmentStats {
             won,
             overall_win_rate: overall,
             overall_median_cycle_days: overall_cycle,
-            avg_cycle_days: if cycles.is_empty() { overall_cycle } else { mean(&cycles) },
+            avg_cycle_days: if cycles.is_empty() {
+                overall_cycle
+            } else {
+                mean(&cycles)
+            },
             avg_amount: mean(&amounts),
             amount_p50: quantile(&amounts, 0.50),
             amount_p75: quantile(&amounts, 0.75),
@@ -208,20 +236,43 @@ mod tests {
         let mut deals = Vec::new();
         for i in 0..20 {
             let won = i % 2 == 0;
-            deals.push(closed_deal(&format!("A{i}"), "SaaS", "Inbound", 10_000.0, 30, won));
+            deals.push(closed_deal(
+                &format!("A{i}"),
+                "SaaS",
+                "Inbound",
+                10_000.0,
+                30,
+                won,
+            ));
         }
         for i in 0..9 {
-            deals.push(closed_deal(&format!("B{i}"), "SaaS", "Partner", 10_000.0, 30, false));
+            deals.push(closed_deal(
+                &format!("B{i}"),
+                "SaaS",
+                "Partner",
+                10_000.0,
+                30,
+                false,
+            ));
         }
         let stats = SegmentStats::from_closed(&deals, 10);
         let overall = 10.0 / 29.0;
         let partner = stats.lookup(Dimension::LeadSource, "Partner");
-        assert!((partner.win_rate - overall).abs() < 1e-12, "9 deals → overall rate");
+        assert!(
+            (partner.win_rate - overall).abs() < 1e-12,
+            "9 deals → overall rate"
+        );
         assert_eq!(partner.deals, 9);
         let inbound = stats.lookup(Dimension::LeadSource, "Inbound");
-        assert!((inbound.win_rate - 0.5).abs() < 1e-12, "20 deals → own rate");
+        assert!(
+            (inbound.win_rate - 0.5).abs() < 1e-12,
+            "20 deals → own rate"
+        );
         let unseen = stats.lookup(Dimension::LeadSource, "Carrier pigeon");
-        assert!((unseen.win_rate - overall).abs() < 1e-12, "unseen → overall rate");
+        assert!(
+            (unseen.win_rate - overall).abs() < 1e-12,
+            "unseen → overall rate"
+        );
         assert_eq!(unseen.deals, 0);
     }
 
@@ -235,7 +286,15 @@ mod tests {
             (0..12).map(|i| closed_deal(&format!("S{i}"), "SaaS", "Inbound", 1.0, 100, false)),
         );
         let stats = SegmentStats::from_closed(&deals, 10);
-        assert_eq!(stats.lookup(Dimension::Industry, "FinTech").median_cycle_days, 15.5);
-        assert_eq!(stats.lookup(Dimension::Industry, "SaaS").median_cycle_days, 100.0);
+        assert_eq!(
+            stats
+                .lookup(Dimension::Industry, "FinTech")
+                .median_cycle_days,
+            15.5
+        );
+        assert_eq!(
+            stats.lookup(Dimension::Industry, "SaaS").median_cycle_days,
+            100.0
+        );
     }
 }

@@ -30,14 +30,17 @@ impl SimilarIndex {
     pub fn build(history: &[Deal]) -> SimilarIndex {
         let mut by_industry: HashMap<String, Vec<Won>> = HashMap::new();
         for d in history.iter().filter(|d| d.outcome == Some(Outcome::Won)) {
-            by_industry.entry(d.industry.clone()).or_default().push(Won {
-                deal_id: d.deal_id.clone(),
-                amount: d.amount,
-                product_type: d.product_type.clone(),
-                lead_source: d.lead_source.clone(),
-                region: d.region.clone(),
-                cycle: cycle_days(d),
-            });
+            by_industry
+                .entry(d.industry.clone())
+                .or_default()
+                .push(Won {
+                    deal_id: d.deal_id.clone(),
+                    amount: d.amount,
+                    product_type: d.product_type.clone(),
+                    lead_source: d.lead_source.clone(),
+                    region: d.region.clone(),
+                    cycle: cycle_days(d),
+                });
         }
         for v in by_industry.values_mut() {
             v.sort_by(|a, b| a.amount.total_cmp(&b.amount));
@@ -49,25 +52,45 @@ impl SimilarIndex {
     /// amount closeness (1 at the same amount, 0 at the ±30 % edge) and half the share of
     /// this deal's factors the won deal shared (same lead source, product or region; for
     /// deal age: it ran at least as long and still won; deal size always matches in the band).
-    pub fn similar(&self, deal: &Deal, factors: &[FactorCode], age_days: i64, limit: usize) -> Vec<SimilarDeal> {
-        let Some(pool) = self.by_industry.get(&deal.industry) else { return Vec::new() };
-        let (lo, hi) = (deal.amount * (1.0 - AMOUNT_BAND), deal.amount * (1.0 + AMOUNT_BAND));
+    pub fn similar(
+        &self,
+        deal: &Deal,
+        factors: &[FactorCode],
+        age_days: i64,
+        limit: usize,
+    ) -> Vec<SimilarDeal> {
+        let Some(pool) = self.by_industry.get(&deal.industry) else {
+            return Vec::new();
+        };
+        let (lo, hi) = (
+            deal.amount * (1.0 - AMOUNT_BAND),
+            deal.amount * (1.0 + AMOUNT_BAND),
+        );
         let start = pool.partition_point(|w| w.amount < lo);
         let mut hits: Vec<(f64, &Won)> = pool[start..]
             .iter()
             .take_while(|w| w.amount <= hi)
             .filter(|w| w.deal_id != deal.deal_id)
             .filter_map(|w| {
-                let shared = factors.iter().filter(|f| shares(w, deal, **f, age_days)).count();
+                let shared = factors
+                    .iter()
+                    .filter(|f| shares(w, deal, **f, age_days))
+                    .count();
                 if shared == 0 {
                     return None;
                 }
-                let closeness = 1.0 - ((w.amount - deal.amount).abs() / (deal.amount.abs() * AMOUNT_BAND).max(1e-9)).min(1.0);
+                let closeness = 1.0
+                    - ((w.amount - deal.amount).abs()
+                        / (deal.amount.abs() * AMOUNT_BAND).max(1e-9))
+                    .min(1.0);
                 let overlap = shared as f64 / factors.len().max(1) as f64;
                 Some((0.5 * closeness + 0.5 * overlap, w))
             })
             .collect();
-        hits.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.deal_id.cmp(&b.1.deal_id)));
+        hits.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| a.1.deal_id.cmp(&b.1.deal_id))
+        });
         hits.into_iter()
             .take(limit)
             .map(|(s, w)| SimilarDeal {

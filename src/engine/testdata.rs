@@ -8,7 +8,14 @@ pub fn date(s: &str) -> NaiveDate {
 }
 
 /// A closed deal created 2023-06-01 with the given cycle and outcome.
-pub fn closed_deal(id: &str, industry: &str, source: &str, amount: f64, cycle: i64, won: bool) -> Deal {
+pub fn closed_deal(
+    id: &str,
+    industry: &str,
+    source: &str,
+    amount: f64,
+    cycle: i64,
+    won: bool,
+) -> Deal {
     let mut d = Deal::example(id);
     d.created_date = date("2023-06-01");
     d.closed_date = Some(d.created_date + chrono::Days::new(cycle as u64));
@@ -22,7 +29,10 @@ pub fn closed_deal(id: &str, industry: &str, source: &str, amount: f64, cycle: i
 
 /// The seed dataset, read directly (the real importer lives in `crm/`).
 pub fn seed_deals() -> Vec<Deal> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/skygeni_sales_data.csv");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/data/skygeni_sales_data.csv"
+    );
     let mut rdr = csv::Reader::from_path(path).expect("seed csv");
     rdr.records()
         .map(|r| {
@@ -75,16 +85,28 @@ pub fn planted_partner_effect(n: usize, seed: u64) -> Vec<Deal> {
         .map(|i| {
             let mut d = Deal::example(&format!("P{i:05}"));
             d.created_date = start + chrono::Days::new(rng.next_u64() % 540);
-            d.industry = rng.pick(&["SaaS", "FinTech", "HealthTech", "Retail"]).into();
+            d.industry = rng
+                .pick(&["SaaS", "FinTech", "HealthTech", "Retail"])
+                .into();
             d.region = rng.pick(&["Europe", "APAC", "North America"]).into();
             d.product_type = rng.pick(&["Core", "Pro", "Enterprise"]).into();
-            d.lead_source = rng.pick(&["Partner", "Inbound", "Outbound", "Referral"]).into();
+            d.lead_source = rng
+                .pick(&["Partner", "Inbound", "Outbound", "Referral"])
+                .into();
             d.amount = (5_000.0 + 40_000.0 * rng.unit()).round();
             let cycle = 10 + (rng.next_u64() % 110) as i64;
-            let p_win = if d.lead_source == "Partner" { 0.15 } else { 0.60 };
+            let p_win = if d.lead_source == "Partner" {
+                0.15
+            } else {
+                0.60
+            };
             d.sales_cycle_days = Some(cycle);
             d.closed_date = Some(d.created_date + chrono::Days::new(cycle as u64));
-            d.outcome = Some(if rng.unit() < p_win { Outcome::Won } else { Outcome::Lost });
+            d.outcome = Some(if rng.unit() < p_win {
+                Outcome::Won
+            } else {
+                Outcome::Lost
+            });
             d
         })
         .collect()

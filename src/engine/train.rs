@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::features::{Feature, Imputes, N_FEATURES, snapshots};
 use super::linear::{self, Platt, sigmoid};
 use super::metrics::{evaluate, log_loss};
-use super::model::{CandidateScore, Model, ModelKind, ModelMetrics, Params, RowCounts, Scaler, TrainingWindow};
+use super::model::{
+    CandidateScore, Model, ModelKind, ModelMetrics, Params, RowCounts, Scaler, TrainingWindow,
+};
 use super::segments::{SegmentStats, cycle_days};
 use super::trees::{self, GbtParams};
 use crate::domain::{Deal, Outcome};
@@ -64,7 +66,10 @@ impl Candidate {
     fn name(&self) -> String {
         match self {
             Self::Logistic(l2) => format!("logistic(l2={l2})"),
-            Self::Trees(p) => format!("gradient_boosting(trees={},depth={})", p.iterations, p.max_depth),
+            Self::Trees(p) => format!(
+                "gradient_boosting(trees={},depth={})",
+                p.iterations, p.max_depth
+            ),
         }
     }
 
@@ -76,9 +81,14 @@ impl Candidate {
     }
 }
 
+/// Out-of-fold raw log-odds of one candidate: (candidate, [(row, log-odds)]).
+type FoldPredictions = (usize, Vec<(usize, f64)>);
+
 fn raw(params: &Params, z: &[f64]) -> f64 {
     match params {
-        Params::Logistic(f) => f.intercept + f.weights.iter().zip(z).map(|(w, x)| w * x).sum::<f64>(),
+        Params::Logistic(f) => {
+            f.intercept + f.weights.iter().zip(z).map(|(w, x)| w * x).sum::<f64>()
+        }
         Params::GradientBoosting(f) => f.predict(z),
     }
 }
@@ -92,15 +102,32 @@ fn fold_of(deal: u32, seed: u64, k: usize) -> usize {
 }
 
 pub fn train(deals: &[Deal], cfg: &TrainConfig) -> TrainReport {
-    let closed: Vec<Deal> = deals.iter().filter(|d| d.outcome.is_some() && cycle_days(d).is_some()).cloned().collect();
-    let won = closed.iter().filter(|d| d.outcome == Some(Outcome::Won)).count();
+    let closed: Vec<Deal> = deals
+        .iter()
+        .filter(|d| d.outcome.is_some() && cycle_days(d).is_some())
+        .cloned()
+        .collect();
+    let won = closed
+        .iter()
+        .filter(|d| d.outcome == Some(Outcome::Won))
+        .count();
     let lost = closed.len() - won;
-    let mut report = TrainReport { trained: false, reason: String::new(), closed_deals: closed.len(), won, lost, model: None };
+    let mut report = TrainReport {
+        trained: false,
+        reason: String::new(),
+        closed_deals: closed.len(),
+        won,
+        lost,
+        model: None,
+    };
     if closed.len() < cfg.min_deals || won < cfg.min_won || lost < cfg.min_lost {
         report.reason = format!(
             "not trained: {} closed deals ({won} won, {lost} lost); a tenant model needs at least {} \
              closed deals with {} won and {} lost, so scores use segment win rates until then",
-            closed.len(), cfg.min_deals, cfg.min_won, cfg.min_lost
+            closed.len(),
+            cfg.min_deals,
+            cfg.min_won,
+            cfg.min_lost
         );
         return report;
     }
@@ -109,8 +136,16 @@ pub fn train(deals: &[Deal], cfg: &TrainConfig) -> TrainReport {
             report.reason = format!(
                 "trained {} on {} closed deals ({won} won, {lost} lost) as {} snapshots; chosen by \
                  {}-fold CV log-loss {:.4}",
-                model.kind.as_str(), closed.len(), model.rows.snapshots, model.metrics.folds,
-                model.metrics.candidates.iter().map(|c| c.cv_log_loss).fold(f64::INFINITY, f64::min)
+                model.kind.as_str(),
+                closed.len(),
+                model.rows.snapshots,
+                model.metrics.folds,
+                model
+                    .metrics
+                    .candidates
+                    .iter()
+                    .map(|c| c.cv_log_loss)
+                    .fold(f64::INFINITY, f64::min)
             );
             report.trained = true;
             report.model = Some(model);
@@ -130,7 +165,10 @@ fn fit_model(closed: &[Deal], cfg: &TrainConfig) -> Result<Model, String> {
         .filter(|f| f.index() < Feature::N_BASE || snap.has_signal[f.index() - Feature::N_BASE])
         .collect();
     let (n, d) = (snap.rows.len(), features.len());
-    let mut scaler = Scaler { mean: vec![0.0; d], std: vec![1.0; d] };
+    let mut scaler = Scaler {
+        mean: vec![0.0; d],
+        std: vec![1.0; d],
+    };
     for (j, f) in features.iter().enumerate() {
         let col = snap.rows.iter().map(|r| r[f.index()]);
         let mean = col.clone().sum::<f64>() / n as f64;
@@ -141,15 +179,26 @@ fn fit_model(closed: &[Deal], cfg: &TrainConfig) -> Result<Model, String> {
     }
     let mut x = Vec::with_capacity(n * d);
     for r in &snap.rows {
-        x.extend(features.iter().enumerate().map(|(j, f)| (r[f.index()] - scaler.mean[j]) / scaler.std[j]));
+        x.extend(
+            features
+                .iter()
+                .enumerate()
+                .map(|(j, f)| (r[f.index()] - scaler.mean[j]) / scaler.std[j]),
+        );
     }
     let y = &snap.lost;
-    let mut candidates: Vec<Candidate> = cfg.l2_candidates.iter().map(|l| Candidate::Logistic(*l)).collect();
+    let mut candidates: Vec<Candidate> = cfg
+        .l2_candidates
+        .iter()
+        .map(|l| Candidate::Logistic(*l))
+        .collect();
     candidates.extend(cfg.gbt.clone().map(Candidate::Trees));
     let k = cfg.folds.max(2);
     let fold: Vec<usize> = snap.deal.iter().map(|&g| fold_of(g, cfg.seed, k)).collect();
-    let jobs: Vec<(usize, usize)> = (0..candidates.len()).flat_map(|c| (0..k).map(move |f| (c, f))).collect();
-    let fitted: Vec<Result<(usize, usize, Vec<(usize, f64)>), String>> = jobs
+    let jobs: Vec<(usize, usize)> = (0..candidates.len())
+        .flat_map(|c| (0..k).map(move |f| (c, f)))
+        .collect();
+    let fitted: Vec<Result<FoldPredictions, String>> = jobs
         .par_iter()
         .map(|&(c, f)| {
             let (mut xt, mut yt) = (Vec::new(), Vec::new());
@@ -158,13 +207,16 @@ fn fit_model(closed: &[Deal], cfg: &TrainConfig) -> Result<Model, String> {
                 yt.push(y[i]);
             }
             let params = candidates[c].fit(&xt, d, &yt)?;
-            let preds = (0..n).filter(|&i| fold[i] == f).map(|i| (i, raw(&params, &x[i * d..(i + 1) * d]))).collect();
-            Ok((c, f, preds))
+            let preds = (0..n)
+                .filter(|&i| fold[i] == f)
+                .map(|i| (i, raw(&params, &x[i * d..(i + 1) * d])))
+                .collect();
+            Ok((c, preds))
         })
         .collect();
     let mut oof = vec![vec![0.0; n]; candidates.len()];
     for r in fitted {
-        let (c, _, preds) = r?;
+        let (c, preds) = r?;
         for (i, z) in preds {
             oof[c][i] = z;
         }
@@ -175,7 +227,13 @@ fn fit_model(closed: &[Deal], cfg: &TrainConfig) -> Result<Model, String> {
         .map(|(c, z)| {
             let platt = Platt::fit(z, y);
             let p: Vec<f64> = z.iter().map(|v| sigmoid(platt.apply(*v))).collect();
-            (CandidateScore { name: c.name(), cv_log_loss: log_loss(y, &p) }, platt)
+            (
+                CandidateScore {
+                    name: c.name(),
+                    cv_log_loss: log_loss(y, &p),
+                },
+                platt,
+            )
         })
         .collect();
     let best = (0..candidates.len())
@@ -183,24 +241,46 @@ fn fit_model(closed: &[Deal], cfg: &TrainConfig) -> Result<Model, String> {
         .ok_or("no model candidates configured")?;
     let params = candidates[best].fit(&x, d, y)?;
     let calibrator = scored[best].1;
-    let p_oof: Vec<f64> = oof[best].iter().map(|v| sigmoid(calibrator.apply(*v))).collect();
+    let p_oof: Vec<f64> = oof[best]
+        .iter()
+        .map(|v| sigmoid(calibrator.apply(*v)))
+        .collect();
     let kind = match params {
         Params::Logistic(_) => ModelKind::Logistic,
         Params::GradientBoosting(_) => ModelKind::GradientBoosting,
     };
-    let from = closed.iter().map(|d| d.created_date).min().ok_or("no deals")?;
-    let to = closed.iter().filter_map(|d| d.closed_date).max().unwrap_or(from);
+    let from = closed
+        .iter()
+        .map(|d| d.created_date)
+        .min()
+        .ok_or("no deals")?;
+    let to = closed
+        .iter()
+        .filter_map(|d| d.closed_date)
+        .max()
+        .unwrap_or(from);
     debug_assert!(d <= N_FEATURES);
     Ok(Model {
         kind,
-        version: format!("{}-{}-n{}", kind.as_str(), to.format("%Y%m%d"), closed.len()),
+        version: format!(
+            "{}-{}-n{}",
+            kind.as_str(),
+            to.format("%Y%m%d"),
+            closed.len()
+        ),
         features,
         training_window: TrainingWindow { from, to },
         rows: RowCounts {
             deals: closed.len(),
             snapshots: n,
-            won: closed.iter().filter(|d| d.outcome == Some(Outcome::Won)).count(),
-            lost: closed.iter().filter(|d| d.outcome == Some(Outcome::Lost)).count(),
+            won: closed
+                .iter()
+                .filter(|d| d.outcome == Some(Outcome::Won))
+                .count(),
+            lost: closed
+                .iter()
+                .filter(|d| d.outcome == Some(Outcome::Lost))
+                .count(),
         },
         segments: stats,
         imputes,

@@ -25,7 +25,13 @@ impl Default for GbtParams {
     fn default() -> Self {
         // Shallow, slow-learning, heavily regularised: the signal in CRM history is weak and
         // deep trees memorise noise.
-        GbtParams { iterations: 80, learning_rate: 0.05, max_depth: 3, min_leaf_weight: 25.0, l2: 5.0 }
+        GbtParams {
+            iterations: 80,
+            learning_rate: 0.05,
+            max_depth: 3,
+            min_leaf_weight: 25.0,
+            l2: 5.0,
+        }
     }
 }
 
@@ -67,7 +73,9 @@ pub fn fit(x: &[f64], d: usize, y: &[f64], params: &GbtParams) -> Result<Forest,
         .set_nbins(64)
         // Training runs inside rayon CV loops already; nested pools only add contention.
         .set_parallel(false);
-    booster.fit_unweighted(&matrix, y, None).map_err(|e| format!("gradient boosting failed: {e}"))?;
+    booster
+        .fit_unweighted(&matrix, y, None)
+        .map_err(|e| format!("gradient boosting failed: {e}"))?;
     let trees = booster
         .trees
         .iter()
@@ -85,7 +93,11 @@ pub fn fit(x: &[f64], d: usize, y: &[f64], params: &GbtParams) -> Result<Forest,
                 .collect()
         })
         .collect();
-    Ok(Forest { base_score: booster.base_score, params: params.clone(), trees })
+    Ok(Forest {
+        base_score: booster.base_score,
+        params: params.clone(),
+        trees,
+    })
 }
 
 impl Forest {
@@ -95,7 +107,11 @@ impl Forest {
         for t in &self.trees {
             let mut i = 0;
             while let Some(n) = t.get(i).filter(|n| !n.leaf) {
-                i = if x[n.feature as usize] < n.split { n.left } else { n.right } as usize;
+                i = if x[n.feature as usize] < n.split {
+                    n.left
+                } else {
+                    n.right
+                } as usize;
             }
             z += t.get(i).map_or(0.0, |n| n.value);
         }
@@ -111,8 +127,14 @@ impl Forest {
             bias += root.value;
             let mut node = root;
             while !node.leaf {
-                let next = if x[node.feature as usize] < node.split { node.left } else { node.right };
-                let Some(child) = t.get(next as usize) else { break };
+                let next = if x[node.feature as usize] < node.split {
+                    node.left
+                } else {
+                    node.right
+                };
+                let Some(child) = t.get(next as usize) else {
+                    break;
+                };
                 if let Some(slot) = out.get_mut(node.feature as usize) {
                     *slot += child.value - node.value;
                 }
