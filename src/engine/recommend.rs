@@ -153,3 +153,93 @@ fn to_recommendation(rule: &Rule, input: &RuleInput) -> Recommendation {
         rationale: Cow::Borrowed(rule.rationale),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::features::observe;
+    use crate::engine::segments::SegmentStats;
+    use crate::engine::testdata::{closed_deal, date};
+
+    fn factor(code: FactorCode, impact: f64) -> FactorImpact {
+        FactorImpact {
+            code,
+            impact,
+            impact_pp: -impact * 20.0,
+            rule_based: false,
+        }
+    }
+
+    #[test]
+    fn rules_map_factors_and_category_to_prioritised_actions() {
+        let history: Vec<Deal> = (0..20)
+            .map(|i| {
+                closed_deal(
+                    &format!("H{i}"),
+                    "SaaS",
+                    "Partner",
+                    10_000.0,
+                    30,
+                    i % 3 == 0,
+                )
+            })
+            .collect();
+        let stats = SegmentStats::from_closed(&history, 10);
+        let mut deal = Deal::example("D");
+        deal.lead_source = "Partner".into();
+        deal.amount = 500_000.0;
+        let obs = observe(&deal, date("2024-03-29"), &stats, None);
+        let factors = [
+            factor(FactorCode::LeadSource, 0.4),
+            factor(FactorCode::DealAge, 0.2),
+            factor(FactorCode::Industry, 0.1),
+        ];
+        let input = RuleInput {
+            deal: &deal,
+            category: RiskCategory::Critical,
+            factors: &factors,
+            obs: &obs,
+            large_amount: stats.amount_p75,
+        };
+        let recs = recommend(&input);
+        let rules: Vec<&str> = recs.iter().map(|r| r.rule.as_ref()).collect();
+        for want in [
+            "executive_sponsor",
+            "mutual_close_plan",
+            "timeline_milestones",
+            "partner_joint_call",
+            "segment_case_studies",
+        ] {
+            assert!(rules.contains(&want), "{want} missing from {rules:?}");
+        }
+        assert_eq!(
+            recs[0].priority,
+            Priority::Immediate,
+            "immediate actions first"
+        );
+        let case = recs
+            .iter()
+            .find(|r| r.rule == "segment_case_studies")
+            .unwrap();
+        assert_eq!(case.action, "Share case studies from won deals in SaaS");
+
+        let calm = [
+            factor(FactorCode::Timing, -0.1),
+            factor(FactorCode::Region, -0.2),
+            factor(FactorCode::DealSize, -0.3),
+        ];
+        let small = Deal {
+            amount: 5_000.0,
+            ..deal.clone()
+        };
+        let quiet = RuleInput {
+            deal: &small,
+            category: RiskCategory::Low,
+            factors: &calm,
+            ..input
+        };
+        let recs = recommend(&quiet);
+        assert_eq!(recs.len(), 1, "{recs:?}");
+        assert_eq!(recs[0].rule, FALLBACK.id);
+    }
+}

@@ -198,3 +198,41 @@ fn deals_without_activity_fields_score_and_every_score_has_an_action() {
         );
     }
 }
+
+#[test]
+fn activity_signals_enter_the_model_when_history_has_them() {
+    let mut deals = planted_partner_effect(1_500, 9);
+    for (i, d) in deals.iter_mut().enumerate() {
+        let close = d.closed_date.expect("closed");
+        // Lost deals went quiet a month before closing; won ones were touched last week.
+        let quiet = if d.outcome == Some(crate::domain::Outcome::Lost) && i % 2 == 0 {
+            30
+        } else {
+            3
+        };
+        d.last_activity_date = Some(close - chrono::Days::new(quiet));
+        d.close_date_pushes = Some((i % 3) as u32);
+    }
+    let model = train(&deals, &logistic_only()).model.expect("trained");
+    assert!(model.features.contains(&Feature::DaysSinceActivity));
+    assert!(model.features.contains(&Feature::CloseDatePushes));
+    assert!(
+        !model.features.contains(&Feature::AmountCutPct),
+        "never present → not in schema"
+    );
+    let scorer = Scorer::new(Some(model), SegmentStats::from_closed(&deals, 10));
+    let mut d = open_deal("Q", "SaaS", "Inbound", 20_000.0, "2024-06-01");
+    d.close_date_pushes = Some(3);
+    let s = scorer.score(&d, date("2024-07-01"));
+    assert_eq!(s.risk_factors[0].description, "Close date pushed 3 times");
+    assert!(s.risk_factors[0].rule_based);
+    let bare = scorer.score(
+        &open_deal("B", "SaaS", "Inbound", 20_000.0, "2024-06-01"),
+        date("2024-07-01"),
+    );
+    assert_eq!(
+        bare.risk_factors.len(),
+        3,
+        "no activity fields → still scores"
+    );
+}
