@@ -14,12 +14,19 @@ async fn main() -> anyhow::Result<()> {
     let csv = generated_csv(ROWS, "B");
     let as_of = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
     let dir = tempfile::tempdir()?;
-    let mut targets = vec![("sqlite", format!("sqlite://{}", dir.path().join("bench.db").display()))];
+    let mut targets = vec![(
+        "sqlite",
+        format!("sqlite://{}", dir.path().join("bench.db").display()),
+    )];
     if let Ok(admin) = std::env::var("SKYGENI_BENCH_DATABASE_URL") {
         sqlx::any::install_default_drivers();
         let mut c = sqlx::AnyConnection::connect(&admin).await?;
-        sqlx::raw_sql("DROP DATABASE IF EXISTS skygeni_bench_import").execute(&mut c).await?;
-        sqlx::raw_sql("CREATE DATABASE skygeni_bench_import").execute(&mut c).await?;
+        sqlx::raw_sql("DROP DATABASE IF EXISTS skygeni_bench_import")
+            .execute(&mut c)
+            .await?;
+        sqlx::raw_sql("CREATE DATABASE skygeni_bench_import")
+            .execute(&mut c)
+            .await?;
         let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
         targets.push(("postgres", format!("{base}/skygeni_bench_import")));
     }
@@ -29,11 +36,15 @@ async fn main() -> anyhow::Result<()> {
         let t0 = Instant::now();
         let parsed = parse_csv_bytes(csv.as_bytes(), as_of)?;
         let parse = t0.elapsed();
-        let counts = store.upsert_deals(&tenant, &parsed.deals, &mut |_| {}).await?;
+        let counts = store
+            .upsert_deals(&tenant, &parsed.deals, &mut |_| {})
+            .await?;
         let total = t0.elapsed();
         assert_eq!(counts.new as usize, ROWS);
         let t1 = Instant::now();
-        let again = store.upsert_deals(&tenant, &parsed.deals, &mut |_| {}).await?;
+        let again = store
+            .upsert_deals(&tenant, &parsed.deals, &mut |_| {})
+            .await?;
         assert_eq!(again.unchanged as usize, ROWS);
         println!(
             "import/{name}: {ROWS} rows in {:.2} s (parse+check {:.2} s) = {:.0} rows/s; re-import of unchanged rows {:.2} s",

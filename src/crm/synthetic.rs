@@ -23,7 +23,11 @@ pub fn generated_rows(n: usize, prefix: &str) -> String {
             (String::new(), String::new(), "")
         } else {
             let won = (i * 7919) % 100 < 45;
-            ((created + chrono::Days::new(cycle as u64)).to_string(), cycle.to_string(), if won { "Won" } else { "Lost" })
+            (
+                (created + chrono::Days::new(cycle as u64)).to_string(),
+                cycle.to_string(),
+                if won { "Won" } else { "Lost" },
+            )
         };
         let _ = writeln!(
             out,

@@ -1,6 +1,10 @@
 //! Plain domain types shared by every layer; no I/O here.
 mod deal;
+mod score;
 mod tenant;
 
 pub use deal::{Deal, Outcome};
+pub use score::{
+    DealScore, FactorCode, Priority, Recommendation, RiskCategory, RiskFactor, SimilarDeal,
+};
 pub use tenant::TenantId;

@@ -1,2 +1,29 @@
 //! Pure scoring engine: segments, features, models, explanations, recommendations, metrics.
 //! No I/O and no async in here.
+pub mod backtest;
+pub mod explain;
+pub mod features;
+pub mod linear;
+pub mod metrics;
+pub mod model;
+pub mod pipeline;
+pub mod recommend;
+pub mod scorer;
+pub mod segments;
+pub mod similar;
+pub mod train;
+pub mod trees;
+
+#[cfg(test)]
+pub(crate) mod testdata;
+#[cfg(test)]
+mod tests;
+
+pub use backtest::{BacktestReport, backtest};
+pub use features::Feature;
+pub use model::{Model, ModelError, ModelKind};
+pub use pipeline::{DEFAULT_SAVE_RATE, PipelineMetrics, pipeline_metrics};
+pub use scorer::{CoreScore, Scorer};
+pub use segments::{Dimension, SegmentStats};
+pub use similar::SimilarIndex;
+pub use train::{TrainConfig, TrainReport, train};
