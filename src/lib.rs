@@ -1,7 +1,8 @@
 //! SkyGeni: scores open B2B deals for risk of loss, explains why, and recommends what to do.
 //!
 //! Layout (see README): `domain` plain types, `engine` pure scoring, `store` the only SQL,
-//! `crm` data sources (CSV today), `cli` the thin command layer used by `main.rs`.
+//! `crm` data sources (CSV today), `jobs` store + engine
+//! work (model loading, training, batch scoring), `slack` Block Kit messages, `cli` the thin command layer used by `main.rs`.
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -10,4 +11,6 @@ pub mod crm;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod jobs;
+pub mod slack;
 pub mod store;

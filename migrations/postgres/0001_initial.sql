@@ -1,7 +1,7 @@
 -- SkyGeni schema, PostgreSQL flavour. Never edit an applied migration: add a new file.
 -- Conventions shared with migrations/postgres: tenant_id first in every key; dates as ISO
 -- 'YYYY-MM-DD' TEXT; timestamps as RFC 3339 UTC TEXT with microseconds (sortable as text);
--- JSON documents as TEXT.
+-- JSON documents as TEXT; booleans as integers 0/1 (sqlx's Any driver cannot decode SQLite BOOLEAN).
 
 CREATE TABLE tenants (
     tenant_id   TEXT PRIMARY KEY,
@@ -69,7 +69,7 @@ CREATE TABLE risk_scores (
     win_probability DOUBLE PRECISION NOT NULL,
     confidence      DOUBLE PRECISION NOT NULL,
     model_version   TEXT NOT NULL,
-    degraded        BOOLEAN NOT NULL DEFAULT FALSE,
+    degraded        BIGINT NOT NULL DEFAULT 0,
     factors         TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (tenant_id, deal_id, scored_at)
 );
@@ -109,7 +109,7 @@ CREATE TABLE model_promotions (
 CREATE TABLE alert_settings (
     tenant_id        TEXT NOT NULL,
     user_id          TEXT NOT NULL,
-    critical_enabled BOOLEAN NOT NULL DEFAULT TRUE,
+    critical_enabled BIGINT NOT NULL DEFAULT 1,
     channels         TEXT NOT NULL DEFAULT '["slack","email"]',
     threshold        BIGINT NOT NULL DEFAULT 75,
     digest_time      TEXT NOT NULL DEFAULT '08:00',

@@ -1,6 +1,13 @@
 //! The command-line interface: clap definitions and one thin function per subcommand.
+mod backtest;
+mod demo;
 mod import;
+mod metrics;
+mod model;
+mod render;
+mod score;
 mod tenant;
+mod train;
 
 use crate::config::Settings;
 use crate::domain::TenantId;
@@ -24,10 +31,22 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole product on the bundled seed data (fresh SQLite database in demo-out/).
+    Demo(demo::DemoArgs),
     /// Apply pending database migrations (they also run automatically on start).
     Migrate,
     /// Import deals from a CSV export (seed schema; extra CRM columns kept).
     Import(import::ImportArgs),
+    /// Train the tenant's model (or the global one) and register it.
+    Train(train::TrainArgs),
+    /// Score open deals (database), or a CSV file to a CSV file (--csv IN --out OUT).
+    Score(score::ScoreArgs),
+    /// Pipeline metrics: value, RAPV, optimism gap, REM, risk distribution, trends.
+    Metrics(metrics::MetricsArgs),
+    /// Replay history at a date and compare the model with the segment-rate baseline.
+    Backtest(backtest::BacktestArgs),
+    /// Model registry: list, promote, rollback.
+    Model(model::ModelArgs),
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -54,6 +73,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Import(args) => {
             let store = Store::connect(&settings.database_url).await?;
             import::run(&store, &cli.tenant, args).await
+        }
+        Command::Demo(args) => demo::run(args).await,
+        Command::Backtest(args) => backtest::run(args).await,
+        Command::Score(args) if score::is_file_mode(&args) => {
+            anyhow::bail!("scoring a CSV file to a CSV file is not wired yet")
+        }
+        Command::Train(args) => {
+            train::run(
+                &Store::connect(&settings.database_url).await?,
+                &cli.tenant,
+                args,
+            )
+            .await
+        }
+        Command::Score(args) => {
+            score::run(
+                &Store::connect(&settings.database_url).await?,
+                &cli.tenant,
+                args,
+            )
+            .await
+        }
+        Command::Metrics(args) => {
+            metrics::run(
+                &Store::connect(&settings.database_url).await?,
+                &cli.tenant,
+                args,
+            )
+            .await
+        }
+        Command::Model(args) => {
+            model::run(
+                &Store::connect(&settings.database_url).await?,
+                &cli.tenant,
+                args,
+            )
+            .await
         }
         Command::Tenant { action } => {
             let store = Store::connect(&settings.database_url).await?;

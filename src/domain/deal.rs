@@ -79,6 +79,23 @@ impl Deal {
         (date - self.created_date).num_days().max(0)
     }
 
+    /// The deal as the CRM showed it on `date`: `None` if not yet created; an outcome that
+    /// came later is hidden (open then). Backtests and the demo replay history with this.
+    pub fn as_seen_on(&self, date: NaiveDate) -> Option<Deal> {
+        if self.created_date > date {
+            return None;
+        }
+        if self.was_open_on(date) && self.outcome.is_some() {
+            return Some(Deal {
+                outcome: None,
+                closed_date: None,
+                sales_cycle_days: None,
+                ..self.clone()
+            });
+        }
+        Some(self.clone())
+    }
+
     /// A convenient minimal deal for tests and examples.
     pub fn example(deal_id: &str) -> Deal {
         Deal {
@@ -128,5 +145,16 @@ mod tests {
         );
         assert_eq!(deal.age_on(d("2024-01-20")), 10);
         assert_eq!(deal.age_on(d("2023-12-01")), 0, "age never negative");
+        assert_eq!(deal.as_seen_on(d("2024-01-09")), None, "not created yet");
+        let then = deal.as_seen_on(d("2024-01-20")).unwrap();
+        assert!(
+            then.is_open() && then.closed_date.is_none(),
+            "the later outcome is hidden"
+        );
+        assert_eq!(
+            deal.as_seen_on(d("2024-03-01")),
+            Some(deal.clone()),
+            "closed by then"
+        );
     }
 }

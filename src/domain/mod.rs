@@ -7,4 +7,4 @@ pub use deal::{Deal, Outcome};
 pub use score::{
     DealScore, FactorCode, Priority, Recommendation, RiskCategory, RiskFactor, SimilarDeal,
 };
-pub use tenant::TenantId;
+pub use tenant::{ModelScope, TenantId};

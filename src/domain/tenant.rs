@@ -11,7 +11,9 @@ pub struct TenantId(String);
 
 impl TenantId {
     pub fn parse(s: &str) -> Result<Self, String> {
+        // A leading '_' is reserved for shared scopes such as the global model ("_global").
         let ok = !s.is_empty()
+            && !s.starts_with('_')
             && s.len() <= 64
             && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
@@ -30,6 +32,23 @@ impl TenantId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Whose model: one tenant's, or the global model trained on every tenant's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelScope {
+    Tenant(TenantId),
+    Global,
+}
+
+impl ModelScope {
+    /// The value stored in `models.tenant_id` (and used as the RLS scope).
+    pub fn as_str(&self) -> &str {
+        match self {
+            ModelScope::Tenant(t) => t.as_str(),
+            ModelScope::Global => "_global",
+        }
     }
 }
 

@@ -185,16 +185,7 @@ fn upsert_sql(rows: usize) -> String {
         "INSERT INTO deals (tenant_id, {}, row_hash, imported_at, updated_at) VALUES ",
         DEAL_COLUMNS.join(", ")
     );
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..ncols {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", r * ncols + c + 1));
-        }
-        sql.push(')');
-    }
+    sql.push_str(&super::values_sql(rows, ncols));
     sql.push_str(" ON CONFLICT (tenant_id, deal_id) DO UPDATE SET ");
     let sets: Vec<String> = DEAL_COLUMNS[1..]
         .iter()

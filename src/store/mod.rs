@@ -7,10 +7,14 @@
 //! RFC 3339 UTC text (see migrations/); both sort correctly as text.
 mod audit;
 mod deals;
+mod models;
+mod scores;
 mod tenants;
 
 pub use audit::{AuditEntry, AuditRow};
 pub use deals::{DealUpsert, ImportCounts, row_hash};
+pub use models::{KEEP_PRODUCTION_VERSIONS, ModelRow, NewModel};
+pub use scores::StoredScore;
 pub use tenants::Tenant;
 
 use crate::domain::TenantId;
@@ -248,6 +252,23 @@ pub fn redact_url(url: &str) -> String {
         return format!("{scheme}://{user}:***@{host}");
     }
     url.to_string()
+}
+
+/// `($1, $2, …), ($k, …)` for a multi-row INSERT of `rows` rows of `cols` columns.
+pub(crate) fn values_sql(rows: usize, cols: usize) -> String {
+    let mut sql = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * cols + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 /// Current time as stored: RFC 3339 UTC with microseconds, fixed width so text order is time order.

@@ -1,0 +1,118 @@
+//! `skygeni model list | promote VERSION | rollback`: the model registry.
+use super::JsonFlag;
+use crate::domain::{ModelScope, TenantId};
+use crate::store::{AuditEntry, Store, StoreError};
+use clap::Subcommand;
+
+#[derive(Debug, clap::Args)]
+pub struct ModelArgs {
+    /// Act on the global model instead of the tenant's.
+    #[arg(long, global = true)]
+    pub global: bool,
+    #[command(subcommand)]
+    pub action: ModelCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// List stored versions, newest first, with their aliases and metrics.
+    List {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Make VERSION the production model (the previous one stays for rollback).
+    Promote { version: String },
+    /// Put the previous production version back.
+    Rollback,
+}
+
+pub async fn run(store: &Store, tenant: &TenantId, args: ModelArgs) -> anyhow::Result<i32> {
+    store.require_tenant(tenant).await?;
+    let scope = if args.global {
+        ModelScope::Global
+    } else {
+        ModelScope::Tenant(tenant.clone())
+    };
+    let audit = |action: &'static str, detail: serde_json::Value| AuditEntry {
+        actor: "cli",
+        action,
+        target: None,
+        request_id: None,
+        detail: Some(detail),
+    };
+    match args.action {
+        ModelCommand::List { json } => {
+            let models = store.list_models(&scope).await?;
+            if json.json {
+                println!("{}", serde_json::to_string_pretty(&models)?);
+            } else if models.is_empty() {
+                println!(
+                    "No models for {}. Train one with `skygeni train{}`.",
+                    scope.as_str(),
+                    if args.global { " --global" } else { "" }
+                );
+            } else {
+                println!(
+                    "{:<48} {:<20} {:<22} {:>9} {:>7}  window",
+                    "version", "aliases", "created", "CV loss", "ECE"
+                );
+                for m in models {
+                    let oof = &m.metrics["out_of_fold"];
+                    let cv = m.metrics["candidates"].as_array().and_then(|c| {
+                        c.iter()
+                            .find(|x| x["name"] == m.metrics["chosen"])
+                            .and_then(|x| x["cv_log_loss"].as_f64())
+                    });
+                    println!(
+                        "{:<48} {:<20} {:<22} {:>9} {:>7}  {} … {}",
+                        m.version,
+                        m.aliases.join(","),
+                        &m.created_at[..19.min(m.created_at.len())],
+                        cv.map_or("-".into(), |v| format!("{v:.4}")),
+                        oof["ece"]
+                            .as_f64()
+                            .map_or("-".into(), |v| format!("{v:.4}")),
+                        m.training_from.unwrap_or_default(),
+                        m.training_to.unwrap_or_default()
+                    );
+                }
+            }
+        }
+        ModelCommand::Promote { version } => match store
+            .set_model_alias(&scope, "production", &version, "promoted by cli")
+            .await
+        {
+            Ok(()) => {
+                store
+                    .record_audit(
+                        tenant,
+                        audit(
+                            "model.promote",
+                            serde_json::json!({"scope": scope.as_str(), "version": version}),
+                        ),
+                    )
+                    .await?;
+                println!(
+                    "{version} is now the production model for {}",
+                    scope.as_str()
+                );
+            }
+            Err(StoreError::NotFound) => anyhow::bail!(
+                "no model version {version:?} for {}; see `skygeni model list`",
+                scope.as_str()
+            ),
+            Err(e) => return Err(e.into()),
+        },
+        ModelCommand::Rollback => {
+            match store.rollback_production(&scope).await {
+                Ok((from, to)) => {
+                    store.record_audit(tenant, audit("model.rollback", serde_json::json!({"scope": scope.as_str(), "from": from, "to": to}))).await?;
+                    println!("Rolled back {}: production {from} → {to}", scope.as_str());
+                }
+                Err(StoreError::Conflict(msg)) => anyhow::bail!("cannot roll back: {msg}"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,74 @@
+//! Pipeline metrics for a tenant from stored scores (the `skygeni metrics` and
+//! GET /v1/pipeline/metrics numbers), with 7-day trends from score history.
+use super::models::load_scorer;
+use crate::domain::{Deal, DealScore, TenantId};
+use crate::engine::{PipelineMetrics, pipeline_metrics};
+use crate::store::Store;
+use chrono::NaiveDate;
+use std::collections::HashMap;
+
+/// Metrics plus the open deals and scores they were computed from (highest risk first).
+pub struct PipelineView {
+    pub metrics: PipelineMetrics,
+    pub deals: Vec<Deal>,
+    pub scores: Vec<DealScore>,
+    /// Open deals that had no stored score and were scored in memory for this view.
+    pub scored_in_memory: usize,
+}
+
+pub async fn pipeline_view(
+    store: &Store,
+    tenant: &TenantId,
+    as_of: NaiveDate,
+    save_rate: f64,
+) -> anyhow::Result<PipelineView> {
+    let history = store.load_deals(tenant).await?;
+    let loaded = load_scorer(store, tenant, &history).await?;
+    let mut stored: HashMap<String, DealScore> = store
+        .current_scores(tenant)
+        .await?
+        .into_iter()
+        .map(|s| (s.deal_id.clone(), s.to_deal_score()))
+        .collect();
+    let deals: Vec<Deal> = history.into_iter().filter(|d| d.is_open()).collect();
+    let mut scored_in_memory = 0;
+    let mut pairs: Vec<(Deal, DealScore)> = deals
+        .into_iter()
+        .map(|d| {
+            let s = stored.remove(&d.deal_id).unwrap_or_else(|| {
+                scored_in_memory += 1;
+                loaded.scorer.score(&d, as_of)
+            });
+            (d, s)
+        })
+        .collect();
+    pairs.sort_by(|a, b| {
+        b.1.risk_score
+            .cmp(&a.1.risk_score)
+            .then(b.0.amount.total_cmp(&a.0.amount))
+            .then(a.0.deal_id.cmp(&b.0.deal_id))
+    });
+    let (deals, scores): (Vec<Deal>, Vec<DealScore>) = pairs.into_iter().unzip();
+    let week_ago = chrono::Utc::now() - chrono::Duration::days(7);
+    let previous: Vec<DealScore> = store
+        .scores_at_or_before(tenant, week_ago)
+        .await?
+        .iter()
+        .map(|s| s.to_deal_score())
+        .collect();
+    let prev = (!previous.is_empty()).then_some(previous.as_slice());
+    let metrics = pipeline_metrics(
+        &deals,
+        &scores,
+        loaded.scorer.stats(),
+        as_of,
+        prev,
+        save_rate,
+    );
+    Ok(PipelineView {
+        metrics,
+        deals,
+        scores,
+        scored_in_memory,
+    })
+}

@@ -1,0 +1,5 @@
+//! Work that combines the store and the engine: model loading with fallback, training and
+//! registration, batch scoring. The scheduler (later) runs these per tenant.
+pub mod batch;
+pub mod metrics;
+pub mod models;

@@ -1,0 +1,162 @@
+//! Risk-score history and each deal's current score, written in bulk after a batch run.
+use super::{Backend, Store, StoreResult, format_ts, values_sql};
+use crate::domain::{DealScore, RiskCategory, RiskFactor, TenantId};
+use sqlx::Row;
+
+/// A score as stored: enough for metrics, trends and lists, without recommendations.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StoredScore {
+    pub deal_id: String,
+    pub scored_at: String,
+    pub risk_score: u8,
+    pub risk_category: RiskCategory,
+    pub win_probability: f64,
+    pub confidence: f64,
+    pub model_version: String,
+    pub degraded: bool,
+    pub risk_factors: Vec<RiskFactor>,
+}
+
+impl StoredScore {
+    /// As a `DealScore` (no recommendations or similar deals), for the engine's metrics.
+    pub fn to_deal_score(&self) -> DealScore {
+        DealScore {
+            deal_id: self.deal_id.clone(),
+            risk_score: self.risk_score,
+            risk_category: self.risk_category,
+            win_probability: self.win_probability,
+            confidence: self.confidence,
+            risk_factors: self.risk_factors.clone(),
+            recommendations: Vec::new(),
+            similar_deals: Vec::new(),
+            model_version: self.model_version.clone(),
+            degraded: self.degraded,
+        }
+    }
+}
+
+const SCORE_COLUMNS: &str = "tenant_id, deal_id, scored_at, risk_score, risk_category, win_probability, \
+                             confidence, model_version, degraded, factors";
+
+impl Store {
+    /// Append one batch to `risk_scores` and make it each deal's current score, in one
+    /// transaction. `progress` gets the number of rows written so far.
+    pub async fn record_scores(
+        &self,
+        tenant: &TenantId,
+        scored_at: chrono::DateTime<chrono::Utc>,
+        scores: &[DealScore],
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> StoreResult<()> {
+        let ts = format_ts(scored_at);
+        let mut tx = self.begin_tenant(tenant).await?;
+        // Same reasoning as the deal upsert: SQLite binds get slow in wide statements.
+        let chunk = if self.backend == Backend::Sqlite {
+            25
+        } else {
+            500
+        };
+        let mut done = 0u64;
+        for part in scores.chunks(chunk) {
+            let sql = format!(
+                "INSERT INTO risk_scores ({SCORE_COLUMNS}) VALUES {} ON CONFLICT DO NOTHING",
+                values_sql(part.len(), 10)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for s in part {
+                q = q
+                    .bind(tenant.as_str().to_string())
+                    .bind(s.deal_id.clone())
+                    .bind(ts.clone())
+                    .bind(i64::from(s.risk_score))
+                    .bind(s.risk_category.as_str().to_string())
+                    .bind(s.win_probability)
+                    .bind(s.confidence)
+                    .bind(s.model_version.clone())
+                    .bind(i64::from(s.degraded))
+                    .bind(serde_json::to_string(&s.risk_factors).map_err(anyhow::Error::from)?);
+            }
+            q.execute(&mut *tx).await?;
+            done += part.len() as u64;
+            progress(done);
+        }
+        // One set-based statement instead of 100k single-row updates.
+        sqlx::query(
+            "UPDATE deals SET current_risk_score = rs.risk_score, current_risk_category = rs.risk_category, \
+             current_win_probability = rs.win_probability, current_model_version = rs.model_version, \
+             scored_at = rs.scored_at \
+             FROM risk_scores AS rs \
+             WHERE rs.tenant_id = deals.tenant_id AND rs.deal_id = deals.deal_id \
+               AND rs.scored_at = $2 AND deals.tenant_id = $1",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(ts)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest batch scored at or before `cutoff` (for 7-day trends), if any.
+    pub async fn scores_at_or_before(
+        &self,
+        tenant: &TenantId,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<StoredScore>> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let (latest,): (Option<String>,) = sqlx::query_as(
+            "SELECT MAX(scored_at) FROM risk_scores WHERE tenant_id = $1 AND scored_at <= $2",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(format_ts(cutoff))
+        .fetch_one(&mut *tx)
+        .await?;
+        let Some(latest) = latest else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SCORE_COLUMNS} FROM risk_scores WHERE tenant_id = $1 AND scored_at = $2 ORDER BY deal_id"
+        )))
+        .bind(tenant.as_str().to_string())
+        .bind(latest)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(score_from_row).collect()
+    }
+
+    /// Every deal's latest score (open deals only), highest risk first.
+    pub async fn current_scores(&self, tenant: &TenantId) -> StoreResult<Vec<StoredScore>> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT rs.tenant_id, rs.deal_id, rs.scored_at, rs.risk_score, rs.risk_category, rs.win_probability, \
+                    rs.confidence, rs.model_version, rs.degraded, rs.factors \
+             FROM deals d JOIN risk_scores rs \
+               ON rs.tenant_id = d.tenant_id AND rs.deal_id = d.deal_id AND rs.scored_at = d.scored_at \
+             WHERE d.tenant_id = $1 AND d.outcome IS NULL \
+             ORDER BY rs.risk_score DESC, d.amount DESC, d.deal_id",
+        )
+        .bind(tenant.as_str().to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(score_from_row).collect()
+    }
+}
+
+fn score_from_row(row: &sqlx::any::AnyRow) -> StoreResult<StoredScore> {
+    let score: i64 = row.try_get("risk_score")?;
+    let score = score.clamp(0, 100) as u8;
+    let factors: String = row.try_get("factors")?;
+    Ok(StoredScore {
+        deal_id: row.try_get("deal_id")?,
+        scored_at: row.try_get("scored_at")?,
+        risk_score: score,
+        risk_category: RiskCategory::from_score(score),
+        win_probability: row.try_get("win_probability")?,
+        confidence: row.try_get("confidence")?,
+        model_version: row.try_get("model_version")?,
+        degraded: row.try_get::<i64, _>("degraded")? != 0,
+        risk_factors: serde_json::from_str(&factors).unwrap_or_default(),
+    })
+}
