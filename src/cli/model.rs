@@ -21,7 +21,10 @@ pub enum ModelCommand {
         json: JsonFlag,
     },
     /// Make VERSION the production model (the previous one stays for rollback).
-    Promote { version: String },
+    Promote {
+        #[arg(value_name = "VERSION")]
+        model_version: String,
+    },
     /// Put the previous production version back.
     Rollback,
 }
@@ -78,7 +81,9 @@ pub async fn run(store: &Store, tenant: &TenantId, args: ModelArgs) -> anyhow::R
                 }
             }
         }
-        ModelCommand::Promote { version } => match store
+        ModelCommand::Promote {
+            model_version: version,
+        } => match store
             .set_model_alias(&scope, "production", &version, "promoted by cli")
             .await
         {

@@ -4,7 +4,8 @@
 /// The seed file's header line.
 pub const SEED_HEADER: &str = "deal_id,created_date,closed_date,sales_rep_id,industry,region,product_type,lead_source,deal_stage,deal_amount,sales_cycle_days,outcome";
 
-/// `n` valid CSV rows (no header), ids `{prefix}0000000…`; every fifth deal is open.
+/// `n` valid CSV rows (no header), ids `{prefix}0000000…`; one deal in five is open
+/// (ids 0–4, 25–29, …).
 /// Created dates run from 2023-01-01 over 420 days, so they pass the 5-year rule for
 /// any as-of date up to 2027-12-31.
 pub fn generated_rows(n: usize, prefix: &str) -> String {
@@ -19,7 +20,8 @@ pub fn generated_rows(n: usize, prefix: &str) -> String {
     for i in 0..n {
         let created = base + chrono::Days::new((i % 420) as u64);
         let cycle = 7 + (i * 37) % 114;
-        let (closed, cycle_s, outcome) = if i % 5 == 0 {
+        // Open deals come in runs of five, so every industry, region etc. has open and closed ones.
+        let (closed, cycle_s, outcome) = if (i / 5) % 5 == 0 {
             (String::new(), String::new(), "")
         } else {
             let won = (i * 7919) % 100 < 45;

@@ -142,7 +142,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let aliases: Vec<(String, String)> =
-            sqlx::query_as("SELECT alias, version FROM model_aliases WHERE tenant_id = $1")
+            sqlx::query_as("SELECT alias, version FROM model_aliases WHERE tenant_id = $1 ORDER BY alias")
                 .bind(s)
                 .fetch_all(&mut *tx)
                 .await?;

@@ -94,8 +94,8 @@ async fn a_changed_row_is_updated_and_counted_as_changed() {
         .collect();
     assert_eq!(
         open,
-        vec!["C0000000", "C0000005"],
-        "every fifth generated deal is open"
+        vec!["C0000000", "C0000001", "C0000002", "C0000003", "C0000004"],
+        "generated deals 0-4 are open"
     );
 }
 
