@@ -1,5 +1,6 @@
 //! The command-line interface: clap definitions and one thin function per subcommand.
 mod import;
+pub mod score_file;
 mod tenant;
 
 use crate::config::Settings;
