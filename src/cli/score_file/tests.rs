@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 use super::*;
 use crate::crm::parse_csv_bytes;
 use crate::crm::synthetic::{SEED_HEADER, generated_csv, generated_rows};
+use crate::engine::explain::FactorImpact;
 use crate::engine::testdata::{date, seed_deals};
 
 /// Every generated created_date is ≤ 2024-02-24, so all rows pass the date rules.
