@@ -92,13 +92,15 @@ pub fn parse_csv_bytes(bytes: &[u8], as_of: NaiveDate) -> Result<ParsedFile, Str
     let mut deals = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut record = csv::StringRecord::new();
+    let mut lines = PhysicalLines::new(text.as_bytes());
     loop {
         match rdr.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => return Err(syntax(&e)),
         }
-        let line = record.position().map_or(0, |p| p.line());
+        // The line an editor shows: csv's own count skips blank lines.
+        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
         if is_blank(&record) {
             continue;
         }
@@ -199,6 +201,41 @@ pub(crate) fn raw_deal<'a>(idx: &ColumnIndex, record: &'a csv::StringRecord) -> 
         deal_name: get(13),
         owner_email: get(14),
         last_activity_date: get(15),
+    }
+}
+
+/// Maps byte offsets (visited in increasing order) to 1-based physical line numbers,
+/// counting newlines incrementally so the whole file is scanned once.
+struct PhysicalLines<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> PhysicalLines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        PhysicalLines {
+            bytes,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// `byte` is where csv started reading the record, which is before any blank lines it
+    /// skipped; the record itself starts after them.
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut end = (byte as usize).min(self.bytes.len());
+        while end < self.bytes.len() && matches!(self.bytes[end], b'\n' | b'\r') {
+            end += 1;
+        }
+        if end > self.offset {
+            self.line += self.bytes[self.offset..end]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            self.offset = end;
+        }
+        self.line
     }
 }
 
