@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use skygeni::cli::score_file::score_csv_file;
-use skygeni::crm::synthetic::{SEED_HEADER, generated_csv, generated_rows};
+use skygeni::crm::synthetic::{generated_csv, generated_open_csv};
 use skygeni::crm::{parse_csv_bytes, read_csv_file};
 use skygeni::engine::{Scorer, TrainConfig, train};
 
@@ -17,16 +17,7 @@ const RUNS: usize = 5;
 /// Generated rows with closed_date, sales_cycle_days and outcome blanked: every deal is
 /// open, so every row is scored (the mixed file skips the ~80 % already closed).
 fn open_csv(n: usize) -> String {
-    let mut out = format!("{SEED_HEADER}\n");
-    for line in generated_rows(n, "S").lines() {
-        let mut cells: Vec<&str> = line.split(',').collect();
-        for i in [2, 10, 11] {
-            cells[i] = "";
-        }
-        out.push_str(&cells.join(","));
-        out.push('\n');
-    }
-    out
+    generated_open_csv(n, "S")
 }
 
 fn scorer(cfg: TrainConfig, as_of: NaiveDate) -> Scorer {

@@ -3,7 +3,7 @@ use std::sync::OnceLock;
 
 use super::*;
 use crate::crm::parse_csv_bytes;
-use crate::crm::synthetic::{SEED_HEADER, generated_csv, generated_rows};
+use crate::crm::synthetic::{SEED_HEADER, generated_csv, generated_open_csv};
 use crate::engine::explain::FactorImpact;
 use crate::engine::testdata::{date, seed_deals};
 
@@ -27,16 +27,7 @@ fn scorer() -> &'static Scorer {
 
 /// Generated rows with closed_date, sales_cycle_days and outcome blanked: every deal open.
 fn open_csv(n: usize, prefix: &str) -> String {
-    let mut out = format!("{SEED_HEADER}\n");
-    for line in generated_rows(n, prefix).lines() {
-        let mut cells: Vec<&str> = line.split(',').collect();
-        for i in [2, 10, 11] {
-            cells[i] = "";
-        }
-        out.push_str(&cells.join(","));
-        out.push('\n');
-    }
-    out
+    generated_open_csv(n, prefix)
 }
 
 fn run(input: &str) -> (ScoreFileSummary, Vec<csv::StringRecord>) {
