@@ -12,5 +12,6 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod jobs;
+pub mod notify;
 pub mod slack;
 pub mod store;
