@@ -1,3 +1,4 @@
-//! Notifications: who hears about which deal, when (alert policy). The outbox, dispatcher and
-//! email arrive with the alerts issue.
+//! Notifications: who hears about which deal and when (alert policy), and the email bodies.
+//! The outbox, dispatcher and SendGrid client arrive with the alerts issue.
+pub mod email;
 pub mod policy;

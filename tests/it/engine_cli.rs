@@ -67,10 +67,23 @@ async fn the_demo_prints_the_seed_figures_and_writes_what_the_bot_would_send() {
         vec!["deal_view", "deal_snooze", "deal_false_alarm"]
     );
     let digest = std::fs::read_to_string(dir.path().join("demo-out/digest.txt")).unwrap();
-    assert!(
-        digest.contains("potential revenue recovery") && digest.contains("Assumes 20%"),
-        "{digest}"
-    );
+    let html = std::fs::read_to_string(dir.path().join("demo-out/digest.html")).unwrap();
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("demo-out/metrics.json")).unwrap(),
+    )
+    .unwrap();
+    let rapv = skygeni::notify::email::money(metrics["rapv"].as_f64().unwrap());
+    for part in [&digest, &html] {
+        assert!(!part.contains("{{"), "unrendered template: {part}");
+        assert!(
+            part.contains("Potential revenue recovery") && part.contains("Assumes 20%"),
+            "{part}"
+        );
+        assert!(
+            part.contains(&rapv),
+            "digest shows the same RAPV as metrics ({rapv})"
+        );
+    }
 }
 
 #[tokio::test]
