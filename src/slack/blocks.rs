@@ -149,9 +149,16 @@ mod tests {
             let v = alert_message(d, s, None);
             assert_valid_message(&v);
             let blocks = v["attachments"][0]["blocks"].as_array().unwrap();
-            let ids: Vec<&str> = blocks.last().unwrap()["elements"].as_array().unwrap().iter()
-                .map(|b| b["action_id"].as_str().unwrap()).collect();
-            assert_eq!(ids, [actions::VIEW_DEAL, actions::SNOOZE, actions::FALSE_ALARM]);
+            let ids: Vec<&str> = blocks.last().unwrap()["elements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["action_id"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                ids,
+                [actions::VIEW_DEAL, actions::SNOOZE, actions::FALSE_ALARM]
+            );
         }
     }
 

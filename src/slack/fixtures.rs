@@ -3,7 +3,9 @@
 use crate::crm::csv_import::parse_csv_bytes;
 use crate::crm::synthetic::generated_csv;
 use crate::domain::{Deal, DealScore};
-use crate::engine::{DEFAULT_SAVE_RATE, PipelineMetrics, Scorer, SegmentStats, SimilarIndex, pipeline_metrics};
+use crate::engine::{
+    DEFAULT_SAVE_RATE, PipelineMetrics, Scorer, SegmentStats, SimilarIndex, pipeline_metrics,
+};
 use chrono::NaiveDate;
 
 pub struct Book {
@@ -16,7 +18,11 @@ impl Book {
     /// (deal, score) riskiest first, the order every list view gets from its caller.
     pub fn ranked(&self) -> Vec<(&Deal, &DealScore)> {
         let mut rows: Vec<_> = self.open.iter().zip(&self.scores).collect();
-        rows.sort_by(|a, b| b.1.risk_score.cmp(&a.1.risk_score).then(a.0.deal_id.cmp(&b.0.deal_id)));
+        rows.sort_by(|a, b| {
+            b.1.risk_score
+                .cmp(&a.1.risk_score)
+                .then(a.0.deal_id.cmp(&b.0.deal_id))
+        });
         rows
     }
 }
@@ -51,7 +57,11 @@ pub fn book() -> Book {
         })
         .collect();
     let metrics = pipeline_metrics(&open, &scores, &stats, as_of(), None, DEFAULT_SAVE_RATE);
-    Book { open, scores, metrics }
+    Book {
+        open,
+        scores,
+        metrics,
+    }
 }
 
 #[test]

@@ -19,7 +19,11 @@ pub fn assert_valid_message(v: &Value) {
         blocks.extend(a.blocks.clone().unwrap_or_default());
     }
     assert!(!blocks.is_empty(), "message has blocks");
-    assert!(blocks.len() <= MAX_MESSAGE_BLOCKS, "{} blocks in a message", blocks.len());
+    assert!(
+        blocks.len() <= MAX_MESSAGE_BLOCKS,
+        "{} blocks in a message",
+        blocks.len()
+    );
     assert_no_unknown(&blocks, v);
     assert_limits(v);
 }
@@ -31,21 +35,32 @@ pub fn assert_valid_view(v: &Value) {
     let blocks = match &view {
         SlackView::Home(h) => h.blocks.clone(),
         SlackView::Modal(m) => {
-            assert!(m.title.text.chars().count() <= MAX_MODAL_TITLE, "modal title too long");
-            for b in [&m.submit, &m.close].into_iter().flatten() {
-                assert!(b.text.chars().count() <= MAX_MODAL_TITLE, "modal button too long");
+            // The crate keeps plain-text-only fields private, so measure them in the JSON.
+            for key in ["title", "submit", "close"] {
+                assert!(
+                    chars(&v[key]["text"]) <= MAX_MODAL_TITLE,
+                    "modal {key} too long"
+                );
             }
+            assert!(chars(&v["title"]["text"]) > 0, "modals need a title");
             m.blocks.clone()
         }
     };
-    assert!(blocks.len() <= MAX_VIEW_BLOCKS, "{} blocks in a view", blocks.len());
+    assert!(
+        blocks.len() <= MAX_VIEW_BLOCKS,
+        "{} blocks in a view",
+        blocks.len()
+    );
     assert_no_unknown(&blocks, v);
     assert_limits(v);
 }
 
 fn assert_no_unknown(blocks: &[SlackBlock], v: &Value) {
     for b in blocks {
-        assert!(!matches!(b, SlackBlock::Unknown(_)), "malformed block {b:?}\nin {v:#}");
+        assert!(
+            !matches!(b, SlackBlock::Unknown(_)),
+            "malformed block {b:?}\nin {v:#}"
+        );
     }
 }
 
@@ -66,7 +81,14 @@ fn walk(v: &Value, block_ids: &mut HashSet<String>) {
         Value::Object(o) => {
             let ty = o.get("type").and_then(Value::as_str).unwrap_or("");
             match ty {
-                "header" => assert!(chars(&v["text"]["text"]) <= MAX_HEADER_TEXT, "header {v}"),
+                "header" => {
+                    assert!(chars(&v["text"]["text"]) <= MAX_HEADER_TEXT, "header {v}");
+                    // slack-morphism's plain-text-only type accepts mrkdwn, Slack does not.
+                    assert_eq!(
+                        v["text"]["type"], "plain_text",
+                        "header text must be plain_text"
+                    );
+                }
                 "section" => {
                     let t = chars(&v["text"]["text"]);
                     assert!(t <= MAX_SECTION_TEXT, "section text {t}");
@@ -79,10 +101,17 @@ fn walk(v: &Value, block_ids: &mut HashSet<String>) {
                 }
                 "actions" => {
                     let n = v["elements"].as_array().map(Vec::len).unwrap_or(0);
-                    assert!((1..=MAX_ACTIONS_ELEMENTS).contains(&n), "{n} action elements");
+                    assert!(
+                        (1..=MAX_ACTIONS_ELEMENTS).contains(&n),
+                        "{n} action elements"
+                    );
                 }
                 "button" => {
                     assert!(chars(&v["text"]["text"]) <= MAX_BUTTON_TEXT, "button text");
+                    assert_eq!(
+                        v["text"]["type"], "plain_text",
+                        "button text must be plain_text"
+                    );
                     assert!(chars(&v["value"]) <= MAX_ACTION_VALUE, "button value");
                 }
                 _ => {}
@@ -90,12 +119,57 @@ fn walk(v: &Value, block_ids: &mut HashSet<String>) {
             for key in ["action_id", "callback_id", "block_id"] {
                 assert!(chars(&v[key]) <= MAX_ID, "{key} too long");
             }
-            assert!(chars(&v["private_metadata"]) <= 3000, "private_metadata too long");
+            assert!(
+                chars(&v["private_metadata"]) <= 3000,
+                "private_metadata too long"
+            );
             if let Some(id) = o.get("block_id").and_then(Value::as_str) {
                 assert!(block_ids.insert(id.to_string()), "duplicate block_id {id}");
             }
             o.values().for_each(|c| walk(c, block_ids));
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rejects(v: Value) -> bool {
+        std::panic::catch_unwind(|| assert_valid_message(&v)).is_err()
+    }
+
+    #[test]
+    fn the_checker_rejects_malformed_and_oversized_blocks() {
+        let ok = json!({"text": "t", "blocks": [section("fine")]});
+        assert!(!rejects(ok), "a valid message passes");
+        let cases = [
+            (
+                "header with mrkdwn text (the crate accepts it; Slack does not)",
+                json!({"text": "t", "blocks": [{"type": "header", "text": {"type": "mrkdwn", "text": "x"}}]}),
+            ),
+            (
+                "button url that is not a URL",
+                json!({"text": "t", "blocks": [{"type": "actions", "elements": [{"type": "button", "text": plain("x", 10), "url": "not a url"}]}]}),
+            ),
+            (
+                "section text over 3000 characters",
+                json!({"text": "t", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x".repeat(3001)}}]}),
+            ),
+            (
+                "duplicate block ids",
+                json!({"text": "t", "blocks": [actions("a", vec![button("x", "y", "z")]), actions("a", vec![button("x", "y", "z")])]}),
+            ),
+            (
+                "51 blocks",
+                json!({"text": "t", "blocks": vec![divider(); 51]}),
+            ),
+            ("no fallback text", json!({"blocks": [section("x")]})),
+        ];
+        for (name, v) in cases {
+            assert!(rejects(v), "{name} should be rejected");
+        }
     }
 }

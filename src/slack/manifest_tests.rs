@@ -10,12 +10,18 @@ fn manifest() -> Value {
 
 fn path_of(url: &Value) -> String {
     let url = url.as_str().expect("url is a string");
-    let rest = url.strip_prefix("https://SKYGENI_PUBLIC_URL").unwrap_or_else(|| panic!("{url} uses the placeholder host over https"));
+    let rest = url
+        .strip_prefix("https://SKYGENI_PUBLIC_URL")
+        .unwrap_or_else(|| panic!("{url} uses the placeholder host over https"));
     rest.to_string()
 }
 
 fn strings(v: &Value) -> Vec<&str> {
-    v.as_sequence().expect("a list").iter().map(|s| s.as_str().expect("a string")).collect()
+    v.as_sequence()
+        .expect("a list")
+        .iter()
+        .map(|s| s.as_str().expect("a string"))
+        .collect()
 }
 
 #[test]
@@ -25,7 +31,11 @@ fn the_manifest_declares_the_deal_risk_command_at_the_commands_path() {
     assert_eq!(cmds.len(), 1);
     assert_eq!(cmds[0]["command"].as_str(), Some(SLASH_COMMAND));
     assert_eq!(path_of(&cmds[0]["url"]), COMMANDS_PATH);
-    assert_eq!(cmds[0]["should_escape"].as_bool(), Some(true), "the parser expects escaped mentions");
+    assert_eq!(
+        cmds[0]["should_escape"].as_bool(),
+        Some(true),
+        "the parser expects escaped mentions"
+    );
     let hint = cmds[0]["usage_hint"].as_str().unwrap();
     for sub in ["top", "pipeline", "rep", "settings", "help"] {
         assert!(hint.contains(sub), "usage hint lacks {sub}");
@@ -36,10 +46,21 @@ fn the_manifest_declares_the_deal_risk_command_at_the_commands_path() {
 fn manifest_urls_point_at_the_paths_the_server_serves() {
     let m = manifest();
     let s = &m["settings"];
-    assert_eq!(path_of(&s["interactivity"]["request_url"]), INTERACTIONS_PATH);
+    assert_eq!(
+        path_of(&s["interactivity"]["request_url"]),
+        INTERACTIONS_PATH
+    );
     assert_eq!(s["interactivity"]["is_enabled"].as_bool(), Some(true));
-    assert_eq!(path_of(&s["event_subscriptions"]["request_url"]), EVENTS_PATH);
-    let redirects: Vec<String> = m["oauth_config"]["redirect_urls"].as_sequence().unwrap().iter().map(path_of).collect();
+    assert_eq!(
+        path_of(&s["event_subscriptions"]["request_url"]),
+        EVENTS_PATH
+    );
+    let redirects: Vec<String> = m["oauth_config"]["redirect_urls"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(path_of)
+        .collect();
     assert_eq!(redirects, [OAUTH_CALLBACK_PATH]);
 }
 
@@ -50,7 +71,10 @@ fn manifest_bot_scopes_are_exactly_the_ones_the_code_needs() {
     let mut needed = BOT_SCOPES.to_vec();
     declared.sort();
     needed.sort();
-    assert_eq!(declared, needed, "asking for more scopes than we use makes admins refuse the install");
+    assert_eq!(
+        declared, needed,
+        "asking for more scopes than we use makes admins refuse the install"
+    );
 }
 
 #[test]
@@ -64,5 +88,8 @@ fn the_manifest_enables_app_home_and_subscribes_to_lifecycle_events() {
         assert!(events.contains(&e), "{e} not subscribed");
     }
     let desc = m["display_information"]["description"].as_str().unwrap();
-    assert!(!desc.is_empty() && desc.chars().count() <= 140, "Slack caps the short description at 140");
+    assert!(
+        !desc.is_empty() && desc.chars().count() <= 140,
+        "Slack caps the short description at 140"
+    );
 }

@@ -81,7 +81,10 @@ mod tests {
     }
 
     fn ids(query: &str, deals: &[Deal]) -> Vec<String> {
-        match_deals(query, deals).iter().map(|d| d.deal_id.clone()).collect()
+        match_deals(query, deals)
+            .iter()
+            .map(|d| d.deal_id.clone())
+            .collect()
     }
 
     fn book() -> Vec<Deal> {
@@ -119,12 +122,19 @@ mod tests {
     fn an_id_fragment_matches_by_containment() {
         let deals = vec![deal("D0000042", None, None), deal("D0000043", None, None)];
         assert_eq!(ids("0042", &deals), vec!["D0000042"]);
-        assert_eq!(ids("d00000", &deals), vec!["D0000042", "D0000043"], "ties sorted by id");
+        assert_eq!(
+            ids("d00000", &deals),
+            vec!["D0000042", "D0000043"],
+            "ties sorted by id"
+        );
     }
 
     #[test]
     fn typos_rank_closer_names_first() {
-        let deals = vec![deal("A", Some("Initrode"), None), deal("B", Some("Initech"), None)];
+        let deals = vec![
+            deal("A", Some("Initrode"), None),
+            deal("B", Some("Initech"), None),
+        ];
         assert_eq!(ids("initeck", &deals), vec!["B", "A"]);
     }
 }

@@ -29,7 +29,11 @@ impl ModalContext {
     pub fn to_metadata(&self) -> String {
         let s = serde_json::to_string(self).expect("plain struct serialises");
         // A deal id long enough to overflow is not one we could act on; keep the id alone.
-        if s.chars().count() <= 3000 { s } else { truncate(&self.deal_id, 2900) }
+        if s.chars().count() <= 3000 {
+            s
+        } else {
+            truncate(&self.deal_id, 2900)
+        }
     }
 
     pub fn from_metadata(s: &str) -> Option<ModalContext> {
@@ -37,7 +41,13 @@ impl ModalContext {
     }
 }
 
-fn modal(callback_id: &str, title: &str, submit: &str, ctx: Option<&ModalContext>, blocks: Vec<Value>) -> Value {
+fn modal(
+    callback_id: &str,
+    title: &str,
+    submit: &str,
+    ctx: Option<&ModalContext>,
+    blocks: Vec<Value>,
+) -> Value {
     let mut v = json!({"type": "modal", "callback_id": callback_id,
         "title": plain(title, MAX_MODAL_TITLE), "submit": plain(submit, MAX_MODAL_TITLE),
         "close": plain("Cancel", MAX_MODAL_TITLE), "blocks": blocks});
@@ -52,35 +62,61 @@ fn input(block_id: &str, label: &str, element: Value, optional: bool) -> Value {
 }
 
 pub fn snooze_modal(deal: &Deal, ctx: &ModalContext) -> Value {
-    let options: Vec<Value> = SNOOZE_CHOICES.iter().map(|(l, d)| option(l, &d.to_string())).collect();
+    let options: Vec<Value> = SNOOZE_CHOICES
+        .iter()
+        .map(|(l, d)| option(l, &d.to_string()))
+        .collect();
     let radio = json!({"type": "radio_buttons", "action_id": SNOOZE_ACTION,
         "options": options, "initial_option": options[0]});
-    modal(callbacks::SNOOZE, "Snooze alerts", "Snooze", Some(ctx), vec![
-        section(&format!("No alerts for *{}* until the snooze ends.", truncate(&deal_title(deal), 500))),
-        input(SNOOZE_BLOCK, "Snooze for", radio, false),
-    ])
+    modal(
+        callbacks::SNOOZE,
+        "Snooze alerts",
+        "Snooze",
+        Some(ctx),
+        vec![
+            section(&format!(
+                "No alerts for *{}* until the snooze ends.",
+                truncate(&deal_title(deal), 500)
+            )),
+            input(SNOOZE_BLOCK, "Snooze for", radio, false),
+        ],
+    )
 }
 
 pub fn false_alarm_modal(deal: &Deal, ctx: &ModalContext) -> Value {
     let text = json!({"type": "plain_text_input", "action_id": REASON_ACTION, "multiline": true,
         "max_length": MAX_REASON_CHARS,
         "placeholder": plain("e.g. the customer signed the order form yesterday", 150)});
-    modal(callbacks::FALSE_ALARM, "Mark false alarm", "Save", Some(ctx), vec![
-        section(&format!("Alerts for *{}* stop until its risk score rises further. \
-            Your feedback also helps us measure the model.", truncate(&deal_title(deal), 500))),
-        input(REASON_BLOCK, "Why is this a false alarm?", text, true),
-    ])
+    modal(
+        callbacks::FALSE_ALARM,
+        "Mark false alarm",
+        "Save",
+        Some(ctx),
+        vec![
+            section(&format!(
+                "Alerts for *{}* stop until its risk score rises further. \
+            Your feedback also helps us measure the model.",
+                truncate(&deal_title(deal), 500)
+            )),
+            input(REASON_BLOCK, "Why is this a false alarm?", text, true),
+        ],
+    )
 }
 
 /// Days chosen in a submitted snooze modal (`view.state.values`); `None` if absent or unknown.
 pub fn parse_snooze_days(values: &Value) -> Option<u32> {
     let v = values[SNOOZE_BLOCK][SNOOZE_ACTION]["selected_option"]["value"].as_str()?;
-    SNOOZE_CHOICES.iter().map(|(_, d)| *d).find(|d| d.to_string() == v)
+    SNOOZE_CHOICES
+        .iter()
+        .map(|(_, d)| *d)
+        .find(|d| d.to_string() == v)
 }
 
 /// The optional reason from a submitted false-alarm modal, trimmed; `None` when left empty.
 pub fn parse_false_alarm_reason(values: &Value) -> Option<String> {
-    let r = values[REASON_BLOCK][REASON_ACTION]["value"].as_str()?.trim();
+    let r = values[REASON_BLOCK][REASON_ACTION]["value"]
+        .as_str()?
+        .trim();
     (!r.is_empty()).then(|| truncate(r, MAX_REASON_CHARS as usize))
 }
 
@@ -90,14 +126,21 @@ mod tests {
     use crate::slack::kit_check::assert_valid_view;
 
     fn ctx() -> ModalContext {
-        ModalContext { deal_id: "D42".into(), channel_id: Some("C1".into()), message_ts: Some("1600000000.000100".into()) }
+        ModalContext {
+            deal_id: "D42".into(),
+            channel_id: Some("C1".into()),
+            message_ts: Some("1600000000.000100".into()),
+        }
     }
 
     #[test]
     fn snooze_and_false_alarm_modals_are_valid_views_carrying_their_context() {
         let mut d = Deal::example("D42");
         d.company = Some("Ärger & Söhne ".repeat(200));
-        for (v, cb) in [(snooze_modal(&d, &ctx()), callbacks::SNOOZE), (false_alarm_modal(&d, &ctx()), callbacks::FALSE_ALARM)] {
+        for (v, cb) in [
+            (snooze_modal(&d, &ctx()), callbacks::SNOOZE),
+            (false_alarm_modal(&d, &ctx()), callbacks::FALSE_ALARM),
+        ] {
             assert_valid_view(&v);
             assert_eq!(v["callback_id"], cb);
             let meta = ModalContext::from_metadata(v["private_metadata"].as_str().unwrap());
@@ -118,17 +161,28 @@ mod tests {
         let values = json!({SNOOZE_BLOCK: {SNOOZE_ACTION: {"type": "radio_buttons", "selected_option": {"value": "7"}}},
             REASON_BLOCK: {REASON_ACTION: {"type": "plain_text_input", "value": "  signed yesterday  "}}});
         assert_eq!(parse_snooze_days(&values), Some(7));
-        assert_eq!(parse_false_alarm_reason(&values).as_deref(), Some("signed yesterday"));
+        assert_eq!(
+            parse_false_alarm_reason(&values).as_deref(),
+            Some("signed yesterday")
+        );
         let odd = json!({SNOOZE_BLOCK: {SNOOZE_ACTION: {"selected_option": {"value": "365"}}},
             REASON_BLOCK: {REASON_ACTION: {"value": null}}});
-        assert_eq!(parse_snooze_days(&odd), None, "only offered choices are accepted");
+        assert_eq!(
+            parse_snooze_days(&odd),
+            None,
+            "only offered choices are accepted"
+        );
         assert_eq!(parse_false_alarm_reason(&odd), None);
         assert_eq!(parse_snooze_days(&json!({})), None);
     }
 
     #[test]
     fn an_oversized_deal_id_cannot_overflow_private_metadata() {
-        let c = ModalContext { deal_id: "x".repeat(5000), channel_id: None, message_ts: None };
+        let c = ModalContext {
+            deal_id: "x".repeat(5000),
+            channel_id: None,
+            message_ts: None,
+        };
         assert!(c.to_metadata().chars().count() <= 3000);
     }
 }

@@ -10,8 +10,12 @@ fn submitted_unchanged(modal: &Value) -> Value {
         let el = &b["element"];
         let state = match el["type"].as_str().unwrap() {
             "radio_buttons" | "static_select" => json!({"selected_option": el["initial_option"]}),
-            "checkboxes" => json!({"selected_options": el.get("initial_options").cloned().unwrap_or(json!([]))}),
-            "timepicker" => json!({"selected_time": el.get("initial_time").cloned().unwrap_or(Value::Null)}),
+            "checkboxes" => {
+                json!({"selected_options": el.get("initial_options").cloned().unwrap_or(json!([]))})
+            }
+            "timepicker" => {
+                json!({"selected_time": el.get("initial_time").cloned().unwrap_or(Value::Null)})
+            }
             "number_input" => json!({"value": el["initial_value"]}),
             other => panic!("unexpected element {other}"),
         };
@@ -29,11 +33,18 @@ fn the_settings_modal_is_valid_and_round_trips_every_setting() {
     let cases = [
         NotificationSettings::default(),
         NotificationSettings {
-            critical_alerts: false, via_slack: false, via_email: true, digest_time: t(7, 30),
-            time_zone: "Asia/Kolkata".parse().unwrap(), quiet_hours: Some((t(20, 0), t(7, 0))), max_deals: 25,
+            critical_alerts: false,
+            via_slack: false,
+            via_email: true,
+            digest_time: t(7, 30),
+            time_zone: "Asia/Kolkata".parse().unwrap(),
+            quiet_hours: Some((t(20, 0), t(7, 0))),
+            max_deals: 25,
         },
         NotificationSettings {
-            via_slack: false, time_zone: "Pacific/Chatham".parse().unwrap(), max_deals: 1,
+            via_slack: false,
+            time_zone: "Pacific/Chatham".parse().unwrap(),
+            max_deals: 1,
             ..NotificationSettings::default()
         },
     ];
@@ -41,7 +52,11 @@ fn the_settings_modal_is_valid_and_round_trips_every_setting() {
         let modal = settings_modal(&s);
         assert_valid_view(&modal);
         assert_eq!(modal["callback_id"], callbacks::SETTINGS);
-        assert_eq!(parse_settings(&submitted_unchanged(&modal)), Ok(s.clone()), "{s:?}");
+        assert_eq!(
+            parse_settings(&submitted_unchanged(&modal)),
+            Ok(s.clone()),
+            "{s:?}"
+        );
     }
 }
 
@@ -52,9 +67,21 @@ fn invalid_submissions_report_errors_against_the_right_blocks() {
         (MAX_DEALS_BLOCK, json!({"value": "0"}), MAX_DEALS_BLOCK),
         (MAX_DEALS_BLOCK, json!({"value": "26"}), MAX_DEALS_BLOCK),
         (MAX_DEALS_BLOCK, json!({"value": "ten"}), MAX_DEALS_BLOCK),
-        (TIME_ZONE_BLOCK, json!({"selected_option": {"value": "Mars/Olympus"}}), TIME_ZONE_BLOCK),
-        (DIGEST_TIME_BLOCK, json!({"selected_time": null}), DIGEST_TIME_BLOCK),
-        (QUIET_FROM_BLOCK, json!({"selected_time": "22:00"}), QUIET_UNTIL_BLOCK),
+        (
+            TIME_ZONE_BLOCK,
+            json!({"selected_option": {"value": "Mars/Olympus"}}),
+            TIME_ZONE_BLOCK,
+        ),
+        (
+            DIGEST_TIME_BLOCK,
+            json!({"selected_time": null}),
+            DIGEST_TIME_BLOCK,
+        ),
+        (
+            QUIET_FROM_BLOCK,
+            json!({"selected_time": "22:00"}),
+            QUIET_UNTIL_BLOCK,
+        ),
     ];
     for (block, state, err_block) in cases {
         let mut v = good.clone();
@@ -65,5 +92,8 @@ fn invalid_submissions_report_errors_against_the_right_blocks() {
     let mut same = good.clone();
     same[QUIET_FROM_BLOCK] = json!({VALUE_ACTION: {"selected_time": "22:00"}});
     same[QUIET_UNTIL_BLOCK] = json!({VALUE_ACTION: {"selected_time": "22:00"}});
-    assert!(parse_settings(&same).is_err(), "zero-length quiet hours are refused");
+    assert!(
+        parse_settings(&same).is_err(),
+        "zero-length quiet hours are refused"
+    );
 }

@@ -80,29 +80,78 @@ mod tests {
     const BODY: &[u8] = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
     const SIG: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
 
-    fn check(secret: &[u8], sig: Option<&str>, ts: Option<&str>, body: &[u8], now: i64) -> Result<(), SignatureError> {
+    fn check(
+        secret: &[u8],
+        sig: Option<&str>,
+        ts: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), SignatureError> {
         verify(secret, sig, ts, body, now)
     }
 
     #[test]
     fn slacks_own_worked_example_verifies_with_the_clock_frozen_at_its_timestamp() {
-        assert_eq!(check(SECRET, Some(SIG), Some("1531420618"), BODY, TS), Ok(()));
-        assert_eq!(sign(SECRET, TS, BODY), SIG, "sign() reproduces Slack's value");
+        assert_eq!(
+            check(SECRET, Some(SIG), Some("1531420618"), BODY, TS),
+            Ok(())
+        );
+        assert_eq!(
+            sign(SECRET, TS, BODY),
+            SIG,
+            "sign() reproduces Slack's value"
+        );
     }
 
     #[test]
     fn requests_are_rejected_for_each_kind_of_fault() {
         let ts = Some("1531420618");
         let cases: [(&str, Result<(), SignatureError>, Result<(), SignatureError>); 9] = [
-            ("wrong secret", check(b"not-the-secret", Some(SIG), ts, BODY, TS), Err(SignatureError::BadSignature)),
-            ("altered body", check(SECRET, Some(SIG), ts, &[BODY, b"x"].concat(), TS), Err(SignatureError::BadSignature)),
-            ("six minutes old", check(SECRET, Some(SIG), ts, BODY, TS + 360), Err(SignatureError::Stale { age_secs: 360 })),
-            ("six minutes ahead", check(SECRET, Some(SIG), ts, BODY, TS - 360), Err(SignatureError::Stale { age_secs: -360 })),
-            ("missing signature", check(SECRET, None, ts, BODY, TS), Err(SignatureError::MissingHeader(SIGNATURE_HEADER))),
-            ("missing timestamp", check(SECRET, Some(SIG), None, BODY, TS), Err(SignatureError::MissingHeader(TIMESTAMP_HEADER))),
-            ("timestamp not a number", check(SECRET, Some(SIG), Some("yesterday"), BODY, TS), Err(SignatureError::BadTimestamp)),
-            ("no v0= prefix", check(SECRET, Some(&SIG[3..]), ts, BODY, TS), Err(SignatureError::BadSignature)),
-            ("signature not hex", check(SECRET, Some("v0=zz"), ts, BODY, TS), Err(SignatureError::BadSignature)),
+            (
+                "wrong secret",
+                check(b"not-the-secret", Some(SIG), ts, BODY, TS),
+                Err(SignatureError::BadSignature),
+            ),
+            (
+                "altered body",
+                check(SECRET, Some(SIG), ts, &[BODY, b"x"].concat(), TS),
+                Err(SignatureError::BadSignature),
+            ),
+            (
+                "six minutes old",
+                check(SECRET, Some(SIG), ts, BODY, TS + 360),
+                Err(SignatureError::Stale { age_secs: 360 }),
+            ),
+            (
+                "six minutes ahead",
+                check(SECRET, Some(SIG), ts, BODY, TS - 360),
+                Err(SignatureError::Stale { age_secs: -360 }),
+            ),
+            (
+                "missing signature",
+                check(SECRET, None, ts, BODY, TS),
+                Err(SignatureError::MissingHeader(SIGNATURE_HEADER)),
+            ),
+            (
+                "missing timestamp",
+                check(SECRET, Some(SIG), None, BODY, TS),
+                Err(SignatureError::MissingHeader(TIMESTAMP_HEADER)),
+            ),
+            (
+                "timestamp not a number",
+                check(SECRET, Some(SIG), Some("yesterday"), BODY, TS),
+                Err(SignatureError::BadTimestamp),
+            ),
+            (
+                "no v0= prefix",
+                check(SECRET, Some(&SIG[3..]), ts, BODY, TS),
+                Err(SignatureError::BadSignature),
+            ),
+            (
+                "signature not hex",
+                check(SECRET, Some("v0=zz"), ts, BODY, TS),
+                Err(SignatureError::BadSignature),
+            ),
         ];
         for (name, got, want) in cases {
             assert_eq!(got, want, "{name}");
@@ -111,8 +160,14 @@ mod tests {
 
     #[test]
     fn the_replay_window_is_inclusive_at_exactly_five_minutes() {
-        assert_eq!(check(SECRET, Some(SIG), Some("1531420618"), BODY, TS + 300), Ok(()));
-        assert_eq!(check(SECRET, Some(SIG), Some("1531420618"), BODY, TS - 300), Ok(()));
+        assert_eq!(
+            check(SECRET, Some(SIG), Some("1531420618"), BODY, TS + 300),
+            Ok(())
+        );
+        assert_eq!(
+            check(SECRET, Some(SIG), Some("1531420618"), BODY, TS - 300),
+            Ok(())
+        );
         assert!(check(SECRET, Some(SIG), Some("1531420618"), BODY, TS + 301).is_err());
     }
 
@@ -120,6 +175,9 @@ mod tests {
     fn a_signature_from_a_different_timestamp_does_not_verify() {
         // Replaying a body with a fresh timestamp header must fail: the timestamp is signed too.
         let ts = (TS + 10).to_string();
-        assert_eq!(check(SECRET, Some(SIG), Some(&ts), BODY, TS + 10), Err(SignatureError::BadSignature));
+        assert_eq!(
+            check(SECRET, Some(SIG), Some(&ts), BODY, TS + 10),
+            Err(SignatureError::BadSignature)
+        );
     }
 }

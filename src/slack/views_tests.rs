@@ -13,23 +13,54 @@ fn the_deal_card_is_valid_block_kit_with_colour_factors_and_four_buttons() {
     for (d, s) in b.ranked() {
         let card = deal_card(d, s, Some("https://example.my.salesforce.com/006xx0000001"));
         assert_valid_message(&card);
-        assert_eq!(card["attachments"][0]["color"], s.risk_category.slack_color());
+        assert_eq!(
+            card["attachments"][0]["color"],
+            s.risk_category.slack_color()
+        );
         let blocks = card["attachments"][0]["blocks"].as_array().unwrap();
         let buttons = &blocks.last().unwrap()["elements"];
-        let ids: Vec<&str> = buttons.as_array().unwrap().iter().map(|b| b["action_id"].as_str().unwrap()).collect();
-        assert_eq!(ids, [actions::VIEW_DEAL, actions::SNOOZE, actions::FALSE_ALARM, actions::SHARE]);
-        assert_eq!(buttons[0]["url"], "https://example.my.salesforce.com/006xx0000001");
-        assert_eq!(buttons[1]["value"], d.deal_id.as_str(), "buttons carry the deal id");
+        let ids: Vec<&str> = buttons
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["action_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                actions::VIEW_DEAL,
+                actions::SNOOZE,
+                actions::FALSE_ALARM,
+                actions::SHARE
+            ]
+        );
+        assert_eq!(
+            buttons[0]["url"],
+            "https://example.my.salesforce.com/006xx0000001"
+        );
+        assert_eq!(
+            buttons[1]["value"],
+            d.deal_id.as_str(),
+            "buttons carry the deal id"
+        );
     }
 }
 
 #[test]
 fn the_deal_card_shows_three_factors_win_probability_and_similar_won_deals() {
     let b = book();
-    let (d, s) = b.ranked().into_iter().find(|(_, s)| !s.similar_deals.is_empty()).expect("a deal with similar won deals");
+    let (d, s) = b
+        .ranked()
+        .into_iter()
+        .find(|(_, s)| !s.similar_deals.is_empty())
+        .expect("a deal with similar won deals");
     let text = all_text(&deal_card(d, s, None));
     for f in &s.risk_factors {
-        assert!(text.contains(&f.description), "factor {:?} shown", f.description);
+        assert!(
+            text.contains(&f.description),
+            "factor {:?} shown",
+            f.description
+        );
     }
     assert!(text.contains(&format!("{:.0}%", s.win_probability * 100.0)));
     assert!(text.contains("Similar won deals") && text.contains(&s.similar_deals[0].deal_id));
@@ -39,9 +70,14 @@ fn the_deal_card_shows_three_factors_win_probability_and_similar_won_deals() {
 fn a_very_long_company_name_is_truncated_in_the_header() {
     let b = book();
     let (d, s) = (&b.open[0], &b.scores[0]);
-    assert!(d.company.as_ref().unwrap().chars().count() > 1000, "fixture deal 0 has a long name");
+    assert!(
+        d.company.as_ref().unwrap().chars().count() > 1000,
+        "fixture deal 0 has a long name"
+    );
     let card = deal_card(d, s, None);
-    let h = card["attachments"][0]["blocks"][0]["text"]["text"].as_str().unwrap();
+    let h = card["attachments"][0]["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap();
     assert_eq!(h.chars().count(), MAX_HEADER_TEXT);
     assert!(h.ends_with('…'));
 }
@@ -65,7 +101,12 @@ fn top_n_lists_exactly_n_deals_riskiest_first() {
     for n in [1, 5, 25] {
         let v = top_deals(&ranked, n);
         assert_valid_message(&v);
-        let rows: Vec<&Value> = v["blocks"].as_array().unwrap().iter().filter(|b| b["type"] == "section").collect();
+        let rows: Vec<&Value> = v["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["type"] == "section")
+            .collect();
         assert_eq!(rows.len(), n, "top {n}");
         assert_eq!(rows[0]["accessory"]["value"], ranked[0].0.deal_id.as_str());
     }
@@ -78,7 +119,12 @@ fn the_pipeline_summary_shows_rapv_rem_and_the_recovery_assumption() {
     let v = pipeline_summary(&b.metrics);
     assert_valid_message(&v);
     let text = all_text(&v);
-    for needle in ["RAPV", "REM", "Risk distribution", &fmt_money(b.metrics.rapv)] {
+    for needle in [
+        "RAPV",
+        "REM",
+        "Risk distribution",
+        &fmt_money(b.metrics.rapv),
+    ] {
         assert!(text.contains(needle), "{needle} missing");
     }
     assert!(text.contains(&b.metrics.recovery.assumption));
