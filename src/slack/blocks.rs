@@ -1,8 +1,9 @@
 //! Block Kit JSON for the critical-deal alert and the daily digest, plus plain-text
 //! renderings of the same content for terminals and notification fallbacks.
 use super::actions;
+use super::card::{CardKind, deal_card_blocks};
 use super::kit::{MAX_SECTION_TEXT, truncate};
-use super::views::{CardKind, capitalise, deal_card_blocks, deal_title, emoji};
+use super::views::{capitalise, deal_title, emoji};
 use crate::domain::{Deal, DealScore};
 use crate::engine::PipelineMetrics;
 use crate::engine::explain::fmt_money;

@@ -2,6 +2,7 @@
 //! messages, App Home and modals the routes send. Pure building blocks; the axum routes that
 //! call them live with the HTTP server.
 pub mod blocks;
+pub mod card;
 pub mod command;
 pub mod home;
 pub mod kit;

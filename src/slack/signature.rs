@@ -106,7 +106,8 @@ mod tests {
     #[test]
     fn requests_are_rejected_for_each_kind_of_fault() {
         let ts = Some("1531420618");
-        let cases: [(&str, Result<(), SignatureError>, Result<(), SignatureError>); 9] = [
+        type Outcome = Result<(), SignatureError>;
+        let cases: [(&str, Outcome, Outcome); 9] = [
             (
                 "wrong secret",
                 check(b"not-the-secret", Some(SIG), ts, BODY, TS),

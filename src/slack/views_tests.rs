@@ -1,5 +1,6 @@
 //! Every message builder, on a realistic 200-deal pipeline: valid Block Kit, within limits.
 use super::*;
+use crate::slack::card::deal_card;
 use crate::slack::fixtures::book;
 use crate::slack::kit_check::assert_valid_message;
 
