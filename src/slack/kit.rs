@@ -27,12 +27,12 @@ pub fn truncate(s: &str, max: usize) -> String {
 
 pub fn plain(text: &str, max: usize) -> Value {
     // Slack rejects empty text objects, so an empty string becomes a visible dash.
-    let t = if text.is_empty() { "-" } else { text };
+    let t = if text.trim().is_empty() { "-" } else { text };
     json!({"type": "plain_text", "text": truncate(t, max), "emoji": true})
 }
 
 pub fn mrkdwn(text: &str, max: usize) -> Value {
-    let t = if text.is_empty() { " " } else { text };
+    let t = if text.trim().is_empty() { "-" } else { text };
     json!({"type": "mrkdwn", "text": truncate(t, max)})
 }
 

@@ -28,7 +28,9 @@ pub struct ModalContext {
 impl ModalContext {
     pub fn to_metadata(&self) -> String {
         let s = serde_json::to_string(self).expect("plain struct serialises");
-        // A deal id long enough to overflow is not one we could act on; keep the id alone.
+        // A deal id this long is not one we could act on. What is left is not JSON, so
+        // `from_metadata` returns None and the handler answers "deal not found" instead of
+        // acting on a cut id.
         if s.chars().count() <= 3000 {
             s
         } else {
@@ -183,6 +185,12 @@ mod tests {
             channel_id: None,
             message_ts: None,
         };
-        assert!(c.to_metadata().chars().count() <= 3000);
+        let meta = c.to_metadata();
+        assert!(meta.chars().count() <= 3000);
+        assert_eq!(
+            ModalContext::from_metadata(&meta),
+            None,
+            "a cut id is never acted on"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Block Kit messages answering `/deal-risk` besides the deal card: the pick list when several
 //! deals match, top-N, pipeline summary and a rep's portfolio. Rows arrive ranked by the caller.
 use super::actions;
+use super::command::{CommandError, USAGE};
 use super::kit::*;
 use crate::domain::{Deal, DealScore, RiskCategory};
 use crate::engine::PipelineMetrics;
@@ -91,13 +92,13 @@ pub fn no_match(query: &str) -> Value {
 /// `/deal-risk top N`: the N riskiest of `ranked`.
 pub fn top_deals(ranked: &[(&Deal, &DealScore)], n: usize) -> Value {
     let shown = &ranked[..n.min(ranked.len())];
-    let mut blocks = vec![header(&format!("Top {} deals at risk", shown.len()))];
+    let mut blocks = vec![header(&format!("The {} riskiest open deals", shown.len()))];
     push_capped(
         &mut blocks,
         list_rows(shown, actions::VIEW_DEAL, "View deal"),
         MAX_LIST_ROWS,
     );
-    message(&format!("Top {} deals at risk", shown.len()), blocks)
+    message(&format!("The {} riskiest open deals", shown.len()), blocks)
 }
 
 /// `/deal-risk pipeline`: value, RAPV, REM, risk distribution and trend.
@@ -196,6 +197,17 @@ pub fn rep_portfolio(rep: &str, ranked: &[(&Deal, &DealScore)]) -> Value {
         &format!("{rep}: {} open deals, {at_risk} at risk", ranked.len()),
         blocks,
     )
+}
+
+/// `/deal-risk help` (and empty text).
+pub fn help() -> Value {
+    message("How to use /deal-risk", vec![section(USAGE)])
+}
+
+/// A command the parser refused: what was wrong, then the full usage.
+pub fn usage_error(e: &CommandError) -> Value {
+    let msg = e.to_string();
+    message(&msg, vec![section(&msg), context(USAGE)])
 }
 
 #[cfg(test)]

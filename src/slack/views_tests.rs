@@ -146,3 +146,18 @@ fn no_match_and_empty_lists_are_still_valid_messages() {
     assert_valid_message(&rep_portfolio("nobody", &[]));
     assert_valid_message(&pick_list("x", &[]));
 }
+
+#[test]
+fn help_and_usage_errors_are_valid_messages_that_explain_the_command() {
+    let h = help();
+    assert_valid_message(&h);
+    assert!(all_text(&h).contains("/deal-risk top"));
+    let e = crate::slack::command::parse("top 99").unwrap_err();
+    let v = usage_error(&e);
+    assert_valid_message(&v);
+    assert_eq!(v["text"], e.to_string());
+    assert!(
+        all_text(&v).contains("/deal-risk pipeline"),
+        "the full usage follows the error"
+    );
+}
