@@ -27,7 +27,12 @@ pub fn deal_card_blocks(
         .risk_factors
         .iter()
         .take(3)
-        .map(|f| format!("• {} ({:+.1} pp)", f.description, f.impact_pp))
+        .map(|f| {
+            format!(
+                "• {} ({:+.1} pp win probability for this deal)",
+                f.description, f.impact_pp
+            )
+        })
         .collect();
     let recs: Vec<String> = s
         .recommendations
