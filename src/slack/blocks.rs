@@ -1,108 +1,23 @@
 //! Block Kit JSON for the critical-deal alert and the daily digest, plus plain-text
 //! renderings of the same content for terminals and notification fallbacks.
-use crate::domain::{Deal, DealScore, RiskCategory};
+use super::actions;
+use super::card::{CardKind, deal_card_blocks};
+use super::kit::{MAX_SECTION_TEXT, truncate};
+use super::views::{capitalise, deal_title, emoji};
+use crate::domain::{Deal, DealScore};
 use crate::engine::PipelineMetrics;
 use crate::engine::explain::fmt_money;
 use serde_json::{Value, json};
 
-/// Slack's limit for a section's text field; longer text is cut with an ellipsis.
-const SECTION_TEXT_MAX: usize = 3000;
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let cut: String = s.chars().take(max - 1).collect();
-    format!("{cut}…")
-}
-
-fn deal_title(deal: &Deal) -> String {
-    match (&deal.company, &deal.deal_name) {
-        (Some(c), Some(n)) => format!("{c} — {n}"),
-        (Some(c), None) => c.clone(),
-        (None, Some(n)) => n.clone(),
-        (None, None) => deal.deal_id.clone(),
-    }
-}
-
-fn emoji(c: RiskCategory) -> &'static str {
-    match c {
-        RiskCategory::Critical => ":red_circle:",
-        RiskCategory::High => ":large_orange_circle:",
-        RiskCategory::Medium => ":large_yellow_circle:",
-        RiskCategory::Low => ":large_green_circle:",
-    }
-}
-
-/// The alert message: deal, amount, score with category, top factors, actions, and the
-/// three buttons whose `action_id`s the interactivity handler dispatches on.
+/// The alert message: the deal card (score with category colour, factors, actions, similar won
+/// deals) with the three buttons the design puts on an alert.
 pub fn alert_message(deal: &Deal, score: &DealScore, deal_url: Option<&str>) -> Value {
-    let title = deal_title(deal);
-    let factors: Vec<String> = score
-        .risk_factors
-        .iter()
-        .map(|f| format!("• {}", f.description))
-        .collect();
-    let actions: Vec<String> = score
-        .recommendations
-        .iter()
-        .take(3)
-        .map(|r| {
-            format!(
-                "• *{}* — {}",
-                r.priority.as_str().replace('_', " "),
-                r.action
-            )
-        })
-        .collect();
-    let mut view = json!({"type": "button", "action_id": "deal_view", "value": deal.deal_id,
-                          "text": {"type": "plain_text", "text": "View deal"}});
-    if let Some(url) = deal_url {
-        view["url"] = json!(url);
-    }
-    let blocks = json!([
-        {"type": "header", "text": {"type": "plain_text", "emoji": true,
-            "text": truncate(&format!("{} {} risk: {}", if score.risk_category == RiskCategory::Critical {"🚨"} else {"⚠️"}, capitalise(score.risk_category.as_str()), title), 150)}},
-        {"type": "section", "fields": [
-            {"type": "mrkdwn", "text": format!("*Deal*\n{} ({})", truncate(&title, 1900), deal.deal_id)},
-            {"type": "mrkdwn", "text": format!("*Amount*\n{}", fmt_money(deal.amount))},
-            {"type": "mrkdwn", "text": format!("*Risk score*\n{} {}/100 ({})", emoji(score.risk_category), score.risk_score, score.risk_category.as_str())},
-            {"type": "mrkdwn", "text": format!("*Win probability*\n{:.0}%", score.win_probability * 100.0)}
-        ]},
-        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(&format!("*Top risk factors*\n{}", factors.join("\n")), SECTION_TEXT_MAX)}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(&format!("*Recommended actions*\n{}", actions.join("\n")), SECTION_TEXT_MAX)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": context_line(score)}]},
-        {"type": "actions", "block_id": format!("deal_actions:{}", deal.deal_id), "elements": [
-            view,
-            {"type": "button", "action_id": "deal_snooze", "value": deal.deal_id,
-             "text": {"type": "plain_text", "text": "Snooze"}},
-            {"type": "button", "action_id": "deal_false_alarm", "value": deal.deal_id, "style": "danger",
-             "text": {"type": "plain_text", "text": "Mark false alarm"}}
-        ]}
-    ]);
     json!({
-        "text": format!("{} risk: {} ({}) scored {}/100", capitalise(score.risk_category.as_str()), title, fmt_money(deal.amount), score.risk_score),
-        "attachments": [{"color": score.risk_category.slack_color(), "blocks": blocks}]
+        "text": truncate(&format!("{} risk: {} ({}) scored {}/100", capitalise(score.risk_category.as_str()),
+            deal_title(deal), fmt_money(deal.amount), score.risk_score), MAX_SECTION_TEXT),
+        "attachments": [{"color": score.risk_category.slack_color(),
+            "blocks": deal_card_blocks(deal, score, deal_url, CardKind::Alert)}]
     })
-}
-
-fn context_line(score: &DealScore) -> String {
-    let mut s = format!(
-        "Model {} · confidence {:.0}%",
-        score.model_version,
-        score.confidence * 100.0
-    );
-    if score.degraded {
-        s.push_str(" · degraded: scored from segment win rates, no model loaded");
-    }
-    s
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
 }
 
 /// The alert as plain text (terminal, email fallback).
@@ -156,8 +71,8 @@ pub fn digest_message(m: &PipelineMetrics, top: &[(&Deal, &DealScore)]) -> Value
             .map(|f| f.description.as_str())
             .unwrap_or("");
         blocks.push(json!({"type": "section",
-            "text": {"type": "mrkdwn", "text": truncate(&format!("{} *{}* {} — {}/100\n{}", emoji(s.risk_category), deal_title(deal), fmt_money(deal.amount), s.risk_score, first), SECTION_TEXT_MAX)},
-            "accessory": {"type": "button", "action_id": "deal_view", "value": deal.deal_id, "text": {"type": "plain_text", "text": "View deal"}}}));
+            "text": {"type": "mrkdwn", "text": truncate(&format!("{} *{}* {} — {}/100\n{}", emoji(s.risk_category), deal_title(deal), fmt_money(deal.amount), s.risk_score, first), MAX_SECTION_TEXT)},
+            "accessory": {"type": "button", "action_id": actions::VIEW_DEAL, "value": deal.deal_id, "text": {"type": "plain_text", "text": "View deal"}}}));
     }
     if top.len() > 10 {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("and {} more", top.len() - 10)}]}));
@@ -220,4 +135,41 @@ pub fn digest_text(m: &PipelineMetrics, top: &[(&Deal, &DealScore)]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slack::fixtures::book;
+    use crate::slack::kit_check::assert_valid_message;
+
+    #[test]
+    fn every_alert_in_a_200_deal_pipeline_is_valid_block_kit_with_three_buttons() {
+        let b = book();
+        for (d, s) in b.ranked() {
+            let v = alert_message(d, s, None);
+            assert_valid_message(&v);
+            let blocks = v["attachments"][0]["blocks"].as_array().unwrap();
+            let ids: Vec<&str> = blocks.last().unwrap()["elements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["action_id"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                ids,
+                [actions::VIEW_DEAL, actions::SNOOZE, actions::FALSE_ALARM]
+            );
+        }
+    }
+
+    #[test]
+    fn the_digest_of_200_deals_is_valid_and_lists_ten_with_and_n_more() {
+        let b = book();
+        let ranked = b.ranked();
+        let v = digest_message(&b.metrics, &ranked);
+        assert_valid_message(&v);
+        let text = v.to_string();
+        assert!(text.contains("and 190 more"), "{text}");
+    }
 }

@@ -1,3 +1,60 @@
-//! Slack edge. Today: Block Kit messages the bot sends (critical alert, digest). The routes,
-//! slash commands and interactivity arrive with the Slack issue.
+//! Slack edge: request signatures, the `/deal-risk` parser, deal matching and the Block Kit
+//! messages, App Home and modals the routes send. Pure building blocks; the axum routes that
+//! call them live with the HTTP server.
 pub mod blocks;
+pub mod card;
+pub mod command;
+pub mod home;
+pub mod kit;
+pub mod matching;
+pub mod modals;
+pub mod settings;
+pub mod signature;
+pub mod views;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod kit_check;
+#[cfg(test)]
+mod manifest_tests;
+
+/// Request paths Slack calls; app_manifest/manifest.yaml must point at the same ones (tested).
+pub const COMMANDS_PATH: &str = "/slack/commands";
+pub const INTERACTIONS_PATH: &str = "/slack/interactions";
+pub const EVENTS_PATH: &str = "/slack/events";
+pub const INSTALL_PATH: &str = "/slack/install";
+pub const OAUTH_CALLBACK_PATH: &str = "/slack/oauth/callback";
+pub const SLASH_COMMAND: &str = "/deal-risk";
+
+/// Bot scopes the code needs: `commands` (slash command), `chat:write` (alerts, digests),
+/// `im:write` (open the DM), `users:read` + `users:read.email` (map Slack users to CRM owners by
+/// email), `links:read` + `links:write` (unfurl CRM deal links).
+pub const BOT_SCOPES: &[&str] = &[
+    "commands",
+    "chat:write",
+    "im:write",
+    "users:read",
+    "users:read.email",
+    "links:read",
+    "links:write",
+];
+
+/// `action_id`s on buttons; the interactivity handler dispatches on these.
+pub mod actions {
+    pub const VIEW_DEAL: &str = "deal_view";
+    pub const SNOOZE: &str = "deal_snooze";
+    pub const FALSE_ALARM: &str = "deal_false_alarm";
+    pub const SHARE: &str = "deal_share";
+    /// A row of the pick list shown when several deals match a query.
+    pub const PICK_DEAL: &str = "deal_pick";
+    pub const OPEN_SETTINGS: &str = "open_settings";
+    pub const REFRESH_HOME: &str = "home_refresh";
+}
+
+/// Modal `callback_id`s; `view_submission` payloads are dispatched on these.
+pub mod callbacks {
+    pub const SNOOZE: &str = "snooze_modal";
+    pub const FALSE_ALARM: &str = "false_alarm_modal";
+    pub const SETTINGS: &str = "settings_modal";
+}

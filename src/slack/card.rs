@@ -1,0 +1,138 @@
+//! The deal card: score with category colour, win probability, top three factors, recommended
+//! actions, similar won deals and the buttons. Used by `/deal-risk <deal>` and by alerts.
+use super::actions;
+use super::kit::*;
+use super::views::{capitalise, deal_title, emoji};
+use crate::domain::{Deal, DealScore};
+use crate::engine::explain::fmt_money;
+use serde_json::{Value, json};
+
+/// Where a card is shown. An alert arrives in a private DM with the design's three buttons
+/// (View deal, Snooze, Mark false alarm); a looked-up card also offers Share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardKind {
+    Lookup,
+    Alert,
+}
+
+/// The card body, shared by `/deal-risk <deal>` and the alert.
+pub fn deal_card_blocks(
+    deal: &Deal,
+    s: &DealScore,
+    deal_url: Option<&str>,
+    kind: CardKind,
+) -> Vec<Value> {
+    let title = deal_title(deal);
+    let factors: Vec<String> = s
+        .risk_factors
+        .iter()
+        .take(3)
+        .map(|f| {
+            format!(
+                "• {} ({:+.1} pp win probability for this deal)",
+                f.description, f.impact_pp
+            )
+        })
+        .collect();
+    let recs: Vec<String> = s
+        .recommendations
+        .iter()
+        .take(3)
+        .map(|r| {
+            format!(
+                "• *{}* — {}",
+                r.priority.as_str().replace('_', " "),
+                r.action
+            )
+        })
+        .collect();
+    let mut blocks = vec![
+        header(&format!(
+            "{} {} risk: {title}",
+            emoji(s.risk_category),
+            capitalise(s.risk_category.as_str())
+        )),
+        fields(&[
+            format!(
+                "*Deal*\n{} ({})",
+                truncate(&title, 1000),
+                truncate(&deal.deal_id, 500)
+            ),
+            format!("*Amount*\n{}", fmt_money(deal.amount)),
+            format!(
+                "*Risk score*\n{}/100 ({})",
+                s.risk_score,
+                s.risk_category.as_str()
+            ),
+            format!("*Win probability*\n{:.0}%", s.win_probability * 100.0),
+            format!("*Stage*\n{}", deal.deal_stage),
+            format!(
+                "*Owner*\n{}",
+                deal.owner_email.as_deref().unwrap_or(&deal.sales_rep_id)
+            ),
+        ]),
+        section(&format!("*Top risk factors*\n{}", factors.join("\n"))),
+        section(&format!("*Recommended actions*\n{}", recs.join("\n"))),
+    ];
+    if !s.similar_deals.is_empty() {
+        let similar: Vec<String> = s
+            .similar_deals
+            .iter()
+            .take(3)
+            .map(|w| {
+                let cycle = w
+                    .sales_cycle_days
+                    .map(|d| format!(", won in {d} days"))
+                    .unwrap_or_default();
+                format!(
+                    "• {} — {}, {}{cycle}",
+                    w.deal_id,
+                    w.industry,
+                    fmt_money(w.amount)
+                )
+            })
+            .collect();
+        blocks.push(section(&format!(
+            "*Similar won deals*\n{}",
+            similar.join("\n")
+        )));
+    }
+    let mut ctx = format!(
+        "Model {} · confidence {:.0}%",
+        s.model_version,
+        s.confidence * 100.0
+    );
+    if s.degraded {
+        ctx.push_str(" · degraded: scored from segment win rates, no model loaded");
+    }
+    blocks.push(context(&ctx));
+    let mut view = button("View deal", actions::VIEW_DEAL, &deal.deal_id);
+    if let Some(url) = deal_url.filter(|u| u.len() <= 3000) {
+        view["url"] = json!(url);
+    }
+    let mut buttons = vec![
+        styled(view, "primary"),
+        button("Snooze", actions::SNOOZE, &deal.deal_id),
+        styled(
+            button("Mark false alarm", actions::FALSE_ALARM, &deal.deal_id),
+            "danger",
+        ),
+    ];
+    if kind == CardKind::Lookup {
+        buttons.push(button("Share", actions::SHARE, &deal.deal_id));
+    }
+    blocks.push(super::kit::actions(
+        &format!("deal_actions:{}", deal.deal_id),
+        buttons,
+    ));
+    blocks
+}
+
+/// `/deal-risk <deal>`: the card in an attachment, whose side bar shows the category colour.
+pub fn deal_card(deal: &Deal, s: &DealScore, deal_url: Option<&str>) -> Value {
+    json!({
+        "text": truncate(&format!("{} risk: {} ({}) scored {}/100", capitalise(s.risk_category.as_str()),
+            deal_title(deal), fmt_money(deal.amount), s.risk_score), MAX_SECTION_TEXT),
+        "attachments": [{"color": s.risk_category.slack_color(), "blocks": deal_card_blocks(deal, s, deal_url, CardKind::Lookup)}]
+    })
+}

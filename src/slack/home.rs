@@ -1,0 +1,208 @@
+//! The App Home tab: pipeline totals (RAPV, REM), risk distribution, the ten riskiest deals with
+//! buttons and, for managers, a comparison of their reps.
+use super::actions;
+use super::kit::*;
+use super::views::{deal_line, distribution_text, metric_fields};
+use crate::domain::{Deal, DealScore};
+use crate::engine::PipelineMetrics;
+use crate::engine::explain::fmt_money;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+pub const HOME_TOP_DEALS: usize = 10;
+
+/// One rep's line in the manager comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepSummary {
+    pub rep_id: String,
+    pub open_deals: usize,
+    pub pipeline_value: f64,
+    pub at_risk_deals: usize,
+    pub at_risk_value: f64,
+    pub avg_risk_score: f64,
+}
+
+/// Per-rep totals from open deals and their scores (`scores[i]` belongs to `deals[i]`), most
+/// value at risk first so a manager sees where to help.
+pub fn rep_summaries(deals: &[Deal], scores: &[DealScore]) -> Vec<RepSummary> {
+    let mut by_rep: BTreeMap<&str, RepSummary> = BTreeMap::new();
+    for (d, s) in deals.iter().zip(scores) {
+        let r = by_rep.entry(&d.sales_rep_id).or_insert_with(|| RepSummary {
+            rep_id: d.sales_rep_id.clone(),
+            open_deals: 0,
+            pipeline_value: 0.0,
+            at_risk_deals: 0,
+            at_risk_value: 0.0,
+            avg_risk_score: 0.0,
+        });
+        r.open_deals += 1;
+        r.pipeline_value += d.amount;
+        r.avg_risk_score += f64::from(s.risk_score);
+        if s.risk_category.is_at_risk() {
+            r.at_risk_deals += 1;
+            r.at_risk_value += d.amount;
+        }
+    }
+    let mut reps: Vec<RepSummary> = by_rep
+        .into_values()
+        .map(|mut r| {
+            r.avg_risk_score /= r.open_deals as f64;
+            r
+        })
+        .collect();
+    reps.sort_by(|a, b| {
+        b.at_risk_value
+            .total_cmp(&a.at_risk_value)
+            .then(a.rep_id.cmp(&b.rep_id))
+    });
+    reps
+}
+
+pub struct HomeInput<'a> {
+    pub metrics: &'a PipelineMetrics,
+    /// Riskiest first; the first ten are shown.
+    pub ranked: &'a [(&'a Deal, &'a DealScore)],
+    /// `Some` for managers: their reps, as from [`rep_summaries`].
+    pub reps: Option<&'a [RepSummary]>,
+}
+
+/// The Home view (`views.publish` body's `view`).
+pub fn home_view(input: &HomeInput) -> Value {
+    let m = input.metrics;
+    let mut blocks = vec![
+        header(&format!("Deal risk — pipeline as of {}", m.as_of)),
+        actions(
+            "home_toolbar",
+            vec![
+                button("Refresh", actions::REFRESH_HOME, "refresh"),
+                button("Notification settings", actions::OPEN_SETTINGS, "settings"),
+            ],
+        ),
+        fields(&metric_fields(m)),
+        section(&distribution_text(m)),
+        context(&format!(
+            "Potential recovery {} — {}",
+            fmt_money(m.recovery.potential_revenue),
+            m.recovery.assumption
+        )),
+        divider(),
+        header(&format!(
+            "Top {} deals at risk",
+            input.ranked.len().min(HOME_TOP_DEALS)
+        )),
+    ];
+    for (i, (d, s)) in input.ranked.iter().take(HOME_TOP_DEALS).enumerate() {
+        blocks.push(section(&deal_line(d, s)));
+        // Index in the block id: deal ids may repeat across CRMs, block ids must not.
+        blocks.push(actions(
+            &format!("home_deal:{i}:{}", d.deal_id),
+            vec![
+                button("View deal", actions::VIEW_DEAL, &d.deal_id),
+                button("Snooze", actions::SNOOZE, &d.deal_id),
+                button("Mark false alarm", actions::FALSE_ALARM, &d.deal_id),
+            ],
+        ));
+    }
+    if let Some(reps) = input.reps {
+        blocks.push(divider());
+        blocks.push(header("Your team"));
+        let rows: Vec<Value> = reps
+            .iter()
+            .map(|r| {
+                section(&format!(
+                    "*{}* · {} open deals · {} · {} at risk ({}) · avg risk {:.0}/100",
+                    r.rep_id,
+                    r.open_deals,
+                    fmt_money(r.pipeline_value),
+                    r.at_risk_deals,
+                    fmt_money(r.at_risk_value),
+                    r.avg_risk_score
+                ))
+            })
+            .collect();
+        let room = MAX_VIEW_BLOCKS - blocks.len();
+        push_capped(&mut blocks, rows, room);
+    }
+    json!({"type": "home", "blocks": blocks})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slack::fixtures::book;
+    use crate::slack::kit_check::assert_valid_view;
+
+    #[test]
+    fn the_home_view_for_a_rep_shows_totals_and_ten_deals_with_buttons() {
+        let b = book();
+        let ranked = b.ranked();
+        let v = home_view(&HomeInput {
+            metrics: &b.metrics,
+            ranked: &ranked,
+            reps: None,
+        });
+        assert_valid_view(&v);
+        let blocks = v["blocks"].as_array().unwrap();
+        let deal_rows = blocks
+            .iter()
+            .filter(|b| {
+                b["block_id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("home_deal:"))
+            })
+            .count();
+        assert_eq!(deal_rows, 10);
+        let text = v.to_string();
+        assert!(text.contains("RAPV") && text.contains("REM") && !text.contains("Your team"));
+    }
+
+    #[test]
+    fn a_manager_with_more_reps_than_fit_gets_and_n_more_within_100_blocks() {
+        let b = book();
+        let ranked = b.ranked();
+        let mut reps = rep_summaries(&b.open, &b.scores);
+        assert_eq!(
+            reps.len(),
+            5,
+            "the generator's open deals belong to reps 0-4"
+        );
+        let many: Vec<RepSummary> = (0..20).flat_map(|_| reps.clone()).collect();
+        let v = home_view(&HomeInput {
+            metrics: &b.metrics,
+            ranked: &ranked,
+            reps: Some(&many),
+        });
+        assert_valid_view(&v);
+        assert_eq!(v["blocks"].as_array().unwrap().len(), MAX_VIEW_BLOCKS);
+        assert!(v.to_string().contains("more"));
+        reps.truncate(3);
+        let v = home_view(&HomeInput {
+            metrics: &b.metrics,
+            ranked: &ranked,
+            reps: Some(&reps),
+        });
+        assert_valid_view(&v);
+        assert!(v.to_string().contains(&reps[0].rep_id));
+    }
+
+    #[test]
+    fn rep_summaries_add_up_and_put_most_value_at_risk_first() {
+        let b = book();
+        let reps = rep_summaries(&b.open, &b.scores);
+        assert_eq!(reps.iter().map(|r| r.open_deals).sum::<usize>(), 200);
+        let total: f64 = reps.iter().map(|r| r.pipeline_value).sum();
+        assert!(
+            (total - b.metrics.pipeline_value).abs() < 1.0,
+            "{total} vs {}",
+            b.metrics.pipeline_value
+        );
+        assert!(
+            reps.windows(2)
+                .all(|w| w[0].at_risk_value >= w[1].at_risk_value)
+        );
+        assert!(
+            reps.iter()
+                .all(|r| (0.0..=100.0).contains(&r.avg_risk_score))
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! Settings modal: valid Block Kit, and what it shows parses back to the same settings.
+use super::*;
+use crate::slack::kit_check::assert_valid_view;
+
+/// What Slack submits when the user saves without changing anything: each element's initial
+/// value, in `view.state.values` shape.
+fn submitted_unchanged(modal: &Value) -> Value {
+    let mut values = json!({});
+    for b in modal["blocks"].as_array().unwrap() {
+        let el = &b["element"];
+        let state = match el["type"].as_str().unwrap() {
+            "radio_buttons" | "static_select" => json!({"selected_option": el["initial_option"]}),
+            "checkboxes" => {
+                json!({"selected_options": el.get("initial_options").cloned().unwrap_or(json!([]))})
+            }
+            "timepicker" => {
+                json!({"selected_time": el.get("initial_time").cloned().unwrap_or(Value::Null)})
+            }
+            "number_input" => json!({"value": el["initial_value"]}),
+            other => panic!("unexpected element {other}"),
+        };
+        values[b["block_id"].as_str().unwrap()] = json!({VALUE_ACTION: state});
+    }
+    values
+}
+
+fn t(h: u32, m: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h, m, 0).unwrap()
+}
+
+#[test]
+fn the_settings_modal_is_valid_and_round_trips_every_setting() {
+    let cases = [
+        NotificationSettings::default(),
+        NotificationSettings {
+            critical_alerts: false,
+            via_slack: false,
+            via_email: true,
+            digest_time: t(7, 30),
+            time_zone: "Asia/Kolkata".parse().unwrap(),
+            quiet_hours: Some((t(20, 0), t(7, 0))),
+            max_deals: 25,
+        },
+        NotificationSettings {
+            via_slack: false,
+            time_zone: "Pacific/Chatham".parse().unwrap(),
+            max_deals: 1,
+            ..NotificationSettings::default()
+        },
+    ];
+    for s in cases {
+        let modal = settings_modal(&s);
+        assert_valid_view(&modal);
+        assert_eq!(modal["callback_id"], callbacks::SETTINGS);
+        assert_eq!(
+            parse_settings(&submitted_unchanged(&modal)),
+            Ok(s.clone()),
+            "{s:?}"
+        );
+    }
+}
+
+#[test]
+fn invalid_submissions_report_errors_against_the_right_blocks() {
+    let good = submitted_unchanged(&settings_modal(&NotificationSettings::default()));
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (MAX_DEALS_BLOCK, json!({"value": "0"}), MAX_DEALS_BLOCK),
+        (MAX_DEALS_BLOCK, json!({"value": "26"}), MAX_DEALS_BLOCK),
+        (MAX_DEALS_BLOCK, json!({"value": "ten"}), MAX_DEALS_BLOCK),
+        (
+            TIME_ZONE_BLOCK,
+            json!({"selected_option": {"value": "Mars/Olympus"}}),
+            TIME_ZONE_BLOCK,
+        ),
+        (
+            DIGEST_TIME_BLOCK,
+            json!({"selected_time": null}),
+            DIGEST_TIME_BLOCK,
+        ),
+        (
+            QUIET_FROM_BLOCK,
+            json!({"selected_time": "22:00"}),
+            QUIET_UNTIL_BLOCK,
+        ),
+    ];
+    for (block, state, err_block) in cases {
+        let mut v = good.clone();
+        v[block] = json!({VALUE_ACTION: state});
+        let errs = parse_settings(&v).expect_err(block);
+        assert!(errs.contains_key(err_block), "{block}: {errs:?}");
+    }
+    let mut same = good.clone();
+    same[QUIET_FROM_BLOCK] = json!({VALUE_ACTION: {"selected_time": "22:00"}});
+    same[QUIET_UNTIL_BLOCK] = json!({VALUE_ACTION: {"selected_time": "22:00"}});
+    assert!(
+        parse_settings(&same).is_err(),
+        "zero-length quiet hours are refused"
+    );
+}
