@@ -15,19 +15,29 @@ const OPEN: usize = 100_000;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let as_of = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
-    let seed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/skygeni_sales_data.csv"))?;
+    let seed = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/data/skygeni_sales_data.csv"
+    ))?;
     let history = parse_csv_bytes(&seed, as_of)?.deals;
     let mut open = parse_csv_bytes(generated_csv(OPEN, "O").as_bytes(), as_of)?.deals;
     for d in &mut open {
         (d.outcome, d.closed_date, d.sales_cycle_days) = (None, None, None);
     }
     let dir = tempfile::tempdir()?;
-    let mut targets = vec![("sqlite", format!("sqlite://{}", dir.path().join("bench.db").display()))];
+    let mut targets = vec![(
+        "sqlite",
+        format!("sqlite://{}", dir.path().join("bench.db").display()),
+    )];
     if let Ok(admin) = std::env::var("SKYGENI_BENCH_DATABASE_URL") {
         sqlx::any::install_default_drivers();
         let mut c = sqlx::AnyConnection::connect(&admin).await?;
-        sqlx::raw_sql("DROP DATABASE IF EXISTS skygeni_bench_score").execute(&mut c).await?;
-        sqlx::raw_sql("CREATE DATABASE skygeni_bench_score").execute(&mut c).await?;
+        sqlx::raw_sql("DROP DATABASE IF EXISTS skygeni_bench_score")
+            .execute(&mut c)
+            .await?;
+        sqlx::raw_sql("CREATE DATABASE skygeni_bench_score")
+            .execute(&mut c)
+            .await?;
         let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
         targets.push(("postgres", format!("{base}/skygeni_bench_score")));
     }
@@ -36,7 +46,14 @@ async fn main() -> anyhow::Result<()> {
         let tenant = TenantId::default_tenant();
         store.upsert_deals(&tenant, &history, &mut |_| {}).await?;
         store.upsert_deals(&tenant, &open, &mut |_| {}).await?;
-        let report = train_and_register(&store, &ModelScope::Tenant(tenant.clone()), &history, &TrainConfig::default(), false).await?;
+        let report = train_and_register(
+            &store,
+            &ModelScope::Tenant(tenant.clone()),
+            &history,
+            &TrainConfig::default(),
+            false,
+        )
+        .await?;
         assert!(report.trained, "{}", report.reason);
         let t = Instant::now();
         let (summary, ..) = score_open_deals(&store, &tenant, as_of, &mut |_, _| {}).await?;
@@ -44,7 +61,10 @@ async fn main() -> anyhow::Result<()> {
         assert_eq!(summary.deals_scored, OPEN);
         println!(
             "batch_score/{name}: {OPEN} open deals in {total:.2} s end to end (read+load model {:.2} s incl. scoring {:.2} s, write {:.2} s) = {:.0} deals/s",
-            total - summary.write_secs, summary.score_secs, summary.write_secs, OPEN as f64 / total
+            total - summary.write_secs,
+            summary.score_secs,
+            summary.write_secs,
+            OPEN as f64 / total
         );
         store.close().await;
     }

@@ -141,11 +141,12 @@ impl Store {
         .bind(s.clone())
         .fetch_all(&mut *tx)
         .await?;
-        let aliases: Vec<(String, String)> =
-            sqlx::query_as("SELECT alias, version FROM model_aliases WHERE tenant_id = $1 ORDER BY alias")
-                .bind(s)
-                .fetch_all(&mut *tx)
-                .await?;
+        let aliases: Vec<(String, String)> = sqlx::query_as(
+            "SELECT alias, version FROM model_aliases WHERE tenant_id = $1 ORDER BY alias",
+        )
+        .bind(s)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(rows
             .into_iter()
