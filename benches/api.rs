@@ -68,7 +68,13 @@ async fn bench(name: &str, url: &str) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     let endpoint = format!("http://127.0.0.1:{}/v1/deals/score", app.port());
     tokio::spawn(app.run_until(std::future::pending()));
-    let token = issue_token(&SecretString::from(SECRET), &tenant, Role::Rep, "rep_1", 3600)?;
+    let token = issue_token(
+        &SecretString::from(SECRET),
+        &tenant,
+        Role::Rep,
+        "rep_1",
+        3600,
+    )?;
     let client = Client::new();
     println!("== {name}: POST /v1/deals/score, deal in the body, model {version}");
     // Warm-up: loads the tenant's scorer into the cache and opens pooled connections.
@@ -117,7 +123,12 @@ async fn run(
                     "deal_stage": "Proposal", "as_of": "2024-06-01"
                 });
                 let t = Instant::now();
-                let r = client.post(&endpoint).bearer_auth(&token).json(&body).send().await?;
+                let r = client
+                    .post(&endpoint)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await?;
                 anyhow::ensure!(r.status().is_success(), "status {}", r.status());
                 r.bytes().await?;
                 lat.push(t.elapsed());

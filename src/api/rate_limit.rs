@@ -101,31 +101,27 @@ fn decide(count: i64, limit: u32, retry_after: u64) -> Decision {
     }
 }
 
-/// INCR the window counter, start its 60 s expiry on the first hit; returns (count, ttl secs).
+/// One atomic round trip: INCR the window counter, start its 60 s expiry on the first hit
+/// (or when a counter somehow has none, so it can never stick), return (count, ttl secs).
+const HIT_SCRIPT: &str = r"
+local c = redis.call('INCR', KEYS[1])
+if c == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local t = redis.call('TTL', KEYS[1])
+if t < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); t = tonumber(ARGV[1]) end
+return {c, t}
+";
+
 async fn redis_hit(
     mut conn: redis::aio::MultiplexedConnection,
     key: &str,
 ) -> redis::RedisResult<(i64, i64)> {
-    let key = format!("skygeni:rl:{key}");
-    let count: i64 = redis::cmd("INCR").arg(&key).query_async(&mut conn).await?;
-    if count == 1 {
-        let _: i64 = redis::cmd("EXPIRE")
-            .arg(&key)
-            .arg(WINDOW.as_secs())
-            .query_async(&mut conn)
-            .await?;
-    }
-    let mut ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut conn).await?;
-    if ttl < 0 {
-        // A crash between INCR and EXPIRE would leave a counter that never resets.
-        let _: i64 = redis::cmd("EXPIRE")
-            .arg(&key)
-            .arg(WINDOW.as_secs())
-            .query_async(&mut conn)
-            .await?;
-        ttl = WINDOW.as_secs() as i64;
-    }
-    Ok((count, ttl))
+    redis::cmd("EVAL")
+        .arg(HIT_SCRIPT)
+        .arg(1)
+        .arg(format!("skygeni:rl:{key}"))
+        .arg(WINDOW.as_secs())
+        .query_async(&mut conn)
+        .await
 }
 
 #[cfg(test)]

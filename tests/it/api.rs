@@ -25,6 +25,7 @@ fn as_of() -> NaiveDate {
 
 struct TestApp {
     base: String,
+    state: skygeni::http::AppState,
     store: Store,
     client: reqwest::Client,
     _db: TestDb,
@@ -42,9 +43,10 @@ impl TestApp {
     }
 
     async fn spawn_on(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
-        let base = start_server(&db.url, extra).await;
+        let (base, state) = start_server(&db.url, extra).await;
         TestApp {
             base,
+            state,
             store: db.store().await,
             client: reqwest::Client::new(),
             _db: db,
@@ -115,7 +117,7 @@ impl TestApp {
     }
 }
 
-async fn start_server(db_url: &str, extra: &[(&str, &str)]) -> String {
+async fn start_server(db_url: &str, extra: &[(&str, &str)]) -> (String, skygeni::http::AppState) {
     let mut vars = vec![
         ("SKYGENI_DATABASE_URL", db_url),
         ("SKYGENI_BIND", "127.0.0.1:0"),
@@ -125,8 +127,9 @@ async fn start_server(db_url: &str, extra: &[(&str, &str)]) -> String {
     let settings = Settings::from_vars(vars).unwrap();
     let app = Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
     tokio::spawn(app.run_until(std::future::pending()));
-    base
+    (base, state)
 }
 
 async fn read(r: reqwest::Response) -> (StatusCode, Value, reqwest::header::HeaderMap) {
@@ -259,6 +262,47 @@ async fn scoring_a_stored_deal_by_id_uses_the_tenants_production_model() {
         "closed deals are not scored: {body}"
     );
     assert_error(&body, "validation_error");
+}
+
+#[tokio::test]
+async fn the_scorer_is_loaded_once_per_tenant_and_reloaded_after_invalidation() {
+    let app = TestApp::spawn().await;
+    let deals = app.seed("default", 600, "C").await;
+    let tok = app.token("default", Role::Admin, "a");
+    let (_, before, _) = app.post("/v1/deals/score", &tok, &inline_deal()).await;
+    assert_eq!(before["model_source"], "degraded", "{before}");
+    let cfg = skygeni::engine::TrainConfig {
+        gbt: None,
+        folds: 3,
+        ..Default::default()
+    };
+    let version = skygeni::jobs::models::train_and_register(
+        &app.store,
+        &ModelScope::Tenant(TenantId::default_tenant()),
+        &deals,
+        &cfg,
+        false,
+    )
+    .await
+    .unwrap()
+    .model
+    .unwrap()
+    .version;
+    let (_, cached, _) = app.post("/v1/deals/score", &tok, &inline_deal()).await;
+    assert_eq!(
+        (cached["model_source"].as_str(), &cached["model_version"]),
+        (Some("degraded"), &before["model_version"]),
+        "requests reuse the cached scorer: no model query per request"
+    );
+    app.state.scorers.invalidate(&TenantId::default_tenant());
+    let (_, after, _) = app.post("/v1/deals/score", &tok, &inline_deal()).await;
+    assert_eq!(
+        (
+            after["model_source"].as_str(),
+            after["model_version"].as_str()
+        ),
+        (Some("tenant"), Some(version.as_str()))
+    );
 }
 
 #[tokio::test]
@@ -816,7 +860,7 @@ async fn rate_limits_are_shared_through_redis_by_every_replica() {
         ("SKYGENI_RATE_LIMIT_USER_PER_MIN", "3"),
     ];
     let app = TestApp::spawn_on(db, &redis).await;
-    let second = start_server(&url, &redis).await;
+    let (second, _) = start_server(&url, &redis).await;
     let (_, ready, _) = app.get("/readyz", "").await;
     assert_eq!(ready["rate_limits"], "redis", "{ready}");
     // A tenant of its own, so reruns within a minute do not share counters.
