@@ -2,13 +2,14 @@
 //! deals (read, score with factors, recommendations and similar deals, write history and
 //! current scores) on SQLite, and on PostgreSQL when SKYGENI_BENCH_DATABASE_URL names an
 //! admin URL. One timed run per backend after a warm-up-free setup; prints the phases.
-use skygeni::crm::{parse_csv_bytes, synthetic::generated_csv};
+use skygeni::crm::{parse_csv_bytes, synthetic::generated_open_csv};
 use skygeni::domain::{ModelScope, TenantId};
 use skygeni::engine::TrainConfig;
 use skygeni::jobs::{batch::score_open_deals, models::train_and_register};
 use skygeni::store::Store;
-use sqlx::Connection;
 use std::time::Instant;
+
+mod common;
 
 const OPEN: usize = 100_000;
 
@@ -20,27 +21,9 @@ async fn main() -> anyhow::Result<()> {
         "/examples/data/skygeni_sales_data.csv"
     ))?;
     let history = parse_csv_bytes(&seed, as_of)?.deals;
-    let mut open = parse_csv_bytes(generated_csv(OPEN, "O").as_bytes(), as_of)?.deals;
-    for d in &mut open {
-        (d.outcome, d.closed_date, d.sales_cycle_days) = (None, None, None);
-    }
+    let open = parse_csv_bytes(generated_open_csv(OPEN, "O").as_bytes(), as_of)?.deals;
     let dir = tempfile::tempdir()?;
-    let mut targets = vec![(
-        "sqlite",
-        format!("sqlite://{}", dir.path().join("bench.db").display()),
-    )];
-    if let Ok(admin) = std::env::var("SKYGENI_BENCH_DATABASE_URL") {
-        sqlx::any::install_default_drivers();
-        let mut c = sqlx::AnyConnection::connect(&admin).await?;
-        sqlx::raw_sql("DROP DATABASE IF EXISTS skygeni_bench_score")
-            .execute(&mut c)
-            .await?;
-        sqlx::raw_sql("CREATE DATABASE skygeni_bench_score")
-            .execute(&mut c)
-            .await?;
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-        targets.push(("postgres", format!("{base}/skygeni_bench_score")));
-    }
+    let targets = common::bench_targets(dir.path(), "skygeni_bench_score").await?;
     for (name, url) in targets {
         let store = Store::connect(&url).await?;
         let tenant = TenantId::default_tenant();

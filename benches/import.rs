@@ -4,8 +4,9 @@
 use skygeni::crm::{parse_csv_bytes, synthetic::generated_csv};
 use skygeni::domain::TenantId;
 use skygeni::store::Store;
-use sqlx::Connection;
 use std::time::Instant;
+
+mod common;
 
 const ROWS: usize = 100_000;
 
@@ -14,22 +15,7 @@ async fn main() -> anyhow::Result<()> {
     let csv = generated_csv(ROWS, "B");
     let as_of = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
     let dir = tempfile::tempdir()?;
-    let mut targets = vec![(
-        "sqlite",
-        format!("sqlite://{}", dir.path().join("bench.db").display()),
-    )];
-    if let Ok(admin) = std::env::var("SKYGENI_BENCH_DATABASE_URL") {
-        sqlx::any::install_default_drivers();
-        let mut c = sqlx::AnyConnection::connect(&admin).await?;
-        sqlx::raw_sql("DROP DATABASE IF EXISTS skygeni_bench_import")
-            .execute(&mut c)
-            .await?;
-        sqlx::raw_sql("CREATE DATABASE skygeni_bench_import")
-            .execute(&mut c)
-            .await?;
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-        targets.push(("postgres", format!("{base}/skygeni_bench_import")));
-    }
+    let targets = common::bench_targets(dir.path(), "skygeni_bench_import").await?;
     for (name, url) in targets {
         let store = Store::connect(&url).await?;
         let tenant = TenantId::default_tenant();

@@ -14,5 +14,6 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod notify;
 pub mod slack;
 pub mod store;

@@ -157,18 +157,32 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let digest = blocks::digest_message(&pv.metrics, &top_refs);
     write_json(&out.join("digest.json"), &digest)?;
     let digest_text = blocks::digest_text(&pv.metrics, &top_refs);
-    std::fs::write(out.join("digest.txt"), &digest_text)?;
+    std::fs::write(out.join("digest-slack.txt"), &digest_text)?;
+    // The manager's email digest, rendered from the real templates.
+    let email = crate::notify::email::EmailRenderer::new()?.digest(
+        &crate::notify::email::DigestEmail::from_pipeline(
+            "Sales manager",
+            &pv.metrics,
+            &top_refs,
+            &|id| format!("https://your-org.my.salesforce.com/lightning/r/Opportunity/{id}/view"),
+            "https://slack.com/app_redirect?app=SKYGENI",
+            "http://127.0.0.1:8080/settings",
+        ),
+    )?;
+    std::fs::write(out.join("digest.html"), &email.html)?;
+    std::fs::write(out.join("digest.txt"), &email.text)?;
     write_json(
         &out.join("metrics.json"),
         &serde_json::to_value(&pv.metrics)?,
     )?;
     write_json(&out.join("backtest.json"), &serde_json::to_value(&bt)?)?;
     println!(
-        "   Daily digest preview (digest.json, digest.txt):\n{}",
+        "   Daily digest (Slack: digest.json, digest-slack.txt; email: digest.html, digest.txt, subject {:?}):\n{}",
+        email.subject,
         indent(&digest_text)
     );
     println!(
-        "Done in {:.1} s. Files: alert.json alert.txt digest.json digest.txt metrics.json backtest.json skygeni-demo.db",
+        "Done in {:.1} s. Files: alert.json alert.txt digest.json digest-slack.txt digest.html digest.txt metrics.json backtest.json skygeni-demo.db",
         started.elapsed().as_secs_f64()
     );
     store.close().await;

@@ -6,6 +6,7 @@ mod metrics;
 mod model;
 mod render;
 mod score;
+pub mod score_file;
 mod serve;
 mod tenant;
 mod train;
@@ -81,9 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Demo(args) => demo::run(args).await,
         Command::Backtest(args) => backtest::run(args).await,
-        Command::Score(args) if score::is_file_mode(&args) => {
-            anyhow::bail!("scoring a CSV file to a CSV file is not wired yet")
-        }
+        Command::Score(args) if score::is_file_mode(&args) => score::run_file(args).await,
         Command::Train(args) => {
             train::run(
                 &Store::connect(&settings.database_url).await?,

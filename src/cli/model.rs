@@ -27,6 +27,14 @@ pub enum ModelCommand {
     },
     /// Put the previous production version back.
     Rollback,
+    /// Write a model's JSON (default: production) to a file, e.g. for `score --csv --model`.
+    Export {
+        /// Version to export; default the production model.
+        #[arg(long = "model-version", value_name = "VERSION")]
+        model_version: Option<String>,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 pub async fn run(store: &Store, tenant: &TenantId, args: ModelArgs) -> anyhow::Result<i32> {
@@ -108,6 +116,30 @@ pub async fn run(store: &Store, tenant: &TenantId, args: ModelArgs) -> anyhow::R
             ),
             Err(e) => return Err(e.into()),
         },
+        ModelCommand::Export { model_version, out } => {
+            let version = match model_version {
+                Some(v) => v,
+                None => store
+                    .model_alias(&scope, "production")
+                    .await?
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "{} has no production model; train one first",
+                            scope.as_str()
+                        )
+                    })?,
+            };
+            let json = match store.load_model_json(&scope, &version).await {
+                Ok(j) => j,
+                Err(StoreError::NotFound) => {
+                    anyhow::bail!("no model version {version:?} for {}", scope.as_str())
+                }
+                Err(e) => return Err(e.into()),
+            };
+            std::fs::write(&out, json)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+            println!("Wrote {version} to {}", out.display());
+        }
         ModelCommand::Rollback => {
             match store.rollback_production(&scope).await {
                 Ok((from, to)) => {

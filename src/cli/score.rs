@@ -85,3 +85,46 @@ pub async fn run(store: &Store, tenant: &TenantId, args: ScoreArgs) -> anyhow::R
     }
     Ok(0)
 }
+
+/// File mode: `--csv IN --out OUT [--model FILE | --train HISTORY.csv]`, no database.
+pub async fn run_file(args: ScoreArgs) -> anyhow::Result<i32> {
+    let (Some(input), Some(output)) = (args.csv.clone(), args.out.clone()) else {
+        anyhow::bail!("--csv IN and --out OUT go together");
+    };
+    let as_of = args
+        .as_of
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let (model, train) = (args.model.clone(), args.train.clone());
+    let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let scorer = super::score_file::scorer_for(model.as_deref(), train.as_deref(), as_of)?;
+        super::score_file::score_csv_file(&input, &output, &scorer, as_of)
+    })
+    .await??;
+    if args.json.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        if summary.rejected > 0 {
+            print!("{}", summary.rejections.render_text());
+        }
+        println!(
+            "Scored {} of {} rows as of {as_of} with {}{} → {} ({} already closed and skipped, {} rejected; {:.3} s, {:.0} deals/s)",
+            summary.scored,
+            summary.rows_read,
+            summary.model_version,
+            if summary.degraded {
+                " (DEGRADED: segment rates, no model)"
+            } else {
+                ""
+            },
+            args.out
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            summary.skipped_closed,
+            summary.rejected,
+            summary.elapsed.as_secs_f64(),
+            summary.deals_per_sec
+        );
+    }
+    Ok(0)
+}

@@ -86,54 +86,38 @@ pub fn parse_csv_bytes(bytes: &[u8], as_of: NaiveDate) -> Result<ParsedFile, Str
         .flexible(true)
         .from_reader(text.as_bytes());
     let header = rdr.headers().map_err(|e| syntax(&e))?.clone();
-    let index = map_header(&header)?;
-    let col = |name: &str| index.get(name).copied();
-    let idx: Vec<Option<usize>> = COLUMNS.iter().map(|(n, _)| col(n)).collect();
+    let idx = column_index(&header)?;
 
     let mut report = QualityReport::default();
     let mut deals = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut record = csv::StringRecord::new();
+    let mut lines = PhysicalLines::new(text.as_bytes());
     loop {
         match rdr.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => return Err(syntax(&e)),
         }
-        let line = record.position().map_or(0, |p| p.line());
-        if record.iter().all(|c| c.trim().is_empty()) {
-            continue; // blank lines in spreadsheets exports are noise, not rows
+        // The line an editor shows: csv's own count skips blank lines.
+        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
+        if is_blank(&record) {
+            continue;
         }
         report.rows_read += 1;
-        let get = |i: usize| idx[i].and_then(|c| record.get(c));
+        let raw = raw_deal(&idx, &record);
         let issue = |detail: String| RowIssue {
             line,
-            deal_id: get(0).map(|s| s.trim().to_string()),
+            deal_id: raw.deal_id.map(|s| s.trim().to_string()),
             detail,
         };
         if record.len() != header.len() {
-            let detail = format!("{} fields, the header has {}", record.len(), header.len());
-            report.reject("wrong_field_count", issue(detail));
+            report.reject(
+                "wrong_field_count",
+                issue(field_count_detail(&record, &header)),
+            );
             continue;
         }
-        let raw = RawDeal {
-            deal_id: get(0),
-            created_date: get(1),
-            closed_date: get(2),
-            sales_rep_id: get(3),
-            industry: get(4),
-            region: get(5),
-            product_type: get(6),
-            lead_source: get(7),
-            deal_stage: get(8),
-            amount: get(9),
-            sales_cycle_days: get(10),
-            outcome: get(11),
-            company: get(12),
-            deal_name: get(13),
-            owner_email: get(14),
-            last_activity_date: get(15),
-        };
         match validate_row(&raw, as_of) {
             Err(rej) => report.reject(rej.rule, issue(rej.detail)),
             Ok((deal, notes)) => {
@@ -163,7 +147,8 @@ pub fn parse_csv_bytes(bytes: &[u8], as_of: NaiveDate) -> Result<ParsedFile, Str
     })
 }
 
-fn decode(bytes: &[u8]) -> Result<&str, StructuralError> {
+/// The structural checks on raw bytes (empty, UTF-16, binary, not UTF-8); strips a BOM.
+pub(crate) fn decode(bytes: &[u8]) -> Result<&str, StructuralError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(StructuralError::Empty);
     }
@@ -179,12 +164,89 @@ fn decode(bytes: &[u8]) -> Result<&str, StructuralError> {
     Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
 }
 
-fn syntax(e: &csv::Error) -> StructuralError {
+pub(crate) fn syntax(e: &csv::Error) -> StructuralError {
     let line = e.position().map_or(0, |p| p.line());
     StructuralError::Syntax {
         line,
         reason: e.to_string(),
     }
+}
+
+/// For each seed column (in `COLUMNS` order), its position in the file, if present.
+pub(crate) type ColumnIndex = [Option<usize>; COLUMNS.len()];
+
+/// Maps the header onto the seed columns; missing required or duplicate columns are errors.
+pub(crate) fn column_index(header: &csv::StringRecord) -> Result<ColumnIndex, StructuralError> {
+    let index = map_header(header)?;
+    Ok(COLUMNS.map(|(name, _)| index.get(name).copied()))
+}
+
+/// The cells of one record by meaning (shared by every CSV reader so the mapping is one).
+pub(crate) fn raw_deal<'a>(idx: &ColumnIndex, record: &'a csv::StringRecord) -> RawDeal<'a> {
+    let get = |i: usize| idx[i].and_then(|c| record.get(c));
+    RawDeal {
+        deal_id: get(0),
+        created_date: get(1),
+        closed_date: get(2),
+        sales_rep_id: get(3),
+        industry: get(4),
+        region: get(5),
+        product_type: get(6),
+        lead_source: get(7),
+        deal_stage: get(8),
+        amount: get(9),
+        sales_cycle_days: get(10),
+        outcome: get(11),
+        company: get(12),
+        deal_name: get(13),
+        owner_email: get(14),
+        last_activity_date: get(15),
+    }
+}
+
+/// Maps byte offsets (visited in increasing order) to 1-based physical line numbers,
+/// counting newlines incrementally so the whole file is scanned once.
+struct PhysicalLines<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> PhysicalLines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        PhysicalLines {
+            bytes,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// `byte` is where csv started reading the record, which is before any blank lines it
+    /// skipped; the record itself starts after them.
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut end = (byte as usize).min(self.bytes.len());
+        while end < self.bytes.len() && matches!(self.bytes[end], b'\n' | b'\r') {
+            end += 1;
+        }
+        if end > self.offset {
+            self.line += self.bytes[self.offset..end]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            self.offset = end;
+        }
+        self.line
+    }
+}
+
+/// Blank lines in spreadsheet exports (`,,,,`) are noise, not rows: skipped, not counted.
+pub(crate) fn is_blank(record: &csv::StringRecord) -> bool {
+    record.iter().all(|c| c.trim().is_empty())
+}
+
+/// The `wrong_field_count` rejection's sentence.
+pub(crate) fn field_count_detail(record: &csv::StringRecord, header: &csv::StringRecord) -> String {
+    format!("{} fields, the header has {}", record.len(), header.len())
 }
 
 /// Header names → seed column names, via the accepted spellings.

@@ -9,6 +9,9 @@ pub fn parse_date(raw: &str) -> Option<NaiveDate> {
     if s.is_empty() {
         return None;
     }
+    if let Some(d) = parse_iso_fast(s) {
+        return Some(d);
+    }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Some(d);
     }
@@ -46,6 +49,21 @@ pub fn parse_date(raw: &str) -> Option<NaiveDate> {
         }
     }
     None
+}
+
+/// `YYYY-MM-DD` without chrono's format interpreter (the common case in exports and the
+/// bulk of date-parsing time); anything else, or an impossible date, goes the general way.
+fn parse_iso_fast(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
 
 fn parse_slash_date(s: &str) -> Option<NaiveDate> {

@@ -2,6 +2,7 @@
 pub mod csv_import;
 pub mod dates;
 pub mod report;
+pub mod salesforce;
 pub mod synthetic;
 pub mod validate;
 

@@ -40,6 +40,30 @@ impl QualityReport {
         push(self.warnings.entry(rule).or_default(), issue);
     }
 
+    /// Adds a report of a later part of the same file (parallel readers check a file in
+    /// chunks); `line_offset` turns the part's line numbers into the file's. Merging parts in
+    /// file order keeps the examples the first ones in the file.
+    pub fn merge(&mut self, part: QualityReport, line_offset: u64) {
+        self.rows_read += part.rows_read;
+        self.accepted += part.accepted;
+        self.rejected += part.rejected;
+        for (mine, theirs) in [
+            (&mut self.rejections, part.rejections),
+            (&mut self.warnings, part.warnings),
+        ] {
+            for (rule, rc) in theirs {
+                let into = mine.entry(rule).or_default();
+                into.count += rc.count;
+                let room = MAX_EXAMPLES.saturating_sub(into.examples.len());
+                into.examples
+                    .extend(rc.examples.into_iter().take(room).map(|mut ex| {
+                        ex.line += line_offset;
+                        ex
+                    }));
+            }
+        }
+    }
+
     /// Human-readable text for the terminal.
     pub fn render_text(&self) -> String {
         let mut out = format!(

@@ -9,6 +9,16 @@ pub const SEED_HEADER: &str = "deal_id,created_date,closed_date,sales_rep_id,ind
 /// Created dates run from 2023-01-01 over 420 days, so they pass the 5-year rule for
 /// any as-of date up to 2027-12-31.
 pub fn generated_rows(n: usize, prefix: &str) -> String {
+    rows(n, prefix, false)
+}
+
+/// Like [`generated_rows`] with every deal open (no close date, cycle or outcome): a
+/// pipeline to score, for benchmarks of the scoring paths.
+pub fn generated_open_rows(n: usize, prefix: &str) -> String {
+    rows(n, prefix, true)
+}
+
+fn rows(n: usize, prefix: &str, all_open: bool) -> String {
     use std::fmt::Write;
     const INDUSTRIES: [&str; 5] = ["SaaS", "FinTech", "HealthTech", "EdTech", "Ecommerce"];
     const REGIONS: [&str; 4] = ["India", "APAC", "Europe", "North America"];
@@ -21,7 +31,7 @@ pub fn generated_rows(n: usize, prefix: &str) -> String {
         let created = base + chrono::Days::new((i % 420) as u64);
         let cycle = 7 + (i * 37) % 114;
         // Open deals come in runs of five, so every industry, region etc. has open and closed ones.
-        let (closed, cycle_s, outcome) = if (i / 5) % 5 == 0 {
+        let (closed, cycle_s, outcome) = if all_open || (i / 5) % 5 == 0 {
             (String::new(), String::new(), "")
         } else {
             let won = (i * 7919) % 100 < 45;
@@ -49,4 +59,9 @@ pub fn generated_rows(n: usize, prefix: &str) -> String {
 /// A whole CSV file: header plus `n` generated rows.
 pub fn generated_csv(n: usize, prefix: &str) -> String {
     format!("{SEED_HEADER}\n{}", generated_rows(n, prefix))
+}
+
+/// A whole CSV file of `n` open deals.
+pub fn generated_open_csv(n: usize, prefix: &str) -> String {
+    format!("{SEED_HEADER}\n{}", generated_open_rows(n, prefix))
 }

@@ -224,6 +224,11 @@ pub fn validate_row(raw: &RawDeal<'_>, as_of: NaiveDate) -> Result<(Deal, Notes)
 
 /// "$45,000.50", "45000", "USD 45000" → 45000.5; anything else → None.
 pub fn parse_amount(s: &str) -> Option<f64> {
+    // Fast path for plain numbers (most cells): a string Rust parses as f64 has no spaces,
+    // commas, underscores, `$` or `USD`, so the cleaning below would leave it unchanged.
+    if let Ok(v) = s.parse::<f64>() {
+        return v.is_finite().then_some(v);
+    }
     let cleaned: String = s
         .trim()
         .trim_start_matches("USD")
@@ -244,6 +249,17 @@ fn parse_outcome(s: &str) -> Option<Outcome> {
 }
 
 fn collapse_ws(s: &str) -> String {
+    // Fast path (one allocation instead of a Vec and a join): ASCII with only single inner
+    // spaces is already collapsed. ASCII whitespace is exactly 0x09..=0x0D and ' '.
+    let b = s.as_bytes();
+    if s.is_ascii()
+        && !b.iter().any(|c| (0x09..=0x0D).contains(c))
+        && !b.windows(2).any(|w| w == b"  ")
+        && b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+    {
+        return s.to_string();
+    }
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -259,6 +275,11 @@ fn canonical(s: &str, known: &[&str]) -> String {
 
 /// Industry names as the seed data spells them; common CRM synonyms mapped onto them.
 pub fn normalise_industry(raw: &str) -> String {
+    // Canonical names map to themselves; skip building the lookup key for them.
+    const CANON: [&str; 5] = ["SaaS", "FinTech", "HealthTech", "EdTech", "Ecommerce"];
+    if let Some(c) = CANON.iter().find(|c| **c == raw) {
+        return c.to_string();
+    }
     let key: String = raw
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
@@ -420,6 +441,28 @@ mod tests {
         let rules: Vec<_> = notes.iter().map(|n| n.0).collect();
         for r in ["industry_normalised", "cycle_derived", "product_defaulted"] {
             assert!(rules.contains(&r), "missing note {r} in {rules:?}");
+        }
+    }
+
+    #[test]
+    fn plain_and_formatted_amounts_and_whitespace_take_the_same_rules() {
+        for (raw, want) in [
+            ("12000", Some(12_000.0)),
+            ("1e3", Some(1_000.0)),
+            ("USD 45,000", Some(45_000.0)),
+            ("$1_000.5", Some(1_000.5)),
+            ("inf", None),
+            ("NaN", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_amount(raw), want, "{raw:?}");
+        }
+        for (raw, want) in [
+            ("North America", "North America"),
+            ("a\tb  c", "a b c"),
+            ("é  x", "é x"),
+        ] {
+            assert_eq!(collapse_ws(raw), want, "{raw:?}");
         }
     }
 

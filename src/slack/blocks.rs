@@ -137,12 +137,7 @@ pub fn alert_text(deal: &Deal, score: &DealScore) -> String {
 
 /// The daily digest as Block Kit: pipeline overview and the deals needing attention.
 pub fn digest_message(m: &PipelineMetrics, top: &[(&Deal, &DealScore)]) -> Value {
-    let at_risk: usize = m
-        .risk_distribution
-        .iter()
-        .filter(|b| b.category.is_at_risk())
-        .map(|b| b.deals)
-        .sum();
+    let at_risk = at_risk_deals(m);
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": format!("Daily deal-risk digest — {}", m.as_of)}}),
         json!({"type": "section", "fields": [
@@ -170,6 +165,15 @@ pub fn digest_message(m: &PipelineMetrics, top: &[(&Deal, &DealScore)]) -> Value
     json!({"text": format!("Daily digest: {} open deals, {} at high or critical risk", m.open_deals, at_risk), "blocks": blocks})
 }
 
+/// Deals in the high and critical categories.
+fn at_risk_deals(m: &PipelineMetrics) -> usize {
+    m.risk_distribution
+        .iter()
+        .filter(|b| b.category.is_at_risk())
+        .map(|b| b.deals)
+        .sum()
+}
+
 fn pct(n: usize, d: usize) -> f64 {
     if d == 0 {
         0.0
@@ -180,12 +184,7 @@ fn pct(n: usize, d: usize) -> f64 {
 
 /// The digest as plain text.
 pub fn digest_text(m: &PipelineMetrics, top: &[(&Deal, &DealScore)]) -> String {
-    let at_risk: usize = m
-        .risk_distribution
-        .iter()
-        .filter(|b| b.category.is_at_risk())
-        .map(|b| b.deals)
-        .sum();
+    let at_risk = at_risk_deals(m);
     let mut out = format!("Daily deal-risk digest — {}\n", m.as_of);
     out.push_str(&format!(
         "  Pipeline {} in {} open deals; RAPV {} (optimism gap {} / {:.1}%)\n",

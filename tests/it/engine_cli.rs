@@ -67,10 +67,23 @@ async fn the_demo_prints_the_seed_figures_and_writes_what_the_bot_would_send() {
         vec!["deal_view", "deal_snooze", "deal_false_alarm"]
     );
     let digest = std::fs::read_to_string(dir.path().join("demo-out/digest.txt")).unwrap();
-    assert!(
-        digest.contains("potential revenue recovery") && digest.contains("Assumes 20%"),
-        "{digest}"
-    );
+    let html = std::fs::read_to_string(dir.path().join("demo-out/digest.html")).unwrap();
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("demo-out/metrics.json")).unwrap(),
+    )
+    .unwrap();
+    let rapv = skygeni::notify::email::money(metrics["rapv"].as_f64().unwrap());
+    for part in [&digest, &html] {
+        assert!(!part.contains("{{"), "unrendered template: {part}");
+        assert!(
+            part.contains("Potential revenue recovery") && part.contains("Assumes 20%"),
+            "{part}"
+        );
+        assert!(
+            part.contains(&rapv),
+            "digest shows the same RAPV as metrics ({rapv})"
+        );
+    }
 }
 
 #[tokio::test]
@@ -251,5 +264,100 @@ async fn every_score_carries_three_factors_an_action_and_similar_won_deals() {
         with_similar * 2 > open.len(),
         "most deals find similar won deals ({with_similar}/{})",
         open.len()
+    );
+}
+
+#[tokio::test]
+async fn a_crm_export_is_scored_to_a_csv_file_without_a_database() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("export.csv");
+    std::fs::write(
+        &input,
+        generated_csv(500, "X") + "BAD1,2024-01-01,,rep_1,SaaS,Europe,Core,Inbound,Demo,abc,,\n",
+    )
+    .unwrap();
+    let (input, seed) = (
+        input.display().to_string(),
+        seed_csv().display().to_string(),
+    );
+    let out_path = dir.path().join("scored.csv");
+    let out = out_path.display().to_string();
+    let v = ok_json(&skygeni_in(
+        &db,
+        dir.path(),
+        &[
+            "score",
+            "--csv",
+            &input,
+            "--out",
+            &out,
+            "--train",
+            &seed,
+            "--as-of",
+            "2024-03-01",
+            "--json",
+        ],
+    ));
+    assert_eq!(v["rejected"], 1);
+    assert_eq!(v["degraded"], false);
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "deal_id,risk_score,risk_category,win_probability,factor_1,factor_2,factor_3"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len() as u64, v["scored"].as_u64().unwrap());
+    assert!(!rows.is_empty());
+    for r in &rows {
+        let cols: Vec<&str> = r.split(',').collect();
+        assert_eq!(cols.len(), 7, "{r}");
+        let score: u8 = cols[1].parse().unwrap();
+        assert_eq!(
+            cols[2],
+            skygeni::domain::RiskCategory::from_score(score).as_str()
+        );
+    }
+    // The same via an exported model file, after training into the database.
+    let csv_db = dir.path().join("hist.csv");
+    std::fs::copy(seed_csv(), &csv_db).unwrap();
+    ok_json(&skygeni_in(
+        &db,
+        dir.path(),
+        &["import", "--csv", &csv_db.display().to_string(), "--json"],
+    ));
+    ok_json(&skygeni_in(
+        &db,
+        dir.path(),
+        &["train", "--as-of", "2024-03-01", "--json"],
+    ));
+    let model = dir.path().join("model.json").display().to_string();
+    assert!(
+        skygeni_in(&db, dir.path(), &["model", "export", "--out", &model])
+            .status
+            .success()
+    );
+    let out2 = dir.path().join("scored2.csv").display().to_string();
+    ok_json(&skygeni_in(
+        &db,
+        dir.path(),
+        &[
+            "score",
+            "--csv",
+            &input,
+            "--out",
+            &out2,
+            "--model",
+            &model,
+            "--as-of",
+            "2024-03-01",
+            "--json",
+        ],
+    ));
+    assert_eq!(
+        std::fs::read_to_string(&out2).unwrap(),
+        text,
+        "same model, same scores"
     );
 }

@@ -228,3 +228,18 @@ async fn tenant_add_and_list_work_from_the_command_line() {
     assert_eq!(ids, vec!["acme", "default"]);
     let _ = seed_csv;
 }
+
+#[tokio::test]
+async fn line_numbers_count_blank_lines_as_an_editor_shows_them() {
+    let db = TestDb::new().await;
+    let rows = format!(
+        "{HEADER}\nD1,2024-01-05,,rep_1,SaaS,Europe,Core,Inbound,Demo,12000,,\n\n\nD2,2024-01-05,,rep_1,SaaS,Europe,Core,Inbound,Demo,abc,,\n"
+    );
+    let (code, so, se) = import_bytes(&db, rows.as_bytes(), &["--json"]).await;
+    assert_eq!(code, 0, "{se}");
+    let v: serde_json::Value = serde_json::from_str(&so).unwrap();
+    assert_eq!(
+        v["report"]["rejections"]["bad_amount"]["examples"][0]["line"],
+        5
+    );
+}

@@ -1,0 +1,198 @@
+//! The SFDX package in `salesforce_package/` defines every field the Rust code reads or writes,
+//! with the type the code assumes, and the Apex callout speaks the webhook contract.
+use super::fields::*;
+use std::path::PathBuf;
+
+fn pkg(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("salesforce_package/force-app/main/default")
+        .join(rel)
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(pkg(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// Text of the first `<tag>` child of the root (the metadata files are flat).
+fn child<'a>(doc: &'a roxmltree::Document, tag: &str) -> Option<&'a str> {
+    doc.root_element()
+        .children()
+        .find(|n| n.has_tag_name(tag))
+        .and_then(|n| n.text())
+}
+
+fn field_doc(spec: &FieldSpec) -> String {
+    read(&format!(
+        "objects/{}/fields/{}.field-meta.xml",
+        spec.object, spec.api_name
+    ))
+}
+
+#[test]
+fn every_field_the_code_writes_exists_in_the_package_with_the_right_type() {
+    for spec in OPPORTUNITY_RISK_FIELDS.iter().chain([&TASK_KEY_FIELD]) {
+        let xml = field_doc(spec);
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let name = spec.api_name;
+        assert_eq!(child(&doc, "fullName"), Some(name));
+        let num = |tag: &str| child(&doc, tag).and_then(|v| v.parse::<u32>().ok());
+        match spec.kind {
+            FieldKind::Number { precision, scale } | FieldKind::Percent { precision, scale } => {
+                let want = if matches!(spec.kind, FieldKind::Number { .. }) {
+                    "Number"
+                } else {
+                    "Percent"
+                };
+                assert_eq!(child(&doc, "type"), Some(want), "{name}");
+                assert_eq!(
+                    (num("precision"), num("scale")),
+                    (Some(precision.into()), Some(scale.into())),
+                    "{name}"
+                );
+            }
+            FieldKind::Picklist(values) => {
+                assert_eq!(child(&doc, "type"), Some("Picklist"), "{name}");
+                let found: Vec<&str> = doc
+                    .descendants()
+                    .filter(|n| n.has_tag_name("value"))
+                    .filter_map(|v| {
+                        v.children()
+                            .find(|c| c.has_tag_name("fullName"))
+                            .and_then(|c| c.text())
+                    })
+                    .collect();
+                assert_eq!(found, values, "{name}");
+                let restricted = doc
+                    .descendants()
+                    .find(|n| n.has_tag_name("restricted"))
+                    .and_then(|n| n.text());
+                assert_eq!(
+                    restricted,
+                    Some("true"),
+                    "{name} must reject values we do not write"
+                );
+            }
+            FieldKind::LongTextArea { length } => {
+                assert_eq!(child(&doc, "type"), Some("LongTextArea"), "{name}");
+                assert_eq!(num("length"), Some(length), "{name}");
+                assert!(
+                    num("visibleLines").is_some(),
+                    "{name}: visibleLines is required"
+                );
+            }
+            FieldKind::DateTime => assert_eq!(child(&doc, "type"), Some("DateTime"), "{name}"),
+            FieldKind::Text { length } => {
+                assert_eq!(child(&doc, "type"), Some("Text"), "{name}");
+                assert_eq!(num("length"), Some(length), "{name}");
+            }
+            FieldKind::ExternalIdText { length } => {
+                assert_eq!(child(&doc, "type"), Some("Text"), "{name}");
+                assert_eq!(num("length"), Some(length), "{name}");
+                assert_eq!(child(&doc, "externalId"), Some("true"), "{name}");
+                assert_eq!(child(&doc, "unique"), Some("true"), "{name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_integration_user_may_edit_every_field_and_reps_may_only_read_them() {
+    for (file, editable) in [("SkyGeni_Integration", "true"), ("SkyGeni_Reader", "false")] {
+        let xml = read(&format!("permissionsets/{file}.permissionset-meta.xml"));
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        for spec in OPPORTUNITY_RISK_FIELDS.iter().chain([&TASK_KEY_FIELD]) {
+            let full = format!("{}.{}", spec.object, spec.api_name);
+            let perm = doc
+                .descendants()
+                .filter(|n| n.has_tag_name("fieldPermissions"))
+                .find(|n| {
+                    n.children()
+                        .any(|c| c.has_tag_name("field") && c.text() == Some(full.as_str()))
+                })
+                .unwrap_or_else(|| panic!("{file} does not grant {full}"));
+            let get = |t: &str| {
+                perm.children()
+                    .find(|c| c.has_tag_name(t))
+                    .and_then(|c| c.text())
+            };
+            assert_eq!(
+                (get("readable"), get("editable")),
+                (Some("true"), Some(editable)),
+                "{file}: {full}"
+            );
+        }
+    }
+    let xml = read("permissionsets/SkyGeni_Integration.permissionset-meta.xml");
+    assert!(
+        xml.contains("<object>Task</object>") && xml.contains("<allowCreate>true</allowCreate>"),
+        "Tasks can be created"
+    );
+}
+
+#[test]
+fn the_at_risk_list_view_shows_high_and_critical_deals() {
+    let xml = read("objects/Opportunity/listViews/At_Risk_Deals.listView-meta.xml");
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert_eq!(child(&doc, "label"), Some("At-Risk Deals"));
+    let filter = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("filters"))
+        .find(|f| {
+            f.children()
+                .any(|c| c.has_tag_name("field") && c.text() == Some("Risk_Category__c"))
+        })
+        .expect("a Risk_Category__c filter");
+    let value = filter
+        .children()
+        .find(|c| c.has_tag_name("value"))
+        .and_then(|c| c.text());
+    assert_eq!(value, Some("high,critical"));
+}
+
+#[test]
+fn the_apex_callout_speaks_the_webhook_contract_the_service_verifies() {
+    let apex = read("classes/SkyGeniWebhook.cls");
+    assert!(
+        apex.contains(&format!("SIGNATURE_HEADER = '{WEBHOOK_SIGNATURE_HEADER}'")),
+        "signature header"
+    );
+    assert!(
+        apex.contains(&format!("TIMESTAMP_HEADER = '{WEBHOOK_TIMESTAMP_HEADER}'")),
+        "timestamp header"
+    );
+    assert!(
+        apex.contains(&format!("'callout:{NAMED_CREDENTIAL}/webhooks/salesforce'")),
+        "endpoint via the Named Credential"
+    );
+    assert!(
+        apex.contains("implements Queueable, Database.AllowsCallouts"),
+        "callouts are not allowed from triggers"
+    );
+    let watched: Vec<String> = RESCORE_ON_CHANGE.iter().map(|f| format!("'{f}'")).collect();
+    assert!(
+        apex.contains(&watched.join(", ")),
+        "WATCHED_FIELDS must equal RESCORE_ON_CHANGE"
+    );
+    for risk in OPPORTUNITY_RISK_FIELDS {
+        assert!(
+            !RESCORE_ON_CHANGE.contains(&risk.api_name),
+            "our write-back must not re-trigger"
+        );
+    }
+    assert!(read("triggers/SkyGeniOpportunityTrigger.trigger").contains("SkyGeniWebhook.enqueue"));
+    assert!(
+        pkg(&format!(
+            "namedCredentials/{NAMED_CREDENTIAL}.namedCredential-meta.xml"
+        ))
+        .exists()
+    );
+    let test = read("classes/SkyGeniWebhookTest.cls");
+    assert!(
+        test.contains("@IsTest") && test.contains("HttpCalloutMock"),
+        "Apex test class with a callout mock"
+    );
+    let project: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(pkg("../../../sfdx-project.json")).unwrap())
+            .unwrap();
+    assert_eq!(project["packageDirectories"][0]["path"], "force-app");
+}
