@@ -100,13 +100,7 @@ pub async fn idempotency(
             message: "request body is larger than 1 MB".into(),
             details: None,
         })?;
-    let mut h = Sha256::new();
-    for part in [parts.method.as_str(), parts.uri.path(), caller.sub.as_str()] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    h.update(&bytes);
-    let hash = hex::encode(h.finalize());
+    let hash = request_hash(parts.method.as_str(), parts.uri.path(), &caller.sub, &bytes);
     match st
         .store
         .claim_idempotency_key(&caller.tenant, &key, &hash)
@@ -162,6 +156,17 @@ pub async fn idempotency(
             Ok(Response::from_parts(parts, Body::from(out)))
         }
     }
+}
+
+/// What "the same request" means for an Idempotency-Key: method, path, caller and body.
+pub fn request_hash(method: &str, path: &str, sub: &str, body: &[u8]) -> String {
+    let mut h = Sha256::new();
+    for part in [method, path, sub] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.update(body);
+    hex::encode(h.finalize())
 }
 
 fn caller_of(req: &Request) -> Result<Caller, ApiError> {

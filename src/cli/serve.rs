@@ -15,8 +15,14 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<i3
     if let Some(b) = args.bind {
         settings.bind = b;
     }
-    if settings.jwt_secret.is_none() {
-        tracing::warn!("SKYGENI_JWT_SECRET is not set: every /v1 request will be refused (401)");
+    match &settings.jwt_secret {
+        None => {
+            tracing::warn!("SKYGENI_JWT_SECRET is not set: every /v1 request will be refused (401)")
+        }
+        Some(s) if secrecy::ExposeSecret::expose_secret(s).len() < 32 => tracing::warn!(
+            "SKYGENI_JWT_SECRET is shorter than 32 bytes; use a long random secret for HS256"
+        ),
+        Some(_) => {}
     }
     let app = Application::build(settings).await?;
     eprintln!("skygeni listening on port {}", app.port());

@@ -959,6 +959,81 @@ async fn an_idempotency_key_replays_the_first_response_and_rejects_a_different_b
 }
 
 #[tokio::test]
+async fn a_key_whose_first_request_is_still_running_answers_409_conflict() {
+    let app = TestApp::spawn().await;
+    let tok = app.token("default", Role::Rep, "r1");
+    let body = serde_json::to_vec(&json!({"threshold": 55})).unwrap();
+    // The first request has claimed the key but not finished (as if it were still running).
+    let hash = skygeni::api::guard::request_hash("POST", "/v1/alerts/configure", "r1", &body);
+    app.store
+        .claim_idempotency_key(&TenantId::default_tenant(), "busy-key", &hash)
+        .await
+        .unwrap();
+    let r = app
+        .client
+        .post(format!("{}/v1/alerts/configure", app.base))
+        .bearer_auth(&tok)
+        .header("idempotency-key", "busy-key")
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let (s, b, _) = read(r).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    assert_error(&b, "conflict");
+    assert!(
+        app.store
+            .get_alert_settings(&TenantId::default_tenant(), "r1")
+            .await
+            .unwrap()
+            .is_none(),
+        "the duplicate did not run"
+    );
+}
+
+#[tokio::test]
+async fn skygeni_serve_answers_and_exits_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let db = TestDb::new().await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_skygeni"))
+        .arg("serve")
+        .env("SKYGENI_DATABASE_URL", &db.url)
+        .env("SKYGENI_BIND", "127.0.0.1:0")
+        .env("SKYGENI_JWT_SECRET", SECRET)
+        .env_remove("SKYGENI_CONFIG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let port: u16 = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve exited before listening"
+        );
+        if let Some(p) = line.trim().strip_prefix("skygeni listening on port ") {
+            break p.parse().unwrap();
+        }
+    };
+    let r = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "graceful exit, got {status:?}");
+}
+
+#[tokio::test]
 async fn on_postgres_row_level_security_hides_other_tenants_rows_from_a_query_without_where() {
     let app = TestApp::spawn().await;
     app.seed("tenant-a", 20, "A").await;
