@@ -455,6 +455,93 @@ async fn a_rep_sees_only_their_own_deals_and_a_manager_their_teams() {
 }
 
 #[tokio::test]
+async fn a_rep_also_sees_deals_whose_owner_email_is_theirs() {
+    let app = TestApp::spawn().await;
+    let mut deals = app.seed("default", 500, "O").await;
+    let tenant = TenantId::default_tenant();
+    let shared = deals
+        .iter_mut()
+        .find(|d| d.is_open() && d.sales_rep_id == "rep_2")
+        .unwrap();
+    shared.owner_email = Some("Pat.Rep3@Example.com".into());
+    let shared = shared.clone();
+    app.store
+        .upsert_deals(&tenant, std::slice::from_ref(&shared), &mut |_| {})
+        .await
+        .unwrap();
+    app.batch_score("default").await;
+    app.store
+        .upsert_user(
+            &tenant,
+            &NewUser {
+                user_id: "rep_3",
+                email: Some("pat.rep3@example.com"),
+                name: Some("Pat"),
+                role: "rep",
+                manager_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let tok = app.token("default", Role::Rep, "rep_3");
+    let (s, body, _) = app
+        .get(
+            "/v1/deals/high-risk?risk_category=low,medium,high,critical&limit=200",
+            &tok,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let own = deals
+        .iter()
+        .filter(|d| d.is_open() && d.sales_rep_id == "rep_3")
+        .count() as u64;
+    assert_eq!(
+        body["pagination"]["total"].as_u64().unwrap(),
+        own + 1,
+        "{body}"
+    );
+    assert!(
+        body["deals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["deal_id"] == shared.deal_id.as_str()),
+        "the owner-email deal is listed"
+    );
+    let (s, body, _) = app
+        .post(
+            "/v1/deals/score",
+            &tok,
+            &json!({"deal_id": shared.deal_id, "as_of": "2024-06-01"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn a_client_supplied_request_id_is_echoed_and_recorded_in_the_audit_log() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .client
+        .get(format!("{}/v1/pipeline/metrics", app.base))
+        .bearer_auth(app.token("default", Role::Admin, "a"))
+        .header("x-request-id", "trace-abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["x-request-id"], "trace-abc-123");
+    let audit = app.audit_actions("default").await;
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "pipeline.metrics"
+                && a.request_id.as_deref() == Some("trace-abc-123")),
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
 async fn high_risk_lists_filter_sort_paginate_and_summarise() {
     let app = TestApp::spawn().await;
     app.seed("default", 800, "H").await;
