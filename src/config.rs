@@ -56,6 +56,18 @@ impl Settings {
         Settings::from_sources(&env, &file.unwrap_or_default())
     }
 
+    /// Settings from the given variables only (no process environment, no file): for tests
+    /// and embedding, where mutating the process environment would race.
+    pub fn from_vars<'a>(
+        vars: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> anyhow::Result<Settings> {
+        let env: HashMap<String, String> = vars
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_sources(&env, &FileSettings::default())
+    }
+
     fn from_sources(
         env: &HashMap<String, String>,
         file: &FileSettings,

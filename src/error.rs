@@ -10,6 +10,8 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     RateLimitExceeded,
+    /// The same Idempotency-Key is still being processed (extends the design's list).
+    Conflict,
     InternalError,
 }
 

@@ -5,12 +5,14 @@
 //! work (model loading, training, batch scoring), `slack` Block Kit messages, `cli` the thin command layer used by `main.rs`.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod crm;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod http;
 pub mod jobs;
 pub mod notify;
 pub mod slack;

@@ -7,6 +7,7 @@ mod model;
 mod render;
 mod score;
 pub mod score_file;
+mod serve;
 mod tenant;
 mod train;
 
@@ -48,6 +49,10 @@ pub enum Command {
     Backtest(backtest::BacktestArgs),
     /// Model registry: list, promote, rollback.
     Model(model::ModelArgs),
+    /// Run the HTTP service (REST API, probes, metrics) on SKYGENI_BIND.
+    Serve(serve::ServeArgs),
+    /// Print a JWT for the REST API (needs SKYGENI_JWT_SECRET).
+    Token(serve::TokenArgs),
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -110,6 +115,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             )
             .await
         }
+        Command::Serve(args) => serve::serve(settings, args).await,
+        Command::Token(args) => serve::token(&settings, &cli.tenant, args),
         Command::Tenant { action } => {
             let store = Store::connect(&settings.database_url).await?;
             tenant::run(&store, action).await

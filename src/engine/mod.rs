@@ -1,6 +1,7 @@
 //! Pure scoring engine: segments, features, models, explanations, recommendations, metrics.
 //! No I/O and no async in here.
 pub mod backtest;
+pub mod drift;
 pub mod explain;
 pub mod features;
 pub mod linear;

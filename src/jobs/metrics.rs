@@ -1,6 +1,6 @@
 //! Pipeline metrics for a tenant from stored scores (the `skygeni metrics` and
 //! GET /v1/pipeline/metrics numbers), with 7-day trends from score history.
-use super::models::load_scorer;
+use super::models::{LoadedScorer, load_scorer};
 use crate::domain::{Deal, DealScore, TenantId};
 use crate::engine::{PipelineMetrics, pipeline_metrics};
 use crate::store::Store;
@@ -24,13 +24,27 @@ pub async fn pipeline_view(
 ) -> anyhow::Result<PipelineView> {
     let history = store.load_deals(tenant).await?;
     let loaded = load_scorer(store, tenant, &history).await?;
+    let open: Vec<Deal> = history.into_iter().filter(|d| d.is_open()).collect();
+    pipeline_view_of(store, tenant, &loaded, open, as_of, save_rate).await
+}
+
+/// The view over `open` (a subset of the tenant's open deals, e.g. one team's) with an
+/// already-loaded scorer: what the API uses, so a request does no model query.
+pub async fn pipeline_view_of(
+    store: &Store,
+    tenant: &TenantId,
+    loaded: &LoadedScorer,
+    open: Vec<Deal>,
+    as_of: NaiveDate,
+    save_rate: f64,
+) -> anyhow::Result<PipelineView> {
     let mut stored: HashMap<String, DealScore> = store
         .current_scores(tenant)
         .await?
         .into_iter()
         .map(|s| (s.deal_id.clone(), s.to_deal_score()))
         .collect();
-    let deals: Vec<Deal> = history.into_iter().filter(|d| d.is_open()).collect();
+    let deals = open;
     let mut scored_in_memory = 0;
     let mut pairs: Vec<(Deal, DealScore)> = deals
         .into_iter()
@@ -50,10 +64,13 @@ pub async fn pipeline_view(
     });
     let (deals, scores): (Vec<Deal>, Vec<DealScore>) = pairs.into_iter().unzip();
     let week_ago = chrono::Utc::now() - chrono::Duration::days(7);
+    let in_view: std::collections::HashSet<&str> =
+        deals.iter().map(|d| d.deal_id.as_str()).collect();
     let previous: Vec<DealScore> = store
         .scores_at_or_before(tenant, week_ago)
         .await?
         .iter()
+        .filter(|s| in_view.contains(s.deal_id.as_str()))
         .map(|s| s.to_deal_score())
         .collect();
     let prev = (!previous.is_empty()).then_some(previous.as_slice());

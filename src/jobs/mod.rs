@@ -3,3 +3,4 @@
 pub mod batch;
 pub mod metrics;
 pub mod models;
+pub mod scorer_cache;

@@ -8,7 +8,7 @@ use sqlx::Row;
 use std::collections::HashMap;
 
 /// Columns written by an upsert, in bind order (row_hash and timestamps follow).
-const DEAL_COLUMNS: [&str; 19] = [
+pub(super) const DEAL_COLUMNS: [&str; 19] = [
     "deal_id",
     "created_date",
     "closed_date",
@@ -204,7 +204,7 @@ fn parse_date(s: Option<String>, col: &str) -> anyhow::Result<Option<NaiveDate>>
     .transpose()
 }
 
-fn deal_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Deal> {
+pub(super) fn deal_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Deal> {
     let outcome: Option<String> = row.try_get("outcome")?;
     Ok(Deal {
         deal_id: row.try_get("deal_id")?,

@@ -5,12 +5,17 @@
 //! differences (PRAGMAs, row-level security, `SKIP LOCKED`) are branches on [`Backend`].
 //! The `Any` driver has no chrono types, so dates are ISO `YYYY-MM-DD` text and timestamps
 //! RFC 3339 UTC text (see migrations/); both sort correctly as text.
+mod access;
 mod audit;
 mod deals;
 mod models;
 mod scores;
 mod tenants;
 
+pub use access::{
+    AlertSettings, DealScope, HighRiskPage, HighRiskQuery, HighRiskSort, IdempotencyRecord,
+    NewUser, ScoredDealRow, UserRow,
+};
 pub use audit::{AuditEntry, AuditRow};
 pub use deals::{DealUpsert, ImportCounts, row_hash};
 pub use models::{KEEP_PRODUCTION_VERSIONS, ModelRow, NewModel};

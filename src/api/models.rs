@@ -1,0 +1,137 @@
+//! GET /v1/models/performance (admin only): the production model's metrics, the distribution
+//! of current predictions, and drift (PSI) of predictions and two features against the
+//! model's training window.
+use super::audit;
+use super::auth::{Caller, Role};
+use super::error::{ApiError, ApiResult};
+use super::extract::ApiQuery;
+use crate::domain::{Deal, RiskCategory};
+use crate::engine::drift::psi;
+use crate::http::AppState;
+use crate::jobs::models::ModelSource;
+use axum::extract::State;
+use axum::{Extension, Json};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerformanceParams {
+    /// Date the current population is seen at (default today, UTC).
+    pub as_of: Option<NaiveDate>,
+}
+
+pub async fn performance(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(p): ApiQuery<PerformanceParams>,
+) -> ApiResult<Json<serde_json::Value>> {
+    if caller.role != Role::Admin {
+        audit(&st, &caller, "models.performance.denied", None, None).await?;
+        return Err(ApiError::Forbidden(
+            "model performance is available to admins only".into(),
+        ));
+    }
+    let as_of = p.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let loaded = st.scorers.get(&st.store, &caller.tenant).await?;
+    let history = st.store.load_deals(&caller.tenant).await?;
+    let stored = st.store.current_scores(&caller.tenant).await?;
+    let open: Vec<&Deal> = history.iter().filter(|d| d.is_open()).collect();
+
+    // Current predictions: the stored current scores, or (none stored yet) scored now.
+    let (current_p, source): (Vec<f64>, &str) = if stored.is_empty() {
+        let p = open
+            .iter()
+            .map(|d| loaded.scorer.score_core(d, as_of).p_lost)
+            .collect();
+        (p, "scored_in_memory")
+    } else {
+        (
+            stored.iter().map(|s| 1.0 - s.win_probability).collect(),
+            "stored_scores",
+        )
+    };
+    let model = loaded.scorer.model();
+    let window = model.map(|m| (m.training_window.from, m.training_window.to));
+    // Baseline: the window's closed deals, each seen half-way through its life (as the model
+    // saw its training snapshots), scored by the same scorer.
+    let baseline: Vec<(f64, f64, f64)> = history
+        .iter()
+        .filter(|d| d.outcome.is_some())
+        .filter(|d| window.is_none_or(|(from, to)| d.created_date >= from && d.created_date <= to))
+        .filter_map(|d| {
+            let cycle = d
+                .sales_cycle_days
+                .or_else(|| d.closed_date.map(|c| (c - d.created_date).num_days()))?;
+            let at = d.created_date + chrono::Days::new((cycle.max(0) / 2) as u64);
+            let seen = d.as_seen_on(at)?;
+            let p = loaded.scorer.score_core(&seen, at).p_lost;
+            Some((p, seen.amount, seen.age_on(at) as f64))
+        })
+        .collect();
+    let col = |i: usize| -> Vec<f64> {
+        baseline
+            .iter()
+            .map(|t| match i {
+                0 => t.0,
+                1 => t.1,
+                _ => t.2,
+            })
+            .collect()
+    };
+    let cur_amount: Vec<f64> = open.iter().map(|d| d.amount).collect();
+    let cur_age: Vec<f64> = open.iter().map(|d| d.age_on(as_of) as f64).collect();
+
+    let mut histogram = [0usize; 10];
+    for p in &current_p {
+        histogram[((p * 10.0) as usize).min(9)] += 1;
+    }
+    let mut by_category = serde_json::Map::new();
+    for c in RiskCategory::ALL {
+        let n = current_p
+            .iter()
+            .filter(|p| RiskCategory::from_score((*p * 100.0).round() as u8) == c)
+            .count();
+        by_category.insert(c.as_str().into(), n.into());
+    }
+    let mean = if current_p.is_empty() {
+        None
+    } else {
+        Some(current_p.iter().sum::<f64>() / current_p.len() as f64)
+    };
+    audit(&st, &caller, "models.performance", None, None).await?;
+    Ok(Json(serde_json::json!({
+        "model": model.map(|m| serde_json::json!({
+            "version": m.version,
+            "kind": m.kind,
+            "source": loaded.source,
+            "training_window": m.training_window,
+            "rows": m.rows,
+            "metrics": m.metrics,
+        })),
+        "degraded": loaded.source == ModelSource::Degraded,
+        "note": loaded.note,
+        "prediction_distribution": {
+            "as_of": as_of,
+            "source": source,
+            "deals": current_p.len(),
+            "mean_p_lost": mean,
+            "by_category": by_category,
+            "histogram": histogram.iter().enumerate().map(|(i, n)| serde_json::json!({
+                "from": i as f64 / 10.0, "to": (i + 1) as f64 / 10.0, "deals": n
+            })).collect::<Vec<_>>(),
+        },
+        "drift": {
+            "baseline": match window {
+                Some((from, to)) => format!("closed deals created {from}..{to}, each seen half-way to its close"),
+                None => "all closed deals, each seen half-way to its close (no model: no training window)".into(),
+            },
+            "thresholds": {"healthy": "< 0.1", "warning": "< 0.25", "alert": ">= 0.25"},
+            "predictions": psi(&col(0), &current_p, 10),
+            "features": {
+                "amount": psi(&col(1), &cur_amount, 10),
+                "deal_age_days": psi(&col(2), &cur_age, 10),
+            },
+        },
+    })))
+}
