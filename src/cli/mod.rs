@@ -1,4 +1,5 @@
 //! The command-line interface: clap definitions and one thin function per subcommand.
+mod audit;
 mod backtest;
 mod demo;
 mod import;
@@ -53,6 +54,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Print a JWT for the REST API (needs SKYGENI_JWT_SECRET).
     Token(serve::TokenArgs),
+    /// Show the audit log: who did what, when, with which request id.
+    Audit(audit::AuditArgs),
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -109,6 +112,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Model(args) => {
             model::run(
+                &Store::connect(&settings.database_url).await?,
+                &cli.tenant,
+                args,
+            )
+            .await
+        }
+        Command::Audit(args) => {
+            audit::run(
                 &Store::connect(&settings.database_url).await?,
                 &cli.tenant,
                 args,

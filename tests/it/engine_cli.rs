@@ -361,3 +361,50 @@ async fn a_crm_export_is_scored_to_a_csv_file_without_a_database() {
         "same model, same scores"
     );
 }
+
+#[tokio::test]
+async fn the_audit_command_lists_what_was_done_newest_first_with_filters() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seed_csv().display().to_string();
+    ok_json(&skygeni_in(
+        &db,
+        dir.path(),
+        &["import", "--csv", &seed, "--json"],
+    ));
+    ok_json(&skygeni_in(
+        &db,
+        dir.path(),
+        &["tenant", "add", "acme", "--json"],
+    ));
+    ok_json(&skygeni_in(
+        &db,
+        dir.path(),
+        &["train", "--as-of", "2024-03-01", "--json"],
+    ));
+    let v = ok_json(&skygeni_in(&db, dir.path(), &["audit", "--json"]));
+    let actions: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec!["model.train", "deals.import"],
+        "newest first; acme's entry is in acme's log"
+    );
+    let v = ok_json(&skygeni_in(
+        &db,
+        dir.path(),
+        &["audit", "--action", "deals.", "--json"],
+    ));
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["actor"], "cli");
+    let v = ok_json(&skygeni_in(
+        &db,
+        dir.path(),
+        &["--tenant", "acme", "audit", "--json"],
+    ));
+    assert_eq!(v[0]["action"], "tenant.add");
+}
