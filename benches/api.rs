@@ -1,7 +1,16 @@
-//! `cargo bench --bench api`: POST /v1/deals/score with the deal in the body, over real HTTP
-//! on loopback, against a server with a trained production model. SQLite always; PostgreSQL
-//! too when SKYGENI_BENCH_DATABASE_URL names an admin URL. Prints throughput and latency
-//! percentiles per backend and concurrency. Each request includes the audit-log write.
+//! `cargo bench --bench api`: POST /v1/deals/score over real HTTP on loopback, against a
+//! server with a trained production model and SKYGENI_BENCH_DEALS (default 100,000) deals in
+//! the store. Two scenarios, each at concurrency 32 and 64:
+//!
+//! * `body`    — the deal's fields in the request body (a rep's token);
+//! * `deal_id` — only `deal_id`: the rep's own open deal is read from the store.
+//!
+//! SQLite always (unless SKYGENI_BENCH_SKIP_SQLITE=1); PostgreSQL too when
+//! SKYGENI_BENCH_DATABASE_URL names an admin URL. The load generator is an in-process reqwest
+//! client (it shares the 2 cores with the server); with SKYGENI_BENCH_WRK=1 and `wrk` on the
+//! PATH the same scenarios also run through wrk (one thread, Lua scripts written to a temp
+//! dir), which costs far less CPU per request. Every request's audit entry is queued for the
+//! batched audit writer, and the bench flushes it before moving on.
 use reqwest::Client;
 use secrecy::SecretString;
 use skygeni::api::auth::{Role, issue_token};
@@ -13,18 +22,28 @@ use skygeni::http::Application;
 use skygeni::jobs::models::train_and_register;
 use skygeni::store::Store;
 use sqlx::Connection;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const REQUESTS: usize = 4_000;
+/// Most requests per run; a run also stops after `MAX_RUN`.
+const REQUESTS: usize = 30_000;
+const MAX_RUN: Duration = Duration::from_secs(10);
 const SECRET: &str = "bench-secret";
+const REP: &str = "rep_1";
+
+/// Makes the i-th request body of a scenario.
+type MakeBody = Arc<dyn Fn(usize) -> serde_json::Value + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut targets = vec![(
-        "sqlite",
-        format!("sqlite://{}", dir.path().join("bench.db").display()),
-    )];
+    let mut targets = Vec::new();
+    if std::env::var("SKYGENI_BENCH_SKIP_SQLITE").as_deref() != Ok("1") {
+        targets.push((
+            "sqlite",
+            format!("sqlite://{}", dir.path().join("bench.db").display()),
+        ));
+    }
     if let Ok(admin) = std::env::var("SKYGENI_BENCH_DATABASE_URL") {
         sqlx::any::install_default_drivers();
         let mut c = sqlx::AnyConnection::connect(&admin).await?;
@@ -37,18 +56,24 @@ async fn main() -> anyhow::Result<()> {
         let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
         targets.push(("postgres", format!("{base}/skygeni_bench_api")));
     }
+    let n_deals: usize = std::env::var("SKYGENI_BENCH_DEALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     for (name, url) in targets {
-        bench(name, &url).await?;
+        bench(name, &url, n_deals, dir.path()).await?;
     }
     Ok(())
 }
 
-async fn bench(name: &str, url: &str) -> anyhow::Result<()> {
+async fn bench(name: &str, url: &str, n_deals: usize, dir: &std::path::Path) -> anyhow::Result<()> {
     let as_of = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
     let store = Store::connect(url).await?;
     let tenant = TenantId::default_tenant();
-    let deals = parse_csv_bytes(generated_csv(5_000, "B").as_bytes(), as_of)?.deals;
+    let t0 = Instant::now();
+    let deals = parse_csv_bytes(generated_csv(n_deals, "B").as_bytes(), as_of)?.deals;
     store.upsert_deals(&tenant, &deals, &mut |_| {}).await?;
+    let loaded = t0.elapsed();
     let report = train_and_register(
         &store,
         &ModelScope::Tenant(tenant.clone()),
@@ -58,6 +83,13 @@ async fn bench(name: &str, url: &str) -> anyhow::Result<()> {
     )
     .await?;
     let version = report.model.map(|m| m.version).unwrap_or_default();
+    // The rep's own deals that are open on `as_of`: what a rep scores by id.
+    let own_open: Vec<String> = deals
+        .iter()
+        .filter(|d| d.sales_rep_id == REP && d.as_seen_on(as_of).is_some_and(|d| d.is_open()))
+        .map(|d| d.deal_id.clone())
+        .collect();
+    anyhow::ensure!(!own_open.is_empty(), "no open deals for {REP}");
     let settings = Settings::from_vars([
         ("SKYGENI_DATABASE_URL", url),
         ("SKYGENI_BIND", "127.0.0.1:0"),
@@ -66,62 +98,153 @@ async fn bench(name: &str, url: &str) -> anyhow::Result<()> {
         ("SKYGENI_RATE_LIMIT_TENANT_PER_MIN", "100000000"),
     ])?;
     let app = Application::build(settings).await?;
+    let state = app.state().clone();
     let endpoint = format!("http://127.0.0.1:{}/v1/deals/score", app.port());
     tokio::spawn(app.run_until(std::future::pending()));
-    let token = issue_token(
-        &SecretString::from(SECRET),
-        &tenant,
-        Role::Rep,
-        "rep_1",
-        3600,
-    )?;
+    let token = issue_token(&SecretString::from(SECRET), &tenant, Role::Rep, REP, 3600)?;
     let client = Client::new();
-    println!("== {name}: POST /v1/deals/score, deal in the body, model {version}");
-    // Warm-up: loads the tenant's scorer into the cache and opens pooled connections.
-    run(&client, &endpoint, &token, 200, 4).await?;
-    for concurrency in [1, 8, 32] {
-        let started = Instant::now();
-        let mut lat = run(&client, &endpoint, &token, REQUESTS, concurrency).await?;
-        let wall = started.elapsed();
-        lat.sort();
-        let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-        println!(
-            "  concurrency {concurrency:>2}: {:>7.0} req/s   p50 {:>6.2} ms   p95 {:>6.2} ms   p99 {:>6.2} ms   ({REQUESTS} requests)",
-            REQUESTS as f64 / wall.as_secs_f64(),
-            ms(pct(0.50)),
-            ms(pct(0.95)),
-            ms(pct(0.99)),
-        );
+    println!(
+        "== {name}: POST /v1/deals/score, {n_deals} deals loaded in {:.1} s, model {version}, {} open deals of {REP}",
+        loaded.as_secs_f64(),
+        own_open.len()
+    );
+    let bodies: [(&str, MakeBody); 2] = [
+        ("body", Arc::new(body_deal)),
+        ("deal_id", {
+            let ids = Arc::new(own_open.clone());
+            Arc::new(
+                move |i| serde_json::json!({"deal_id": ids[i % ids.len()], "as_of": "2024-06-01"}),
+            )
+        }),
+    ];
+    for (scenario, make) in &bodies {
+        // Warm-up: loads the tenant's scorer into the cache and opens pooled connections.
+        run(&client, &endpoint, &token, make.clone(), 500, 8).await?;
+        for concurrency in [32, 64] {
+            let started = Instant::now();
+            let mut lat = run(
+                &client,
+                &endpoint,
+                &token,
+                make.clone(),
+                REQUESTS,
+                concurrency,
+            )
+            .await?;
+            let wall = started.elapsed();
+            state.flush_audit().await;
+            lat.sort();
+            let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+            println!(
+                "  reqwest {scenario:<7} concurrency {concurrency:>2}: {:>7.0} req/s   p50 {:>6.2} ms   p95 {:>6.2} ms   p99 {:>6.2} ms   ({} requests)",
+                lat.len() as f64 / wall.as_secs_f64(),
+                ms(pct(0.50)),
+                ms(pct(0.95)),
+                ms(pct(0.99)),
+                lat.len(),
+            );
+        }
+    }
+    if std::env::var("SKYGENI_BENCH_WRK").as_deref() == Ok("1") {
+        for (scenario, script) in [
+            ("body", wrk_body_script(&token)),
+            ("deal_id", wrk_id_script(&token, &own_open)),
+        ] {
+            let path = dir.join(format!("{name}-{scenario}.lua"));
+            std::fs::write(&path, script)?;
+            for concurrency in [32, 64] {
+                let (path, endpoint) = (path.clone(), endpoint.clone());
+                let out = tokio::task::spawn_blocking(move || {
+                    std::process::Command::new("wrk")
+                        .args(["-t1", &format!("-c{concurrency}"), "-d10s", "-s"])
+                        .arg(&path)
+                        .arg(&endpoint)
+                        .output()
+                })
+                .await??;
+                state.flush_audit().await;
+                let text = String::from_utf8_lossy(&out.stdout);
+                let line = text
+                    .lines()
+                    .find(|l| l.starts_with("RESULT"))
+                    .unwrap_or("no RESULT line (is wrk installed?)");
+                println!(
+                    "  wrk     {scenario:<7} concurrency {concurrency:>2}: {}",
+                    line.trim_start_matches("RESULT ")
+                );
+            }
+        }
     }
     store.close().await;
     Ok(())
+}
+
+fn body_deal(i: usize) -> serde_json::Value {
+    serde_json::json!({
+        "deal_id": format!("BENCH-{i}"), "created_date": "2024-02-01",
+        "amount": 10_000.0 + (i % 90) as f64 * 1_000.0, "industry": "SaaS",
+        "region": "Europe", "product_type": "Pro", "lead_source": "Partner",
+        "deal_stage": "Proposal", "as_of": "2024-06-01"
+    })
+}
+
+const WRK_DONE: &str = r#"
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.status + summary.errors.timeout
+  io.write(string.format(
+    "RESULT %7.0f req/s   p50 %6.2f ms   p95 %6.2f ms   p99 %6.2f ms   (%d requests, %d errors/non-2xx)\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000, summary.requests, errors))
+end
+"#;
+
+fn wrk_body_script(token: &str) -> String {
+    format!(
+        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
+         wrk.headers[\"Authorization\"] = \"Bearer {token}\"\nwrk.body = '{}'\n{WRK_DONE}",
+        body_deal(7)
+    )
+}
+
+fn wrk_id_script(token: &str, ids: &[String]) -> String {
+    let list: Vec<String> = ids.iter().map(|i| format!("\"{i}\"")).collect();
+    format!(
+        "local ids = {{{}}}\nlocal i = 0\n\
+         local headers = {{[\"Content-Type\"] = \"application/json\", [\"Authorization\"] = \"Bearer {token}\"}}\n\
+         request = function()\n  i = i % #ids + 1\n  \
+         return wrk.format(\"POST\", nil, headers, '{{\"deal_id\":\"' .. ids[i] .. '\",\"as_of\":\"2024-06-01\"}}')\nend\n{WRK_DONE}",
+        list.join(",")
+    )
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// `n` requests from `concurrency` workers; returns every request's latency.
+/// Up to `n` requests (and at most `MAX_RUN`) from `concurrency` workers; returns every
+/// request's latency.
 async fn run(
     client: &Client,
     endpoint: &str,
     token: &str,
+    make: MakeBody,
     n: usize,
     concurrency: usize,
 ) -> anyhow::Result<Vec<Duration>> {
+    let deadline = Instant::now() + MAX_RUN;
     let mut workers = Vec::new();
     for w in 0..concurrency {
         let (client, endpoint, token) = (client.clone(), endpoint.to_string(), token.to_string());
+        let make = make.clone();
         let share = n / concurrency + usize::from(w < n % concurrency);
         workers.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(share);
             for i in 0..share {
-                let body = serde_json::json!({
-                    "deal_id": format!("BENCH-{w}-{i}"), "created_date": "2024-02-01",
-                    "amount": 10_000.0 + (i % 90) as f64 * 1_000.0, "industry": "SaaS",
-                    "region": "Europe", "product_type": "Pro", "lead_source": "Partner",
-                    "deal_stage": "Proposal", "as_of": "2024-06-01"
-                });
+                if Instant::now() > deadline {
+                    break;
+                }
+                let body = make(w * share + i);
                 let t = Instant::now();
                 let r = client
                     .post(&endpoint)
@@ -129,8 +252,13 @@ async fn run(
                     .json(&body)
                     .send()
                     .await?;
-                anyhow::ensure!(r.status().is_success(), "status {}", r.status());
-                r.bytes().await?;
+                let status = r.status();
+                let text = r.bytes().await?;
+                anyhow::ensure!(
+                    status.is_success(),
+                    "status {status}: {}",
+                    String::from_utf8_lossy(&text)
+                );
                 lat.push(t.elapsed());
             }
             anyhow::Ok(lat)

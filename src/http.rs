@@ -8,7 +8,7 @@ use crate::api;
 use crate::config::Settings;
 use crate::error::{ErrorBody, ErrorCode};
 use crate::jobs::scorer_cache::{DEFAULT_TTL, ScorerCache};
-use crate::store::Store;
+use crate::store::{AuditWriter, Store};
 use anyhow::Context;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
@@ -38,18 +38,26 @@ pub struct AppState {
     pub scorers: Arc<ScorerCache>,
     pub limiter: Arc<api::rate_limit::RateLimiter>,
     pub metrics: PrometheusHandle,
+    /// Batched audit writes (see [`crate::store::audit_writer`]).
+    pub audit: Arc<AuditWriter>,
 }
 
 impl AppState {
     pub async fn new(settings: Settings, store: Store) -> AppState {
         let limiter = api::rate_limit::RateLimiter::connect(settings.redis_url.as_deref()).await;
         AppState {
+            audit: Arc::new(AuditWriter::spawn(store.clone())),
             store,
             settings: Arc::new(settings),
             scorers: Arc::new(ScorerCache::new(DEFAULT_TTL)),
             limiter: Arc::new(limiter),
             metrics: prometheus(),
         }
+    }
+
+    /// Returns once every audit entry recorded so far is in the database.
+    pub async fn flush_audit(&self) {
+        self.audit.flush().await;
     }
 }
 
@@ -283,8 +291,18 @@ impl Application {
     }
 
     /// Serve until `shutdown` completes, then let in-flight requests finish for at most
-    /// `SHUTDOWN_GRACE`.
+    /// `SHUTDOWN_GRACE`, then write the queued audit entries.
     pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        let res = self.serve_until(shutdown).await;
+        state.flush_audit().await;
+        res
+    }
+
+    async fn serve_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {

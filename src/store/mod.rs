@@ -7,6 +7,7 @@
 //! RFC 3339 UTC text (see migrations/); both sort correctly as text.
 mod access;
 mod audit;
+pub mod audit_writer;
 mod deals;
 mod models;
 mod scores;
@@ -16,7 +17,8 @@ pub use access::{
     AlertSettings, DealScope, HighRiskPage, HighRiskQuery, HighRiskSort, IdempotencyRecord,
     NewUser, ScoredDealRow, UserRow,
 };
-pub use audit::{AuditEntry, AuditRow};
+pub use audit::{AuditEntry, AuditRow, PendingAudit};
+pub use audit_writer::AuditWriter;
 pub use deals::{DealUpsert, ImportCounts, row_hash};
 pub use models::{KEEP_PRODUCTION_VERSIONS, ModelRow, NewModel};
 pub use scores::StoredScore;

@@ -113,6 +113,7 @@ impl TestApp {
     }
 
     async fn audit_actions(&self, tenant: &str) -> Vec<skygeni::store::AuditRow> {
+        self.state.flush_audit().await;
         self.store.list_audit(&t(tenant), 1000).await.unwrap()
     }
 }
@@ -1147,6 +1148,7 @@ async fn on_postgres_row_level_security_hides_other_tenants_rows_from_a_query_wi
         .unwrap();
     assert_eq!(ids.len(), 20);
     assert!(ids.iter().all(|id| id.starts_with('A')), "{ids:?}");
+    app.state.flush_audit().await;
     let tenants = app
         .store
         .unscoped_texts_for_tests(&t("tenant-a"), "SELECT DISTINCT tenant_id FROM audit_log")
@@ -1269,4 +1271,112 @@ fn the_token_command_prints_a_verifiable_token_and_needs_the_secret() {
         (claims.sub.as_str(), claims.role, claims.tenant_id.as_str()),
         ("user_1", Role::Manager, "acme")
     );
+}
+
+fn new_deal_body(id: &str) -> Value {
+    json!({
+        "deal_id": id, "created_date": "2024-02-01", "amount": 25000.0,
+        "industry": "SaaS", "region": "Europe", "lead_source": "Partner",
+        "deal_stage": "Proposal", "as_of": "2024-06-01"
+    })
+}
+
+/// Concurrently score `n` deals (BURST-0..n); returns every response's request id.
+async fn score_burst(client: &reqwest::Client, base: &str, token: &str, n: usize) -> Vec<String> {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (client, url, token) = (
+            client.clone(),
+            format!("{base}/v1/deals/score"),
+            token.to_string(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let r = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&new_deal_body(&format!("BURST-{i}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.headers()["x-request-id"].to_str().unwrap().to_string()
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    ids
+}
+
+/// The audit rows of `deal.score` for BURST-* deals, as (target, request id), sorted.
+fn burst_rows(rows: &[skygeni::store::AuditRow]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = rows
+        .iter()
+        .filter(|a| a.action == "deal.score")
+        .filter_map(|a| Some((a.target.clone()?, a.request_id.clone()?)))
+        .filter(|(t, _)| t.starts_with("BURST-"))
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_burst_of_requests_leaves_exactly_one_audit_row_each_after_a_flush() {
+    let app = TestApp::spawn().await;
+    let token = app.token("default", Role::Rep, "rep_1");
+    let n = 90; // under the default 100 requests per user and minute
+    let mut ids = score_burst(&app.client, &app.base, &token, n).await;
+    let rows = burst_rows(&app.audit_actions("default").await);
+    assert_eq!(rows.len(), n, "one row per request: {rows:?}");
+    let mut targets: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    targets.dedup();
+    assert_eq!(targets.len(), n, "every deal audited once");
+    let mut audited: Vec<String> = rows.into_iter().map(|r| r.1).collect();
+    audited.sort();
+    ids.sort();
+    assert_eq!(audited, ids, "each row carries its request's id");
+}
+
+#[tokio::test]
+async fn shutdown_writes_the_audit_entries_still_queued() {
+    let db = TestDb::new().await;
+    let settings = Settings::from_vars([
+        ("SKYGENI_DATABASE_URL", db.url.as_str()),
+        ("SKYGENI_BIND", "127.0.0.1:0"),
+        ("SKYGENI_JWT_SECRET", SECRET),
+    ])
+    .unwrap();
+    let app = Application::build(settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    let token = issue_token(
+        &SecretString::from(SECRET),
+        &TenantId::default_tenant(),
+        Role::Rep,
+        "rep_1",
+        3600,
+    )
+    .unwrap();
+    let n = 60;
+    let ids = score_burst(&reqwest::Client::new(), &base, &token, n).await;
+    // No flush: stop the server right away, while entries are still queued.
+    tx.send(()).unwrap();
+    server.await.unwrap().expect("clean shutdown");
+    let store = db.store().await;
+    let rows = burst_rows(
+        &store
+            .list_audit(&TenantId::default_tenant(), 1000)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(rows.len(), n, "every queued entry was written on shutdown");
+    let mut audited: Vec<String> = rows.into_iter().map(|r| r.1).collect();
+    audited.sort();
+    let mut ids = ids;
+    ids.sort();
+    assert_eq!(audited, ids);
 }

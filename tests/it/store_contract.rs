@@ -281,3 +281,58 @@ async fn a_database_failure_mid_import_leaves_the_database_as_it_was() {
     let after = store.load_deals(&tenant).await.unwrap();
     assert_eq!(after, before, "nothing half-written");
 }
+
+#[tokio::test]
+async fn the_audit_writer_batches_per_tenant_and_writes_on_flush() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    store.add_tenant(&t("other"), "O", "UTC").await.unwrap();
+    // A linger far longer than the test: only a full batch or a flush writes.
+    let writer = skygeni::store::AuditWriter::spawn_with(
+        store.clone(),
+        4,
+        7,
+        std::time::Duration::from_secs(3600),
+    );
+    let entry = |tenant: &TenantId, i: usize| {
+        let target = format!("{}-{i}", tenant.as_str());
+        skygeni::store::PendingAudit::now(
+            tenant,
+            AuditEntry {
+                actor: "tester",
+                action: "batched",
+                target: Some(&target),
+                request_id: None,
+                detail: None,
+            },
+        )
+    };
+    let (a, b) = (TenantId::default_tenant(), t("other"));
+    // 20 entries through a 4-slot queue: senders wait for room rather than drop entries.
+    for i in 0..10 {
+        writer.record(entry(&a, i)).await;
+        writer.record(entry(&b, i)).await;
+    }
+    writer.flush().await;
+    for tenant in [&a, &b] {
+        let mut targets: Vec<String> = store
+            .list_audit(tenant, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| r.target)
+            .collect();
+        targets.sort();
+        let mut want: Vec<String> = (0..10)
+            .map(|i| format!("{}-{i}", tenant.as_str()))
+            .collect();
+        want.sort();
+        assert_eq!(targets, want, "exactly this tenant's rows, once each");
+    }
+    // After a flush nothing is pending: a new entry is not written until the next flush.
+    writer.record(entry(&a, 99)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(store.list_audit(&a, 100).await.unwrap().len(), 10);
+    writer.flush().await;
+    assert_eq!(store.list_audit(&a, 100).await.unwrap().len(), 11);
+}
