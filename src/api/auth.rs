@@ -4,7 +4,7 @@
 //! than a valid, unexpired HS256 token signed with our secret — including `alg: none` — is 401.
 use super::error::ApiError;
 use crate::domain::TenantId;
-use crate::store::{DealScope, Store};
+use crate::store::{DealScope, Store, UserRow};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -120,15 +120,26 @@ pub async fn deal_scope(store: &Store, caller: &Caller) -> Result<DealScope, Api
         return Ok(DealScope::All);
     }
     let me = store.get_user(&caller.tenant, &caller.sub).await?;
+    let team = if caller.role == Role::Manager {
+        store.team_of(&caller.tenant, &caller.sub).await?
+    } else {
+        Vec::new()
+    };
+    Ok(scope_from(caller, me, team))
+}
+
+/// The scope of a non-admin caller from their user row and direct reports (empty for reps).
+pub fn scope_from(caller: &Caller, me: Option<UserRow>, team: Vec<UserRow>) -> DealScope {
+    if caller.role == Role::Admin {
+        return DealScope::All;
+    }
     let mut rep_ids = vec![caller.sub.clone()];
     let mut emails: Vec<String> = me.and_then(|u| u.email).into_iter().collect();
-    if caller.role == Role::Manager {
-        for u in store.team_of(&caller.tenant, &caller.sub).await? {
-            rep_ids.push(u.user_id);
-            emails.extend(u.email);
-        }
+    for u in team {
+        rep_ids.push(u.user_id);
+        emails.extend(u.email);
     }
-    Ok(DealScope::Owners { rep_ids, emails })
+    DealScope::Owners { rep_ids, emails }
 }
 
 #[cfg(test)]

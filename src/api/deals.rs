@@ -1,12 +1,12 @@
 //! POST /v1/deals/score and GET /v1/deals/high-risk.
 use super::audit;
-use super::auth::{Caller, deal_scope};
+use super::auth::{Caller, Role, deal_scope, scope_from};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
 use crate::domain::{Deal, DealScore, RiskCategory};
 use crate::http::AppState;
 use crate::jobs::models::ModelSource;
-use crate::store::{HighRiskQuery, HighRiskSort, ScoredDealRow, StoreError};
+use crate::store::{HighRiskQuery, HighRiskSort, ScoredDealRow};
 use axum::extract::State;
 use axum::{Extension, Json};
 use chrono::NaiveDate;
@@ -199,15 +199,16 @@ async fn stored_open_deal(
     as_of: NaiveDate,
 ) -> ApiResult<Deal> {
     let not_found = || ApiError::NotFound(format!("deal {deal_id} not found"));
-    let deal = match st.store.get_deal(&caller.tenant, deal_id).await {
-        Ok(d) => d,
-        Err(StoreError::NotFound) => {
-            audit(st, caller, "deal.not_found", Some(deal_id), None).await?;
-            return Err(not_found());
-        }
-        Err(e) => return Err(e.into()),
+    let team = caller.role == Role::Manager;
+    let (deal, me, reports) = st
+        .store
+        .deal_with_viewer(&caller.tenant, deal_id, &caller.sub, team)
+        .await?;
+    let Some(deal) = deal else {
+        audit(st, caller, "deal.not_found", Some(deal_id), None).await?;
+        return Err(not_found());
     };
-    if !deal_scope(&st.store, caller).await?.allows(&deal) {
+    if !scope_from(caller, me, reports).allows(&deal) {
         audit(
             st,
             caller,

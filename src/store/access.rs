@@ -220,6 +220,57 @@ impl Store {
         rows.iter().map(user_from_row).collect()
     }
 
+    /// A deal (if the tenant has it) together with the viewer's user row and, when `team`,
+    /// the viewer's direct reports — in ONE tenant transaction, so scoring a stored deal
+    /// through the API costs one round of BEGIN/set_config/COMMIT instead of three.
+    pub async fn deal_with_viewer(
+        &self,
+        tenant: &TenantId,
+        deal_id: &str,
+        viewer: &str,
+        team: bool,
+    ) -> StoreResult<(Option<Deal>, Option<UserRow>, Vec<UserRow>)> {
+        let sql = format!(
+            "SELECT {} FROM deals WHERE tenant_id = $1 AND deal_id = $2",
+            super::deals::DEAL_COLUMNS.join(", ")
+        );
+        let mut tx = self.begin_tenant(tenant).await?;
+        let deal = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_string())
+            .bind(deal_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let me = sqlx::query(
+            "SELECT user_id, email, name, role, manager_id, time_zone FROM users \
+             WHERE tenant_id = $1 AND user_id = $2",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(viewer.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let reports = if team {
+            sqlx::query(
+                "SELECT user_id, email, name, role, manager_id, time_zone FROM users \
+                 WHERE tenant_id = $1 AND manager_id = $2 ORDER BY user_id",
+            )
+            .bind(tenant.as_str().to_string())
+            .bind(viewer.to_string())
+            .fetch_all(&mut *tx)
+            .await?
+        } else {
+            Vec::new()
+        };
+        tx.commit().await?;
+        Ok((
+            deal.map(|r| super::deals::deal_from_row(&r)).transpose()?,
+            me.map(|r| user_from_row(&r)).transpose()?,
+            reports
+                .iter()
+                .map(user_from_row)
+                .collect::<StoreResult<Vec<_>>>()?,
+        ))
+    }
+
     /// One deal of the tenant; `NotFound` when the tenant has no such deal.
     pub async fn get_deal(&self, tenant: &TenantId, deal_id: &str) -> StoreResult<Deal> {
         let sql = format!(
