@@ -1,7 +1,7 @@
 //! What the REST API needs from storage: users and teams (RBAC), single-deal lookup, the
 //! high-risk listing, alert settings, idempotency keys and migration status. Every query runs
 //! in a tenant-scoped transaction, so on PostgreSQL row-level security backs the WHERE clauses.
-use super::{Backend, PG_MIGRATOR, SQLITE_MIGRATOR, Store, StoreError, StoreResult, format_ts};
+use super::{Backend, PG_MIGRATOR, SQLITE_MIGRATOR, Store, StoreResult, format_ts};
 use crate::domain::{Deal, TenantId};
 use sqlx::Row;
 
@@ -170,6 +170,13 @@ pub struct IdempotencyRecord {
     pub response: Option<(u16, String)>,
 }
 
+/// The user row the API needs for scoping, by id.
+const USER_BY_ID: &str = "SELECT user_id, email, name, role, manager_id, time_zone FROM users \
+                          WHERE tenant_id = $1 AND user_id = $2";
+/// Users whose manager is `$2`.
+const DIRECT_REPORTS: &str = "SELECT user_id, email, name, role, manager_id, time_zone FROM users \
+                              WHERE tenant_id = $1 AND manager_id = $2 ORDER BY user_id";
+
 impl Store {
     pub async fn upsert_user(&self, tenant: &TenantId, u: &NewUser<'_>) -> StoreResult<()> {
         let mut tx = self.begin_tenant(tenant).await?;
@@ -193,14 +200,11 @@ impl Store {
 
     pub async fn get_user(&self, tenant: &TenantId, user_id: &str) -> StoreResult<Option<UserRow>> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let row = sqlx::query(
-            "SELECT user_id, email, name, role, manager_id, time_zone FROM users \
-             WHERE tenant_id = $1 AND user_id = $2",
-        )
-        .bind(tenant.as_str().to_string())
-        .bind(user_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row = sqlx::query(USER_BY_ID)
+            .bind(tenant.as_str().to_string())
+            .bind(user_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
         tx.commit().await?;
         row.map(|r| user_from_row(&r)).transpose()
     }
@@ -208,14 +212,11 @@ impl Store {
     /// Users whose `manager_id` is `manager` (direct reports).
     pub async fn team_of(&self, tenant: &TenantId, manager: &str) -> StoreResult<Vec<UserRow>> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let rows = sqlx::query(
-            "SELECT user_id, email, name, role, manager_id, time_zone FROM users \
-             WHERE tenant_id = $1 AND manager_id = $2 ORDER BY user_id",
-        )
-        .bind(tenant.as_str().to_string())
-        .bind(manager.to_string())
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = sqlx::query(DIRECT_REPORTS)
+            .bind(tenant.as_str().to_string())
+            .bind(manager.to_string())
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
         rows.iter().map(user_from_row).collect()
     }
@@ -240,23 +241,17 @@ impl Store {
             .bind(deal_id.to_string())
             .fetch_optional(&mut *tx)
             .await?;
-        let me = sqlx::query(
-            "SELECT user_id, email, name, role, manager_id, time_zone FROM users \
-             WHERE tenant_id = $1 AND user_id = $2",
-        )
-        .bind(tenant.as_str().to_string())
-        .bind(viewer.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let reports = if team {
-            sqlx::query(
-                "SELECT user_id, email, name, role, manager_id, time_zone FROM users \
-                 WHERE tenant_id = $1 AND manager_id = $2 ORDER BY user_id",
-            )
+        let me = sqlx::query(USER_BY_ID)
             .bind(tenant.as_str().to_string())
             .bind(viewer.to_string())
-            .fetch_all(&mut *tx)
-            .await?
+            .fetch_optional(&mut *tx)
+            .await?;
+        let reports = if team {
+            sqlx::query(DIRECT_REPORTS)
+                .bind(tenant.as_str().to_string())
+                .bind(viewer.to_string())
+                .fetch_all(&mut *tx)
+                .await?
         } else {
             Vec::new()
         };
@@ -269,23 +264,6 @@ impl Store {
                 .map(user_from_row)
                 .collect::<StoreResult<Vec<_>>>()?,
         ))
-    }
-
-    /// One deal of the tenant; `NotFound` when the tenant has no such deal.
-    pub async fn get_deal(&self, tenant: &TenantId, deal_id: &str) -> StoreResult<Deal> {
-        let sql = format!(
-            "SELECT {} FROM deals WHERE tenant_id = $1 AND deal_id = $2",
-            super::deals::DEAL_COLUMNS.join(", ")
-        );
-        let mut tx = self.begin_tenant(tenant).await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(tenant.as_str().to_string())
-            .bind(deal_id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        let row = row.ok_or(StoreError::NotFound)?;
-        Ok(super::deals::deal_from_row(&row)?)
     }
 
     /// Open, scored deals in `scope` whose current category is one of `q.categories`.
