@@ -118,7 +118,8 @@ impl TestApp {
     }
 }
 
-async fn start_server(db_url: &str, extra: &[(&str, &str)]) -> (String, skygeni::http::AppState) {
+/// The service on a free port over `db_url`; `extra` are more settings variables.
+async fn build_app(db_url: &str, extra: &[(&str, &str)]) -> Application {
     let mut vars = vec![
         ("SKYGENI_DATABASE_URL", db_url),
         ("SKYGENI_BIND", "127.0.0.1:0"),
@@ -126,7 +127,28 @@ async fn start_server(db_url: &str, extra: &[(&str, &str)]) -> (String, skygeni:
     ];
     vars.extend_from_slice(extra);
     let settings = Settings::from_vars(vars).unwrap();
-    let app = Application::build(settings).await.unwrap();
+    Application::build(settings).await.unwrap()
+}
+
+/// A running server that stops when the returned sender fires; the handle yields its result.
+async fn start_stoppable(
+    db_url: &str,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let app = build_app(db_url, &[]).await;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    (base, tx, server)
+}
+
+async fn start_server(db_url: &str, extra: &[(&str, &str)]) -> (String, skygeni::http::AppState) {
+    let app = build_app(db_url, extra).await;
     let base = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
     tokio::spawn(app.run_until(std::future::pending()));
@@ -1208,18 +1230,7 @@ async fn metrics_expose_request_latency_per_route_and_scoring_latency() {
 #[tokio::test]
 async fn the_server_drains_and_stops_when_told_to_shut_down() {
     let db = TestDb::new().await;
-    let settings = Settings::from_vars([
-        ("SKYGENI_DATABASE_URL", db.url.as_str()),
-        ("SKYGENI_BIND", "127.0.0.1:0"),
-        ("SKYGENI_JWT_SECRET", SECRET),
-    ])
-    .unwrap();
-    let app = Application::build(settings).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = rx.await;
-    }));
+    let (base, tx, server) = start_stoppable(&db.url).await;
     let client = reqwest::Client::new();
     assert_eq!(
         client
@@ -1341,18 +1352,7 @@ async fn a_burst_of_requests_leaves_exactly_one_audit_row_each_after_a_flush() {
 #[tokio::test]
 async fn shutdown_writes_the_audit_entries_still_queued() {
     let db = TestDb::new().await;
-    let settings = Settings::from_vars([
-        ("SKYGENI_DATABASE_URL", db.url.as_str()),
-        ("SKYGENI_BIND", "127.0.0.1:0"),
-        ("SKYGENI_JWT_SECRET", SECRET),
-    ])
-    .unwrap();
-    let app = Application::build(settings).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = rx.await;
-    }));
+    let (base, tx, server) = start_stoppable(&db.url).await;
     let token = issue_token(
         &SecretString::from(SECRET),
         &TenantId::default_tenant(),
