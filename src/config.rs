@@ -19,6 +19,8 @@ pub struct Settings {
     pub public_url: String,
     pub jwt_secret: Option<SecretString>,
     pub encryption_key: Option<SecretString>,
+    /// The key being rotated out (still opens old values; see `crypto`).
+    pub encryption_key_previous: Option<SecretString>,
     pub slack_signing_secret: Option<SecretString>,
     pub slack_bot_token: Option<SecretString>,
     pub slack_client_id: Option<String>,
@@ -102,6 +104,7 @@ impl Settings {
             bind,
             jwt_secret: secret("SKYGENI_JWT_SECRET"),
             encryption_key: secret("SKYGENI_ENCRYPTION_KEY"),
+            encryption_key_previous: secret("SKYGENI_ENCRYPTION_KEY_PREVIOUS"),
             slack_signing_secret: secret("SLACK_SIGNING_SECRET"),
             slack_bot_token: secret("SLACK_BOT_TOKEN"),
             slack_client_id: get("SLACK_CLIENT_ID"),

@@ -6,6 +6,7 @@
 //! `SHUTDOWN_GRACE` to finish.
 use crate::api;
 use crate::config::Settings;
+use crate::crypto::{CryptoError, SecretBox};
 use crate::error::{ErrorBody, ErrorCode};
 use crate::jobs::scorer_cache::{DEFAULT_TTL, ScorerCache};
 use crate::store::{AuditWriter, Store};
@@ -40,19 +41,40 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Batched audit writes (see [`crate::store::audit_writer`]).
     pub audit: Arc<AuditWriter>,
+    /// Seals Slack/Salesforce tokens at rest; `None` when `SKYGENI_ENCRYPTION_KEY` is unset
+    /// (features that store tokens then answer with [`CryptoError::MissingKey`]).
+    pub secrets: Option<Arc<SecretBox>>,
 }
 
 impl AppState {
-    pub async fn new(settings: Settings, store: Store) -> AppState {
+    /// Fails only on a malformed `SKYGENI_ENCRYPTION_KEY` (a missing one is allowed).
+    pub async fn new(settings: Settings, store: Store) -> anyhow::Result<AppState> {
+        use secrecy::ExposeSecret;
+        let secrets = match &settings.encryption_key {
+            None => None,
+            Some(key) => Some(Arc::new(SecretBox::new(
+                Some(key.expose_secret()),
+                settings
+                    .encryption_key_previous
+                    .as_ref()
+                    .map(|k| k.expose_secret()),
+            )?)),
+        };
         let limiter = api::rate_limit::RateLimiter::connect(settings.redis_url.as_deref()).await;
-        AppState {
+        Ok(AppState {
+            secrets,
             audit: Arc::new(AuditWriter::spawn(store.clone())),
             store,
             settings: Arc::new(settings),
             scorers: Arc::new(ScorerCache::new(DEFAULT_TTL)),
             limiter: Arc::new(limiter),
             metrics: prometheus(),
-        }
+        })
+    }
+
+    /// The token sealer, or an error telling the admin to set the key.
+    pub fn secrets(&self) -> Result<&SecretBox, CryptoError> {
+        self.secrets.as_deref().ok_or(CryptoError::MissingKey)
     }
 
     /// Returns once every audit entry recorded so far is in the database.
@@ -269,7 +291,7 @@ impl Application {
             .await
             .with_context(|| format!("failed to bind {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let state = AppState::new(settings, store).await;
+        let state = AppState::new(settings, store).await?;
         Ok(Application {
             listener,
             port,

@@ -9,6 +9,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod crm;
+pub mod crypto;
 pub mod domain;
 pub mod engine;
 pub mod error;
