@@ -1,0 +1,116 @@
+# shellcheck shell=bash
+# Shared by the load/fault scenarios: build the binaries, start a throwaway PostgreSQL (never
+# the machine's shared server: scenarios restart and kill it), start/stop `skygeni serve`
+# replicas, and clean everything up on exit. Sourced; expects `set -euo pipefail`.
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../../scripts/lib/pg.sh
+source "$REPO_ROOT/scripts/lib/pg.sh"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/skygeni-target}
+KIT_DIR=$(mktemp -d /tmp/skygeni-kit.XXXXXX)
+KIT_PIDS=()
+SKYGENI=$CARGO_TARGET_DIR/release/skygeni
+LOADKIT=$CARGO_TARGET_DIR/release/skygeni-loadkit
+FAKES=$CARGO_TARGET_DIR/release/skygeni-fakes
+# Secrets shared by the replicas and the traffic generator (test values, loopback only).
+export SKYGENI_JWT_SECRET=loadkit-jwt-secret-0123456789abcdef0123
+export SLACK_SIGNING_SECRET=loadkit-slack-signing-secret
+export SALESFORCE_WEBHOOK_SECRET=loadkit-webhook-secret
+export SKYGENI_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
+export RUST_LOG=${RUST_LOG:-warn}
+
+kit_log() { printf '==> [kit] %s\n' "$*" >&2; }
+kit_pass() { printf 'PASS %s\n' "$*"; }
+kit_fail() {
+    printf 'FAIL %s\n' "$*"
+    KIT_FAILED=1
+}
+KIT_FAILED=0
+
+kit_cleanup() {
+    local p
+    for p in "${KIT_PIDS[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
+    sleep 0.5
+    for p in "${KIT_PIDS[@]}"; do
+        kill -9 "$p" 2>/dev/null || true
+    done
+    pg_stop_throwaway
+    rm -rf "$KIT_DIR"
+}
+trap kit_cleanup EXIT
+
+kit_build() {
+    kit_log "building release binaries (target dir $CARGO_TARGET_DIR)"
+    (cd "$REPO_ROOT" && cargo build --release --quiet -p skygeni -p skygeni-loadkit -p skygeni-fakes)
+}
+
+# A throwaway cluster and one database in it; sets KIT_DB_URL.
+kit_start_pg() {
+    pg_start_throwaway || {
+        kit_log "could not start a throwaway PostgreSQL"
+        exit 2
+    }
+    local base=${PG_ADMIN_URL%/*}
+    pg_psql "$PG_ADMIN_URL" -c "CREATE DATABASE skygeni_kit" >/dev/null
+    KIT_DB_URL="$base/skygeni_kit"
+    export SKYGENI_DATABASE_URL=$KIT_DB_URL
+}
+
+kit_pg_restart() {
+    local down_secs=${1:-5}
+    kit_log "stopping PostgreSQL for ${down_secs}s"
+    pg_as_owner "$PG_THROWAWAY_BIN/pg_ctl" -D "$PG_THROWAWAY_DATA" -m fast -w stop >/dev/null
+    sleep "$down_secs"
+    pg_as_owner "$PG_THROWAWAY_BIN/pg_ctl" -D "$PG_THROWAWAY_DATA" -l "$PG_THROWAWAY_DIR/server.log" -w start >/dev/null
+    kit_log "PostgreSQL is back"
+}
+
+kit_sql() { pg_psql "$KIT_DB_URL" -tA -c "$1"; }
+
+# kit_serve NAME [serve flags...]: start a replica on a free port; sets KIT_PORT_<NAME>,
+# KIT_PID_<NAME>; waits until /readyz answers 200 (at most 60 s).
+kit_serve() {
+    local name=$1
+    shift
+    local port
+    port=$(pg_free_port)
+    SKYGENI_BIND=127.0.0.1:$port "$SKYGENI" serve "$@" >"$KIT_DIR/$name.log" 2>&1 &
+    local pid=$!
+    KIT_PIDS+=("$pid")
+    printf -v "KIT_PORT_$name" '%s' "$port"
+    printf -v "KIT_PID_$name" '%s' "$pid"
+    local i
+    for i in $(seq 1 600); do
+        if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+            kit_log "replica $name up on port $port (pid $pid)"
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || {
+            tail -20 "$KIT_DIR/$name.log" >&2
+            kit_log "replica $name exited"
+            exit 2
+        }
+        sleep 0.1
+    done
+    : "$i"
+    kit_log "replica $name not ready after 60 s"
+    exit 2
+}
+
+# Load the bundled dataset into the kit database and train the tenant's model.
+kit_seed() {
+    local tenant=${1:-default}
+    "$SKYGENI" --tenant "$tenant" import --csv "$REPO_ROOT/examples/data/skygeni_sales_data.csv" >/dev/null
+    "$SKYGENI" --tenant "$tenant" train >/dev/null
+}
+
+kit_finish() {
+    if [[ $KIT_FAILED -eq 0 ]]; then
+        printf 'RESULT: PASS\n'
+    else
+        printf 'RESULT: FAIL\n'
+    fi
+    exit "$KIT_FAILED"
+}

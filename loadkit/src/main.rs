@@ -1,0 +1,31 @@
+//! `skygeni-loadkit`: the Rust half of the load and fault kit. The scenario scripts in
+//! `loadkit/scenarios/` start PostgreSQL, the fakes and `skygeni serve` replicas, and call this
+//! binary to generate traffic and watch the service. Traffic goes to loopback only and every
+//! loop is bounded in count and time.
+mod load;
+mod ready;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "skygeni-loadkit", about = "SkyGeni load and fault kit")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Steady-rate mixed traffic (API scoring, slash commands, interactions, webhooks).
+    Load(load::LoadArgs),
+    /// Poll /readyz and report every status change (bounded by --for).
+    WatchReady(ready::WatchArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Load(a) => load::run(a).await,
+        Cmd::WatchReady(a) => ready::run(a).await,
+    }
+}
