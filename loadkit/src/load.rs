@@ -73,7 +73,10 @@ pub async fn run(a: LoadArgs) -> anyhow::Result<()> {
         .split(',')
         .map(|w| w.trim().parse().context("--mix takes four whole numbers"))
         .collect::<anyhow::Result<_>>()?;
-    anyhow::ensure!(weights.len() == 4, "--mix takes four weights: api,slack,interaction,webhook");
+    anyhow::ensure!(
+        weights.len() == 4,
+        "--mix takes four weights: api,slack,interaction,webhook"
+    );
     let mut plan = Vec::new();
     for (kind, w) in [Kind::Api, Kind::Slack, Kind::Interaction, Kind::Webhook]
         .into_iter()
@@ -129,7 +132,13 @@ pub async fn run(a: LoadArgs) -> anyhow::Result<()> {
     .await;
     tasks.abort_all();
     let rss_end = a.pid.and_then(rss_kib);
-    report(&windows.lock().unwrap(), &a, rss_start, rss_end, &rss_samples)
+    report(
+        &windows.lock().unwrap(),
+        &a,
+        rss_start,
+        rss_end,
+        &rss_samples,
+    )
 }
 
 fn short(e: &anyhow::Error) -> String {
@@ -153,7 +162,10 @@ async fn send(
     let now = chrono::Utc::now();
     let req = match kind {
         Kind::Api => {
-            let token = a.token.as_deref().context("--token is needed for API traffic")?;
+            let token = a
+                .token
+                .as_deref()
+                .context("--token is needed for API traffic")?;
             client
                 .post(format!("{}/v1/deals/score", a.url))
                 .bearer_auth(token)
@@ -172,7 +184,13 @@ async fn send(
                 ("response_url", a.response_url.as_str()),
                 ("trigger_id", &format!("{i}.loadkit.trigger")),
             ])?;
-            slack_signed(client, a, skygeni::slack::COMMANDS_PATH, body, now.timestamp())?
+            slack_signed(
+                client,
+                a,
+                skygeni::slack::COMMANDS_PATH,
+                body,
+                now.timestamp(),
+            )?
         }
         Kind::Interaction => {
             let payload = serde_json::json!({
@@ -190,7 +208,13 @@ async fn send(
                 }]
             });
             let body = serde_urlencoded::to_string([("payload", payload.to_string())])?;
-            slack_signed(client, a, skygeni::slack::INTERACTIONS_PATH, body, now.timestamp())?
+            slack_signed(
+                client,
+                a,
+                skygeni::slack::INTERACTIONS_PATH,
+                body,
+                now.timestamp(),
+            )?
         }
         Kind::Webhook => {
             let secret = a
@@ -204,11 +228,18 @@ async fn send(
             })
             .to_string();
             let ts = now.timestamp_millis().to_string();
-            let sig = skygeni::crm::salesforce::webhook::sign(secret.as_bytes(), &ts, body.as_bytes());
+            let sig =
+                skygeni::crm::salesforce::webhook::sign(secret.as_bytes(), &ts, body.as_bytes());
             client
                 .post(format!("{}/webhooks/salesforce", a.url))
-                .header(skygeni::crm::salesforce::fields::WEBHOOK_TIMESTAMP_HEADER, ts)
-                .header(skygeni::crm::salesforce::fields::WEBHOOK_SIGNATURE_HEADER, sig)
+                .header(
+                    skygeni::crm::salesforce::fields::WEBHOOK_TIMESTAMP_HEADER,
+                    ts,
+                )
+                .header(
+                    skygeni::crm::salesforce::fields::WEBHOOK_SIGNATURE_HEADER,
+                    sig,
+                )
                 .header("content-type", "application/json")
                 .body(body)
         }

@@ -1,5 +1,5 @@
 //! Audit log: who did what to which tenant's data, and when.
-use super::{Store, StoreResult, format_ts, values_sql};
+use super::{Store, StoreResult, format_ts, storable_text, values_sql};
 use crate::domain::TenantId;
 
 /// Rows per multi-row INSERT (8 binds each; far below both backends' parameter limits).
@@ -33,10 +33,10 @@ impl PendingAudit {
         PendingAudit {
             tenant: tenant.clone(),
             at: format_ts(chrono::Utc::now()),
-            actor: entry.actor.to_string(),
-            action: entry.action.to_string(),
-            target: entry.target.map(str::to_string),
-            request_id: entry.request_id.map(str::to_string),
+            actor: storable_text(entry.actor),
+            action: storable_text(entry.action),
+            target: entry.target.map(storable_text),
+            request_id: entry.request_id.map(storable_text),
             detail: entry.detail.map(|d| d.to_string()),
         }
     }
@@ -63,10 +63,10 @@ impl Store {
         .bind(tenant.as_str().to_string())
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(format_ts(chrono::Utc::now()))
-        .bind(entry.actor.to_string())
-        .bind(entry.action.to_string())
-        .bind(entry.target.map(str::to_string))
-        .bind(entry.request_id.map(str::to_string))
+        .bind(storable_text(entry.actor))
+        .bind(storable_text(entry.action))
+        .bind(entry.target.map(storable_text))
+        .bind(entry.request_id.map(storable_text))
         .bind(entry.detail.map(|d| d.to_string()))
         .execute(&mut *tx)
         .await?;

@@ -133,6 +133,20 @@ async fn write_with_retries(store: &Store, tenant: &TenantId, entries: &[Pending
                 tracing::warn!(error = %e, tenant = %tenant, rows = entries.len(), attempt, "audit write failed; retrying");
                 tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
             }
+            Err(e) if entries.len() > 1 => {
+                // One row the database refuses must not take the rest of the batch with it:
+                // write them one by one and lose only the rows that still fail.
+                tracing::warn!(error = %e, tenant = %tenant, rows = entries.len(), "audit batch failed; writing rows one by one");
+                for entry in entries {
+                    if let Err(e) = store
+                        .record_audit_batch(tenant, std::slice::from_ref(entry))
+                        .await
+                    {
+                        metrics::counter!("skygeni_audit_rows_lost_total").increment(1);
+                        tracing::error!(error = %e, tenant = %tenant, action = %entry.action, "audit row lost");
+                    }
+                }
+            }
             Err(e) => {
                 metrics::counter!("skygeni_audit_rows_lost_total").increment(entries.len() as u64);
                 tracing::error!(error = %e, tenant = %tenant, rows = entries.len(), "audit write failed; entries lost");

@@ -265,6 +265,17 @@ pub fn redact_url(url: &str) -> String {
     url.to_string()
 }
 
+/// Text as both backends can store it: PostgreSQL refuses NUL bytes in `text` (the whole
+/// statement fails), so free text from outside (API bodies, Slack input, CRM fields) has each
+/// NUL replaced by U+FFFD before it is bound.
+pub fn storable_text(s: &str) -> String {
+    if s.contains('\0') {
+        s.replace('\0', "\u{FFFD}")
+    } else {
+        s.to_string()
+    }
+}
+
 /// `($1, $2, …), ($k, …)` for a multi-row INSERT of `rows` rows of `cols` columns.
 pub(crate) fn values_sql(rows: usize, cols: usize) -> String {
     let mut sql = String::with_capacity(rows * cols * 5);

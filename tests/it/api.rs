@@ -1380,3 +1380,32 @@ async fn shutdown_writes_the_audit_entries_still_queued() {
     ids.sort();
     assert_eq!(audited, ids);
 }
+
+#[tokio::test]
+async fn hostile_strings_in_a_scoring_request_never_reach_the_database_as_an_error() {
+    let app = TestApp::spawn().await;
+    app.seed("default", 300, "H").await;
+    let token = app.token("default", Role::Admin, "admin_1");
+    for (field, value) in [
+        ("deal_id", "x\u{0}y"),
+        ("deal_id", "'; DROP TABLE deals;--"),
+        ("industry", "\u{0}"),
+        ("industry", "株式会社 🚀 שלום"),
+        ("region", "$1 $$ \\N %s"),
+    ] {
+        let mut body = json!({
+            "deal_id": "HOSTILE-1", "created_date": "2024-02-01", "amount": 12000.0,
+            "industry": "SaaS", "region": "Europe", "product_type": "Pro",
+            "lead_source": "Partner", "deal_stage": "Proposal", "as_of": "2024-06-01"
+        });
+        body[field] = json!(value);
+        let (status, resp, _) = app.post("/v1/deals/score", &token, &body).await;
+        assert!(
+            status == StatusCode::OK || status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}={value:?}: {status} {resp}"
+        );
+    }
+    // Every request's audit row made it (a NUL byte would make PostgreSQL refuse the batch).
+    let audited = app.audit_actions("default").await;
+    assert!(audited.len() >= 5, "{} audit rows", audited.len());
+}

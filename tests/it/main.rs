@@ -2,6 +2,7 @@
 //! database on the backend named by SKYGENI_TEST_BACKEND (see `scripts/test`).
 mod api;
 mod engine_cli;
+mod hostile;
 mod import_cli;
 mod store_contract;
 mod support;
