@@ -17,7 +17,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Steady-rate mixed traffic (API scoring, slash commands, interactions, webhooks).
-    Load(load::LoadArgs),
+    Load(Box<load::LoadArgs>),
     /// Poll /readyz and report every status change (bounded by --for).
     WatchReady(ready::WatchArgs),
 }
@@ -25,7 +25,7 @@ enum Cmd {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
-        Cmd::Load(a) => load::run(a).await,
+        Cmd::Load(a) => load::run(*a).await,
         Cmd::WatchReady(a) => ready::run(a).await,
     }
 }
