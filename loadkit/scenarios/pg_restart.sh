@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scenario: PostgreSQL restarts while the service is under traffic.
 # Pass when: /readyz turns not-ready during the outage and ready again afterwards without a
-# restart of the replica; the replica process survives; traffic after recovery has no 5xx;
+# restart of the replica; the replica process survives; requests during the outage get 503
+# with Retry-After (never 500); traffic after recovery has no 5xx;
 # and nothing written before the outage is lost (deal, score and outbox row counts unchanged).
 #
 #   loadkit/scenarios/pg_restart.sh            # ~1 minute after the build
@@ -11,8 +12,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 kit_build
 kit_start_pg
 "$SKYGENI" migrate >/dev/null
-kit_seed default
-"$SKYGENI" score >/dev/null
+kit_seed default 5000
+"$SKYGENI" score --as-of 2024-06-01 >/dev/null
 kit_serve a
 TOKEN=$("$SKYGENI" token --sub loadkit-admin --role admin)
 DEALS=$(kit_sql "SELECT string_agg(deal_id, ',') FROM (SELECT deal_id FROM deals WHERE outcome IS NULL ORDER BY deal_id LIMIT 50) d")
@@ -32,6 +33,11 @@ wait "$WATCH" || true
 wait "$LOAD" || true
 cat "$KIT_DIR/ready.txt"
 grep -E "summary|statuses" "$KIT_DIR/during.txt"
+if grep -q '"500"' "$KIT_DIR/during.txt"; then
+    kit_fail "requests during the outage got 500 (want 503 + Retry-After): $(grep statuses "$KIT_DIR/during.txt")"
+else
+    kit_pass "requests during the outage got 200 or 503, never 500"
+fi
 
 grep -q "went_not_ready=true ready_at_end=true" "$KIT_DIR/ready.txt" &&
     kit_pass "readyz went not-ready during the outage and recovered by itself" ||

@@ -20,6 +20,15 @@ enum Cmd {
     Load(Box<load::LoadArgs>),
     /// Poll /readyz and report every status change (bounded by --for).
     WatchReady(ready::WatchArgs),
+    /// Write a synthetic CRM export (seed columns; one deal in five open) to stdout.
+    GenCsv {
+        /// Number of deals.
+        #[arg(long, default_value_t = 1_000)]
+        rows: usize,
+        /// Deal id prefix (different prefixes give disjoint ids).
+        #[arg(long, default_value = "K")]
+        prefix: String,
+    },
 }
 
 #[tokio::main]
@@ -27,5 +36,10 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Load(a) => load::run(*a).await,
         Cmd::WatchReady(a) => ready::run(a).await,
+        Cmd::GenCsv { rows, prefix } => {
+            anyhow::ensure!(rows <= 10_000_000, "--rows is capped at 10,000,000");
+            print!("{}", skygeni::crm::synthetic::generated_csv(rows, &prefix));
+            Ok(())
+        }
     }
 }

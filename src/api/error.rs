@@ -35,6 +35,9 @@ pub enum ApiError {
         scope: &'static str,
         retry_after: u64,
     },
+    /// 503 with Retry-After: the database is unreachable for now (logged, never echoed).
+    #[error("service temporarily unavailable; retry in {retry_after}s")]
+    Unavailable { retry_after: u64, cause: String },
     /// 500: logged, never echoed.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -65,6 +68,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -79,6 +83,10 @@ impl ApiError {
             ApiError::RateLimited { scope, retry_after } => (
                 ErrorCode::RateLimitExceeded,
                 Some(serde_json::json!({"scope": scope, "retry_after_secs": retry_after})),
+            ),
+            ApiError::Unavailable { retry_after, .. } => (
+                ErrorCode::InternalError,
+                Some(serde_json::json!({"retry_after_secs": retry_after})),
             ),
             ApiError::Internal(_) => (ErrorCode::InternalError, None),
         };
@@ -101,6 +109,10 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound("not found".into()),
+            StoreError::Unavailable(cause) => ApiError::Unavailable {
+                retry_after: 5,
+                cause,
+            },
             other => ApiError::Internal(anyhow::Error::new(other)),
         }
     }
@@ -108,11 +120,17 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(e) = &self {
-            tracing::error!(error = %format!("{e:#}"), "request failed");
+        match &self {
+            ApiError::Internal(e) => tracing::error!(error = %format!("{e:#}"), "request failed"),
+            ApiError::Unavailable { cause, .. } => {
+                tracing::warn!(%cause, "database unavailable; answered 503")
+            }
+            _ => {}
         }
         let mut resp = (self.status(), Json(self.body())).into_response();
-        if let ApiError::RateLimited { retry_after, .. } = &self {
+        if let ApiError::RateLimited { retry_after, .. }
+        | ApiError::Unavailable { retry_after, .. } = &self
+        {
             resp.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(retry_after.max(&1).to_owned()),

@@ -72,6 +72,10 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The database cannot be reached right now (restart, failover, pool exhausted): worth a
+    /// retry, unlike `Other`.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -83,6 +87,19 @@ impl From<sqlx::Error> for StoreError {
             // Detected by kind: SQLite does not report constraint names reliably.
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.message().to_string())
+            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
+            // PostgreSQL's class 08 (connection exception) and 57P0x (shutdown, cannot
+            // connect now, database dropped): the server is going away or not back yet.
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")) =>
+            {
+                StoreError::Unavailable(db.message().to_string())
             }
             _ => StoreError::Other(e.into()),
         }
@@ -109,6 +126,9 @@ impl Store {
             .with_context(|| format!("invalid database URL {}", redact_url(&url)))?;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            // Fail fast while the database is away (restart, failover): a request gets a 503
+            // with Retry-After after 5 s instead of hanging for sqlx's default 30 s.
+            .acquire_timeout(std::time::Duration::from_secs(5))
             // The default ping before every checkout costs a PostgreSQL round trip per unit of
             // work (measured: a large share of an API request). A dead connection then shows up
             // as one failed query instead; the pool's idle/lifetime limits retire connections.
