@@ -315,3 +315,31 @@ pub async fn calibration_check(
         note,
     })
 }
+
+/// Recent lifecycle records, for `skygeni model list` and `/v1/models/performance`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LifecycleHistory {
+    /// Monthly retrain decisions of the scope, newest first (why a version sits in staging).
+    pub evaluations: Vec<ModelEvaluation>,
+    /// The tenant's daily calibration checks, newest first (empty for the global scope).
+    pub calibration_checks: Vec<CalibrationCheck>,
+}
+
+pub async fn history(
+    store: &Store,
+    tenant: &TenantId,
+    scope: &ModelScope,
+) -> anyhow::Result<LifecycleHistory> {
+    let calibration_checks = match scope {
+        ModelScope::Tenant(_) => {
+            // Every check up to today (checks are dated by the UTC day they ran).
+            let tomorrow = Utc::now().date_naive() + Duration::days(1);
+            store.calibration_checks(tenant, tomorrow, 7).await?
+        }
+        ModelScope::Global => Vec::new(),
+    };
+    Ok(LifecycleHistory {
+        evaluations: store.model_evaluations(scope, 10).await?,
+        calibration_checks,
+    })
+}

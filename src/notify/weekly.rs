@@ -386,7 +386,7 @@ pub fn slack_blocks(s: &WeeklySummary, chart_urls: &[(Chart, String)]) -> Value 
         .take(5)
     {
         blocks.push(json!({"type": "section",
-            "text": {"type": "mrkdwn", "text": truncate(&format!("*{}* {} — risk {}/100", l.name, money_short(l.amount), l.score), MAX_SECTION_TEXT)},
+            "text": {"type": "mrkdwn", "text": truncate(&format!("*{}* {}", l.name, money_short(l.amount)), MAX_SECTION_TEXT)},
             "accessory": {"type": "button", "action_id": crate::slack::actions::VIEW_DEAL, "value": l.deal_id,
                 "text": {"type": "plain_text", "text": "View deal"}}}));
     }
