@@ -252,27 +252,36 @@ impl Store {
         tenant: &TenantId,
         c: &CalibrationCheck,
     ) -> StoreResult<()> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        sqlx::query(
+        // sqlx's Any driver sends a NULL float to PostgreSQL in a format it rejects, so "no
+        // verdict" is written as a literal NULL and the value, when there is one, bound last.
+        let error_sql = if c.calibration_error.is_some() {
+            "$9"
+        } else {
+            "NULL"
+        };
+        let sql = format!(
             "INSERT INTO calibration_checks (tenant_id, checked_on, checked_at, model_version, deals, \
-                 calibration_error, breached, rolled_back_from, rolled_back_to) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 breached, rolled_back_from, rolled_back_to, calibration_error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {error_sql}) \
              ON CONFLICT (tenant_id, checked_on) DO UPDATE SET checked_at = excluded.checked_at, \
                  model_version = excluded.model_version, deals = excluded.deals, \
                  calibration_error = excluded.calibration_error, breached = excluded.breached, \
-                 rolled_back_from = excluded.rolled_back_from, rolled_back_to = excluded.rolled_back_to",
-        )
-        .bind(tenant.as_str().to_string())
-        .bind(c.checked_on.to_string())
-        .bind(c.checked_at.clone())
-        .bind(c.model_version.clone())
-        .bind(c.deals)
-        .bind(c.calibration_error)
-        .bind(i64::from(c.breached))
-        .bind(c.rolled_back_from.clone())
-        .bind(c.rolled_back_to.clone())
-        .execute(&mut *tx)
-        .await?;
+                 rolled_back_from = excluded.rolled_back_from, rolled_back_to = excluded.rolled_back_to"
+        );
+        let mut tx = self.begin_tenant(tenant).await?;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_string())
+            .bind(c.checked_on.to_string())
+            .bind(c.checked_at.clone())
+            .bind(c.model_version.clone())
+            .bind(c.deals)
+            .bind(i64::from(c.breached))
+            .bind(c.rolled_back_from.clone())
+            .bind(c.rolled_back_to.clone());
+        if let Some(e) = c.calibration_error {
+            q = q.bind(e);
+        }
+        q.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
