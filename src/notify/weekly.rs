@@ -25,6 +25,14 @@ pub struct InlineImage {
     pub bytes: Vec<u8>,
 }
 
+impl InlineImage {
+    /// The bytes as standard base64, the form SendGrid's `attachments[].content` takes.
+    pub fn base64(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&self.bytes)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WeeklyEmail {
     pub subject: String,

@@ -256,6 +256,10 @@ async fn the_weekly_summary_on_the_seed_matches_skygeni_metrics_and_closes_the_l
         assert!(email.html.contains(&format!("cid:{}", img.content_id)));
         assert_eq!(png_size(&img.bytes), (WIDTH, HEIGHT));
         assert_eq!(img.mime_type, "image/png");
+        assert!(
+            img.base64().starts_with("iVBORw0KGgo"),
+            "base64 of the PNG signature"
+        );
     }
 
     // Slack: image blocks from the signed URLs, a View deal button per critical deal.
