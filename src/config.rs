@@ -36,6 +36,9 @@ pub struct Settings {
     pub redis_url: Option<String>,
     pub rate_limit_user_per_min: u32,
     pub rate_limit_tenant_per_min: u32,
+    /// Signs the expiring `/charts/…` image URLs; when unset a key is derived from the JWT
+    /// secret (see `notify::charts::url_secret`).
+    pub chart_url_secret: Option<SecretString>,
 }
 
 /// `skygeni.toml`: the same settings, keys in lower case without the `SKYGENI_` prefix
@@ -122,6 +125,7 @@ impl Settings {
             redis_url: get("SKYGENI_REDIS_URL"),
             rate_limit_user_per_min: number("SKYGENI_RATE_LIMIT_USER_PER_MIN", 100)?,
             rate_limit_tenant_per_min: number("SKYGENI_RATE_LIMIT_TENANT_PER_MIN", 1000)?,
+            chart_url_secret: secret("SKYGENI_CHART_URL_SECRET"),
         })
     }
 }

@@ -4,5 +4,6 @@ mod api;
 mod engine_cli;
 mod hostile;
 mod import_cli;
+mod reports;
 mod store_contract;
 mod support;
