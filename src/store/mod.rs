@@ -10,6 +10,7 @@ mod audit;
 pub mod audit_writer;
 mod deals;
 mod models;
+mod salesforce;
 mod scores;
 mod tenants;
 
@@ -21,6 +22,7 @@ pub use audit::{AuditEntry, AuditRow, PendingAudit};
 pub use audit_writer::AuditWriter;
 pub use deals::{DealUpsert, ImportCounts, row_hash};
 pub use models::{KEEP_PRODUCTION_VERSIONS, ModelRow, NewModel};
+pub use salesforce::{SfConnectionRow, SfUser, SyncStateRow, WritebackOutcome};
 pub use scores::StoredScore;
 pub use tenants::Tenant;
 
