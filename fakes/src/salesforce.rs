@@ -85,7 +85,12 @@ impl Org {
     }
 
     /// Apply an update to one record; the per-record error the API would report, if any.
-    pub fn update(&mut self, object: &str, id: &str, fields: &Record) -> Result<(), (String, String)> {
+    pub fn update(
+        &mut self,
+        object: &str,
+        id: &str,
+        fields: &Record,
+    ) -> Result<(), (String, String)> {
         if let Some(queue) = self.record_errors.get_mut(id)
             && !queue.is_empty()
         {
@@ -94,7 +99,10 @@ impl Org {
         }
         for f in fields.keys() {
             if self.field_type(object, f).is_none() {
-                return Err(("INVALID_FIELD".into(), format!("No such column '{f}' on sobject of type {object}")));
+                return Err((
+                    "INVALID_FIELD".into(),
+                    format!("No such column '{f}' on sobject of type {object}"),
+                ));
             }
         }
         let stamp = self.tick();
@@ -258,15 +266,27 @@ impl FakeSalesforce {
             .route(&format!("{data}/query"), get(query))
             .route(&format!("{data}/queryAll"), get(query_all))
             .route(&format!("{data}/query/{{cursor}}"), get(query_more))
-            .route(&format!("{data}/sobjects/{{object}}/describe"), get(describe))
-            .route(&format!("{data}/composite/sobjects"), patch(collections_update))
+            .route(
+                &format!("{data}/sobjects/{{object}}/describe"),
+                get(describe),
+            )
+            .route(
+                &format!("{data}/composite/sobjects"),
+                patch(collections_update),
+            )
             .route(
                 &format!("{data}/composite/sobjects/{{object}}/{{field}}"),
                 patch(collections_upsert),
             )
             .route(&format!("{data}/jobs/query"), post(bulk::create_query))
-            .route(&format!("{data}/jobs/query/{{id}}"), get(bulk::query_status))
-            .route(&format!("{data}/jobs/query/{{id}}/results"), get(bulk::query_results))
+            .route(
+                &format!("{data}/jobs/query/{{id}}"),
+                get(bulk::query_status),
+            )
+            .route(
+                &format!("{data}/jobs/query/{{id}}/results"),
+                get(bulk::query_results),
+            )
             .route(&format!("{data}/jobs/ingest"), post(bulk::create_ingest))
             .route(
                 &format!("{data}/jobs/ingest/{{id}}"),
@@ -307,7 +327,10 @@ impl FakeSalesforce {
         rec.insert("SystemModstamp".into(), Value::String(stamp.clone()));
         rec.entry("CreatedDate").or_insert(Value::String(stamp));
         rec.entry("IsDeleted").or_insert(Value::Bool(false));
-        org.records.entry(object.into()).or_default().insert(id.clone(), rec);
+        org.records
+            .entry(object.into())
+            .or_default()
+            .insert(id.clone(), rec);
         id
     }
 
@@ -321,7 +344,11 @@ impl FakeSalesforce {
     pub fn delete(&self, object: &str, id: &str) {
         let mut org = self.org.lock();
         let stamp = org.tick();
-        let rec = org.records.get_mut(object).and_then(|m| m.get_mut(id)).expect("record exists");
+        let rec = org
+            .records
+            .get_mut(object)
+            .and_then(|m| m.get_mut(id))
+            .expect("record exists");
         rec.insert("IsDeleted".into(), Value::Bool(true));
         rec.insert("SystemModstamp".into(), Value::String(stamp));
     }
@@ -331,7 +358,17 @@ impl FakeSalesforce {
     }
 
     pub fn records(&self, object: &str) -> Vec<Record> {
-        self.org.lock().records.get(object).map(|m| m.values().cloned().collect()).unwrap_or_default()
+        self.org
+            .lock()
+            .records
+            .get(object)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Move the org clock forward (time passes between syncs).
+    pub fn advance(&self, by: chrono::Duration) {
+        self.org.lock().clock += by;
     }
 
     /// Drop a field from an object's schema (an admin deleted it).
@@ -380,7 +417,12 @@ impl FakeSalesforce {
 
     /// The next write to record `id` fails with `status_code` (once per call to this).
     pub fn fail_next_write(&self, id: &str, status_code: &str) {
-        self.org.lock().record_errors.entry(id.into()).or_default().push(status_code.into());
+        self.org
+            .lock()
+            .record_errors
+            .entry(id.into())
+            .or_default()
+            .push(status_code.into());
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -389,7 +431,12 @@ impl FakeSalesforce {
 
     /// Calls whose method matches and path contains `fragment`.
     pub fn count(&self, method: &str, fragment: &str) -> usize {
-        self.org.lock().calls.iter().filter(|c| c.method == method && c.path.contains(fragment)).count()
+        self.org
+            .lock()
+            .calls
+            .iter()
+            .filter(|c| c.method == method && c.path.contains(fragment))
+            .count()
     }
 
     pub fn clear_calls(&self) {
@@ -410,9 +457,13 @@ impl FakeSalesforce {
     /// `n` open and closed Opportunities with Accounts, owners (with a manager) and stage
     /// history, deterministic for a given `seed`. Returns their ids.
     pub fn seed_opportunities(&self, n: usize, owners: usize, seed: u64) -> Vec<String> {
-        let mut rng = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut rng = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let mut next = move |m: u64| {
-            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (rng >> 33) % m.max(1)
         };
         let mut org = self.org.lock();
@@ -426,13 +477,39 @@ impl FakeSalesforce {
             u.insert("Id".into(), json!(id));
             u.insert("Name".into(), json!(format!("User {i}")));
             u.insert("Email".into(), json!(format!("user{i}@example.com")));
-            u.insert("ManagerId".into(), mgr.clone().map_or(Value::Null, Value::String));
-            u.insert("TimeZoneSidKey".into(), json!(if i % 2 == 0 { "Asia/Kolkata" } else { "America/New_York" }));
+            u.insert(
+                "ManagerId".into(),
+                mgr.clone().map_or(Value::Null, Value::String),
+            );
+            u.insert(
+                "TimeZoneSidKey".into(),
+                json!(if i % 2 == 0 {
+                    "Asia/Kolkata"
+                } else {
+                    "America/New_York"
+                }),
+            );
             u.insert("IsActive".into(), json!(true));
-            org.records.entry("User".into()).or_default().insert(id.clone(), u);
+            org.records
+                .entry("User".into())
+                .or_default()
+                .insert(id.clone(), u);
         }
-        const STAGES: [&str; 5] = ["Prospecting", "Qualification", "Proposal", "Negotiation", "Closed Won"];
-        const INDUSTRIES: [&str; 6] = ["Software", "Financial Services", "Healthcare", "Education", "Retail", "Manufacturing"];
+        const STAGES: [&str; 5] = [
+            "Prospecting",
+            "Qualification",
+            "Proposal",
+            "Negotiation",
+            "Closed Won",
+        ];
+        const INDUSTRIES: [&str; 6] = [
+            "Software",
+            "Financial Services",
+            "Healthcare",
+            "Education",
+            "Retail",
+            "Manufacturing",
+        ];
         const SOURCES: [&str; 4] = ["Inbound", "Outbound", "Referral", "Partner"];
         const REGIONS: [&str; 4] = ["North America", "Europe", "APAC", "India"];
         let today = org.clock.date_naive();
@@ -455,12 +532,24 @@ impl FakeSalesforce {
             r.insert("Id".into(), json!(id));
             r.insert("Name".into(), json!(format!("Deal {i}")));
             r.insert("AccountId".into(), json!(format!("001S{i:014}")));
-            r.insert("Account.Name".into(), json!(format!("Account {}", i % 5000)));
-            r.insert("Account.Industry".into(), json!(INDUSTRIES[next(6) as usize]));
-            r.insert("Account.BillingCountry".into(), json!(REGIONS[next(4) as usize]));
+            r.insert(
+                "Account.Name".into(),
+                json!(format!("Account {}", i % 5000)),
+            );
+            r.insert(
+                "Account.Industry".into(),
+                json!(INDUSTRIES[next(6) as usize]),
+            );
+            r.insert(
+                "Account.BillingCountry".into(),
+                json!(REGIONS[next(4) as usize]),
+            );
             r.insert("Amount".into(), json!(amount));
             r.insert("StageName".into(), json!(stage));
-            r.insert("CreatedDate".into(), json!(format!("{created}T09:00:00.000+0000")));
+            r.insert(
+                "CreatedDate".into(),
+                json!(format!("{created}T09:00:00.000+0000")),
+            );
             r.insert("CloseDate".into(), json!(close.to_string()));
             r.insert("IsClosed".into(), json!(closed));
             r.insert("IsWon".into(), json!(won));
@@ -468,12 +557,19 @@ impl FakeSalesforce {
             r.insert("OwnerId".into(), json!(owner));
             r.insert("LeadSource".into(), json!(SOURCES[next(4) as usize]));
             r.insert("Type".into(), json!("New Business"));
-            r.insert("LastActivityDate".into(), json!((today - chrono::Duration::days(next(40) as i64)).to_string()));
+            r.insert(
+                "LastActivityDate".into(),
+                json!((today - chrono::Duration::days(next(40) as i64)).to_string()),
+            );
             r.insert("SystemModstamp".into(), json!(stamp));
             // Stage history: created in Prospecting, later moved (with a close-date push and
             // an amount cut on some deals).
             let hist = org.records.entry("OpportunityHistory".into()).or_default();
-            let mut h = |k: usize, stage: &str, amt: f64, close: chrono::NaiveDate, at: chrono::NaiveDate| {
+            let mut h = |k: usize,
+                         stage: &str,
+                         amt: f64,
+                         close: chrono::NaiveDate,
+                         at: chrono::NaiveDate| {
                 let mut r = Record::new();
                 let hid = format!("008S{seed:02}{i:010}{k:02}");
                 r.insert("Id".into(), json!(hid));
@@ -481,7 +577,10 @@ impl FakeSalesforce {
                 r.insert("StageName".into(), json!(stage));
                 r.insert("Amount".into(), json!(amt));
                 r.insert("CloseDate".into(), json!(close.to_string()));
-                r.insert("CreatedDate".into(), json!(format!("{at}T09:00:00.000+0000")));
+                r.insert(
+                    "CreatedDate".into(),
+                    json!(format!("{at}T09:00:00.000+0000")),
+                );
                 r.insert("IsDeleted".into(), json!(false));
                 hist.insert(hid, r);
             };
@@ -489,9 +588,18 @@ impl FakeSalesforce {
             let first_amount = if i % 4 == 0 { amount * 1.3 } else { amount };
             h(0, "Prospecting", first_amount, first_close, created);
             if stage != "Prospecting" {
-                h(1, stage, amount, close, created + chrono::Duration::days(5 + next(20) as i64));
+                h(
+                    1,
+                    stage,
+                    amount,
+                    close,
+                    created + chrono::Duration::days(5 + next(20) as i64),
+                );
             }
-            org.records.entry("Opportunity".into()).or_default().insert(id.clone(), r);
+            org.records
+                .entry("Opportunity".into())
+                .or_default()
+                .insert(id.clone(), r);
             ids.push(id);
         }
         ids
@@ -499,7 +607,11 @@ impl FakeSalesforce {
 }
 
 fn sf_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!([{"message": message, "errorCode": code, "fields": []}]))).into_response()
+    (
+        status,
+        Json(json!([{"message": message, "errorCode": code, "fields": []}])),
+    )
+        .into_response()
 }
 
 /// Every call: record it, apply faults, check the bearer token and the API limit on data
@@ -508,7 +620,13 @@ async fn gate(State(sf): State<FakeSalesforce>, req: Request, next: Next) -> Res
     let path = req.uri().path().to_string();
     sf.org.lock().calls.push(Call {
         method: req.method().to_string(),
-        path: format!("{path}{}", req.uri().query().map(|q| format!("?{q}")).unwrap_or_default()),
+        path: format!(
+            "{path}{}",
+            req.uri()
+                .query()
+                .map(|q| format!("?{q}"))
+                .unwrap_or_default()
+        ),
     });
     let (fault, latency) = sf.faults.take();
     if !latency.is_zero() {
@@ -520,8 +638,13 @@ async fn gate(State(sf): State<FakeSalesforce>, req: Request, next: Next) -> Res
             return sf_error(status, "SERVER_UNAVAILABLE", "injected server error");
         }
         Some(Fault::RateLimited { retry_after_secs }) => {
-            let mut r = sf_error(StatusCode::TOO_MANY_REQUESTS, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded");
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            let mut r = sf_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "REQUEST_LIMIT_EXCEEDED",
+                "ConcurrentPerOrgLongTxn Limit exceeded",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             return r;
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
@@ -541,29 +664,56 @@ async fn gate(State(sf): State<FakeSalesforce>, req: Request, next: Next) -> Res
     let usage = {
         let mut org = sf.org.lock();
         if !token.is_some_and(|t| org.access_tokens.contains_key(&t)) {
-            return sf_error(StatusCode::UNAUTHORIZED, "INVALID_SESSION_ID", "Session expired or invalid");
+            return sf_error(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_SESSION_ID",
+                "Session expired or invalid",
+            );
         }
         if org.limit_exceeded || org.api_used >= org.api_max {
-            return sf_error(StatusCode::FORBIDDEN, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.");
+            return sf_error(
+                StatusCode::FORBIDDEN,
+                "REQUEST_LIMIT_EXCEEDED",
+                "TotalRequests Limit exceeded.",
+            );
         }
         org.api_used += 1;
         format!("api-usage={}/{}", org.api_used, org.api_max)
     };
     let mut resp = next.run(req).await;
-    resp.headers_mut().insert("Sforce-Limit-Info", HeaderValue::from_str(&usage).expect("ascii"));
+    resp.headers_mut().insert(
+        "Sforce-Limit-Info",
+        HeaderValue::from_str(&usage).expect("ascii"),
+    );
     resp
 }
 
-async fn authorize(State(sf): State<FakeSalesforce>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn authorize(
+    State(sf): State<FakeSalesforce>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let (Some(redirect), Some(state)) = (q.get("redirect_uri"), q.get("state")) else {
-        return (StatusCode::BAD_REQUEST, "redirect_uri and state are required").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            "redirect_uri and state are required",
+        )
+            .into_response();
     };
-    if q.get("client_id").map(String::as_str) != Some(CLIENT_ID) || q.get("response_type").map(String::as_str) != Some("code") {
-        return (StatusCode::BAD_REQUEST, "invalid client_id or response_type").into_response();
+    if q.get("client_id").map(String::as_str) != Some(CLIENT_ID)
+        || q.get("response_type").map(String::as_str) != Some("code")
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            "invalid client_id or response_type",
+        )
+            .into_response();
     }
     let challenge = q.get("code_challenge").cloned().unwrap_or_default();
     let code = format!("aPrx{}", uuid::Uuid::new_v4().simple());
-    sf.org.lock().codes.insert(code.clone(), (challenge, redirect.clone()));
+    sf.org
+        .lock()
+        .codes
+        .insert(code.clone(), (challenge, redirect.clone()));
     let sep = if redirect.contains('?') { '&' } else { '?' };
     let location = format!("{redirect}{sep}code={code}&state={}", urlencode(state));
     (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
@@ -572,17 +722,26 @@ async fn authorize(State(sf): State<FakeSalesforce>, Query(q): Query<HashMap<Str
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
 }
 
 fn grant_error(desc: &str) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant", "error_description": desc}))).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": "invalid_grant", "error_description": desc})),
+    )
+        .into_response()
 }
 
-async fn token(State(sf): State<FakeSalesforce>, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn token(
+    State(sf): State<FakeSalesforce>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     use base64::Engine;
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
     let mut org = sf.org.lock();
@@ -605,7 +764,9 @@ async fn token(State(sf): State<FakeSalesforce>, Form(f): Form<HashMap<String, S
             refresh = Some(r);
         }
         "refresh_token" => {
-            if get("client_id") != CLIENT_ID || !org.refresh_tokens.contains_key(get("refresh_token")) {
+            if get("client_id") != CLIENT_ID
+                || !org.refresh_tokens.contains_key(get("refresh_token"))
+            {
                 return grant_error("expired access/refresh token");
             }
         }
@@ -613,18 +774,32 @@ async fn token(State(sf): State<FakeSalesforce>, Form(f): Form<HashMap<String, S
             let claims = get("assertion")
                 .split('.')
                 .nth(1)
-                .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+                .and_then(|p| {
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(p)
+                        .ok()
+                })
                 .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
             let Some(c) = claims else {
                 return grant_error("invalid assertion");
             };
             let now = chrono::Utc::now().timestamp();
             let exp = c["exp"].as_i64().unwrap_or(0);
-            if c["iss"] != CLIENT_ID || c["sub"].as_str().is_none_or(str::is_empty) || exp < now || exp > now + 300 {
+            if c["iss"] != CLIENT_ID
+                || c["sub"].as_str().is_none_or(str::is_empty)
+                || exp < now
+                || exp > now + 300
+            {
                 return grant_error("invalid assertion");
             }
         }
-        _ => return (StatusCode::BAD_REQUEST, Json(json!({"error": "unsupported_grant_type"}))).into_response(),
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "unsupported_grant_type"})),
+            )
+                .into_response();
+        }
     }
     let access = format!("00DFAKE!{}", uuid::Uuid::new_v4().simple());
     org.access_tokens.insert(access.clone(), ());
@@ -643,11 +818,17 @@ async fn token(State(sf): State<FakeSalesforce>, Form(f): Form<HashMap<String, S
     Json(body).into_response()
 }
 
-async fn query(State(sf): State<FakeSalesforce>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn query(
+    State(sf): State<FakeSalesforce>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     run_query(&sf, q.get("q").map(String::as_str).unwrap_or(""), false)
 }
 
-async fn query_all(State(sf): State<FakeSalesforce>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn query_all(
+    State(sf): State<FakeSalesforce>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     run_query(&sf, q.get("q").map(String::as_str).unwrap_or(""), true)
 }
 
@@ -687,7 +868,11 @@ fn page(org: &mut Org, mut records: Vec<Value>) -> Response {
 async fn query_more(State(sf): State<FakeSalesforce>, Path(cursor): Path<String>) -> Response {
     let mut org = sf.org.lock();
     let Some(rest) = org.cursors.remove(&cursor) else {
-        return sf_error(StatusCode::BAD_REQUEST, "INVALID_QUERY_LOCATOR", "invalid query locator");
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY_LOCATOR",
+            "invalid query locator",
+        );
     };
     page(&mut org, rest)
 }
@@ -695,7 +880,11 @@ async fn query_more(State(sf): State<FakeSalesforce>, Path(cursor): Path<String>
 async fn describe(State(sf): State<FakeSalesforce>, Path(object): Path<String>) -> Response {
     let org = sf.org.lock();
     let Some(fields) = org.schema.get(&object) else {
-        return sf_error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist");
+        return sf_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        );
     };
     let fields: Vec<Value> = fields
         .iter()
@@ -711,20 +900,35 @@ fn record_error(code: &str, message: &str) -> Value {
 async fn collections_update(State(sf): State<FakeSalesforce>, Json(body): Json<Value>) -> Response {
     let records = body["records"].as_array().cloned().unwrap_or_default();
     if records.len() > 200 {
-        return sf_error(StatusCode::BAD_REQUEST, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call");
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "EXCEEDED_ID_LIMIT",
+            "record limit reached. cannot submit more than 200 records into this call",
+        );
     }
     let mut org = sf.org.lock();
     let mut out = Vec::new();
     for r in records {
         let Some(obj) = r.as_object() else {
-            return sf_error(StatusCode::BAD_REQUEST, "JSON_PARSER_ERROR", "record is not an object");
+            return sf_error(
+                StatusCode::BAD_REQUEST,
+                "JSON_PARSER_ERROR",
+                "record is not an object",
+            );
         };
         let object = r["attributes"]["type"].as_str().unwrap_or("").to_string();
         let Some(id) = obj.get("id").and_then(Value::as_str).map(str::to_string) else {
-            out.push(record_error("MISSING_ARGUMENT", "Id not specified in an update call"));
+            out.push(record_error(
+                "MISSING_ARGUMENT",
+                "Id not specified in an update call",
+            ));
             continue;
         };
-        let fields: Record = obj.iter().filter(|(k, _)| *k != "attributes" && *k != "id").map(|(k, v)| (k.clone(), v.clone())).collect();
+        let fields: Record = obj
+            .iter()
+            .filter(|(k, _)| *k != "attributes" && *k != "id")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         match org.update(&object, &id, &fields) {
             Ok(()) => out.push(json!({"id": id, "success": true, "errors": []})),
             Err((code, msg)) => out.push(record_error(&code, &msg)),
@@ -740,30 +944,51 @@ async fn collections_upsert(
 ) -> Response {
     let records = body["records"].as_array().cloned().unwrap_or_default();
     if records.len() > 200 {
-        return sf_error(StatusCode::BAD_REQUEST, "EXCEEDED_ID_LIMIT", "cannot submit more than 200 records into this call");
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "EXCEEDED_ID_LIMIT",
+            "cannot submit more than 200 records into this call",
+        );
     }
     let mut org = sf.org.lock();
     let mut out = Vec::new();
     for r in records {
         let Some(key) = r.get(&field).and_then(Value::as_str).map(str::to_string) else {
-            out.push(record_error("MISSING_ARGUMENT", &format!("{field} not specified")));
+            out.push(record_error(
+                "MISSING_ARGUMENT",
+                &format!("{field} not specified"),
+            ));
             continue;
         };
-        let fields: Record = r.as_object().into_iter().flatten().filter(|(k, _)| *k != "attributes").map(|(k, v)| (k.clone(), v.clone())).collect();
+        let fields: Record = r
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| *k != "attributes")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let existing = org
             .records
             .get(&object)
-            .and_then(|m| m.values().find(|rec| rec.get(&field).and_then(Value::as_str) == Some(&key)))
+            .and_then(|m| {
+                m.values()
+                    .find(|rec| rec.get(&field).and_then(Value::as_str) == Some(&key))
+            })
             .and_then(|rec| rec.get("Id").and_then(Value::as_str))
             .map(str::to_string);
         match existing {
             Some(id) => match org.update(&object, &id, &fields) {
-                Ok(()) => out.push(json!({"id": id, "success": true, "errors": [], "created": false})),
+                Ok(()) => {
+                    out.push(json!({"id": id, "success": true, "errors": [], "created": false}))
+                }
                 Err((code, msg)) => out.push(record_error(&code, &msg)),
             },
             None => {
                 if let Some(bad) = fields.keys().find(|f| org.field_type(&object, f).is_none()) {
-                    out.push(record_error("INVALID_FIELD", &format!("No such column '{bad}'")));
+                    out.push(record_error(
+                        "INVALID_FIELD",
+                        &format!("No such column '{bad}'"),
+                    ));
                     continue;
                 }
                 let id = org.new_id("00T");
@@ -774,7 +999,10 @@ async fn collections_upsert(
                 rec.insert("IsClosed".into(), json!(false));
                 rec.insert("IsDeleted".into(), json!(false));
                 rec.insert("SystemModstamp".into(), json!(stamp));
-                org.records.entry(object.clone()).or_default().insert(id.clone(), rec);
+                org.records
+                    .entry(object.clone())
+                    .or_default()
+                    .insert(id.clone(), rec);
                 out.push(json!({"id": id, "success": true, "errors": [], "created": true}));
             }
         }

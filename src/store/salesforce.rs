@@ -116,12 +116,13 @@ impl Store {
     /// Replace the tenant's field mapping (JSON).
     pub async fn set_sf_field_mapping(&self, tenant: &TenantId, json: &str) -> StoreResult<()> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let done =
-            sqlx::query("UPDATE salesforce_connections SET field_mapping = $2 WHERE tenant_id = $1")
-                .bind(tenant.as_str().to_string())
-                .bind(json.to_string())
-                .execute(&mut *tx)
-                .await?;
+        let done = sqlx::query(
+            "UPDATE salesforce_connections SET field_mapping = $2 WHERE tenant_id = $1",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(json.to_string())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         if done.rows_affected() == 0 {
             return Err(super::StoreError::NotFound);
@@ -328,7 +329,10 @@ impl Store {
     }
 
     /// deal_id → hash of the risk fields Salesforce holds (written or skipped).
-    pub async fn writeback_hashes(&self, tenant: &TenantId) -> StoreResult<HashMap<String, String>> {
+    pub async fn writeback_hashes(
+        &self,
+        tenant: &TenantId,
+    ) -> StoreResult<HashMap<String, String>> {
         let mut tx = self.begin_tenant(tenant).await?;
         let rows: Vec<(String, Option<String>)> = sqlx::query_as(
             "SELECT deal_id, written_hash FROM salesforce_writeback WHERE tenant_id = $1",

@@ -3,5 +3,6 @@
 mod api;
 mod engine_cli;
 mod import_cli;
+mod salesforce;
 mod store_contract;
 mod support;

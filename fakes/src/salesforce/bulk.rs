@@ -26,7 +26,9 @@ pub struct IngestJob {
 }
 
 fn csv_text(header: &[String], rows: impl Iterator<Item = Vec<String>>) -> String {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
     w.write_record(header).expect("in-memory write");
     for r in rows {
         w.write_record(&r).expect("in-memory write");
@@ -37,11 +39,21 @@ fn csv_text(header: &[String], rows: impl Iterator<Item = Vec<String>>) -> Strin
 pub async fn create_query(State(sf): State<FakeSalesforce>, Json(body): Json<Value>) -> Response {
     let all = body["operation"] == "queryAll";
     if body["operation"] != "query" && !all {
-        return sf_error(StatusCode::BAD_REQUEST, "INVALIDJOB", "operation must be query or queryAll");
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "INVALIDJOB",
+            "operation must be query or queryAll",
+        );
     }
     let parsed = match soql::parse(body["query"].as_str().unwrap_or("")) {
         Ok(p) if !p.count_only => p,
-        Ok(_) => return sf_error(StatusCode::BAD_REQUEST, "INVALIDJOB", "COUNT() is not supported in Bulk API 2.0"),
+        Ok(_) => {
+            return sf_error(
+                StatusCode::BAD_REQUEST,
+                "INVALIDJOB",
+                "COUNT() is not supported in Bulk API 2.0",
+            );
+        }
         Err(e) => return sf_error(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", &e),
     };
     let mut org = sf.org.lock();
@@ -51,10 +63,23 @@ pub async fn create_query(State(sf): State<FakeSalesforce>, Json(body): Json<Val
     };
     let rows = rows
         .iter()
-        .map(|r| parsed.fields.iter().map(|f| soql::csv_cell(r.get(f))).collect())
+        .map(|r| {
+            parsed
+                .fields
+                .iter()
+                .map(|f| soql::csv_cell(r.get(f)))
+                .collect()
+        })
         .collect();
     let id = org.new_id("750");
-    org.query_jobs.insert(id.clone(), QueryJob { header: parsed.fields.clone(), rows, polls: 0 });
+    org.query_jobs.insert(
+        id.clone(),
+        QueryJob {
+            header: parsed.fields.clone(),
+            rows,
+            polls: 0,
+        },
+    );
     Json(json!({"id": id, "operation": body["operation"], "object": parsed.object, "state": "UploadComplete", "contentType": "CSV", "apiVersion": 66.0})).into_response()
 }
 
@@ -65,8 +90,13 @@ pub async fn query_status(State(sf): State<FakeSalesforce>, Path(id): Path<Strin
     };
     job.polls += 1;
     // The first poll sees the job still running, as a real org usually does.
-    let state = if job.polls < 2 { "InProgress" } else { "JobComplete" };
-    Json(json!({"id": id, "state": state, "numberRecordsProcessed": job.rows.len()})).into_response()
+    let state = if job.polls < 2 {
+        "InProgress"
+    } else {
+        "JobComplete"
+    };
+    Json(json!({"id": id, "state": state, "numberRecordsProcessed": job.rows.len()}))
+        .into_response()
 }
 
 pub async fn query_results(
@@ -79,18 +109,33 @@ pub async fn query_results(
         return sf_error(StatusCode::NOT_FOUND, "NOT_FOUND", "job not found");
     };
     if job.polls < 2 {
-        return sf_error(StatusCode::BAD_REQUEST, "INVALIDJOBSTATE", "job is not complete");
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "INVALIDJOBSTATE",
+            "job is not complete",
+        );
     }
     let start: usize = q.get("locator").and_then(|l| l.parse().ok()).unwrap_or(0);
-    let max: usize = q.get("maxRecords").and_then(|m| m.parse().ok()).unwrap_or(50_000).max(1);
+    let max: usize = q
+        .get("maxRecords")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(50_000)
+        .max(1);
     let end = (start + max).min(job.rows.len());
     let text = csv_text(&job.header, job.rows[start.min(end)..end].iter().cloned());
-    let locator = if end < job.rows.len() { end.to_string() } else { "null".into() };
+    let locator = if end < job.rows.len() {
+        end.to_string()
+    } else {
+        "null".into()
+    };
     (
         [
             (header::CONTENT_TYPE, "text/csv".to_string()),
             (header::HeaderName::from_static("sforce-locator"), locator),
-            (header::HeaderName::from_static("sforce-numberofrecords"), (end - start.min(end)).to_string()),
+            (
+                header::HeaderName::from_static("sforce-numberofrecords"),
+                (end - start.min(end)).to_string(),
+            ),
         ],
         text,
     )
@@ -102,24 +147,44 @@ pub async fn create_ingest(State(sf): State<FakeSalesforce>, Json(body): Json<Va
     let operation = body["operation"].as_str().unwrap_or("").to_string();
     let mut org = sf.org.lock();
     if !org.schema.contains_key(&object) || operation != "update" {
-        return sf_error(StatusCode::BAD_REQUEST, "INVALIDJOB", "the fake supports update jobs on known objects");
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "INVALIDJOB",
+            "the fake supports update jobs on known objects",
+        );
     }
     let id = org.new_id("750");
     org.ingest_jobs.insert(
         id.clone(),
-        IngestJob { object: object.clone(), operation: operation.clone(), state: "Open".into(), data: Vec::new(), ok: Vec::new(), failed: Vec::new(), header: Vec::new() },
+        IngestJob {
+            object: object.clone(),
+            operation: operation.clone(),
+            state: "Open".into(),
+            data: Vec::new(),
+            ok: Vec::new(),
+            failed: Vec::new(),
+            header: Vec::new(),
+        },
     );
     Json(json!({"id": id, "object": object, "operation": operation, "state": "Open", "contentType": "CSV"})).into_response()
 }
 
-pub async fn upload_ingest(State(sf): State<FakeSalesforce>, Path(id): Path<String>, body: Bytes) -> Response {
+pub async fn upload_ingest(
+    State(sf): State<FakeSalesforce>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     let mut org = sf.org.lock();
     match org.ingest_jobs.get_mut(&id) {
         Some(job) if job.state == "Open" => {
             job.data.extend_from_slice(&body);
             StatusCode::CREATED.into_response()
         }
-        Some(_) => sf_error(StatusCode::BAD_REQUEST, "INVALIDJOBSTATE", "job is not open"),
+        Some(_) => sf_error(
+            StatusCode::BAD_REQUEST,
+            "INVALIDJOBSTATE",
+            "job is not open",
+        ),
         None => sf_error(StatusCode::NOT_FOUND, "NOT_FOUND", "job not found"),
     }
 }
@@ -130,13 +195,19 @@ fn typed(kind: Option<&str>, cell: &str) -> Value {
         return Value::Null;
     }
     match kind {
-        Some("double" | "percent" | "currency" | "int") => cell.parse::<f64>().map(|n| json!(n)).unwrap_or(json!(cell)),
+        Some("double" | "percent" | "currency" | "int") => {
+            cell.parse::<f64>().map(|n| json!(n)).unwrap_or(json!(cell))
+        }
         Some("boolean") => json!(cell == "true"),
         _ => json!(cell),
     }
 }
 
-pub async fn close_ingest(State(sf): State<FakeSalesforce>, Path(id): Path<String>, Json(body): Json<Value>) -> Response {
+pub async fn close_ingest(
+    State(sf): State<FakeSalesforce>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
     let mut guard = sf.org.lock();
     let org = &mut *guard;
     let Some(mut job) = org.ingest_jobs.remove(&id) else {
@@ -146,12 +217,19 @@ pub async fn close_ingest(State(sf): State<FakeSalesforce>, Path(id): Path<Strin
         job.state = "Aborted".into();
     } else if body["state"] == "UploadComplete" && job.state == "Open" {
         let mut rdr = csv::ReaderBuilder::new().from_reader(job.data.as_slice());
-        job.header = rdr.headers().map(|h| h.iter().map(str::to_string).collect()).unwrap_or_default();
+        job.header = rdr
+            .headers()
+            .map(|h| h.iter().map(str::to_string).collect())
+            .unwrap_or_default();
         let id_col = job.header.iter().position(|h| h == "Id");
         for row in rdr.records().flatten() {
             let cells: Vec<String> = row.iter().map(str::to_string).collect();
             let Some(rec_id) = id_col.and_then(|c| cells.get(c)).cloned() else {
-                job.failed.push((String::new(), "MISSING_ARGUMENT:Id not specified in an update call:--".into(), cells));
+                job.failed.push((
+                    String::new(),
+                    "MISSING_ARGUMENT:Id not specified in an update call:--".into(),
+                    cells,
+                ));
                 continue;
             };
             let fields: Record = job
@@ -169,9 +247,14 @@ pub async fn close_ingest(State(sf): State<FakeSalesforce>, Path(id): Path<Strin
         job.state = "JobComplete".into();
     } else {
         org.ingest_jobs.insert(id, job);
-        return sf_error(StatusCode::BAD_REQUEST, "INVALIDJOBSTATE", "invalid state change");
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "INVALIDJOBSTATE",
+            "invalid state change",
+        );
     }
-    let resp = json!({"id": id, "state": job.state, "object": job.object, "operation": job.operation});
+    let resp =
+        json!({"id": id, "state": job.state, "object": job.object, "operation": job.operation});
     org.ingest_jobs.insert(id, job);
     Json(resp).into_response()
 }
@@ -188,19 +271,44 @@ pub async fn ingest_status(State(sf): State<FakeSalesforce>, Path(id): Path<Stri
     .into_response()
 }
 
-pub async fn ingest_results(State(sf): State<FakeSalesforce>, Path((id, kind)): Path<(String, String)>) -> Response {
+pub async fn ingest_results(
+    State(sf): State<FakeSalesforce>,
+    Path((id, kind)): Path<(String, String)>,
+) -> Response {
     let org = sf.org.lock();
     let Some(job) = org.ingest_jobs.get(&id) else {
         return sf_error(StatusCode::NOT_FOUND, "NOT_FOUND", "job not found");
     };
     let text = match kind.as_str() {
         "successfulResults" => {
-            let header: Vec<String> = ["sf__Id".to_string(), "sf__Created".to_string()].into_iter().chain(job.header.clone()).collect();
-            csv_text(&header, job.ok.iter().map(|(id, cells)| [id.clone(), "false".into()].into_iter().chain(cells.clone()).collect()))
+            let header: Vec<String> = ["sf__Id".to_string(), "sf__Created".to_string()]
+                .into_iter()
+                .chain(job.header.clone())
+                .collect();
+            csv_text(
+                &header,
+                job.ok.iter().map(|(id, cells)| {
+                    [id.clone(), "false".into()]
+                        .into_iter()
+                        .chain(cells.clone())
+                        .collect()
+                }),
+            )
         }
         "failedResults" => {
-            let header: Vec<String> = ["sf__Id".to_string(), "sf__Error".to_string()].into_iter().chain(job.header.clone()).collect();
-            csv_text(&header, job.failed.iter().map(|(id, e, cells)| [id.clone(), e.clone()].into_iter().chain(cells.clone()).collect()))
+            let header: Vec<String> = ["sf__Id".to_string(), "sf__Error".to_string()]
+                .into_iter()
+                .chain(job.header.clone())
+                .collect();
+            csv_text(
+                &header,
+                job.failed.iter().map(|(id, e, cells)| {
+                    [id.clone(), e.clone()]
+                        .into_iter()
+                        .chain(cells.clone())
+                        .collect()
+                }),
+            )
         }
         "unprocessedrecords" => csv_text(&job.header, std::iter::empty()),
         _ => return sf_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such result set"),

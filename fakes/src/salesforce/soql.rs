@@ -70,8 +70,14 @@ pub fn parse(text: &str) -> Result<Soql, String> {
     if up(0) != "SELECT" {
         return Err("unexpected token: query must start with SELECT".into());
     }
-    let from = (0..t.len()).find(|&i| up(i) == "FROM").ok_or("missing FROM")?;
-    let mut fields: Vec<String> = t[1..from].iter().filter(|s| *s != "(" && *s != ")").cloned().collect();
+    let from = (0..t.len())
+        .find(|&i| up(i) == "FROM")
+        .ok_or("missing FROM")?;
+    let mut fields: Vec<String> = t[1..from]
+        .iter()
+        .filter(|s| *s != "(" && *s != ")")
+        .cloned()
+        .collect();
     let count_only = fields.len() == 1 && fields[0].eq_ignore_ascii_case("COUNT");
     if count_only {
         fields.clear();
@@ -114,13 +120,24 @@ pub fn parse(text: &str) -> Result<Soql, String> {
                 }
             }
             "LIMIT" => {
-                limit = Some(t.get(i + 1).and_then(|v| v.parse().ok()).ok_or("bad LIMIT")?);
+                limit = Some(
+                    t.get(i + 1)
+                        .and_then(|v| v.parse().ok())
+                        .ok_or("bad LIMIT")?,
+                );
                 i += 2;
             }
             other => return Err(format!("unexpected token: {other}")),
         }
     }
-    Ok(Soql { fields, count_only, object, conds, limit, order_by_modstamp })
+    Ok(Soql {
+        fields,
+        count_only,
+        object,
+        conds,
+        limit,
+        order_by_modstamp,
+    })
 }
 
 fn literal(v: &str) -> Value {
@@ -133,7 +150,9 @@ fn literal(v: &str) -> Value {
         "null" => return Value::Null,
         _ => {}
     }
-    v.parse::<f64>().map(|n| json!(n)).unwrap_or_else(|_| json!(v))
+    v.parse::<f64>()
+        .map(|n| json!(n))
+        .unwrap_or_else(|_| json!(v))
 }
 
 fn as_time(v: &Value) -> Option<chrono::DateTime<chrono::FixedOffset>> {

@@ -24,7 +24,9 @@ async fn wait_for(client: &SfClient, path: &str, poll: Duration) -> Result<(), S
             _ => tokio::time::sleep(poll).await,
         }
     }
-    Err(SfError::Other(anyhow::anyhow!("Bulk API job {path} did not finish")))
+    Err(SfError::Other(anyhow::anyhow!(
+        "Bulk API job {path} did not finish"
+    )))
 }
 
 fn parse_csv(text: &[u8]) -> anyhow::Result<Vec<FlatRecord>> {
@@ -73,7 +75,12 @@ pub async fn query(
             q.push(("locator", l.as_str()));
         }
         let resp = client
-            .call(Method::GET, &format!("{jobs}/{id}/results"), &q, Body::Empty)
+            .call(
+                Method::GET,
+                &format!("{jobs}/{id}/results"),
+                &q,
+                Body::Empty,
+            )
             .await?;
         let next = resp
             .headers()
@@ -84,7 +91,10 @@ pub async fn query(
             .bytes()
             .await
             .map_err(|e| SfError::Other(anyhow::anyhow!("Bulk results read failed: {e}")))?;
-        out.extend(parse_csv(&bytes).map_err(|e| SfError::Other(e.context("Bulk results are not valid CSV")))?);
+        out.extend(
+            parse_csv(&bytes)
+                .map_err(|e| SfError::Other(e.context("Bulk results are not valid CSV")))?,
+        );
         match next {
             Some(l) if l != "null" && !l.is_empty() => locator = Some(l),
             _ => return Ok(out),
@@ -133,14 +143,26 @@ pub async fn update(
     let mut out = Vec::new();
     for kind in ["successfulResults", "failedResults"] {
         let resp = client
-            .call(Method::GET, &format!("{jobs}/{id}/{kind}"), &[], Body::Empty)
+            .call(
+                Method::GET,
+                &format!("{jobs}/{id}/{kind}"),
+                &[],
+                Body::Empty,
+            )
             .await?;
         let bytes = resp
             .bytes()
             .await
             .map_err(|e| SfError::Other(anyhow::anyhow!("Bulk results read failed: {e}")))?;
-        for r in parse_csv(&bytes).map_err(|e| SfError::Other(e.context("Bulk results are not valid CSV")))? {
-            let rec_id = r.get("sf__Id").cloned().flatten().or_else(|| r.get("Id").cloned().flatten()).unwrap_or_default();
+        for r in parse_csv(&bytes)
+            .map_err(|e| SfError::Other(e.context("Bulk results are not valid CSV")))?
+        {
+            let rec_id = r
+                .get("sf__Id")
+                .cloned()
+                .flatten()
+                .or_else(|| r.get("Id").cloned().flatten())
+                .unwrap_or_default();
             let res = match r.get("sf__Error").cloned().flatten() {
                 None => Ok(()),
                 // "UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--"

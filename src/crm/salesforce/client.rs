@@ -275,7 +275,12 @@ impl SfClient {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|f| Some((f["name"].as_str()?.to_string(), f["type"].as_str()?.to_string())))
+            .filter_map(|f| {
+                Some((
+                    f["name"].as_str()?.to_string(),
+                    f["type"].as_str()?.to_string(),
+                ))
+            })
             .collect())
     }
 }
@@ -364,8 +369,13 @@ mod tests {
         assert_eq!(r["IsWon"].as_deref(), Some("false"));
         assert_eq!(r["CloseDate"], None);
         assert_eq!(
-            first_error(r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#),
-            ("INVALID_SESSION_ID".into(), "Session expired or invalid".into())
+            first_error(
+                r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#
+            ),
+            (
+                "INVALID_SESSION_ID".into(),
+                "Session expired or invalid".into()
+            )
         );
     }
 }

@@ -164,7 +164,11 @@ pub async fn fetch_access_token(
         .timeout(std::time::Duration::from_secs(30))
         .send()
         .await
-        .map_err(|e| SfError::Other(anyhow::anyhow!("Salesforce token endpoint unreachable: {e}")))?;
+        .map_err(|e| {
+            SfError::Other(anyhow::anyhow!(
+                "Salesforce token endpoint unreachable: {e}"
+            ))
+        })?;
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
     if !status.is_success() {
@@ -177,7 +181,9 @@ pub async fn fetch_access_token(
         return Err(if status.is_client_error() {
             SfError::Reconnect(why)
         } else {
-            SfError::Other(anyhow::anyhow!("Salesforce token endpoint answered {status}: {why}"))
+            SfError::Other(anyhow::anyhow!(
+                "Salesforce token endpoint answered {status}: {why}"
+            ))
         });
     }
     serde_json::from_str(&text)
@@ -441,7 +447,9 @@ mod tests {
     #[test]
     fn the_org_id_is_read_from_the_identity_url() {
         assert_eq!(
-            super::org_id_from_identity("https://login.salesforce.com/id/00Dxx0000001gPL/005xx000001SwiU"),
+            super::org_id_from_identity(
+                "https://login.salesforce.com/id/00Dxx0000001gPL/005xx000001SwiU"
+            ),
             Some("00Dxx0000001gPL".into())
         );
         assert_eq!(super::org_id_from_identity("nothing"), None);

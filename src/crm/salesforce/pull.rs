@@ -34,13 +34,18 @@ impl Default for FieldMapping {
 
 impl FieldMapping {
     pub fn parse(json: &str) -> anyhow::Result<FieldMapping> {
-        let m: FieldMapping = serde_json::from_str(if json.trim().is_empty() { "{}" } else { json })
-            .map_err(|e| anyhow::anyhow!("invalid Salesforce field mapping {json:?}: {e}"))?;
+        let m: FieldMapping =
+            serde_json::from_str(if json.trim().is_empty() { "{}" } else { json })
+                .map_err(|e| anyhow::anyhow!("invalid Salesforce field mapping {json:?}: {e}"))?;
         for f in [Some(&m.industry), Some(&m.region), m.product.as_ref()]
             .into_iter()
             .flatten()
         {
-            if f.is_empty() || !f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+            if f.is_empty()
+                || !f
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            {
                 anyhow::bail!("field mapping names must be API names, got {f:?}");
             }
         }
@@ -80,7 +85,10 @@ pub const HISTORY_FIELDS: [&str; 5] = [
 
 /// The fields an Opportunity query selects (mapped ones appended, no duplicates).
 pub fn opportunity_select(m: &FieldMapping) -> Vec<String> {
-    let mut out: Vec<String> = OPPORTUNITY_FIELDS.iter().map(|(f, _)| f.to_string()).collect();
+    let mut out: Vec<String> = OPPORTUNITY_FIELDS
+        .iter()
+        .map(|(f, _)| f.to_string())
+        .collect();
     for f in [Some(&m.industry), Some(&m.region), m.product.as_ref()]
         .into_iter()
         .flatten()
@@ -124,7 +132,9 @@ pub fn schema_problems(
         let (object, desc, name) = match field.split_once('.') {
             Some(("Account", f)) => ("Account", account, f),
             Some((rel, _)) => {
-                problems.push(format!("{field}: only Account relationship fields can be mapped, not {rel}"));
+                problems.push(format!(
+                    "{field}: only Account relationship fields can be mapped, not {rel}"
+                ));
                 return;
             }
             None => ("Opportunity", opportunity, field),
@@ -188,13 +198,16 @@ pub fn history_signals(rows: &[FlatRecord]) -> HashMap<String, HistorySignals> {
             let mut first_amount: Option<f64> = None;
             let mut peak = 0.0f64;
             for r in snaps {
-                let at = get(r, "CreatedDate").and_then(|s| parse_sf_datetime(&s)).map(|d| d.date_naive());
+                let at = get(r, "CreatedDate")
+                    .and_then(|s| parse_sf_datetime(&s))
+                    .map(|d| d.date_naive());
                 let st = get(r, "StageName");
                 if st != stage {
                     s.stage_entered = at;
                     stage = st;
                 }
-                let close = get(r, "CloseDate").and_then(|c| NaiveDate::parse_from_str(&c, "%Y-%m-%d").ok());
+                let close = get(r, "CloseDate")
+                    .and_then(|c| NaiveDate::parse_from_str(&c, "%Y-%m-%d").ok());
                 if let (Some(prev), Some(c)) = (last_close, close)
                     && c > prev
                 {
@@ -228,7 +241,13 @@ pub fn to_deals(
         let get = |k: &str| r.get(k).and_then(|v| v.as_deref());
         report.rows_read += 1;
         let closed = get("IsClosed") == Some("true");
-        let outcome = closed.then(|| if get("IsWon") == Some("true") { "Won" } else { "Lost" });
+        let outcome = closed.then(|| {
+            if get("IsWon") == Some("true") {
+                "Won"
+            } else {
+                "Lost"
+            }
+        });
         let created = get("CreatedDate").map(|c| c.get(..10).unwrap_or(c));
         let raw = RawDeal {
             deal_id: get("Id"),
@@ -246,7 +265,9 @@ pub fn to_deals(
             outcome,
             company: get("Account.Name"),
             deal_name: get("Name"),
-            owner_email: get("OwnerId").and_then(|o| owner_emails.get(o)).map(String::as_str),
+            owner_email: get("OwnerId")
+                .and_then(|o| owner_emails.get(o))
+                .map(String::as_str),
             last_activity_date: get("LastActivityDate"),
         };
         let line = i as u64 + 1;
@@ -295,7 +316,11 @@ pub fn to_users(rows: &[FlatRecord]) -> Vec<SfUser> {
         .filter_map(|r| {
             let id = get(r, "Id")?;
             Some(SfUser {
-                role: if managers.contains(&id) { "manager" } else { "rep" },
+                role: if managers.contains(&id) {
+                    "manager"
+                } else {
+                    "rep"
+                },
                 email: get(r, "Email"),
                 name: get(r, "Name"),
                 manager_id: get(r, "ManagerId"),
@@ -313,15 +338,36 @@ mod tests {
     use super::*;
 
     fn rec(pairs: &[(&str, &str)]) -> FlatRecord {
-        pairs.iter().map(|(k, v)| (k.to_string(), Some(v.to_string()))).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+            .collect()
     }
 
     #[test]
     fn history_gives_days_in_stage_pushes_and_amount_cuts() {
         let rows = vec![
-            rec(&[("OpportunityId", "006A"), ("StageName", "Prospecting"), ("Amount", "100"), ("CloseDate", "2026-03-01"), ("CreatedDate", "2026-01-01T10:00:00.000+0000")]),
-            rec(&[("OpportunityId", "006A"), ("StageName", "Proposal"), ("Amount", "100"), ("CloseDate", "2026-04-01"), ("CreatedDate", "2026-02-01T10:00:00.000+0000")]),
-            rec(&[("OpportunityId", "006A"), ("StageName", "Proposal"), ("Amount", "70"), ("CloseDate", "2026-05-01"), ("CreatedDate", "2026-02-10T10:00:00.000+0000")]),
+            rec(&[
+                ("OpportunityId", "006A"),
+                ("StageName", "Prospecting"),
+                ("Amount", "100"),
+                ("CloseDate", "2026-03-01"),
+                ("CreatedDate", "2026-01-01T10:00:00.000+0000"),
+            ]),
+            rec(&[
+                ("OpportunityId", "006A"),
+                ("StageName", "Proposal"),
+                ("Amount", "100"),
+                ("CloseDate", "2026-04-01"),
+                ("CreatedDate", "2026-02-01T10:00:00.000+0000"),
+            ]),
+            rec(&[
+                ("OpportunityId", "006A"),
+                ("StageName", "Proposal"),
+                ("Amount", "70"),
+                ("CloseDate", "2026-05-01"),
+                ("CreatedDate", "2026-02-10T10:00:00.000+0000"),
+            ]),
         ];
         let s = &history_signals(&rows)["006A"];
         assert_eq!(s.stage_entered, NaiveDate::from_ymd_opt(2026, 2, 1));
@@ -337,13 +383,24 @@ mod tests {
             .filter(|(f, _)| !f.contains('.'))
             .map(|(f, t)| (f.to_string(), t[0].to_string()))
             .collect();
-        for (f, t) in [("Risk_Score__c", "double"), ("Risk_Category__c", "picklist"), ("Win_Probability__c", "percent"), ("Risk_Factors__c", "textarea"), ("Risk_Scored_At__c", "datetime"), ("Risk_Model_Version__c", "string")] {
+        for (f, t) in [
+            ("Risk_Score__c", "double"),
+            ("Risk_Category__c", "picklist"),
+            ("Win_Probability__c", "percent"),
+            ("Risk_Factors__c", "textarea"),
+            ("Risk_Scored_At__c", "datetime"),
+            ("Risk_Model_Version__c", "string"),
+        ] {
             opp.insert(f.into(), t.into());
         }
-        let acc: HashMap<String, String> = [("Name", "string"), ("Industry", "picklist"), ("BillingCountry", "string")]
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+        let acc: HashMap<String, String> = [
+            ("Name", "string"),
+            ("Industry", "picklist"),
+            ("BillingCountry", "string"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
         assert!(schema_problems(&opp, &acc, &m).is_empty());
         opp.remove("StageName");
         opp.insert("Amount".into(), "string".into());
@@ -351,7 +408,12 @@ mod tests {
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(p[0].contains("Amount changed type to string"), "{p:?}");
         assert!(p[1].contains("StageName is missing"), "{p:?}");
-        assert!(FieldMapping::parse(r#"{"region": "Region__c"}"#).unwrap().region == "Region__c");
+        assert!(
+            FieldMapping::parse(r#"{"region": "Region__c"}"#)
+                .unwrap()
+                .region
+                == "Region__c"
+        );
         assert!(FieldMapping::parse(r#"{"region": "x; DELETE"}"#).is_err());
     }
 }

@@ -28,7 +28,11 @@ fn sync_context(st: &AppState) -> Result<SyncContext, ApiError> {
         .secrets
         .clone()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("SKYGENI_ENCRYPTION_KEY is not set")))?;
-    Ok(SyncContext::new(st.store.clone(), st.settings.clone(), secrets))
+    Ok(SyncContext::new(
+        st.store.clone(),
+        st.settings.clone(),
+        secrets,
+    ))
 }
 
 /// An admin JWT (header, or `?token=` since this is opened in a browser) → Salesforce login.
@@ -44,11 +48,17 @@ async fn connect(
         .ok_or_else(|| ApiError::Unauthorized("SKYGENI_JWT_SECRET is not configured".into()))?;
     let token = match q.get("token") {
         Some(t) => t.as_str(),
-        None => bearer(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?,
+        None => bearer(
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+        )?,
     };
     let claims = verify_token(secret, token)?;
     if claims.role != Role::Admin {
-        return Err(ApiError::Forbidden("only an admin may connect Salesforce".into()));
+        return Err(ApiError::Forbidden(
+            "only an admin may connect Salesforce".into(),
+        ));
     }
     let secrets = st.secrets().map_err(|e| ApiError::Internal(e.into()))?;
     let url = oauth::start_connect(&st.settings, &st.store, secrets, &claims.tenant_id).await?;
@@ -75,7 +85,17 @@ async fn callback(
     };
     let secrets = st.secrets().map_err(|e| ApiError::Internal(e.into()))?;
     let http = reqwest::Client::new();
-    match oauth::finish_connect(&st.settings, &st.store, secrets, &http, code, state, chrono::Utc::now()).await {
+    match oauth::finish_connect(
+        &st.settings,
+        &st.store,
+        secrets,
+        &http,
+        code,
+        state,
+        chrono::Utc::now(),
+    )
+    .await
+    {
         Ok(tenant) => Ok((
             StatusCode::OK,
             Json(serde_json::json!({"status": "connected", "tenant": tenant})),
@@ -109,7 +129,9 @@ async fn notification(
 ) -> Result<Response, ApiError> {
     use secrecy::ExposeSecret;
     let Some(secret) = st.settings.salesforce_webhook_secret.as_ref() else {
-        return Err(ApiError::Unauthorized("SALESFORCE_WEBHOOK_SECRET is not configured".into()));
+        return Err(ApiError::Unauthorized(
+            "SALESFORCE_WEBHOOK_SECRET is not configured".into(),
+        ));
     };
     let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     webhook::verify(
@@ -140,13 +162,18 @@ async fn notification(
         .store
         .tenant_for_sf_org(&n.org_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("org {} is not connected to SkyGeni", n.org_id)))?;
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("org {} is not connected to SkyGeni", n.org_id))
+        })?;
     if !st
         .store
         .claim_sf_notification(&tenant, &n.notification_id, n.record_ids.len())
         .await?
     {
-        return Ok(Json(serde_json::json!({"status": "duplicate", "notification_id": n.notification_id})).into_response());
+        return Ok(Json(
+            serde_json::json!({"status": "duplicate", "notification_id": n.notification_id}),
+        )
+        .into_response());
     }
     let ctx = sync_context(&st)?;
     match sync_records(&ctx, &tenant, &n.record_ids, chrono::Utc::now()).await {
@@ -165,7 +192,9 @@ async fn notification(
         }
         Err(e) => {
             // Let Salesforce's retry (or the next delivery) be processed.
-            st.store.release_sf_notification(&tenant, &n.notification_id).await?;
+            st.store
+                .release_sf_notification(&tenant, &n.notification_id)
+                .await?;
             Err(ApiError::Internal(e))
         }
     }

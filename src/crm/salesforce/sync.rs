@@ -82,7 +82,11 @@ impl SyncContext {
         }
     }
 
-    pub fn client_for(&self, tenant: &TenantId, conn: &SfConnectionRow) -> anyhow::Result<SfClient> {
+    pub fn client_for(
+        &self,
+        tenant: &TenantId,
+        conn: &SfConnectionRow,
+    ) -> anyhow::Result<SfClient> {
         let (creds, instance) =
             oauth::credentials_for(&self.settings, &self.secrets, tenant, conn)?;
         Ok(SfClient::new(
@@ -158,7 +162,10 @@ pub async fn sync_tenant(
         ..Default::default()
     };
     let mut state = ctx.store.sync_state(tenant, SOURCE).await?;
-    if let Some(until) = state.deferred_until.as_deref().and_then(pull::parse_sf_datetime)
+    if let Some(until) = state
+        .deferred_until
+        .as_deref()
+        .and_then(pull::parse_sf_datetime)
         && until > now
     {
         report.status = "deferred".into();
@@ -168,7 +175,17 @@ pub async fn sync_tenant(
     let conn = ctx.connection(tenant).await?;
     let mapping = FieldMapping::parse(&conn.field_mapping)?;
     let client = ctx.client_for(tenant, &conn)?;
-    let result = run(ctx, &client, tenant, &mapping, &state, now, &mut report, progress).await;
+    let result = run(
+        ctx,
+        &client,
+        tenant,
+        &mapping,
+        &state,
+        now,
+        &mut report,
+        progress,
+    )
+    .await;
     report.api_calls = client.api_calls();
     state.last_sync_at = Some(format_ts(now));
     state.deferred_until = None;
@@ -177,8 +194,15 @@ pub async fn sync_tenant(
             state.high_water_mark = hwm.clone();
             report.high_water_mark = hwm;
             state.last_count = Some(report.org_count as i64);
-            report.status = if report.volume_drop { "ok_volume_drop" } else { "ok" }.into();
-            state.detail = report.volume_drop.then(|| "Opportunity count dropped by more than 20 % since the last sync".into());
+            report.status = if report.volume_drop {
+                "ok_volume_drop"
+            } else {
+                "ok"
+            }
+            .into();
+            state.detail = report
+                .volume_drop
+                .then(|| "Opportunity count dropped by more than 20 % since the last sync".into());
         }
         Err(e) => {
             let sf = e.downcast_ref::<SfError>();
@@ -234,7 +258,10 @@ async fn run(
         report.volume_drop = true;
         tracing::warn!(tenant = %tenant, prev, count, "Salesforce Opportunity count dropped by more than 20 %; continuing");
     }
-    let since = state.high_water_mark.as_deref().and_then(pull::parse_sf_datetime);
+    let since = state
+        .high_water_mark
+        .as_deref()
+        .and_then(pull::parse_sf_datetime);
     report.full_load = since.is_none();
     report.used_bulk_query = report.full_load || count > cfg.bulk_threshold;
     let mut soql = format!(
@@ -265,7 +292,22 @@ async fn run(
         .or(since)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
     let as_of = now.date_naive();
-    ingest(ctx, client, tenant, mapping, records, Vec::new(), as_of, report, progress).await?;
+    // History by Bulk query when the Opportunities came that way and are many or a first load.
+    let bulk_history = report.used_bulk_query
+        && (report.full_load || records.len() > ctx.config.writeback_bulk_threshold);
+    ingest(
+        ctx,
+        client,
+        tenant,
+        mapping,
+        records,
+        Vec::new(),
+        bulk_history,
+        as_of,
+        report,
+        progress,
+    )
+    .await?;
     progress("score", 0, 1);
     let (_summary, open, scores, _loaded) =
         crate::jobs::batch::score_open_deals(&ctx.store, tenant, as_of, &mut |d, t| {
@@ -287,6 +329,7 @@ async fn ingest(
     mapping: &FieldMapping,
     records: Vec<FlatRecord>,
     missing: Vec<String>,
+    bulk_history: bool,
     as_of: chrono::NaiveDate,
     report: &mut SyncReport,
     progress: Progress<'_>,
@@ -301,7 +344,7 @@ async fn ingest(
         .collect();
     progress("history", 0, ids.len() as u64);
     let hist_fields = pull::HISTORY_FIELDS.join(", ");
-    let history_rows = if ids.len() > ctx.config.writeback_bulk_threshold {
+    let history_rows = if bulk_history {
         let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
         bulk::query(
             client,
@@ -365,7 +408,10 @@ async fn ingest(
 }
 
 /// Owners of the pulled Opportunities and their managers (up to three levels up).
-async fn pull_users(client: &SfClient, live: &[FlatRecord]) -> Result<Vec<crate::store::SfUser>, SfError> {
+async fn pull_users(
+    client: &SfClient,
+    live: &[FlatRecord],
+) -> Result<Vec<crate::store::SfUser>, SfError> {
     let mut wanted: Vec<String> = live
         .iter()
         .filter_map(|r| r.get("OwnerId").cloned().flatten())
@@ -392,7 +438,10 @@ async fn pull_users(client: &SfClient, live: &[FlatRecord]) -> Result<Vec<crate:
                     false,
                 )
                 .await?;
-            next.extend(got.iter().filter_map(|r| r.get("ManagerId").cloned().flatten()));
+            next.extend(
+                got.iter()
+                    .filter_map(|r| r.get("ManagerId").cloned().flatten()),
+            );
             rows.extend(got);
         }
         wanted = next;
@@ -480,14 +529,39 @@ pub async fn sync_records(
         .iter()
         .filter_map(|r| r.get("Id").cloned().flatten())
         .collect();
-    let missing: Vec<String> = ids.iter().filter(|i| !returned.contains(*i)).cloned().collect();
+    let missing: Vec<String> = ids
+        .iter()
+        .filter(|i| !returned.contains(*i))
+        .cloned()
+        .collect();
     let as_of = now.date_naive();
     let mut quiet = |_: &str, _: u64, _: u64| {};
-    ingest(ctx, &client, tenant, &mapping, records, missing, as_of, &mut report, &mut quiet).await?;
-    let (open, scores) =
-        crate::jobs::batch::score_deals(&ctx.store, tenant, ids, as_of).await?;
+    ingest(
+        ctx,
+        &client,
+        tenant,
+        &mapping,
+        records,
+        missing,
+        false,
+        as_of,
+        &mut report,
+        &mut quiet,
+    )
+    .await?;
+    let (open, scores) = crate::jobs::batch::score_deals(&ctx.store, tenant, ids, as_of).await?;
     report.scored = scores.len() as u64;
-    finish(ctx, &client, tenant, &open, &scores, now, &mut report, &mut quiet).await?;
+    finish(
+        ctx,
+        &client,
+        tenant,
+        &open,
+        &scores,
+        now,
+        &mut report,
+        &mut quiet,
+    )
+    .await?;
     report.api_calls = client.api_calls();
     report.status = "ok".into();
     Ok(report)

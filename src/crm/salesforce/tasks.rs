@@ -62,7 +62,9 @@ pub async fn create_tasks(
             continue;
         };
         for r in &s.recommendations {
-            if !(r.priority == Priority::Immediate || (this_week && r.priority == Priority::ThisWeek)) {
+            if !(r.priority == Priority::Immediate
+                || (this_week && r.priority == Priority::ThisWeek))
+            {
                 continue;
             }
             let key = task_key(&s.deal_id, &r.rule, s.risk_category.as_str());
@@ -112,7 +114,11 @@ pub async fn create_tasks(
         for ((key, deal, _), r) in chunk.iter().zip(res.as_array().into_iter().flatten()) {
             if r["success"].as_bool().unwrap_or(false) {
                 counts.created += 1;
-                done.push((key.clone(), deal.clone(), r["id"].as_str().map(str::to_string)));
+                done.push((
+                    key.clone(),
+                    deal.clone(),
+                    r["id"].as_str().map(str::to_string),
+                ));
             } else {
                 counts.failed += 1;
                 tracing::warn!(tenant = %tenant, %key, errors = %r["errors"], "Salesforce Task upsert failed");
@@ -127,9 +133,15 @@ pub async fn create_tasks(
 mod tests {
     #[test]
     fn task_keys_fit_the_external_id_field_and_name_action_and_level() {
-        assert_eq!(super::task_key("006A", "stalled", "high"), "006A:stalled:high");
+        assert_eq!(
+            super::task_key("006A", "stalled", "high"),
+            "006A:stalled:high"
+        );
         let long = super::task_key(&"0".repeat(90), "a_long_rule_name", "critical");
         assert!(long.len() <= 100, "{long}");
-        assert_ne!(long, super::task_key(&"0".repeat(90), "a_long_rule_name", "high"));
+        assert_ne!(
+            long,
+            super::task_key(&"0".repeat(90), "a_long_rule_name", "high")
+        );
     }
 }
