@@ -58,6 +58,8 @@ pub(crate) struct Org {
     pub query_jobs: HashMap<String, bulk::QueryJob>,
     pub ingest_jobs: HashMap<String, bulk::IngestJob>,
     pub calls: Vec<Call>,
+    /// `Object.Field=value` → record id, for upserts by external id.
+    pub external_ids: HashMap<String, String>,
 }
 
 impl Org {
@@ -244,6 +246,7 @@ impl FakeSalesforce {
             query_jobs: HashMap::new(),
             ingest_jobs: HashMap::new(),
             calls: Vec::new(),
+            external_ids: HashMap::new(),
         };
         FakeSalesforce {
             org: Arc::new(Mutex::new(org)),
@@ -301,6 +304,8 @@ impl FakeSalesforce {
                 get(bulk::ingest_results),
             )
             .layer(middleware::from_fn_with_state(self.clone(), gate))
+            // Bulk API 2.0 accepts uploads up to 150 MB.
+            .layer(axum::extract::DefaultBodyLimit::max(150 * 1024 * 1024))
             .with_state(self.clone())
     }
 
@@ -967,15 +972,8 @@ async fn collections_upsert(
             .filter(|(k, _)| *k != "attributes")
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let existing = org
-            .records
-            .get(&object)
-            .and_then(|m| {
-                m.values()
-                    .find(|rec| rec.get(&field).and_then(Value::as_str) == Some(&key))
-            })
-            .and_then(|rec| rec.get("Id").and_then(Value::as_str))
-            .map(str::to_string);
+        let index_key = format!("{object}.{field}={key}");
+        let existing = org.external_ids.get(&index_key).cloned();
         match existing {
             Some(id) => match org.update(&object, &id, &fields) {
                 Ok(()) => {
@@ -1003,6 +1001,7 @@ async fn collections_upsert(
                     .entry(object.clone())
                     .or_default()
                     .insert(id.clone(), rec);
+                org.external_ids.insert(index_key, id.clone());
                 out.push(json!({"id": id, "success": true, "errors": [], "created": true}));
             }
         }
