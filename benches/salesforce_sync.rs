@@ -33,7 +33,10 @@ async fn run(n: usize) -> anyhow::Result<()> {
     let server = fake.start(0).await?;
     let t = Instant::now();
     fake.seed_opportunities(n, 200, 7);
-    println!("fake org seeded with {n} Opportunities in {:.1}s", t.elapsed().as_secs_f64());
+    println!(
+        "fake org seeded with {n} Opportunities in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
     let secrets = Arc::new(SecretBox::new(Some(KEY), None)?);
     let tenant = TenantId::default_tenant();
     store
@@ -43,7 +46,9 @@ async fn run(n: usize) -> anyhow::Result<()> {
                 org_id: ORG_ID.into(),
                 auth_flow: "web_server".into(),
                 instance_url_sealed: secrets.seal(tenant.as_str(), &server.url()),
-                refresh_token_sealed: Some(secrets.seal(tenant.as_str(), &fake.issue_refresh_token())),
+                refresh_token_sealed: Some(
+                    secrets.seal(tenant.as_str(), &fake.issue_refresh_token()),
+                ),
                 jwt_username: None,
                 field_mapping: "{}".into(),
             },
@@ -66,8 +71,17 @@ async fn run(n: usize) -> anyhow::Result<()> {
         println!(
             "{label}: {secs:.1}s  status={} pulled={} upserted={} rejected={} scored={} written_back={} (bulk ingest: {}) \
              tasks_created={} tasks_skipped={}  Salesforce API calls={} (fake saw {} requests incl. token)",
-            r.status, r.pulled, r.upserted, r.rejected, r.scored, r.written_back, r.used_bulk_ingest,
-            r.tasks_created, r.tasks_skipped, r.api_calls, fake.calls().len()
+            r.status,
+            r.pulled,
+            r.upserted,
+            r.rejected,
+            r.scored,
+            r.written_back,
+            r.used_bulk_ingest,
+            r.tasks_created,
+            r.tasks_skipped,
+            r.api_calls,
+            fake.calls().len()
         );
         if label == "full sync" {
             println!(

@@ -1,7 +1,7 @@
 //! Salesforce sync state: connected orgs (sealed tokens), single-use OAuth states, the
 //! org → tenant routing table, sync watermarks and deferrals, what was written back, Tasks
 //! created, handled webhook notifications, users from the org, and deleted Opportunities.
-use super::{Store, StoreResult, format_ts};
+use super::{Store, StoreResult, format_ts, values_sql};
 use crate::domain::TenantId;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -356,33 +356,47 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin_tenant(tenant).await?;
         let ts = format_ts(at);
-        for (deal, o) in outcomes {
-            let (hash, status, error) = match o {
-                WritebackOutcome::Written { hash } => (Some(hash.clone()), "written", None),
-                WritebackOutcome::Retry { error } => (None, "retry", Some(error.clone())),
-                WritebackOutcome::Skipped { hash, error } => {
-                    (Some(hash.clone()), "skipped", Some(error.clone()))
-                }
-            };
+        for part in outcomes.chunks(self.chunk_rows()) {
             // A retry keeps the last written hash, so the record stays "changed" until it lands.
-            sqlx::query(
+            let sql = format!(
                 "INSERT INTO salesforce_writeback (tenant_id, deal_id, written_hash, written_at, status, error, attempts) \
-                 VALUES ($1,$2,$3,$4,$5,$6,1) ON CONFLICT (tenant_id, deal_id) DO UPDATE SET \
+                 VALUES {} ON CONFLICT (tenant_id, deal_id) DO UPDATE SET \
                  written_hash = COALESCE(excluded.written_hash, salesforce_writeback.written_hash), \
                  written_at = excluded.written_at, status = excluded.status, error = excluded.error, \
                  attempts = CASE WHEN excluded.status = 'retry' THEN salesforce_writeback.attempts + 1 ELSE 0 END",
-            )
-            .bind(tenant.as_str().to_string())
-            .bind(deal.clone())
-            .bind(hash)
-            .bind(ts.clone())
-            .bind(status.to_string())
-            .bind(error)
-            .execute(&mut *tx)
-            .await?;
+                values_sql(part.len(), 7)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (deal, o) in part {
+                let (hash, status, error) = match o {
+                    WritebackOutcome::Written { hash } => (Some(hash.clone()), "written", None),
+                    WritebackOutcome::Retry { error } => (None, "retry", Some(error.clone())),
+                    WritebackOutcome::Skipped { hash, error } => {
+                        (Some(hash.clone()), "skipped", Some(error.clone()))
+                    }
+                };
+                q = q
+                    .bind(tenant.as_str().to_string())
+                    .bind(deal.clone())
+                    .bind(hash)
+                    .bind(ts.clone())
+                    .bind(status.to_string())
+                    .bind(error)
+                    .bind(1i64);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Rows per multi-row INSERT (same reasoning as the deal upsert: SQLite binds get slow
+    /// in wide statements, PostgreSQL round trips are what cost).
+    fn chunk_rows(&self) -> usize {
+        match self.backend() {
+            super::Backend::Sqlite => 25,
+            super::Backend::Postgres => 500,
+        }
     }
 
     /// Task keys already created (Tasks are never recreated or reopened for a key).
@@ -408,18 +422,22 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin_tenant(tenant).await?;
         let now = format_ts(chrono::Utc::now());
-        for (key, deal, id) in tasks {
-            sqlx::query(
+        for part in tasks.chunks(self.chunk_rows()) {
+            let sql = format!(
                 "INSERT INTO salesforce_tasks (tenant_id, task_key, deal_id, sf_task_id, created_at) \
-                 VALUES ($1,$2,$3,$4,$5) ON CONFLICT (tenant_id, task_key) DO NOTHING",
-            )
-            .bind(tenant.as_str().to_string())
-            .bind(key.clone())
-            .bind(deal.clone())
-            .bind(id.clone())
-            .bind(now.clone())
-            .execute(&mut *tx)
-            .await?;
+                 VALUES {} ON CONFLICT (tenant_id, task_key) DO NOTHING",
+                values_sql(part.len(), 5)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (key, deal, id) in part {
+                q = q
+                    .bind(tenant.as_str().to_string())
+                    .bind(key.clone())
+                    .bind(deal.clone())
+                    .bind(id.clone())
+                    .bind(now.clone());
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -231,8 +231,17 @@ fn the_integration_user_may_read_and_write_every_object_the_sync_touches() {
 fn the_apex_notification_carries_every_key_the_webhook_route_reads() {
     let apex = read("classes/SkyGeniWebhook.cls");
     // The keys of `routes::Notification` (the route rejects a body without the required ones).
-    for key in ["notification_id", "org_id", "object", "change_type", "record_ids"] {
-        assert!(apex.contains(&format!("'{key}' =>")), "Apex body lacks {key}");
+    for key in [
+        "notification_id",
+        "org_id",
+        "object",
+        "change_type",
+        "record_ids",
+    ] {
+        assert!(
+            apex.contains(&format!("'{key}' =>")),
+            "Apex body lacks {key}"
+        );
     }
     let body = serde_json::json!({
         "notification_id": "n", "org_id": "00D", "object": "Opportunity",
@@ -265,10 +274,14 @@ fn the_sync_checks_the_package_fields_with_the_types_salesforce_describes() {
                 .map(|(f, t)| (f.to_string(), t[0].to_string())),
         )
         .collect();
-    let account = [("Name", "string"), ("Industry", "picklist"), ("BillingCountry", "string")]
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
+    let account = [
+        ("Name", "string"),
+        ("Industry", "picklist"),
+        ("BillingCountry", "string"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
     let problems =
         super::pull::schema_problems(&describe, &account, &super::pull::FieldMapping::default());
     assert!(problems.is_empty(), "{problems:?}");
