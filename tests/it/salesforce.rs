@@ -751,3 +751,58 @@ async fn the_jwt_bearer_flow_connects_a_server_to_server_org() {
 fn o_token_calls(fake: &FakeSalesforce) -> usize {
     fake.count("POST", "/services/oauth2/token")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skygeni_sync_connects_with_jwt_and_prints_counts_and_the_quality_report() {
+    let db = TestDb::new().await;
+    db.store().await;
+    let fake = FakeSalesforce::new();
+    let server = fake.start(0).await.unwrap();
+    fake.seed_opportunities(6, 2, 4);
+    let key = format!(
+        "{}/tests/fixtures/salesforce_jwt_test_key.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let run = |args: Vec<&'static str>| {
+        let (url, login, key) = (db.url.clone(), server.url(), key.clone());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_skygeni"))
+                .args(args)
+                .env("SKYGENI_DATABASE_URL", url)
+                .env("SALESFORCE_LOGIN_URL", login)
+                .env("SALESFORCE_CLIENT_ID", CLIENT_ID)
+                .env("SALESFORCE_CLIENT_SECRET", CLIENT_SECRET)
+                .env("SALESFORCE_JWT_PRIVATE_KEY", key)
+                .env("SKYGENI_ENCRYPTION_KEY", KEY)
+                .env_remove("SKYGENI_CONFIG")
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run(vec!["sync", "--jwt-username", "integration@acme.example"])
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Salesforce sync for default: ok"), "{text}");
+    assert!(
+        text.contains("full load (Bulk API 2.0): 6 Opportunities in the org, 6 pulled"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Data quality: 6 rows read, 6 accepted, 0 rejected"),
+        "{text}"
+    );
+    let out = run(vec!["sync", "--json"]).await.unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["full_load"].as_bool()),
+        (Some("ok"), Some(false)),
+        "{v}"
+    );
+    assert_eq!(v["written_back"], 0, "nothing changed since the first run");
+}
