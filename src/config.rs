@@ -39,6 +39,14 @@ pub struct Settings {
     /// Signs the expiring `/charts/…` image URLs; when unset a key is derived from the JWT
     /// secret (see `notify::charts::url_secret`).
     pub chart_url_secret: Option<SecretString>,
+    /// JWT bearer flow: the connected app's RSA private key (PEM text or a file path).
+    pub salesforce_jwt_private_key: Option<SecretString>,
+    /// REST API version used for every Salesforce call (`v66.0`).
+    pub salesforce_api_version: String,
+    /// Orgs with more Opportunities than this are pulled with Bulk API 2.0 (first loads always).
+    pub salesforce_bulk_threshold: u32,
+    /// Also create Tasks for "this_week" recommendations (always for "immediate").
+    pub salesforce_tasks_this_week: bool,
 }
 
 /// `skygeni.toml`: the same settings, keys in lower case without the `SKYGENI_` prefix
@@ -126,6 +134,13 @@ impl Settings {
             rate_limit_user_per_min: number("SKYGENI_RATE_LIMIT_USER_PER_MIN", 100)?,
             rate_limit_tenant_per_min: number("SKYGENI_RATE_LIMIT_TENANT_PER_MIN", 1000)?,
             chart_url_secret: secret("SKYGENI_CHART_URL_SECRET"),
+            salesforce_jwt_private_key: secret("SALESFORCE_JWT_PRIVATE_KEY"),
+            salesforce_api_version: get("SALESFORCE_API_VERSION").unwrap_or_else(|| "v66.0".into()),
+            salesforce_bulk_threshold: number("SALESFORCE_BULK_THRESHOLD", 10_000)?,
+            salesforce_tasks_this_week: matches!(
+                get("SALESFORCE_TASKS_THIS_WEEK").as_deref(),
+                Some("1" | "true" | "yes")
+            ),
         })
     }
 }

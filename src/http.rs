@@ -107,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .merge(api::router(state.clone()))
         .merge(crate::notify::chart_route::router())
+        .merge(crate::crm::salesforce::routes::router())
         // .merge(slack::router(state.clone()))  <- the Slack routes join here.
         .route_layer(middleware::from_fn(track_latency))
         .fallback(not_found)

@@ -7,6 +7,7 @@
 //! one implementation, and so the fakes cannot lean on SkyGeni's own code.
 pub mod control;
 pub mod faults;
+pub mod salesforce;
 pub mod server;
 
 pub use faults::{Fault, Faults};

@@ -10,6 +10,7 @@ mod render;
 mod score;
 pub mod score_file;
 mod serve;
+mod sync;
 mod tenant;
 mod train;
 
@@ -57,6 +58,8 @@ pub enum Command {
     Token(serve::TokenArgs),
     /// Show the audit log: who did what, when, with which request id.
     Audit(audit::AuditArgs),
+    /// Sync the tenant's Salesforce org now: pull, score, write back, create Tasks.
+    Sync(sync::SyncArgs),
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -129,6 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Serve(args) => serve::serve(settings, args).await,
         Command::Token(args) => serve::token(&settings, &cli.tenant, args),
+        Command::Sync(args) => sync::run(settings, &cli.tenant, args).await,
         Command::Tenant { action } => {
             let store = Store::connect(&settings.database_url).await?;
             tenant::run(&store, action).await

@@ -71,3 +71,30 @@ pub async fn score_open_deals(
     };
     Ok((summary, open, scores, loaded))
 }
+
+/// Score only `deal_ids` (those still open) as of `as_of` and store the results through
+/// `record_scores`, like the batch run: the webhook's path for a few changed deals.
+pub async fn score_deals(
+    store: &Store,
+    tenant: &TenantId,
+    deal_ids: &[String],
+    as_of: NaiveDate,
+) -> anyhow::Result<(Vec<Deal>, Vec<DealScore>)> {
+    let history = store.load_deals(tenant).await?;
+    let loaded = load_scorer(store, tenant, &history).await?;
+    let wanted: std::collections::HashSet<&str> = deal_ids.iter().map(String::as_str).collect();
+    let open: Vec<Deal> = history
+        .into_iter()
+        .filter(|d| d.is_open() && wanted.contains(d.deal_id.as_str()))
+        .collect();
+    let mut scores = loaded.scorer.score_batch(&open, as_of);
+    for (deal, s) in open.iter().zip(scores.iter_mut()) {
+        loaded.similar.fill(deal, as_of, s);
+    }
+    if !scores.is_empty() {
+        store
+            .record_scores(tenant, chrono::Utc::now(), &scores, &mut |_| {})
+            .await?;
+    }
+    Ok((open, scores))
+}

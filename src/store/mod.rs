@@ -11,6 +11,7 @@ pub mod audit_writer;
 mod deals;
 mod models;
 mod reports;
+mod salesforce;
 mod scores;
 mod tenants;
 
@@ -26,6 +27,7 @@ pub use reports::{
     ActionTask, CalibrationCheck, ClosedPrediction, DealFeedbackRow, ModelEvaluation, PurgeCounts,
     PurgeCutoffs,
 };
+pub use salesforce::{SfConnectionRow, SfUser, SyncStateRow, WritebackOutcome};
 pub use scores::StoredScore;
 pub use tenants::Tenant;
 

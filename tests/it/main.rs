@@ -5,5 +5,6 @@ mod engine_cli;
 mod hostile;
 mod import_cli;
 mod reports;
+mod salesforce;
 mod store_contract;
 mod support;

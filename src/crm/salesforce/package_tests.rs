@@ -196,3 +196,93 @@ fn the_apex_callout_speaks_the_webhook_contract_the_service_verifies() {
             .unwrap();
     assert_eq!(project["packageDirectories"][0]["path"], "force-app");
 }
+
+#[test]
+fn the_integration_user_may_read_and_write_every_object_the_sync_touches() {
+    let xml = read("permissionsets/SkyGeni_Integration.permissionset-meta.xml");
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    // (object, permissions the sync needs): pull reads Opportunities (+ Account fields) of
+    // every owner, write-back edits them, Tasks are created.
+    let needs: [(&str, &[&str]); 3] = [
+        ("Opportunity", &["allowRead", "allowEdit", "viewAllRecords"]),
+        ("Account", &["allowRead", "viewAllRecords"]),
+        ("Task", &["allowRead", "allowCreate", "allowEdit"]),
+    ];
+    for (object, perms) in needs {
+        let node = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("objectPermissions"))
+            .find(|n| {
+                n.children()
+                    .any(|c| c.has_tag_name("object") && c.text() == Some(object))
+            })
+            .unwrap_or_else(|| panic!("no object permissions for {object}"));
+        for p in perms {
+            let v = node
+                .children()
+                .find(|c| c.has_tag_name(*p))
+                .and_then(|c| c.text());
+            assert_eq!(v, Some("true"), "{object}.{p}");
+        }
+    }
+}
+
+#[test]
+fn the_apex_notification_carries_every_key_the_webhook_route_reads() {
+    let apex = read("classes/SkyGeniWebhook.cls");
+    // The keys of `routes::Notification` (the route rejects a body without the required ones).
+    for key in [
+        "notification_id",
+        "org_id",
+        "object",
+        "change_type",
+        "record_ids",
+    ] {
+        assert!(
+            apex.contains(&format!("'{key}' =>")),
+            "Apex body lacks {key}"
+        );
+    }
+    let body = serde_json::json!({
+        "notification_id": "n", "org_id": "00D", "object": "Opportunity",
+        "change_type": "update", "record_ids": ["006000000000001AAA"], "sent_at": "2026-01-01T00:00:00Z"
+    });
+    let n: super::routes::Notification = serde_json::from_value(body).unwrap();
+    assert_eq!(n.record_ids.len(), 1);
+}
+
+#[test]
+fn the_sync_checks_the_package_fields_with_the_types_salesforce_describes() {
+    // What describe reports for the package's fields must pass the schema check unchanged.
+    let describe: std::collections::HashMap<String, String> = OPPORTUNITY_RISK_FIELDS
+        .iter()
+        .map(|f| {
+            let t = match f.kind {
+                FieldKind::Number { .. } => "double",
+                FieldKind::Picklist(_) => "picklist",
+                FieldKind::Percent { .. } => "percent",
+                FieldKind::LongTextArea { .. } => "textarea",
+                FieldKind::DateTime => "datetime",
+                FieldKind::Text { .. } | FieldKind::ExternalIdText { .. } => "string",
+            };
+            (f.api_name.to_string(), t.to_string())
+        })
+        .chain(
+            super::pull::OPPORTUNITY_FIELDS
+                .iter()
+                .filter(|(f, _)| !f.contains('.'))
+                .map(|(f, t)| (f.to_string(), t[0].to_string())),
+        )
+        .collect();
+    let account = [
+        ("Name", "string"),
+        ("Industry", "picklist"),
+        ("BillingCountry", "string"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    let problems =
+        super::pull::schema_problems(&describe, &account, &super::pull::FieldMapping::default());
+    assert!(problems.is_empty(), "{problems:?}");
+}

@@ -1,0 +1,231 @@
+//! Writing scores back to the Opportunity's risk fields: only deals whose written values would
+//! change (a hash per deal remembers what Salesforce holds), sObject Collections PATCH in
+//! chunks of 200 with `allOrNone: false`, Bulk API 2.0 above a threshold; `UNABLE_TO_LOCK_ROW`
+//! retried once in the run and otherwise on the next run, deleted records skipped.
+use super::bulk;
+use super::client::{SfClient, SfError};
+use crate::domain::{DealScore, TenantId};
+use crate::store::{Store, WritebackOutcome};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// Records per sObject Collections call (the API's maximum).
+pub const COLLECTION_CHUNK: usize = 200;
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct WritebackCounts {
+    pub written: u64,
+    pub unchanged: u64,
+    /// Left for the next run (lock contention or another error).
+    pub failed: u64,
+    /// The record was deleted in Salesforce.
+    pub skipped: u64,
+    pub used_bulk: bool,
+}
+
+/// The six risk fields for one score (`scored_at` excluded from the change hash).
+pub struct RiskFields {
+    pub deal_id: String,
+    pub score: u8,
+    pub category: &'static str,
+    pub win_pct: f64,
+    pub factors: String,
+    pub version: String,
+}
+
+impl RiskFields {
+    pub fn from_score(s: &DealScore) -> RiskFields {
+        let factors = s
+            .risk_factors
+            .iter()
+            .map(|f| format!("{} ({:+.0} pp)", f.description, f.impact_pp))
+            .collect::<Vec<_>>()
+            .join("\n");
+        RiskFields {
+            deal_id: s.deal_id.clone(),
+            score: s.risk_score,
+            category: s.risk_category.as_str(),
+            win_pct: (s.win_probability * 10_000.0).round() / 100.0,
+            factors: factors.chars().take(32_000).collect(),
+            version: s.model_version.chars().take(80).collect(),
+        }
+    }
+
+    pub fn hash(&self) -> String {
+        let text = format!(
+            "{}|{}|{:.2}|{}|{}",
+            self.score, self.category, self.win_pct, self.factors, self.version
+        );
+        hex::encode(&Sha256::digest(text.as_bytes())[..16])
+    }
+}
+
+fn scored_at_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn outcome_for(code: &str, message: &str, hash: &str) -> WritebackOutcome {
+    match code {
+        "ENTITY_IS_DELETED" | "INVALID_CROSS_REFERENCE_KEY" => WritebackOutcome::Skipped {
+            hash: hash.to_string(),
+            error: format!("{code}: {message}"),
+        },
+        _ => WritebackOutcome::Retry {
+            error: format!("{code}: {message}"),
+        },
+    }
+}
+
+async fn collections(
+    client: &SfClient,
+    fields: &[&RiskFields],
+    at: &str,
+) -> Result<Vec<(String, Result<(), (String, String)>)>, SfError> {
+    let path = client.data_path("composite/sobjects");
+    let mut out = Vec::with_capacity(fields.len());
+    for chunk in fields.chunks(COLLECTION_CHUNK) {
+        let records: Vec<Value> = chunk
+            .iter()
+            .map(|f| {
+                json!({
+                    "attributes": {"type": "Opportunity"}, "id": f.deal_id,
+                    "Risk_Score__c": f.score, "Risk_Category__c": f.category,
+                    "Win_Probability__c": f.win_pct, "Risk_Factors__c": f.factors,
+                    "Risk_Scored_At__c": at, "Risk_Model_Version__c": f.version,
+                })
+            })
+            .collect();
+        let res = client
+            .send_json(
+                Method::PATCH,
+                &path,
+                json!({"allOrNone": false, "records": records}),
+            )
+            .await?;
+        // One result per record, in order.
+        for (f, r) in chunk.iter().zip(res.as_array().into_iter().flatten()) {
+            let ok = r["success"].as_bool().unwrap_or(false);
+            let err = &r["errors"][0];
+            out.push((
+                f.deal_id.clone(),
+                if ok {
+                    Ok(())
+                } else {
+                    Err((
+                        err["statusCode"].as_str().unwrap_or("UNKNOWN").to_string(),
+                        err["message"].as_str().unwrap_or("").to_string(),
+                    ))
+                },
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn bulk_csv(fields: &[&RiskFields], at: &str) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record([
+        "Id",
+        "Risk_Score__c",
+        "Risk_Category__c",
+        "Win_Probability__c",
+        "Risk_Factors__c",
+        "Risk_Scored_At__c",
+        "Risk_Model_Version__c",
+    ])?;
+    for f in fields {
+        w.write_record([
+            f.deal_id.as_str(),
+            &f.score.to_string(),
+            f.category,
+            &format!("{:.2}", f.win_pct),
+            &f.factors,
+            at,
+            &f.version,
+        ])?;
+    }
+    Ok(w.into_inner()?)
+}
+
+/// Write changed scores back. `bulk_threshold`: above this many changed records, one Bulk
+/// API 2.0 ingest job replaces the Collections calls.
+pub async fn write_scores(
+    client: &SfClient,
+    store: &Store,
+    tenant: &TenantId,
+    scores: &[DealScore],
+    now: chrono::DateTime<chrono::Utc>,
+    bulk_threshold: usize,
+    poll: Duration,
+) -> anyhow::Result<WritebackCounts> {
+    let known = store.writeback_hashes(tenant).await?;
+    let mut counts = WritebackCounts::default();
+    let mut changed: Vec<(RiskFields, String)> = Vec::new();
+    for s in scores {
+        let f = RiskFields::from_score(s);
+        let h = f.hash();
+        if known.get(&f.deal_id) == Some(&h) {
+            counts.unchanged += 1;
+        } else {
+            changed.push((f, h));
+        }
+    }
+    if changed.is_empty() {
+        return Ok(counts);
+    }
+    let at = scored_at_text(now);
+    let refs: Vec<&RiskFields> = changed.iter().map(|(f, _)| f).collect();
+    let mut results = if refs.len() > bulk_threshold {
+        counts.used_bulk = true;
+        bulk::update(client, "Opportunity", bulk_csv(&refs, &at)?, poll).await?
+    } else {
+        collections(client, &refs, &at).await?
+    };
+    // Row locks clear quickly: one more try in this run before leaving it for the next.
+    let locked: Vec<&RiskFields> = results
+        .iter()
+        .filter(|(_, r)| matches!(r, Err((c, _)) if c == "UNABLE_TO_LOCK_ROW"))
+        .filter_map(|(id, _)| refs.iter().find(|f| &f.deal_id == id).copied())
+        .collect();
+    if !locked.is_empty() {
+        tokio::time::sleep(client.cfg.retry_base).await;
+        let again = collections(client, &locked, &at).await?;
+        for (id, r) in again {
+            if let Some(slot) = results.iter_mut().find(|(x, _)| *x == id) {
+                slot.1 = r;
+            }
+        }
+    }
+    let hash_of: std::collections::HashMap<&str, &str> = changed
+        .iter()
+        .map(|(f, h)| (f.deal_id.as_str(), h.as_str()))
+        .collect();
+    let mut outcomes = Vec::with_capacity(results.len());
+    for (id, r) in results {
+        let hash = hash_of.get(id.as_str()).copied().unwrap_or_default();
+        let o = match r {
+            Ok(()) => {
+                counts.written += 1;
+                WritebackOutcome::Written {
+                    hash: hash.to_string(),
+                }
+            }
+            Err((code, message)) => {
+                let o = outcome_for(&code, &message, hash);
+                match &o {
+                    WritebackOutcome::Skipped { .. } => counts.skipped += 1,
+                    _ => counts.failed += 1,
+                }
+                tracing::warn!(tenant = %tenant, deal = %id, %code, %message, "Salesforce write-back failed for a record");
+                o
+            }
+        };
+        outcomes.push((id, o));
+    }
+    store.record_writeback(tenant, now, &outcomes).await?;
+    Ok(counts)
+}
