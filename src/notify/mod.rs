@@ -1,4 +1,5 @@
 //! Notifications: who hears about which deal and when (alert policy), and the email bodies.
-//! The outbox, dispatcher and SendGrid client arrive with the alerts issue.
+//! The outbox payloads, the dispatcher that sends them and the SendGrid client.
 pub mod email;
 pub mod policy;
+pub mod outbox;
