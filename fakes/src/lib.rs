@@ -6,6 +6,7 @@
 //! They are a separate crate so tests, benches and the load kit's `skygeni-fakes` binary share
 //! one implementation, and so the fakes cannot lean on SkyGeni's own code.
 pub mod faults;
+pub mod sendgrid;
 pub mod server;
 
 pub use faults::{Fault, Faults};

@@ -3,3 +3,7 @@
 pub mod email;
 pub mod policy;
 pub mod outbox;
+pub mod senders;
+pub mod sendgrid;
+pub mod compose;
+pub mod dispatcher;
