@@ -7,6 +7,7 @@
 //! one implementation, and so the fakes cannot lean on SkyGeni's own code.
 pub mod faults;
 pub mod server;
+pub mod slack;
 
 pub use faults::{Fault, Faults};
 pub use server::FakeServer;
