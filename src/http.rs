@@ -44,6 +44,8 @@ pub struct AppState {
     /// Seals Slack/Salesforce tokens at rest; `None` when `SKYGENI_ENCRYPTION_KEY` is unset
     /// (features that store tokens then answer with [`CryptoError::MissingKey`]).
     pub secrets: Option<Arc<SecretBox>>,
+    /// Slack Web API client and per-workspace token-refresh locks.
+    pub slack: Arc<crate::slack::SlackRuntime>,
 }
 
 impl AppState {
@@ -63,6 +65,7 @@ impl AppState {
         let limiter = api::rate_limit::RateLimiter::connect(settings.redis_url.as_deref()).await;
         Ok(AppState {
             secrets,
+            slack: Arc::new(crate::slack::SlackRuntime::new(&settings)),
             audit: Arc::new(AuditWriter::spawn(store.clone())),
             store,
             settings: Arc::new(settings),

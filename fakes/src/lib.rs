@@ -8,6 +8,7 @@
 pub mod faults;
 pub mod sendgrid;
 pub mod server;
+pub mod slack;
 
 pub use faults::{Fault, Faults};
 pub use server::FakeServer;

@@ -4,12 +4,15 @@
 pub mod blocks;
 pub mod card;
 pub mod command;
+pub mod delivery;
 pub mod home;
 pub mod kit;
 pub mod matching;
 pub mod modals;
+pub mod runtime;
 pub mod settings;
 pub mod signature;
+pub mod tokens;
 pub mod views;
 
 #[cfg(test)]
@@ -25,6 +28,9 @@ pub const INTERACTIONS_PATH: &str = "/slack/interactions";
 pub const EVENTS_PATH: &str = "/slack/events";
 pub const INSTALL_PATH: &str = "/slack/install";
 pub const OAUTH_CALLBACK_PATH: &str = "/slack/oauth/callback";
+pub use delivery::{Posted, RetryPolicy, SlackApi, SlackError};
+pub use runtime::SlackRuntime;
+
 pub const SLASH_COMMAND: &str = "/deal-risk";
 
 /// Bot scopes the code needs: `commands` (slash command), `chat:write` (alerts, digests),

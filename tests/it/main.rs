@@ -3,5 +3,6 @@
 mod api;
 mod engine_cli;
 mod import_cli;
+mod slack_delivery;
 mod store_contract;
 mod support;
