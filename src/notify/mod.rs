@@ -7,3 +7,4 @@ pub mod senders;
 pub mod sendgrid;
 pub mod compose;
 pub mod dispatcher;
+pub mod slack_dm;

@@ -1,5 +1,6 @@
 //! Integration tests, one binary (faster to link than one per file). Each test gets its own
 //! database on the backend named by SKYGENI_TEST_BACKEND (see `scripts/test`).
+mod alerts;
 mod api;
 mod engine_cli;
 mod import_cli;
