@@ -1,6 +1,8 @@
 //! Work that combines the store and the engine: model loading with fallback, training and
-//! registration, batch scoring. The scheduler (later) runs these per tenant.
+//! registration, batch scoring, digests, and the scheduler that runs them per tenant.
 pub mod batch;
+pub mod digest;
 pub mod metrics;
 pub mod models;
+pub mod scheduler;
 pub mod scorer_cache;

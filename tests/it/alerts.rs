@@ -77,35 +77,8 @@ impl Harness {
             .await
             .unwrap();
 
-        let slack = SlackFake::new(SLACK_TOKEN);
-        slack.add_user("UREP", "rep1@example.com", "rep1");
-        slack.add_user("UMGR", "mgr@example.com", "mgr");
-        let slack_server = slack.start(0).await.unwrap();
-        let sendgrid = FakeSendGrid::new(SENDGRID_KEY);
-        let sg_server = FakeServer::start(sendgrid.router(), 0).await.unwrap();
-        let email = SendGridClient::new(
-            &sg_server.url(),
-            SENDGRID_KEY.to_string().into(),
-            "bot@skygeni.example",
-        )
-        .unwrap();
-        let chat = SlackDmSender::new(
-            &SlackApi::new(&format!("{}/api", slack_server.url())),
-            BotTokens::Static(SLACK_TOKEN.into()),
-        );
-        let links = Links {
-            salesforce_url: "https://acme.my.salesforce.com".into(),
-            slack_app_id: Some("A123".into()),
-            public_url: "https://skygeni.example".into(),
-        };
-        let dispatcher = Dispatcher::new(
-            store.clone(),
-            Some(Arc::new(email)),
-            Some(Arc::new(chat)),
-            links,
-            cfg,
-        )
-        .unwrap();
+        let (slack, sendgrid, servers, dispatcher) =
+            fakes_and_dispatcher(&store, cfg, &["UREP", "UMGR"]).await;
         Harness {
             _db: db,
             store,
@@ -113,7 +86,7 @@ impl Harness {
             slack,
             sendgrid,
             dispatcher,
-            _servers: (slack_server, sg_server),
+            _servers: servers,
         }
     }
 
@@ -162,6 +135,48 @@ impl Harness {
             .upsert_alert_settings(&self.tenant, user, &s)
             .await
             .unwrap();
+    }
+}
+
+/// The fake Slack (knowing `slack_users`) and fake SendGrid, and a dispatcher using both.
+pub async fn fakes_and_dispatcher(
+    store: &Store,
+    cfg: DispatchConfig,
+    slack_users: &[&str],
+) -> (SlackFake, FakeSendGrid, (FakeServer, FakeServer), Arc<Dispatcher>) {
+    let slack = SlackFake::new(SLACK_TOKEN);
+    for u in slack_users {
+        slack.add_user(u, &format!("{u}@slack.example"), u);
+    }
+    let slack_server = slack.start(0).await.unwrap();
+    let sendgrid = FakeSendGrid::new(SENDGRID_KEY);
+    let sg_server = FakeServer::start(sendgrid.router(), 0).await.unwrap();
+    let email = SendGridClient::new(
+        &sg_server.url(),
+        SENDGRID_KEY.to_string().into(),
+        "bot@skygeni.example",
+    )
+    .unwrap();
+    let chat = SlackDmSender::new(
+        &SlackApi::new(&format!("{}/api", slack_server.url())),
+        BotTokens::Static(SLACK_TOKEN.into()),
+    );
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        Some(Arc::new(email)),
+        Some(Arc::new(chat)),
+        links(),
+        cfg,
+    )
+    .unwrap();
+    (slack, sendgrid, (slack_server, sg_server), dispatcher)
+}
+
+pub fn links() -> Links {
+    Links {
+        salesforce_url: "https://acme.my.salesforce.com".into(),
+        slack_app_id: Some("A123".into()),
+        public_url: "https://skygeni.example".into(),
     }
 }
 
