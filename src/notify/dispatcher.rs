@@ -20,6 +20,9 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+/// How often `run` refreshes the per-status outbox gauges (dead letters) in /metrics.
+const GAUGE_EVERY: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Clone)]
 pub struct DispatchConfig {
     /// Rows claimed per statement.
@@ -153,7 +156,14 @@ impl Dispatcher {
     /// Loop until `shutdown` turns true; the pass in progress always completes.
     pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         tracing::info!(worker = %self.worker, "outbox dispatcher started");
+        let mut gauges_at = std::time::Instant::now() - GAUGE_EVERY;
         while !*shutdown.borrow() {
+            if gauges_at.elapsed() >= GAUGE_EVERY {
+                gauges_at = std::time::Instant::now();
+                if let Err(e) = self.publish_queue_gauges().await {
+                    tracing::warn!(error = %format!("{e:#}"), "outbox gauges not refreshed");
+                }
+            }
             let idle = match self.run_once(Utc::now()).await {
                 Ok(r) => r.claimed == 0,
                 Err(e) => {
