@@ -108,9 +108,10 @@ pub fn validate(body: &Value) -> Vec<(&'static str, Option<&'static str>)> {
         )),
         Some(p) => {
             for pers in p {
-                if pers["to"].as_array().is_none_or(|t| {
-                    t.is_empty() || t.iter().any(|a| a["email"].as_str().is_none())
-                }) {
+                if pers["to"]
+                    .as_array()
+                    .is_none_or(|t| t.is_empty() || t.iter().any(|a| a["email"].as_str().is_none()))
+                {
                     errs.push((
                         "The to array is required for all personalization objects, and must have at least one email object with a valid email address.",
                         Some("personalizations.0.to"),
@@ -173,12 +174,14 @@ async fn mail_send(State(fake): State<FakeSendGrid>, headers: HeaderMap, body: S
     }
     match fault {
         Some(Fault::ServerError(code)) => {
-            let status =
-                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return errors(status, &[("internal error", None)]);
         }
         Some(Fault::RateLimited { retry_after_secs }) => {
-            let mut r = errors(StatusCode::TOO_MANY_REQUESTS, &[("too many requests", None)]);
+            let mut r = errors(
+                StatusCode::TOO_MANY_REQUESTS,
+                &[("too many requests", None)],
+            );
             rate_headers(&mut r, 0);
             r.headers_mut()
                 .insert("retry-after", HeaderValue::from(retry_after_secs));
@@ -203,10 +206,7 @@ async fn mail_send(State(fake): State<FakeSendGrid>, headers: HeaderMap, body: S
         );
     }
     let Ok(json) = serde_json::from_str::<Value>(&body) else {
-        return errors(
-            StatusCode::BAD_REQUEST,
-            &[("Bad Request", None)],
-        );
+        return errors(StatusCode::BAD_REQUEST, &[("Bad Request", None)]);
     };
     let errs = validate(&json);
     if !errs.is_empty() {
@@ -227,7 +227,11 @@ async fn mail_send(State(fake): State<FakeSendGrid>, headers: HeaderMap, body: S
         message_id: message_id.clone(),
         to: pers["to"]
             .as_array()
-            .map(|t| t.iter().filter_map(|a| a["email"].as_str().map(str::to_string)).collect())
+            .map(|t| {
+                t.iter()
+                    .filter_map(|a| a["email"].as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default(),
         subject: pers["subject"]
             .as_str()
@@ -264,16 +268,23 @@ mod tests {
     #[test]
     fn a_complete_body_passes_and_each_missing_part_is_named() {
         assert!(validate(&good()).is_empty());
-        let cases: [(&str, fn(&mut Value), &str); 5] = [
+        type Case = (&'static str, fn(&mut Value), &'static str);
+        let cases: [Case; 5] = [
             ("no from", |b| b["from"] = Value::Null, "from"),
-            ("no personalizations", |b| b["personalizations"] = json!([]), "personalizations"),
-            ("no to", |b| b["personalizations"][0]["to"] = json!([]), "personalizations.0.to"),
+            (
+                "no personalizations",
+                |b| b["personalizations"] = json!([]),
+                "personalizations",
+            ),
+            (
+                "no to",
+                |b| b["personalizations"][0]["to"] = json!([]),
+                "personalizations.0.to",
+            ),
             ("no content", |b| b["content"] = Value::Null, "content"),
             (
                 "html before text",
-                |b| {
-                    b["content"] = json!([{"type": "text/html", "value": "h"}, {"type": "text/plain", "value": "t"}])
-                },
+                |b| b["content"] = json!([{"type": "text/html", "value": "h"}, {"type": "text/plain", "value": "t"}]),
                 "content",
             ),
         ];

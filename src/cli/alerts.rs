@@ -103,9 +103,7 @@ pub async fn jobs(store: &Store, tenant: &TenantId, args: JobsArgs) -> anyhow::R
     if args.json.json {
         println!("{}", serde_json::to_string_pretty(&runs)?);
     } else if runs.is_empty() {
-        println!(
-            "No scheduled runs yet for tenant {tenant} (`skygeni serve` runs the scheduler)."
-        );
+        println!("No scheduled runs yet for tenant {tenant} (`skygeni serve` runs the scheduler).");
     } else {
         for r in runs {
             println!(

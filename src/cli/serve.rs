@@ -7,8 +7,8 @@ use crate::http::{AppState, Application};
 use crate::jobs::scheduler::{Scheduler, SchedulerConfig, SystemClock};
 use crate::notify::compose::Links;
 use crate::notify::dispatcher::{DispatchConfig, Dispatcher};
-use crate::notify::sendgrid::SendGridClient;
 use crate::notify::senders::{ChatSender, EmailSender};
+use crate::notify::sendgrid::SendGridClient;
 use crate::notify::slack_dm::{BotTokens, SlackDmSender};
 use std::sync::Arc;
 
@@ -42,7 +42,9 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<i3
         Some(_) => {}
     }
     if args.no_http && args.no_scheduler && args.no_dispatcher {
-        anyhow::bail!("--no-http, --no-scheduler and --no-dispatcher together leave nothing to run");
+        anyhow::bail!(
+            "--no-http, --no-scheduler and --no-dispatcher together leave nothing to run"
+        );
     }
     let store = crate::store::Store::connect(&settings.database_url).await?;
     let (app, state) = if args.no_http {
@@ -64,7 +66,9 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<i3
                 &settings.email_from,
             )?)),
             None => {
-                tracing::warn!("SENDGRID_API_KEY is not set: email deliveries will be dead-lettered");
+                tracing::warn!(
+                    "SENDGRID_API_KEY is not set: email deliveries will be dead-lettered"
+                );
                 None
             }
         };

@@ -76,7 +76,9 @@ pub async fn queue_manager_digest(
     // The team: the manager and their direct reports, matched on the deal owner like RBAC.
     let team: Vec<&UserContact> = users
         .iter()
-        .filter(|u| u.user_id == manager.user_id || u.manager_id.as_deref() == Some(&manager.user_id))
+        .filter(|u| {
+            u.user_id == manager.user_id || u.manager_id.as_deref() == Some(&manager.user_id)
+        })
         .collect();
     let scope = DealScope::Owners {
         rep_ids: team
@@ -91,7 +93,10 @@ pub async fn queue_manager_digest(
         .settings
         .as_ref()
         .map_or(10, |s| s.max_deals.clamp(1, 50) as usize);
-    let name = manager.name.clone().unwrap_or_else(|| manager.user_id.clone());
+    let name = manager
+        .name
+        .clone()
+        .unwrap_or_else(|| manager.user_id.clone());
     let digest = render_digest(&name, &view, max_deals, links, renderer)?;
     // Digests follow the channel settings even when critical alerts are switched off.
     let wanted = {
@@ -102,13 +107,13 @@ pub async fn queue_manager_digest(
             s.channels
         }
     };
-    let payload = Payload::Message(MessagePayload {
+    let payload = Payload::Message(Box::new(MessagePayload {
         recipient: manager.recipient("manager"),
         subject: digest.email.subject.clone(),
         html: digest.email.html.clone(),
         text: digest.email.text.clone(),
         slack: digest.slack.clone(),
-    })
+    }))
     .to_json();
     let rows: Vec<NewOutboxRow> = manager
         .deliverable(&wanted)

@@ -101,7 +101,9 @@ impl SchedulerConfig {
 
 pub fn parse_cron(expr: &str, name: &str) -> anyhow::Result<cron::Schedule> {
     cron::Schedule::from_str(expr).map_err(|e| {
-        anyhow::anyhow!("{name} {expr:?} is not a valid cron expression (sec min hour dom mon dow): {e}")
+        anyhow::anyhow!(
+            "{name} {expr:?} is not a valid cron expression (sec min hour dom mon dow): {e}"
+        )
     })
 }
 
@@ -124,8 +126,11 @@ pub fn last_due(
 fn digest_schedule(digest_time: &str) -> cron::Schedule {
     let t = NaiveTime::parse_from_str(digest_time, "%H:%M")
         .unwrap_or(NaiveTime::from_hms_opt(8, 0, 0).expect("valid time"));
-    parse_cron(&format!("0 {} {} * * *", t.minute(), t.hour()), "digest_time")
-        .expect("a generated daily expression is valid")
+    parse_cron(
+        &format!("0 {} {} * * *", t.minute(), t.hour()),
+        "digest_time",
+    )
+    .expect("a generated daily expression is valid")
 }
 
 /// One run the pass started.
@@ -252,7 +257,12 @@ impl Scheduler {
         }))
     }
 
-    async fn nightly(&self, tenant: &TenantId, tz: Tz, now: DateTime<Utc>) -> anyhow::Result<String> {
+    async fn nightly(
+        &self,
+        tenant: &TenantId,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
         if let Some(h) = &self.hooks {
             h.sync_crm(tenant).await?;
         }
@@ -271,7 +281,11 @@ impl Scheduler {
     }
 
     /// Every manager whose digest time has come (in their zone) and whose run is unclaimed.
-    async fn digests(&self, tenant: &TenantId, now: DateTime<Utc>) -> anyhow::Result<Vec<RunOutcome>> {
+    async fn digests(
+        &self,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<RunOutcome>> {
         let users = self.store.user_contacts(tenant).await?;
         let managers: Vec<&UserContact> = users
             .iter()
@@ -284,8 +298,16 @@ impl Scheduler {
             .collect();
         let mut due = Vec::new();
         for m in managers {
-            let digest_time = m.settings.as_ref().map_or("08:00", |s| s.digest_time.as_str());
-            if let Some(at) = last_due(&digest_schedule(digest_time), m.zone(), now, self.cfg.catch_up) {
+            let digest_time = m
+                .settings
+                .as_ref()
+                .map_or("08:00", |s| s.digest_time.as_str());
+            if let Some(at) = last_due(
+                &digest_schedule(digest_time),
+                m.zone(),
+                now,
+                self.cfg.catch_up,
+            ) {
                 due.push((m, at));
             }
         }
@@ -355,7 +377,12 @@ mod tests {
         assert_eq!(last_due(&eight, ny, utc("2024-03-05T02:00:00Z"), w), None);
         // Kolkata 08:00 IST = 02:30 UTC; after the US DST change NY 08:00 = 12:00 UTC.
         assert_eq!(
-            last_due(&eight, chrono_tz::Asia::Kolkata, utc("2024-03-01T02:30:00Z"), w),
+            last_due(
+                &eight,
+                chrono_tz::Asia::Kolkata,
+                utc("2024-03-01T02:30:00Z"),
+                w
+            ),
             Some(utc("2024-03-01T02:30:00Z"))
         );
         assert_eq!(

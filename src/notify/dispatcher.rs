@@ -215,7 +215,9 @@ impl Dispatcher {
                     SendError::Retryable { retry_after, .. }
                         if row.attempts < self.cfg.max_attempts =>
                     {
-                        let wait = self.backoff(row.attempts).max(retry_after.unwrap_or_default());
+                        let wait = self
+                            .backoff(row.attempts)
+                            .max(retry_after.unwrap_or_default());
                         Some(now + chrono::Duration::from_std(wait)?)
                     }
                     _ => None,
@@ -278,7 +280,9 @@ impl Dispatcher {
             }
             CHANNEL_SLACK => {
                 let Some(sender) = &self.chat else {
-                    return Err(SendError::Permanent("Slack delivery is not configured".into()));
+                    return Err(SendError::Permanent(
+                        "Slack delivery is not configured".into(),
+                    ));
                 };
                 let chat = chat_for(tenant.as_str(), payload, &row.idempotency_key, &self.links)?;
                 sender.send_dm(&chat).await

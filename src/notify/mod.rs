@@ -1,10 +1,10 @@
 //! Notifications: who hears about which deal and when (alert policy), and the email bodies.
 //! The outbox payloads, the dispatcher that sends them and the SendGrid client.
-pub mod email;
-pub mod policy;
-pub mod outbox;
-pub mod senders;
-pub mod sendgrid;
 pub mod compose;
 pub mod dispatcher;
+pub mod email;
+pub mod outbox;
+pub mod policy;
+pub mod senders;
+pub mod sendgrid;
 pub mod slack_dm;

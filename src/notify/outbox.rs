@@ -50,8 +50,9 @@ pub struct MessagePayload {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Payload {
-    Alert(AlertPayload),
-    Message(MessagePayload),
+    /// Both boxed: the variants differ a lot in size and payloads live briefly.
+    Alert(Box<AlertPayload>),
+    Message(Box<MessagePayload>),
 }
 
 impl Payload {

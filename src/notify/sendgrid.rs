@@ -175,7 +175,9 @@ mod tests {
     #[test]
     fn error_bodies_are_summarised_with_their_fields() {
         assert_eq!(
-            error_messages(r#"{"errors":[{"message":"required","field":"from"},{"message":"x","field":null}]}"#),
+            error_messages(
+                r#"{"errors":[{"message":"required","field":"from"},{"message":"x","field":null}]}"#
+            ),
             "from: required; x"
         );
         assert_eq!(error_messages("oops"), "oops");

@@ -159,9 +159,11 @@ fn owner_of<'a>(
         })
         .or_else(|| {
             let e = owner_email?;
-            users
-                .iter()
-                .find(|u| u.email.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(e)))
+            users.iter().find(|u| {
+                u.email
+                    .as_deref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(e))
+            })
         })
 }
 
@@ -215,7 +217,10 @@ pub(super) async fn enqueue_critical_alerts(
         for r in q.fetch_all(&mut *conn).await? {
             let deal = super::deals::deal_from_row(&r)?;
             let prev: Option<i64> = r.try_get("current_risk_score")?;
-            deals.insert(deal.deal_id.clone(), (deal, prev.map(|p| p.clamp(0, 100) as u8)));
+            deals.insert(
+                deal.deal_id.clone(),
+                (deal, prev.map(|p| p.clamp(0, 100) as u8)),
+            );
         }
     }
     let ts = format_ts(now);
@@ -300,13 +305,13 @@ pub(super) async fn enqueue_critical_alerts(
                 continue;
             }
             let alert_id = uuid::Uuid::new_v4().to_string();
-            let payload = Payload::Alert(AlertPayload {
+            let payload = Payload::Alert(Box::new(AlertPayload {
                 alert_id: alert_id.clone(),
                 deal: deal.clone(),
                 score: s.clone(),
                 previous_score: *prev,
                 recipient: user.recipient(role),
-            })
+            }))
             .to_json();
             outbox.insert(
                 alert_id.clone(),

@@ -4,6 +4,7 @@
 use super::{Store, StoreResult, format_ts};
 use crate::domain::TenantId;
 use chrono::{DateTime, Utc};
+use sqlx::Row;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct JobRun {
@@ -74,16 +75,7 @@ impl Store {
     /// The newest runs first.
     pub async fn job_runs(&self, tenant: &TenantId, limit: i64) -> StoreResult<Vec<JobRun>> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let rows: Vec<(
-            String,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )> = sqlx::query_as(
+        let rows = sqlx::query(
             "SELECT tenant_id, job, scheduled_for, status, claimed_by, started_at, finished_at, detail \
              FROM job_runs WHERE tenant_id = $1 ORDER BY scheduled_for DESC, job LIMIT $2",
         )
@@ -92,18 +84,19 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| JobRun {
-                tenant_id: r.0,
-                job: r.1,
-                scheduled_for: r.2,
-                status: r.3,
-                claimed_by: r.4,
-                started_at: r.5,
-                finished_at: r.6,
-                detail: r.7,
+        rows.iter()
+            .map(|r| {
+                Ok(JobRun {
+                    tenant_id: r.try_get("tenant_id")?,
+                    job: r.try_get("job")?,
+                    scheduled_for: r.try_get("scheduled_for")?,
+                    status: r.try_get("status")?,
+                    claimed_by: r.try_get("claimed_by")?,
+                    started_at: r.try_get("started_at")?,
+                    finished_at: r.try_get("finished_at")?,
+                    detail: r.try_get("detail")?,
+                })
             })
-            .collect())
+            .collect()
     }
 }

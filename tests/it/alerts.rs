@@ -143,7 +143,12 @@ pub async fn fakes_and_dispatcher(
     store: &Store,
     cfg: DispatchConfig,
     slack_users: &[&str],
-) -> (SlackFake, FakeSendGrid, (FakeServer, FakeServer), Arc<Dispatcher>) {
+) -> (
+    SlackFake,
+    FakeSendGrid,
+    (FakeServer, FakeServer),
+    Arc<Dispatcher>,
+) {
     let slack = SlackFake::new(SLACK_TOKEN);
     for u in slack_users {
         slack.add_user(u, &format!("{u}@slack.example"), u);
@@ -211,7 +216,11 @@ async fn a_68_to_78_crossing_sends_one_slack_dm_and_one_email_to_owner_and_manag
     let h = Harness::new("UTC", "UTC").await;
     let t0 = utc("2024-03-01T12:00:00Z");
     h.score(68, t0).await;
-    assert_eq!(h.dispatch(t0).await.claimed, 0, "high risk goes to the digest only");
+    assert_eq!(
+        h.dispatch(t0).await.claimed,
+        0,
+        "high risk goes to the digest only"
+    );
     let t1 = t0 + Duration::hours(1);
     h.score(78, t1).await;
     let r = h.dispatch(t1).await;
@@ -232,12 +241,19 @@ async fn a_68_to_78_crossing_sends_one_slack_dm_and_one_email_to_owner_and_manag
     for part in [mail.text.as_deref().unwrap(), html.as_str()] {
         assert!(!part.contains("{{"), "unrendered placeholder: {part}");
         assert!(part.contains("https://acme.my.salesforce.com/lightning/r/Opportunity/D1/view"));
-        assert!(part.contains("https://slack.com/app_redirect?app=A123"), "Slack link");
+        assert!(
+            part.contains("https://slack.com/app_redirect?app=A123"),
+            "Slack link"
+        );
         assert!(part.contains("tab=home"), "settings / unsubscribe link");
         assert!(part.contains("$45,000") && part.contains("78/100"));
     }
     let dm = &h.slack.calls_to("chat.postMessage")[0];
-    assert!(dm.body["text"].as_str().unwrap().contains("Acme Corp"), "{}", dm.body);
+    assert!(
+        dm.body["text"].as_str().unwrap().contains("Acme Corp"),
+        "{}",
+        dm.body
+    );
 
     // Back down and up again within 24 h, then a rescoring at the same level: nothing new.
     h.score(60, t1 + Duration::hours(2)).await;
@@ -296,8 +312,16 @@ async fn quiet_hours_hold_alerts_until_8am_local_in_new_york_and_kolkata() {
     h.score(60, t - Duration::hours(1)).await;
     h.score(80, t).await;
     h.dispatch(t).await;
-    assert_eq!((h.dms_to("UMGR"), h.emails_to("mgr")), (1, 1), "Kolkata now");
-    assert_eq!((h.dms_to("UREP"), h.emails_to("rep1")), (0, 0), "New York held");
+    assert_eq!(
+        (h.dms_to("UMGR"), h.emails_to("mgr")),
+        (1, 1),
+        "Kolkata now"
+    );
+    assert_eq!(
+        (h.dms_to("UREP"), h.emails_to("rep1")),
+        (0, 0),
+        "New York held"
+    );
     h.dispatch(utc("2024-03-01T12:59:00Z")).await;
     assert_eq!(h.emails_to("rep1"), 0, "07:59 in New York: still quiet");
     h.dispatch(utc("2024-03-01T13:00:00Z")).await;
@@ -309,7 +333,11 @@ async fn quiet_hours_hold_alerts_until_8am_local_in_new_york_and_kolkata() {
     h.score(60, t - Duration::hours(1)).await;
     h.score(80, t).await;
     h.dispatch(t).await;
-    assert_eq!((h.emails_to("rep1"), h.emails_to("mgr")), (1, 0), "15:00 NY, 01:30 IST");
+    assert_eq!(
+        (h.emails_to("rep1"), h.emails_to("mgr")),
+        (1, 0),
+        "15:00 NY, 01:30 IST"
+    );
     h.dispatch(utc("2024-03-02T02:29:00Z")).await;
     assert_eq!(h.emails_to("mgr"), 0);
     h.dispatch(utc("2024-03-02T02:30:00Z")).await;
@@ -325,7 +353,13 @@ async fn a_crash_between_claim_and_send_leads_to_exactly_one_send_after_restart(
     // A worker claims every row and dies before sending.
     let claimed = h
         .store
-        .claim_outbox(&h.tenant, t, Duration::minutes(2), 100, "worker-that-crashed")
+        .claim_outbox(
+            &h.tenant,
+            t,
+            Duration::minutes(2),
+            100,
+            "worker-that-crashed",
+        )
         .await
         .unwrap();
     assert_eq!(claimed.len(), 4);
@@ -338,12 +372,22 @@ async fn a_crash_between_claim_and_send_leads_to_exactly_one_send_after_restart(
     // The crashed worker's late result cannot overwrite the row.
     let late = h
         .store
-        .finish_outbox_sent(&h.tenant, &claimed[0].outbox_id, "worker-that-crashed", "x", t)
+        .finish_outbox_sent(
+            &h.tenant,
+            &claimed[0].outbox_id,
+            "worker-that-crashed",
+            "x",
+            t,
+        )
         .await
         .unwrap();
     assert!(!late);
     let rows = h.store.outbox_rows(&h.tenant).await.unwrap();
-    assert!(rows.iter().all(|r| r.status == "sent" && r.provider_id.is_some()), "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|r| r.status == "sent" && r.provider_id.is_some()),
+        "{rows:?}"
+    );
 }
 
 #[tokio::test]
@@ -452,7 +496,10 @@ async fn the_fake_sendgrid_refuses_a_bad_key_and_the_row_is_dead_at_once() {
     };
     use skygeni::notify::senders::{EmailSender, SendError};
     let err = client.send_email(&email).await.unwrap_err();
-    assert!(matches!(err, SendError::Permanent(ref m) if m.contains("401")), "{err:?}");
+    assert!(
+        matches!(err, SendError::Permanent(ref m) if m.contains("401")),
+        "{err:?}"
+    );
     assert_eq!((sendgrid.calls(), sendgrid.sent().len()), (1, 0));
     drop(db);
 }

@@ -51,10 +51,21 @@ async fn digests_fire_at_8am_in_each_managers_zone_once_across_two_schedulers() 
     let db = TestDb::new().await;
     let (store_a, store_b) = (db.store().await, db.store().await);
     let tenant = TenantId::default_tenant();
-    team(&store_a, &tenant, "mgr_ny", "rep_ny", "America/New_York", "UNY").await;
+    team(
+        &store_a,
+        &tenant,
+        "mgr_ny",
+        "rep_ny",
+        "America/New_York",
+        "UNY",
+    )
+    .await;
     team(&store_a, &tenant, "mgr_in", "rep_in", "Asia/Kolkata", "UIN").await;
     let mut deals = Vec::new();
-    for (id, rep, company) in [("D_NY", "rep_ny", "Acme Corp"), ("D_IN", "rep_in", "Globex")] {
+    for (id, rep, company) in [
+        ("D_NY", "rep_ny", "Acme Corp"),
+        ("D_IN", "rep_in", "Globex"),
+    ] {
         let mut d = Deal::example(id);
         d.sales_rep_id = rep.into();
         d.company = Some(company.into());
@@ -81,40 +92,72 @@ async fn digests_fire_at_8am_in_each_managers_zone_once_across_two_schedulers() 
         let (a, b) = (&a, &b);
         async move {
             let (x, y) = tokio::join!(a.run_once(t), b.run_once(t));
-            let mut jobs: Vec<String> = x.unwrap().into_iter().chain(y.unwrap()).map(|r| {
-                assert!(r.ok, "{r:?}");
-                r.job
-            }).collect();
+            let mut jobs: Vec<String> = x
+                .unwrap()
+                .into_iter()
+                .chain(y.unwrap())
+                .map(|r| {
+                    assert!(r.ok, "{r:?}");
+                    r.job
+                })
+                .collect();
             jobs.sort();
             jobs
         }
     };
-    assert!(both(utc("2024-03-01T02:29:00Z")).await.is_empty(), "07:59 IST");
-    assert_eq!(both(utc("2024-03-01T02:30:00Z")).await, ["digest:mgr_in"], "08:00 IST");
+    assert!(
+        both(utc("2024-03-01T02:29:00Z")).await.is_empty(),
+        "07:59 IST"
+    );
+    assert_eq!(
+        both(utc("2024-03-01T02:30:00Z")).await,
+        ["digest:mgr_in"],
+        "08:00 IST"
+    );
     assert!(both(utc("2024-03-01T02:31:00Z")).await.is_empty());
-    assert!(both(utc("2024-03-01T12:59:00Z")).await.is_empty(), "07:59 EST");
-    assert_eq!(both(utc("2024-03-01T13:00:00Z")).await, ["digest:mgr_ny"], "08:00 EST");
+    assert!(
+        both(utc("2024-03-01T12:59:00Z")).await.is_empty(),
+        "07:59 EST"
+    );
+    assert_eq!(
+        both(utc("2024-03-01T13:00:00Z")).await,
+        ["digest:mgr_ny"],
+        "08:00 EST"
+    );
     assert!(both(utc("2024-03-01T13:05:00Z")).await.is_empty());
 
     let (slack, sendgrid, _servers, dispatcher) =
         fakes_and_dispatcher(&store_a, DispatchConfig::default(), &["UNY", "UIN"]).await;
-    dispatcher.run_once(utc("2024-03-01T13:05:00Z")).await.unwrap();
+    dispatcher
+        .run_once(utc("2024-03-01T13:05:00Z"))
+        .await
+        .unwrap();
     let mails = sendgrid.sent();
     assert_eq!(mails.len(), 2, "one email per manager");
-    assert_eq!(slack.count_ok("chat.postMessage"), 2, "one Slack DM per manager");
+    assert_eq!(
+        slack.count_ok("chat.postMessage"),
+        2,
+        "one Slack DM per manager"
+    );
     let ny = mails
         .iter()
         .find(|m| m.to == ["mgr_ny@example.com"])
         .expect("NY digest");
     assert!(ny.subject.contains("digest"), "{}", ny.subject);
     let text = ny.text.as_deref().unwrap();
-    assert!(text.contains("Acme Corp") && !text.contains("Globex"), "team deals only: {text}");
+    assert!(
+        text.contains("Acme Corp") && !text.contains("Globex"),
+        "team deals only: {text}"
+    );
     assert!(!text.contains("{{") && !ny.html.as_deref().unwrap().contains("{{"));
 
     // Both schedulers down from 13:05 until the next day 16:00 UTC (11:00 in New York): the
     // NY digest of 13:00 is caught up once; Kolkata's 02:30 is beyond the 12 h window.
     assert_eq!(both(utc("2024-03-02T16:00:00Z")).await, ["digest:mgr_ny"]);
-    assert!(both(utc("2024-03-02T17:00:00Z")).await.is_empty(), "not twice");
+    assert!(
+        both(utc("2024-03-02T17:00:00Z")).await.is_empty(),
+        "not twice"
+    );
     let runs = store_b.job_runs(&tenant, 10).await.unwrap();
     assert_eq!(runs.len(), 3, "{runs:?}");
     assert!(runs.iter().all(|r| r.status == "ok" && r.detail.is_some()));
@@ -126,7 +169,10 @@ async fn the_nightly_job_scores_every_tenant_once_at_2am_tenant_time() {
     let db = TestDb::new().await;
     let store = db.store().await;
     let tokyo = TenantId::parse("tokyo").unwrap();
-    store.add_tenant(&tokyo, "Tokyo", "Asia/Tokyo").await.unwrap();
+    store
+        .add_tenant(&tokyo, "Tokyo", "Asia/Tokyo")
+        .await
+        .unwrap();
     let mut d = Deal::example("T1");
     d.amount = 10_000.0;
     store.upsert_deals(&tokyo, &[d], &mut |_| {}).await.unwrap();
@@ -138,9 +184,21 @@ async fn the_nightly_job_scores_every_tenant_once_at_2am_tenant_time() {
     // 02:00 in Tokyo = 17:00 UTC the day before; the default tenant (UTC) runs at 02:00 UTC.
     let ran = s.run_once(utc("2024-02-29T17:00:00Z")).await.unwrap();
     assert_eq!(ran.len(), 1, "{ran:?}");
-    assert_eq!((ran[0].tenant.as_str(), ran[0].job.as_str()), ("tokyo", "nightly_score"));
-    assert!(ran[0].ok && ran[0].detail.contains("scored 1 deals"), "{:?}", ran[0]);
-    assert!(s.run_once(utc("2024-02-29T18:00:00Z")).await.unwrap().is_empty());
+    assert_eq!(
+        (ran[0].tenant.as_str(), ran[0].job.as_str()),
+        ("tokyo", "nightly_score")
+    );
+    assert!(
+        ran[0].ok && ran[0].detail.contains("scored 1 deals"),
+        "{:?}",
+        ran[0]
+    );
+    assert!(
+        s.run_once(utc("2024-02-29T18:00:00Z"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let ran = s.run_once(utc("2024-03-01T02:00:00Z")).await.unwrap();
     assert_eq!(ran.len(), 1);
     assert_eq!(ran[0].tenant, "default");
