@@ -48,6 +48,9 @@ pub struct Settings {
     pub scheduler_catch_up_hours: u32,
     /// Attempts before an outbox row is dead-lettered.
     pub outbox_max_attempts: u32,
+    /// Signs the expiring `/charts/…` image URLs; when unset a key is derived from the JWT
+    /// secret (see `notify::charts::url_secret`).
+    pub chart_url_secret: Option<SecretString>,
 }
 
 /// `skygeni.toml`: the same settings, keys in lower case without the `SKYGENI_` prefix
@@ -140,6 +143,7 @@ impl Settings {
             weekly_cron: get("SKYGENI_WEEKLY_CRON").unwrap_or_else(|| "0 0 9 * * Mon".into()),
             scheduler_catch_up_hours: number("SKYGENI_SCHEDULER_CATCH_UP_HOURS", 12)?,
             outbox_max_attempts: number("SKYGENI_OUTBOX_MAX_ATTEMPTS", 6)?,
+            chart_url_secret: secret("SKYGENI_CHART_URL_SECRET"),
         })
     }
 }

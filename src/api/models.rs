@@ -99,6 +99,11 @@ pub async fn performance(
     } else {
         Some(current_p.iter().sum::<f64>() / current_p.len() as f64)
     };
+    let scope = match loaded.source {
+        ModelSource::Global => crate::domain::ModelScope::Global,
+        _ => crate::domain::ModelScope::Tenant(caller.tenant.clone()),
+    };
+    let lifecycle = crate::jobs::lifecycle::history(&st.store, &caller.tenant, &scope).await?;
     audit(&st, &caller, "models.performance", None, None).await?;
     Ok(Json(serde_json::json!({
         "model": model.map(|m| serde_json::json!({
@@ -110,6 +115,7 @@ pub async fn performance(
             "metrics": m.metrics,
         })),
         "degraded": loaded.source == ModelSource::Degraded,
+        "lifecycle": lifecycle,
         "note": loaded.note,
         "prediction_distribution": {
             "as_of": as_of,

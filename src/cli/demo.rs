@@ -181,12 +181,62 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
         email.subject,
         indent(&digest_text)
     );
+    write_weekly(&store, &tenant, as_of, out).await?;
     println!(
         "Done in {:.1} s. Files: alert.json alert.txt digest.json digest-slack.txt digest.html digest.txt metrics.json backtest.json skygeni-demo.db",
         started.elapsed().as_secs_f64()
     );
     store.close().await;
     Ok(0)
+}
+
+/// The weekly CRO summary for `as_of` (09:00 UTC) as email (weekly.html/.txt with the charts
+/// inline), Slack blocks (weekly.json) and the three chart PNGs.
+async fn write_weekly(
+    store: &Store,
+    tenant: &TenantId,
+    as_of: NaiveDate,
+    out: &Path,
+) -> anyhow::Result<()> {
+    use crate::notify::weekly;
+    let now = as_of.and_hms_opt(9, 0, 0).expect("09:00 exists").and_utc();
+    let summary = crate::jobs::weekly::weekly_summary(store, tenant, now).await?;
+    let email = weekly::render_email(
+        &summary,
+        &weekly::WeeklyLinks {
+            deal_url: &|id| {
+                format!("https://your-org.my.salesforce.com/lightning/r/Opportunity/{id}/view")
+            },
+            slack_url: "https://slack.com/app_redirect?app=SKYGENI".into(),
+            settings_url: "http://127.0.0.1:8080/settings".into(),
+        },
+    )?;
+    std::fs::write(out.join("weekly.html"), &email.html)?;
+    std::fs::write(out.join("weekly.txt"), &email.text)?;
+    let mut urls = Vec::new();
+    for img in &email.inline_images {
+        std::fs::write(out.join(&img.filename), &img.bytes)?;
+        urls.push(img.filename.clone());
+    }
+    // In Slack the images come from signed URLs; the demo has no server, so it links the files.
+    let chart_urls: Vec<_> = crate::notify::charts::Chart::ALL
+        .into_iter()
+        .zip(
+            urls.iter()
+                .map(|f| format!("file://{}", out.join(f).display())),
+        )
+        .collect();
+    write_json(
+        &out.join("weekly.json"),
+        &weekly::slack_blocks(&summary, &chart_urls),
+    )?;
+    println!(
+        "\n9. Weekly CRO summary (email: weekly.html, weekly.txt, subject {:?}; Slack: weekly.json; charts: {})",
+        email.subject,
+        urls.join(" ")
+    );
+    print!("{}", indent(&email.text));
+    Ok(())
 }
 
 fn write_json(path: &Path, v: &serde_json::Value) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@ mod demo;
 mod import;
 mod metrics;
 mod model;
+mod model_lifecycle;
 mod render;
 mod score;
 pub mod score_file;

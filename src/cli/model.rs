@@ -54,8 +54,12 @@ pub async fn run(store: &Store, tenant: &TenantId, args: ModelArgs) -> anyhow::R
     match args.action {
         ModelCommand::List { json } => {
             let models = store.list_models(&scope).await?;
+            let lifecycle = crate::jobs::lifecycle::history(store, tenant, &scope).await?;
             if json.json {
-                println!("{}", serde_json::to_string_pretty(&models)?);
+                // Kept an array of versions (as before); the lifecycle rides along per version.
+                let mut v = serde_json::to_value(&models)?;
+                super::model_lifecycle::annotate(&mut v, &lifecycle);
+                println!("{}", serde_json::to_string_pretty(&v)?);
             } else if models.is_empty() {
                 println!(
                     "No models for {}. Train one with `skygeni train{}`.",
@@ -87,6 +91,7 @@ pub async fn run(store: &Store, tenant: &TenantId, args: ModelArgs) -> anyhow::R
                         m.training_to.unwrap_or_default()
                     );
                 }
+                print!("{}", super::model_lifecycle::text(&lifecycle));
             }
         }
         ModelCommand::Promote {

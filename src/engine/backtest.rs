@@ -34,13 +34,10 @@ fn close_date(d: &Deal) -> Option<NaiveDate> {
         .or_else(|| cycle_days(d).map(|c| d.created_date + chrono::Days::new(c as u64)))
 }
 
-pub fn backtest(deals: &[Deal], as_of: NaiveDate, cfg: &TrainConfig) -> BacktestReport {
-    let history: Vec<Deal> = deals
-        .iter()
-        .filter(|d| d.outcome.is_some() && close_date(d).is_some_and(|c| c < as_of))
-        .cloned()
-        .collect();
-    let (open, y): (Vec<Deal>, Vec<f64>) = deals
+/// The deals open at `as_of` whose outcome is known now, as they looked at `as_of` (outcome
+/// and cycle length hidden), with y = 1.0 for lost: the evaluation set of a backtest.
+pub fn holdout(deals: &[Deal], as_of: NaiveDate) -> (Vec<Deal>, Vec<f64>) {
+    deals
         .iter()
         .filter(|d| {
             d.created_date <= as_of
@@ -63,7 +60,21 @@ pub fn backtest(deals: &[Deal], as_of: NaiveDate, cfg: &TrainConfig) -> Backtest
                 lost,
             )
         })
-        .unzip();
+        .unzip()
+}
+
+/// Closed deals that closed strictly before `as_of`: what a model trained at `as_of` may see.
+pub fn history_before(deals: &[Deal], as_of: NaiveDate) -> Vec<Deal> {
+    deals
+        .iter()
+        .filter(|d| d.outcome.is_some() && close_date(d).is_some_and(|c| c < as_of))
+        .cloned()
+        .collect()
+}
+
+pub fn backtest(deals: &[Deal], as_of: NaiveDate, cfg: &TrainConfig) -> BacktestReport {
+    let history = history_before(deals, as_of);
+    let (open, y) = holdout(deals, as_of);
     let report = train(&history, cfg);
     let stats = SegmentStats::from_closed(&history, cfg.min_segment_deals);
     let p_of = |scorer: &Scorer| -> Vec<f64> {

@@ -8,6 +8,7 @@ pub mod linear;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
+pub mod promotion;
 pub mod recommend;
 pub mod scorer;
 pub mod segments;

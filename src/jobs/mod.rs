@@ -1,8 +1,12 @@
 //! Work that combines the store and the engine: model loading with fallback, training and
-//! registration, batch scoring, digests, and the scheduler that runs them per tenant.
+//! registration, batch scoring, digests, the weekly summary, retention, the model lifecycle,
+//! and the scheduler that runs them per tenant.
 pub mod batch;
 pub mod digest;
+pub mod lifecycle;
 pub mod metrics;
 pub mod models;
+pub mod retention;
 pub mod scheduler;
 pub mod scorer_cache;
+pub mod weekly;

@@ -13,6 +13,7 @@ mod deals;
 mod job_runs;
 mod models;
 pub mod outbox;
+mod reports;
 mod scores;
 mod tenants;
 
@@ -27,6 +28,10 @@ pub use deals::{DealUpsert, ImportCounts, row_hash};
 pub use job_runs::JobRun;
 pub use models::{KEEP_PRODUCTION_VERSIONS, ModelRow, NewModel};
 pub use outbox::{NewOutboxRow, OutboxRow};
+pub use reports::{
+    ActionTask, CalibrationCheck, ClosedPrediction, DealFeedbackRow, ModelEvaluation, PurgeCounts,
+    PurgeCutoffs,
+};
 pub use scores::StoredScore;
 pub use tenants::Tenant;
 

@@ -4,6 +4,7 @@ mod alerts;
 mod api;
 mod engine_cli;
 mod import_cli;
+mod reports;
 mod schedule;
 mod slack_delivery;
 mod store_contract;

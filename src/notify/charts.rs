@@ -1,0 +1,375 @@
+//! Small PNG charts (600×300) for the digest, the weekly summary and App Home, drawn with
+//! plotters into an RGB buffer and encoded as PNG; text uses the DejaVu Sans font compiled
+//! into the binary (assets/fonts, Bitstream Vera licence), never a system font lookup.
+//! Slack loads them from `SKYGENI_PUBLIC_URL/charts/<file>` behind an HMAC-signed, expiring
+//! file name made by [`signed_url`] and checked by [`verify_file`].
+use crate::domain::{RiskCategory, TenantId};
+use crate::engine::PipelineMetrics;
+use crate::notify::email::money_short;
+use chrono::{DateTime, NaiveDate, Utc};
+use hmac::{Hmac, Mac};
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
+use sha2::Sha256;
+use std::sync::Once;
+
+pub const WIDTH: u32 = 600;
+pub const HEIGHT: u32 = 300;
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+const FAMILY: &str = "sans-serif";
+
+/// The charts we draw; the name is part of the signed URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Chart {
+    RiskDistribution,
+    WinRateTrend,
+    RapvVsPipeline,
+}
+
+impl Chart {
+    pub const ALL: [Chart; 3] = [
+        Chart::RiskDistribution,
+        Chart::WinRateTrend,
+        Chart::RapvVsPipeline,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Chart::RiskDistribution => "risk-distribution",
+            Chart::WinRateTrend => "win-rate-trend",
+            Chart::RapvVsPipeline => "rapv-vs-pipeline",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Chart> {
+        Chart::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Alt text for Slack image blocks and email.
+    pub fn title(self) -> &'static str {
+        match self {
+            Chart::RiskDistribution => "Open deals by risk category",
+            Chart::WinRateTrend => "Weekly win rate",
+            Chart::RapvVsPipeline => "Risk-adjusted pipeline (RAPV) vs raw pipeline",
+        }
+    }
+}
+
+type ChartResult = anyhow::Result<Vec<u8>>;
+
+fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow::anyhow!("failed to draw chart: {e:?}")
+}
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        plotters::style::register_font(FAMILY, FontStyle::Normal, FONT)
+            .unwrap_or_else(|_| panic!("the embedded DejaVu Sans font is a valid TrueType font"));
+    });
+}
+
+/// Draw with `draw` on a white 600×300 canvas and return the PNG bytes.
+fn render(
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> anyhow::Result<()>,
+) -> ChartResult {
+    register_font();
+    let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        draw(&root)?;
+        root.present().map_err(plot_err)?;
+    }
+    let mut out = Vec::with_capacity(16 * 1024);
+    let mut enc = png::Encoder::new(&mut out, WIDTH, HEIGHT);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut w = enc.write_header()?;
+    w.write_image_data(&rgb)?;
+    w.finish()?;
+    Ok(out)
+}
+
+fn hex(c: &str) -> RGBColor {
+    let v = u32::from_str_radix(c.trim_start_matches('#'), 16).unwrap_or(0x888888);
+    RGBColor((v >> 16) as u8, (v >> 8) as u8, v as u8)
+}
+
+fn segment_label(v: &SegmentValue<u32>, names: &[String]) -> String {
+    match v {
+        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+            names.get(*i as usize).cloned().unwrap_or_default()
+        }
+        SegmentValue::Last => String::new(),
+    }
+}
+
+/// Bars of open deals per risk category (low → critical) in the categories' Slack colours.
+pub fn risk_distribution_png(m: &PipelineMetrics) -> ChartResult {
+    let order = [
+        RiskCategory::Low,
+        RiskCategory::Medium,
+        RiskCategory::High,
+        RiskCategory::Critical,
+    ];
+    let counts: Vec<u32> = order
+        .iter()
+        .map(|c| {
+            m.risk_distribution
+                .iter()
+                .filter(|b| b.category == *c)
+                .map(|b| b.deals as u32)
+                .sum()
+        })
+        .collect();
+    let names: Vec<String> = order
+        .iter()
+        .zip(&counts)
+        .map(|(c, n)| format!("{} ({n})", c.as_str()))
+        .collect();
+    let top = counts.iter().copied().max().unwrap_or(0).max(1) * 11 / 10 + 1;
+    render(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(Chart::RiskDistribution.title(), (FAMILY, 18))
+            .margin(10)
+            .x_label_area_size(28)
+            .y_label_area_size(44)
+            .build_cartesian_2d((0u32..3u32).into_segmented(), 0u32..top)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_label_formatter(&|v| segment_label(v, &names))
+            .y_desc("deals")
+            .label_style((FAMILY, 12))
+            .draw()
+            .map_err(plot_err)?;
+        for (i, (c, n)) in order.iter().zip(&counts).enumerate() {
+            chart
+                .draw_series(
+                    Histogram::vertical(&chart)
+                        .style(hex(c.slack_color()).filled())
+                        .margin(18)
+                        .data([(i as u32, *n)]),
+                )
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    })
+}
+
+/// One point per week: the share of closed deals won (weeks with no closes leave a gap).
+pub fn win_rate_trend_png(weeks: &[(NaiveDate, Option<f64>)]) -> ChartResult {
+    let n = weeks.len().max(2) as i32;
+    let points: Vec<(i32, f64)> = weeks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, r))| r.map(|r| (i as i32, r * 100.0)))
+        .collect();
+    let label = |i: &i32| {
+        weeks
+            .get(*i as usize)
+            .map(|(d, _)| d.format("%b %d").to_string())
+            .unwrap_or_default()
+    };
+    render(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(Chart::WinRateTrend.title(), (FAMILY, 18))
+            .margin(12)
+            .x_label_area_size(28)
+            .y_label_area_size(44)
+            .build_cartesian_2d(0i32..(n - 1), 0f64..100f64)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_labels(6)
+            .x_label_formatter(&label)
+            .y_label_formatter(&|v| format!("{v:.0}%"))
+            .label_style((FAMILY, 12))
+            .draw()
+            .map_err(plot_err)?;
+        let blue = RGBColor(0x1D, 0x6F, 0xB8);
+        chart
+            .draw_series(LineSeries::new(points.clone(), blue.stroke_width(2)))
+            .map_err(plot_err)?;
+        chart
+            .draw_series(points.iter().map(|p| Circle::new(*p, 3, blue.filled())))
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}
+
+/// Raw pipeline value next to its risk-adjusted value (RAPV); the difference is the gap.
+pub fn rapv_vs_pipeline_png(m: &PipelineMetrics) -> ChartResult {
+    let values = [m.pipeline_value.max(0.0), m.rapv.max(0.0)];
+    let names = vec![
+        format!("Pipeline {}", money_short(values[0])),
+        format!("RAPV {}", money_short(values[1])),
+    ];
+    let top = values.iter().copied().fold(1.0, f64::max) * 1.1;
+    render(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!("RAPV vs pipeline (optimism gap {:.0}%)", m.optimism_gap_pct),
+                (FAMILY, 18),
+            )
+            .margin(10)
+            .x_label_area_size(28)
+            .y_label_area_size(56)
+            .build_cartesian_2d((0u32..1u32).into_segmented(), 0f64..top)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_label_formatter(&|v| segment_label(v, &names))
+            .y_label_formatter(&|v| money_short(*v))
+            .label_style((FAMILY, 12))
+            .draw()
+            .map_err(plot_err)?;
+        for (i, (v, color)) in values
+            .iter()
+            .zip([RGBColor(0x9A, 0xA5, 0xB1), RGBColor(0x2E, 0xB6, 0x7D)])
+            .enumerate()
+        {
+            let x0 = SegmentValue::Exact(i as u32);
+            let x1 = SegmentValue::Exact(i as u32 + 1);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(x0, 0.0), (x1, *v)],
+                    color.filled(),
+                )))
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    })
+}
+
+/// Why a chart file name was refused: 403 for a bad name or signature, 410 once expired.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChartUrlError {
+    #[error("invalid or tampered chart link")]
+    Invalid,
+    #[error("chart link expired")]
+    Expired,
+}
+
+fn signature(secret: &[u8], tenant: &str, chart: &str, expires: i64) -> String {
+    let mut m = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    m.update(format!("{tenant}.{chart}.{expires}").as_bytes());
+    hex::encode(m.finalize().into_bytes())
+}
+
+/// `<public_url>/charts/<tenant>.<chart>.<expires unix>.<hmac-sha256 hex>.png`: unguessable
+/// without the secret, bound to the tenant and chart, useless after `expires_at`.
+pub fn signed_url(
+    public_url: &str,
+    secret: &[u8],
+    tenant: &TenantId,
+    chart: Chart,
+    expires_at: DateTime<Utc>,
+) -> String {
+    let exp = expires_at.timestamp();
+    format!(
+        "{}/charts/{}.{}.{exp}.{}.png",
+        public_url.trim_end_matches('/'),
+        tenant.as_str(),
+        chart.as_str(),
+        signature(secret, tenant.as_str(), chart.as_str(), exp)
+    )
+}
+
+/// Check a `/charts/{file}` name at `now`: the tenant and chart it grants.
+pub fn verify_file(
+    file: &str,
+    secret: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(TenantId, Chart), ChartUrlError> {
+    let stem = file.strip_suffix(".png").ok_or(ChartUrlError::Invalid)?;
+    let parts: Vec<&str> = stem.split('.').collect();
+    let [tenant, chart, exp, sig] = parts[..] else {
+        return Err(ChartUrlError::Invalid);
+    };
+    let exp: i64 = exp.parse().map_err(|_| ChartUrlError::Invalid)?;
+    let sig = hex::decode(sig).map_err(|_| ChartUrlError::Invalid)?;
+    let mut m = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    m.update(format!("{tenant}.{chart}.{exp}").as_bytes());
+    // Constant-time comparison.
+    m.verify_slice(&sig).map_err(|_| ChartUrlError::Invalid)?;
+    let tenant = TenantId::parse(tenant).map_err(|_| ChartUrlError::Invalid)?;
+    let chart = Chart::parse(chart).ok_or(ChartUrlError::Invalid)?;
+    if now.timestamp() >= exp {
+        return Err(ChartUrlError::Expired);
+    }
+    Ok((tenant, chart))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_signed_chart_url_verifies_until_it_expires() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let url = signed_url(
+            "https://bot.example.com/",
+            b"k",
+            &tenant,
+            Chart::WinRateTrend,
+            t("2026-01-02T00:00:00Z"),
+        );
+        assert!(url.starts_with("https://bot.example.com/charts/acme.win-rate-trend.1767312000."));
+        let file = url.rsplit('/').next().unwrap();
+        assert_eq!(
+            verify_file(file, b"k", t("2026-01-01T23:59:59Z")),
+            Ok((tenant, Chart::WinRateTrend))
+        );
+        assert_eq!(
+            verify_file(file, b"k", t("2026-01-02T00:00:00Z")),
+            Err(ChartUrlError::Expired)
+        );
+    }
+
+    #[test]
+    fn tampered_or_foreign_chart_links_are_refused() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let now = t("2026-01-01T00:00:00Z");
+        let url = signed_url(
+            "http://x",
+            b"k",
+            &tenant,
+            Chart::RiskDistribution,
+            t("2026-01-02T00:00:00Z"),
+        );
+        let file = url.rsplit('/').next().unwrap().to_string();
+        let cases = [
+            (file.replace("acme.", "other."), "another tenant"),
+            (
+                file.replace("risk-distribution", "win-rate-trend"),
+                "another chart",
+            ),
+            (
+                file.replace(".1767312000.", ".1767398400."),
+                "a later expiry",
+            ),
+            (file.replace(".png", ".gif"), "another extension"),
+            ("acme.risk-distribution.png".to_string(), "no signature"),
+        ];
+        for (bad, why) in cases {
+            assert_eq!(
+                verify_file(&bad, b"k", now),
+                Err(ChartUrlError::Invalid),
+                "{why}"
+            );
+        }
+        assert_eq!(
+            verify_file(&file, b"other-secret", now),
+            Err(ChartUrlError::Invalid)
+        );
+    }
+}
