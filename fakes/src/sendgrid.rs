@@ -163,6 +163,24 @@ pub fn validate(body: &Value) -> Vec<(&'static str, Option<&'static str>)> {
             Some("content"),
         )),
     }
+    if let Some(atts) = body["attachments"].as_array() {
+        for a in atts {
+            if a["content"].as_str().is_none_or(str::is_empty)
+                || a["filename"].as_str().is_none_or(str::is_empty)
+            {
+                errs.push((
+                    "The attachment content and filename are required.",
+                    Some("attachments.0.content"),
+                ));
+            }
+            if a["disposition"] == "inline" && a["content_id"].as_str().is_none_or(str::is_empty) {
+                errs.push((
+                    "The content_id parameter is required if the disposition is set to inline.",
+                    Some("attachments.0.content_id"),
+                ));
+            }
+        }
+    }
     errs
 }
 

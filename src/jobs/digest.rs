@@ -113,6 +113,7 @@ pub async fn queue_manager_digest(
         html: digest.email.html.clone(),
         text: digest.email.text.clone(),
         slack: digest.slack.clone(),
+        inline_images: Vec::new(),
     }))
     .to_json();
     let rows: Vec<NewOutboxRow> = manager

@@ -7,6 +7,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod models;
 pub mod retention;
+pub mod scheduled;
 pub mod scheduler;
 pub mod scorer_cache;
 pub mod weekly;

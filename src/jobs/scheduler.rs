@@ -4,11 +4,11 @@
 //! caught up once — only the newest missed fire time within the catch-up window runs — and
 //! never twice, because its row then exists.
 //!
-//! Registered jobs: nightly score (02:00 tenant time; the Salesforce sync and App Home
-//! publish plug in through [`NightlyHooks`]) and the daily digest (the manager's
-//! `digest_time`, 08:00 by default). The weekly CRO summary, retention purge, monthly
-//! retrain and daily calibration check are named in [`JobKind`] but not registered: their
-//! functions live on the reports branch and are wired when it lands.
+//! Jobs (tenant time unless said): nightly score 02:00 (the Salesforce sync and App Home
+//! publish plug in through [`NightlyHooks`]), the daily digest at each manager's
+//! `digest_time` (08:00 by default, manager's zone), the weekly CRO summary Monday 09:00,
+//! retention purge 03:30 nightly, calibration check 05:00 daily, monthly retrain 04:00 on the
+//! 1st (tenant models; the global model in UTC, its run recorded under the `default` tenant).
 use super::digest::queue_manager_digest;
 use crate::domain::TenantId;
 use crate::notify::compose::Links;
@@ -46,10 +46,16 @@ impl JobKind {
         }
     }
 
-    /// The jobs this build runs. (Weekly summary, retention, retrain and calibration check
-    /// need `jobs::weekly`, `jobs::retention`, `jobs::lifecycle` from the reports branch.)
+    /// The jobs this build runs.
     pub fn registered() -> Vec<JobKind> {
-        vec![JobKind::NightlyScore, JobKind::Digest]
+        vec![
+            JobKind::NightlyScore,
+            JobKind::Digest,
+            JobKind::WeeklySummary,
+            JobKind::Retention,
+            JobKind::MonthlyRetrain,
+            JobKind::CalibrationCheck,
+        ]
     }
 }
 
@@ -80,6 +86,12 @@ impl Clock for SystemClock {
 #[derive(Clone)]
 pub struct SchedulerConfig {
     pub nightly: cron::Schedule,
+    pub weekly: cron::Schedule,
+    pub retention: cron::Schedule,
+    pub retrain: cron::Schedule,
+    pub calibration: cron::Schedule,
+    /// Signs the chart URLs in Slack messages (`notify::chart_route::url_secret`).
+    pub chart_secret: Option<Vec<u8>>,
     /// Missed runs older than this are skipped (the next regular run covers them).
     pub catch_up: chrono::Duration,
     pub jobs: Vec<JobKind>,
@@ -88,16 +100,53 @@ pub struct SchedulerConfig {
 }
 
 impl SchedulerConfig {
+    /// Default schedules running `jobs`, catch-up window 12 h.
+    pub fn new(jobs: Vec<JobKind>) -> SchedulerConfig {
+        let c = |e: &str| parse_cron(e, "default schedule").expect("default schedules are valid");
+        SchedulerConfig {
+            nightly: c("0 0 2 * * *"),
+            weekly: c("0 0 9 * * Mon"),
+            retention: c("0 30 3 * * *"),
+            retrain: c("0 0 4 1 * *"),
+            calibration: c("0 0 5 * * *"),
+            chart_secret: None,
+            catch_up: chrono::Duration::hours(12),
+            jobs,
+            save_rate: crate::engine::pipeline::DEFAULT_SAVE_RATE,
+            tick: Duration::from_secs(30),
+        }
+    }
+
     pub fn from_settings(s: &crate::config::Settings) -> anyhow::Result<SchedulerConfig> {
         Ok(SchedulerConfig {
             nightly: parse_cron(&s.nightly_cron, "SKYGENI_NIGHTLY_CRON")?,
+            weekly: parse_cron(&s.weekly_cron, "SKYGENI_WEEKLY_CRON")?,
+            chart_secret: crate::notify::chart_route::url_secret(s),
             catch_up: chrono::Duration::hours(i64::from(s.scheduler_catch_up_hours)),
-            jobs: JobKind::registered(),
-            save_rate: crate::engine::pipeline::DEFAULT_SAVE_RATE,
-            tick: Duration::from_secs(30),
+            ..SchedulerConfig::new(JobKind::registered())
         })
     }
+
+    fn schedule(&self, kind: JobKind) -> Option<&cron::Schedule> {
+        match kind {
+            JobKind::NightlyScore => Some(&self.nightly),
+            JobKind::WeeklySummary => Some(&self.weekly),
+            JobKind::Retention => Some(&self.retention),
+            JobKind::MonthlyRetrain => Some(&self.retrain),
+            JobKind::CalibrationCheck => Some(&self.calibration),
+            JobKind::Digest => None, // per manager, from their digest_time
+        }
+    }
 }
+
+/// Jobs that run once per tenant on the tenant's clock.
+const TENANT_JOBS: [JobKind; 5] = [
+    JobKind::NightlyScore,
+    JobKind::WeeklySummary,
+    JobKind::Retention,
+    JobKind::MonthlyRetrain,
+    JobKind::CalibrationCheck,
+];
 
 pub fn parse_cron(expr: &str, name: &str) -> anyhow::Result<cron::Schedule> {
     cron::Schedule::from_str(expr).map_err(|e| {
@@ -175,21 +224,76 @@ impl Scheduler {
         for t in self.store.list_tenants().await? {
             let tenant = TenantId::parse(&t.tenant_id).map_err(anyhow::Error::msg)?;
             let tz: Tz = t.time_zone.parse().unwrap_or(chrono_tz::UTC);
-            if self.cfg.jobs.contains(&JobKind::NightlyScore)
-                && let Some(due) = last_due(&self.cfg.nightly, tz, now, self.cfg.catch_up)
-                && let Some(r) = self
-                    .claimed(&tenant, JobKind::NightlyScore.as_str(), due, now, || {
-                        self.nightly(&tenant, tz, now)
+            for kind in TENANT_JOBS {
+                let Some(schedule) = self.cfg.schedule(kind) else {
+                    continue;
+                };
+                if !self.cfg.jobs.contains(&kind) {
+                    continue;
+                }
+                let Some(due) = last_due(schedule, tz, now, self.cfg.catch_up) else {
+                    continue;
+                };
+                let r = self
+                    .claimed(&tenant, kind.as_str(), due, now, || {
+                        self.tenant_job(kind, &tenant, tz, now)
                     })
-                    .await?
-            {
-                out.push(r);
+                    .await?;
+                out.extend(r);
             }
             if self.cfg.jobs.contains(&JobKind::Digest) {
                 out.extend(self.digests(&tenant, now).await?);
             }
         }
+        // The global model is retrained once (UTC); its run row lives under the default tenant.
+        if self.cfg.jobs.contains(&JobKind::MonthlyRetrain)
+            && let Some(due) = last_due(&self.cfg.retrain, chrono_tz::UTC, now, self.cfg.catch_up)
+        {
+            let default = TenantId::default_tenant();
+            let r = self
+                .claimed(&default, "monthly_retrain:global", due, now, || {
+                    super::scheduled::monthly_retrain(
+                        &self.store,
+                        &crate::domain::ModelScope::Global,
+                        now,
+                    )
+                })
+                .await?;
+            out.extend(r);
+        }
         Ok(out)
+    }
+
+    async fn tenant_job(
+        &self,
+        kind: JobKind,
+        tenant: &TenantId,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
+        use super::scheduled;
+        match kind {
+            JobKind::NightlyScore => self.nightly(tenant, tz, now).await,
+            JobKind::WeeklySummary => {
+                scheduled::weekly_summary(
+                    &self.store,
+                    tenant,
+                    now,
+                    &self.links,
+                    self.cfg.chart_secret.as_deref(),
+                )
+                .await
+            }
+            JobKind::Retention => scheduled::retention(&self.store, tenant, now).await,
+            JobKind::MonthlyRetrain => {
+                let scope = crate::domain::ModelScope::Tenant(tenant.clone());
+                scheduled::monthly_retrain(&self.store, &scope, now).await
+            }
+            JobKind::CalibrationCheck => {
+                scheduled::calibration_check(&self.store, tenant, now).await
+            }
+            JobKind::Digest => anyhow::bail!("digests run per manager"),
+        }
     }
 
     /// Loop on `clock` every tick until `shutdown` turns true.

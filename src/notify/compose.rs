@@ -108,14 +108,19 @@ pub fn email_for(
         .email
         .clone()
         .ok_or_else(|| SendError::Permanent(format!("user {} has no email address", r.user_id)))?;
-    let (subject, text, html) = match payload {
+    let (subject, text, html, inline) = match payload {
         Payload::Alert(a) => {
             let e = renderer
                 .alert(&alert_email(a, links))
                 .map_err(|e| SendError::Permanent(format!("alert template: {e:#}")))?;
-            (e.subject, e.text, e.html)
+            (e.subject, e.text, e.html, Vec::new())
         }
-        Payload::Message(m) => (m.subject.clone(), m.text.clone(), m.html.clone()),
+        Payload::Message(m) => (
+            m.subject.clone(),
+            m.text.clone(),
+            m.html.clone(),
+            m.inline_images.clone(),
+        ),
     };
     Ok(OutgoingEmail {
         to_email: to,
@@ -129,6 +134,7 @@ pub fn email_for(
         } else {
             kind.to_string()
         },
+        inline,
     })
 }
 

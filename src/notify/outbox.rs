@@ -45,6 +45,9 @@ pub struct MessagePayload {
     pub text: String,
     /// Slack `chat.postMessage` fields (`text`, `blocks`/`attachments`).
     pub slack: serde_json::Value,
+    /// Charts embedded in the email's HTML part.
+    #[serde(default)]
+    pub inline_images: Vec<super::senders::InlineAttachment>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

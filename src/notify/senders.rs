@@ -30,6 +30,16 @@ impl SendError {
     }
 }
 
+/// An image shown inside the HTML part (`<img src="cid:{content_id}">`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InlineAttachment {
+    pub content_id: String,
+    pub filename: String,
+    pub mime_type: String,
+    /// The file, base64 (what SendGrid's `attachments[].content` takes).
+    pub base64: String,
+}
+
 /// One email, both parts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutgoingEmail {
@@ -42,6 +52,8 @@ pub struct OutgoingEmail {
     /// duplicate can be recognised in its logs and webhooks.
     pub idempotency_key: String,
     pub category: String,
+    /// Charts embedded in the HTML (weekly summary); usually empty.
+    pub inline: Vec<InlineAttachment>,
 }
 
 /// Sends email; returns the provider's message id.

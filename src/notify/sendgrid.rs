@@ -45,7 +45,7 @@ impl SendGridClient {
         if let Some(n) = &e.to_name {
             to["name"] = json!(n);
         }
-        json!({
+        let mut body = json!({
             "personalizations": [{
                 "to": [to],
                 // Prefixed so it cannot clash with SendGrid's own event fields.
@@ -59,7 +59,18 @@ impl SendGridClient {
             ],
             "categories": [e.category],
             "tracking_settings": {"click_tracking": {"enable": false}}
-        })
+        });
+        if !e.inline.is_empty() {
+            body["attachments"] = e
+                .inline
+                .iter()
+                .map(|a| {
+                    json!({"content": a.base64, "type": a.mime_type, "filename": a.filename,
+                           "disposition": "inline", "content_id": a.content_id})
+                })
+                .collect();
+        }
+        body
     }
 
     async fn post(&self, e: &OutgoingEmail) -> Result<String, SendError> {
@@ -165,6 +176,7 @@ mod tests {
             html: "<p>h</p>".into(),
             idempotency_key: "k1".into(),
             category: "alert".into(),
+            inline: vec![],
         });
         assert_eq!(b["content"][0]["type"], "text/plain");
         assert_eq!(b["content"][1]["type"], "text/html");

@@ -493,6 +493,7 @@ async fn the_fake_sendgrid_refuses_a_bad_key_and_the_row_is_dead_at_once() {
         html: "<p>h</p>".into(),
         idempotency_key: "k".into(),
         category: "test".into(),
+        inline: vec![],
     };
     use skygeni::notify::senders::{EmailSender, SendError};
     let err = client.send_email(&email).await.unwrap_err();

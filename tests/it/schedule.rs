@@ -13,9 +13,7 @@ fn config() -> SchedulerConfig {
     SchedulerConfig {
         nightly: parse_cron("0 0 2 * * *", "nightly").unwrap(),
         catch_up: Duration::hours(12),
-        jobs: vec![JobKind::Digest],
-        save_rate: 0.2,
-        tick: std::time::Duration::from_secs(30),
+        ..SchedulerConfig::new(vec![JobKind::Digest])
     }
 }
 
@@ -203,4 +201,91 @@ async fn the_nightly_job_scores_every_tenant_once_at_2am_tenant_time() {
     assert_eq!(ran.len(), 1);
     assert_eq!(ran[0].tenant, "default");
     assert_eq!(store.current_scores(&tokyo).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_weekly_summary_retention_and_calibration_run_on_schedule_and_reach_the_admin() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let tenant = TenantId::default_tenant();
+    team(&store, &tenant, "mgr", "rep", "UTC", "UMGR").await;
+    store
+        .upsert_user(
+            &tenant,
+            &NewUser {
+                user_id: "cro",
+                email: Some("cro@example.com"),
+                name: Some("Casey CRO"),
+                role: "admin",
+                manager_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .set_user_delivery(&tenant, "cro", Some("UCRO"), "UTC")
+        .await
+        .unwrap();
+    let mut d = Deal::example("D1");
+    d.sales_rep_id = "rep".into();
+    d.company = Some("Acme Corp".into());
+    store
+        .upsert_deals(&tenant, &[d], &mut |_| {})
+        .await
+        .unwrap();
+    store
+        .record_scores(
+            &tenant,
+            utc("2024-03-01T00:00:00Z"),
+            &[score("D1", 70)],
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+    let cfg = SchedulerConfig::new(vec![
+        JobKind::WeeklySummary,
+        JobKind::Retention,
+        JobKind::CalibrationCheck,
+    ]);
+    let s = Scheduler::new(store.clone(), cfg, links(), None).unwrap();
+    // Monday 2024-03-04 09:00 UTC: the weekly summary, and the 03:30 / 05:00 runs caught up.
+    let ran = s.run_once(utc("2024-03-04T09:00:00Z")).await.unwrap();
+    let mut jobs: Vec<&str> = ran.iter().map(|r| r.job.as_str()).collect();
+    jobs.sort();
+    assert_eq!(
+        jobs,
+        ["calibration_check", "retention", "weekly_summary"],
+        "{ran:?}"
+    );
+    assert!(ran.iter().all(|r| r.ok), "{ran:?}");
+    assert!(
+        s.run_once(utc("2024-03-04T09:30:00Z"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let (slack, sendgrid, _servers, dispatcher) =
+        fakes_and_dispatcher(&store, DispatchConfig::default(), &["UCRO", "UMGR"]).await;
+    dispatcher
+        .run_once(utc("2024-03-04T09:01:00Z"))
+        .await
+        .unwrap();
+    let mails = sendgrid.sent();
+    assert_eq!(mails.len(), 1, "only the admin gets the CRO summary");
+    assert_eq!(mails[0].to, ["cro@example.com"]);
+    let atts = mails[0].body["attachments"]
+        .as_array()
+        .expect("charts inline");
+    assert_eq!(atts.len(), 3);
+    assert!(atts.iter().all(|a| a["disposition"] == "inline"));
+    let cid = atts[0]["content_id"].as_str().unwrap();
+    assert!(
+        mails[0]
+            .html
+            .as_deref()
+            .unwrap()
+            .contains(&format!("cid:{cid}"))
+    );
+    assert_eq!(slack.count_ok("chat.postMessage"), 1, "and a Slack DM");
 }
