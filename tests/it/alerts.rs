@@ -504,3 +504,34 @@ async fn the_fake_sendgrid_refuses_a_bad_key_and_the_row_is_dead_at_once() {
     assert_eq!((sendgrid.calls(), sendgrid.sent().len()), (1, 0));
     drop(db);
 }
+
+#[tokio::test]
+async fn shutdown_lets_the_dispatcher_finish_the_sends_in_flight() {
+    let h = Harness::new("UTC", "UTC").await;
+    // Never quiet, so the alert is due whatever the wall-clock time of the test run.
+    for u in ["rep1", "mgr"] {
+        h.settings(u, |s| {
+            s.channels = vec!["email".into()];
+            s.quiet_start = "00:00".into();
+            s.quiet_end = "00:00".into();
+        })
+        .await;
+    }
+    let now = Utc::now();
+    h.score(60, now - Duration::hours(1)).await;
+    h.score(80, now).await;
+    h.sendgrid
+        .faults
+        .latency(std::time::Duration::from_millis(300));
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(h.dispatcher.clone().run(rx));
+    // Stop as soon as the first send is on the wire.
+    while h.sendgrid.calls() == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    stop.send(true).unwrap();
+    run.await.unwrap();
+    assert_eq!(h.sends(), (0, 2), "both sends completed");
+    let rows = h.store.outbox_rows(&h.tenant).await.unwrap();
+    assert!(rows.iter().all(|r| r.status == "sent"), "{rows:?}");
+}
