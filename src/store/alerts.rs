@@ -193,6 +193,14 @@ pub(super) async fn enqueue_critical_alerts(
         .chain([75])
         .min()
         .unwrap_or(75);
+    // A deal already above every recipient's threshold cannot cross: skip it in SQL, so a
+    // nightly rescore of deals that were critical yesterday reads (almost) nothing.
+    let max_threshold = users
+        .iter()
+        .map(|u| u.policy_settings().threshold)
+        .chain([75])
+        .max()
+        .unwrap_or(75);
     let candidates: Vec<&DealScore> = scores
         .iter()
         .filter(|s| s.risk_score > min_threshold)
@@ -204,13 +212,16 @@ pub(super) async fn enqueue_critical_alerts(
     // The deals as stored now, with their previous current score.
     let mut deals = HashMap::new();
     for part in candidates.chunks(200) {
-        let ph: Vec<String> = (0..part.len()).map(|i| format!("${}", i + 2)).collect();
+        let ph: Vec<String> = (0..part.len()).map(|i| format!("${}", i + 3)).collect();
         let sql = format!(
-            "SELECT {}, current_risk_score FROM deals WHERE tenant_id = $1 AND deal_id IN ({})",
+            "SELECT {}, current_risk_score FROM deals WHERE tenant_id = $1 \
+             AND (current_risk_score IS NULL OR current_risk_score <= $2) AND deal_id IN ({})",
             super::deals::DEAL_COLUMNS.join(", "),
             ph.join(", ")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t.clone());
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(t.clone())
+            .bind(i64::from(max_threshold));
         for s in part {
             q = q.bind(s.deal_id.clone());
         }
@@ -265,7 +276,8 @@ pub(super) async fn enqueue_critical_alerts(
     let mut outbox: HashMap<String, Vec<NewOutboxRow>> = HashMap::new();
     for s in candidates {
         let Some((deal, prev)) = deals.get(&s.deal_id) else {
-            continue; // scored but not stored (API scoring of an ad-hoc deal): nobody owns it
+            // Not stored (ad-hoc API scoring) or already above every threshold: no crossing.
+            continue;
         };
         let Some(owner) = owner_of(&users, &deal.sales_rep_id, deal.owner_email.as_deref()) else {
             continue;
