@@ -36,6 +36,9 @@ pub struct Settings {
     pub redis_url: Option<String>,
     pub rate_limit_user_per_min: u32,
     pub rate_limit_tenant_per_min: u32,
+    /// Salesforce org base URL (`https://acme.my.salesforce.com`) for "View deal" deep links
+    /// in Slack (`SALESFORCE_INSTANCE_URL`); no link button when unset.
+    pub salesforce_instance_url: Option<String>,
 }
 
 /// `skygeni.toml`: the same settings, keys in lower case without the `SKYGENI_` prefix
@@ -122,6 +125,7 @@ impl Settings {
             redis_url: get("SKYGENI_REDIS_URL"),
             rate_limit_user_per_min: number("SKYGENI_RATE_LIMIT_USER_PER_MIN", 100)?,
             rate_limit_tenant_per_min: number("SKYGENI_RATE_LIMIT_TENANT_PER_MIN", 1000)?,
+            salesforce_instance_url: get("SALESFORCE_INSTANCE_URL"),
         })
     }
 }

@@ -1,14 +1,20 @@
 //! Slack edge: request signatures, the `/deal-risk` parser, deal matching and the Block Kit
-//! messages, App Home and modals the routes send. Pure building blocks; the axum routes that
-//! call them live with the HTTP server.
+//! messages, App Home and modals, the Web API client (`delivery`), and the routes (`routes`)
+//! that serve commands, buttons, events and the OAuth install.
+pub mod app_home;
 pub mod blocks;
+pub mod bot;
 pub mod card;
 pub mod command;
 pub mod delivery;
 pub mod home;
+pub mod identity;
+pub mod install;
+pub mod interact;
 pub mod kit;
 pub mod matching;
 pub mod modals;
+pub mod routes;
 pub mod runtime;
 pub mod settings;
 pub mod signature;

@@ -1,5 +1,5 @@
-//! Process-wide Slack state hung on `AppState.slack`: the Web API client and one lock per
-//! workspace so a rotated token is refreshed once.
+//! Process-wide Slack state hung on `AppState.slack`: the Web API client, the Slack-user →
+//! SkyGeni-user cache, and one lock per workspace so a rotated token is refreshed once.
 use super::delivery::SlackApi;
 use crate::config::Settings;
 use std::collections::HashMap;
@@ -11,6 +11,8 @@ pub struct SlackRuntime {
     pub api: SlackApi,
     /// team id → refresh lock: the first caller refreshes, the others wait and reuse its token.
     refresh_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// (tenant, Slack user id) → resolved user, with when it was resolved.
+    identities: std::sync::Mutex<HashMap<(String, String), super::identity::CachedViewer>>,
 }
 
 impl SlackRuntime {
@@ -18,6 +20,7 @@ impl SlackRuntime {
         SlackRuntime {
             api: SlackApi::new(&settings.slack_api_url),
             refresh_locks: Default::default(),
+            identities: Default::default(),
         }
     }
 
@@ -29,5 +32,25 @@ impl SlackRuntime {
             .entry(team_id.to_string())
             .or_default()
             .clone()
+    }
+
+    /// The identity cache (held briefly; never across an await).
+    pub(crate) fn identities(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), super::identity::CachedViewer>> {
+        self.identities
+            .lock()
+            .expect("identity cache is never poisoned: no panics while held")
+    }
+
+    pub(crate) fn remember(&self, key: (String, String), viewer: super::identity::Viewer) {
+        self.identities()
+            .insert(key, (std::time::Instant::now(), viewer));
+    }
+
+    /// Drops a cached identity (after `/deal-risk link` or an admin re-mapping).
+    pub fn forget_identity(&self, tenant: &str, slack_user_id: &str) {
+        self.identities()
+            .remove(&(tenant.to_string(), slack_user_id.to_string()));
     }
 }

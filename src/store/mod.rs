@@ -11,6 +11,7 @@ pub mod audit_writer;
 mod deals;
 mod models;
 mod scores;
+mod slack;
 mod tenants;
 
 pub use access::{
@@ -22,6 +23,7 @@ pub use audit_writer::AuditWriter;
 pub use deals::{DealUpsert, ImportCounts, row_hash};
 pub use models::{KEEP_PRODUCTION_VERSIONS, ModelRow, NewModel};
 pub use scores::StoredScore;
+pub use slack::{LinkOutcome, SlackInstall, SnoozeRow, false_alarm_id};
 pub use tenants::Tenant;
 
 use crate::domain::TenantId;

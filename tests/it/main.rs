@@ -3,6 +3,7 @@
 mod api;
 mod engine_cli;
 mod import_cli;
+mod slack;
 mod slack_delivery;
 mod store_contract;
 mod support;
