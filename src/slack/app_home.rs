@@ -11,7 +11,11 @@ use serde_json::Value;
 /// Publishes the Home tab of SkyGeni user `user_id` (the nightly job calls this after scoring).
 /// Returns `false` when there is nothing to publish to: the user has no Slack id mapped, or the
 /// tenant has no Slack token.
-pub async fn publish_home(state: &AppState, tenant: &TenantId, user_id: &str) -> anyhow::Result<bool> {
+pub async fn publish_home(
+    state: &AppState,
+    tenant: &TenantId,
+    user_id: &str,
+) -> anyhow::Result<bool> {
     let Some(slack_id) = state.store.slack_id_of(tenant, user_id).await? else {
         return Ok(false);
     };

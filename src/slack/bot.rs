@@ -65,19 +65,17 @@ pub async fn run(state: &AppState, ctx: &CommandCtx, text: &str) -> anyhow::Resu
     if let DealRiskCommand::Link(email) = &cmd {
         return link(state, ctx, email).await;
     }
-    let viewer = match identity::resolve(
-        state,
-        &ctx.tenant,
-        &ctx.slack_user_id,
-        ctx.token.as_deref(),
-    )
-    .await?
-    {
-        Resolved::Known(v) => v,
-        Resolved::Unmapped { slack_email } => {
-            return Ok(Reply::Ephemeral(identity::how_to_link(slack_email.as_deref())));
-        }
-    };
+    let viewer =
+        match identity::resolve(state, &ctx.tenant, &ctx.slack_user_id, ctx.token.as_deref())
+            .await?
+        {
+            Resolved::Known(v) => v,
+            Resolved::Unmapped { slack_email } => {
+                return Ok(Reply::Ephemeral(identity::how_to_link(
+                    slack_email.as_deref(),
+                )));
+            }
+        };
     let today = Utc::now().date_naive();
     let (action, reply) = match &cmd {
         DealRiskCommand::Lookup(q) => ("lookup", lookup(state, &viewer, q, today, false).await?),
@@ -212,7 +210,14 @@ async fn lookup(
     let mine: Vec<&Deal> = all.iter().copied().filter(|d| scope.allows(d)).collect();
     if mine.is_empty() {
         if !all.is_empty() {
-            audit(state, viewer, "slack.deal.access_denied", Some(&all[0].deal_id), None).await;
+            audit(
+                state,
+                viewer,
+                "slack.deal.access_denied",
+                Some(&all[0].deal_id),
+                None,
+            )
+            .await;
             return Ok(Reply::Ephemeral(not_yours()));
         }
         return Ok(Reply::Ephemeral(views::no_match(query)));
@@ -239,7 +244,12 @@ async fn lookup(
     Ok(Reply::Ephemeral(views::pick_list(query, &pairs)))
 }
 
-async fn top(state: &AppState, viewer: &Viewer, n: usize, today: NaiveDate) -> anyhow::Result<Reply> {
+async fn top(
+    state: &AppState,
+    viewer: &Viewer,
+    n: usize,
+    today: NaiveDate,
+) -> anyhow::Result<Reply> {
     let view = scoped_view(state, &viewer.tenant, &viewer.scope(), today).await?;
     let ranked: Vec<(&Deal, &DealScore)> = view.deals.iter().zip(view.scores.iter()).collect();
     Ok(Reply::Ephemeral(views::top_deals(&ranked, n)))
@@ -277,10 +287,16 @@ async fn rep(
         || rep.user.user_id == viewer.user.user_id
         || viewer.reports.iter().any(|u| u.user_id == rep.user.user_id);
     if !in_team {
-        audit(state, viewer, "slack.rep.access_denied", Some(&rep.user.user_id), None).await;
-        let text = format!(
-            "<@{rep_slack_id}> isn't on your team, so I can't show their portfolio."
-        );
+        audit(
+            state,
+            viewer,
+            "slack.rep.access_denied",
+            Some(&rep.user.user_id),
+            None,
+        )
+        .await;
+        let text =
+            format!("<@{rep_slack_id}> isn't on your team, so I can't show their portfolio.");
         return Ok(Reply::Ephemeral(message(&text, vec![section(&text)])));
     }
     let only_rep = DealScope::Owners {
@@ -296,7 +312,10 @@ async fn rep(
         let avg = if view.scores.is_empty() {
             0.0
         } else {
-            view.scores.iter().map(|s| f64::from(s.risk_score)).sum::<f64>()
+            view.scores
+                .iter()
+                .map(|s| f64::from(s.risk_score))
+                .sum::<f64>()
                 / view.scores.len() as f64
         };
         blocks.insert(
@@ -328,7 +347,10 @@ async fn rep_win_rate(
     if closed.is_empty() {
         return Ok(None);
     }
-    let won = closed.iter().filter(|d| d.outcome == Some(crate::domain::Outcome::Won)).count();
+    let won = closed
+        .iter()
+        .filter(|d| d.outcome == Some(crate::domain::Outcome::Won))
+        .count();
     Ok(Some(won as f64 / closed.len() as f64))
 }
 

@@ -62,7 +62,9 @@ impl Viewer {
 pub enum Resolved {
     Known(Viewer),
     /// No SkyGeni user matches; `slack_email` is the Slack profile email when Slack gave one.
-    Unmapped { slack_email: Option<String> },
+    Unmapped {
+        slack_email: Option<String>,
+    },
 }
 
 /// Resolves `slack_user_id` in `tenant`. `token` (the workspace's bot token) allows the

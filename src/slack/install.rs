@@ -36,7 +36,12 @@ pub struct CallbackParams {
 }
 
 fn page(status: StatusCode, text: &str) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text.to_string(),
+    )
+        .into_response()
 }
 
 /// SHA-256 (hex) of a state value: what is stored, so a database read yields no usable state.
@@ -54,15 +59,31 @@ fn redirect_uri(st: &AppState) -> String {
 
 pub async fn start(State(st): State<AppState>, Query(p): Query<InstallParams>) -> Response {
     let Some(secret) = st.settings.jwt_secret.as_ref() else {
-        return page(StatusCode::SERVICE_UNAVAILABLE, "SKYGENI_JWT_SECRET is not set, so admins cannot be recognised.");
+        return page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SKYGENI_JWT_SECRET is not set, so admins cannot be recognised.",
+        );
     };
     let Some(client_id) = st.settings.slack_client_id.clone() else {
-        return page(StatusCode::SERVICE_UNAVAILABLE, "SLACK_CLIENT_ID is not set: Slack OAuth installs are off.");
+        return page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SLACK_CLIENT_ID is not set: Slack OAuth installs are off.",
+        );
     };
     let claims = match p.token.as_deref().map(|t| verify_token(secret, t)) {
         Some(Ok(c)) if c.role == Role::Admin => c,
-        Some(Ok(_)) => return page(StatusCode::FORBIDDEN, "Only a SkyGeni admin can connect a Slack workspace."),
-        Some(Err(e)) => return page(StatusCode::UNAUTHORIZED, &format!("Invalid admin token: {e}")),
+        Some(Ok(_)) => {
+            return page(
+                StatusCode::FORBIDDEN,
+                "Only a SkyGeni admin can connect a Slack workspace.",
+            );
+        }
+        Some(Err(e)) => {
+            return page(
+                StatusCode::UNAUTHORIZED,
+                &format!("Invalid admin token: {e}"),
+            );
+        }
         None => {
             return page(
                 StatusCode::UNAUTHORIZED,
@@ -83,7 +104,10 @@ pub async fn start(State(st): State<AppState>, Query(p): Query<InstallParams>) -
         .await
     {
         tracing::error!(error = %e, "saving the OAuth state failed");
-        return page(StatusCode::INTERNAL_SERVER_ERROR, "Could not start the install; try again.");
+        return page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Could not start the install; try again.",
+        );
     }
     let url = reqwest::Url::parse_with_params(
         AUTHORIZE_URL,
@@ -105,14 +129,24 @@ pub async fn callback(State(st): State<AppState>, Query(p): Query<CallbackParams
 /// The callback with the clock as an input (tests expire states without waiting).
 pub async fn finish(st: &AppState, p: CallbackParams, now: DateTime<Utc>) -> Response {
     let Some(state) = p.state.as_deref().filter(|s| !s.is_empty()) else {
-        return page(StatusCode::BAD_REQUEST, "Missing state: start the install again from /slack/install.");
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Missing state: start the install again from /slack/install.",
+        );
     };
     // Used up whatever happens next: a state works once.
-    let found = match st.store.consume_slack_oauth_state(&state_hash(state), now).await {
+    let found = match st
+        .store
+        .consume_slack_oauth_state(&state_hash(state), now)
+        .await
+    {
         Ok(f) => f,
         Err(e) => {
             tracing::error!(error = %e, "reading the OAuth state failed");
-            return page(StatusCode::INTERNAL_SERVER_ERROR, "Could not finish the install; try again.");
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Could not finish the install; try again.",
+            );
         }
     };
     let Some((tenant, admin)) = found else {
@@ -122,10 +156,16 @@ pub async fn finish(st: &AppState, p: CallbackParams, now: DateTime<Utc>) -> Res
         );
     };
     if let Some(err) = p.error {
-        return page(StatusCode::BAD_REQUEST, &format!("Slack did not authorise the install ({err})."));
+        return page(
+            StatusCode::BAD_REQUEST,
+            &format!("Slack did not authorise the install ({err})."),
+        );
     }
     let Some(code) = p.code.filter(|c| !c.is_empty()) else {
-        return page(StatusCode::BAD_REQUEST, "Slack sent no code; start the install again.");
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Slack sent no code; start the install again.",
+        );
     };
     let (client_id, client_secret) = match super::tokens::oauth_client(st) {
         Ok(c) => c,
@@ -133,7 +173,12 @@ pub async fn finish(st: &AppState, p: CallbackParams, now: DateTime<Utc>) -> Res
     };
     let secrets = match st.secrets() {
         Ok(s) => s,
-        Err(e) => return page(StatusCode::SERVICE_UNAVAILABLE, &format!("Cannot store the Slack token: {e}")),
+        Err(e) => {
+            return page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("Cannot store the Slack token: {e}"),
+            );
+        }
     };
     let grant = match st
         .slack
@@ -144,7 +189,10 @@ pub async fn finish(st: &AppState, p: CallbackParams, now: DateTime<Utc>) -> Res
         Ok(g) => g,
         Err(e) => {
             tracing::warn!(error = %e, "oauth.v2.access failed");
-            return page(StatusCode::BAD_GATEWAY, &format!("Slack refused the install: {e}"));
+            return page(
+                StatusCode::BAD_GATEWAY,
+                &format!("Slack refused the install: {e}"),
+            );
         }
     };
     let t = tenant.as_str();
@@ -167,7 +215,10 @@ pub async fn finish(st: &AppState, p: CallbackParams, now: DateTime<Utc>) -> Res
         Err(StoreError::Conflict(m)) => return page(StatusCode::CONFLICT, &m),
         Err(e) => {
             tracing::error!(error = %e, "saving the Slack install failed");
-            return page(StatusCode::INTERNAL_SERVER_ERROR, "Could not save the install; try again.");
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Could not save the install; try again.",
+            );
         }
     }
     st.audit
@@ -184,6 +235,9 @@ pub async fn finish(st: &AppState, p: CallbackParams, now: DateTime<Utc>) -> Res
         .await;
     page(
         StatusCode::OK,
-        &format!("SkyGeni is now installed in the Slack workspace {}. You can close this tab.", grant.team_name),
+        &format!(
+            "SkyGeni is now installed in the Slack workspace {}. You can close this tab.",
+            grant.team_name
+        ),
     )
 }

@@ -62,9 +62,7 @@ impl Interaction {
             action_id: action
                 .and_then(|a| a["action_id"].as_str())
                 .map(str::to_string),
-            action_value: action
-                .and_then(|a| a["value"].as_str())
-                .map(str::to_string),
+            action_value: action.and_then(|a| a["value"].as_str()).map(str::to_string),
             view: p.get("view").cloned().unwrap_or(Value::Null),
         })
     }
@@ -125,7 +123,14 @@ async fn visible_deal(
         return Ok(Ok(None));
     };
     if !viewer.scope().allows(&deal) {
-        audit(state, viewer, "slack.deal.access_denied", Some(deal_id), None).await;
+        audit(
+            state,
+            viewer,
+            "slack.deal.access_denied",
+            Some(deal_id),
+            None,
+        )
+        .await;
         return Ok(Err(()));
     }
     Ok(Ok(Some(deal)))
@@ -178,7 +183,8 @@ async fn block_action(
     let deal = match visible_deal(state, viewer, &value).await? {
         Ok(Some(d)) => d,
         Ok(None) => {
-            let text = format!("I can't find the deal `{value}` any more; it may have been deleted.");
+            let text =
+                format!("I can't find the deal `{value}` any more; it may have been deleted.");
             return tell(state, token, ia, "Deal not found", &text).await;
         }
         Err(()) => {
@@ -341,7 +347,13 @@ async fn view_submission(
         let until = now + Duration::days(i64::from(days));
         let row = state
             .store
-            .snooze_deal(&viewer.tenant, &deal.deal_id, &viewer.user.user_id, until, now)
+            .snooze_deal(
+                &viewer.tenant,
+                &deal.deal_id,
+                &viewer.user.user_id,
+                until,
+                now,
+            )
             .await?;
         audit(
             state,
@@ -417,8 +429,12 @@ async fn update_origin(
 ) -> anyhow::Result<()> {
     match (&ctx.channel_id, &ctx.message_ts) {
         (Some(channel), Some(ts)) => {
-            let mut blocks =
-                deal_card_blocks(deal, score, deal_url(state, deal).as_deref(), CardKind::Alert);
+            let mut blocks = deal_card_blocks(
+                deal,
+                score,
+                deal_url(state, deal).as_deref(),
+                CardKind::Alert,
+            );
             blocks.push(context(note));
             let msg = json!({
                 "text": format!("{} — {}", deal_title(deal), note),
@@ -535,7 +551,10 @@ mod tests {
         };
         let n = to_notification(&stored);
         assert!(n.via_slack && !n.via_email);
-        assert_eq!(n.quiet_hours.map(|q| q.0.to_string()), Some("20:00:00".into()));
+        assert_eq!(
+            n.quiet_hours.map(|q| q.0.to_string()),
+            Some("20:00:00".into())
+        );
         let back = from_notification(&n, stored.clone());
         assert_eq!(back, stored);
         let none = NotificationSettings {
@@ -549,6 +568,9 @@ mod tests {
     #[test]
     fn a_payload_without_a_user_is_a_clear_error() {
         let p = json!({"type": "block_actions", "team": {"id": "T1"}});
-        assert_eq!(Interaction::parse(&p).unwrap_err(), "payload has no user.id");
+        assert_eq!(
+            Interaction::parse(&p).unwrap_err(),
+            "payload has no user.id"
+        );
     }
 }

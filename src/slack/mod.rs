@@ -41,15 +41,13 @@ pub const SLASH_COMMAND: &str = "/deal-risk";
 
 /// Bot scopes the code needs: `commands` (slash command), `chat:write` (alerts, digests),
 /// `im:write` (open the DM), `users:read` + `users:read.email` (map Slack users to CRM owners by
-/// email), `links:read` + `links:write` (unfurl CRM deal links).
+/// email). No `links:*`: the bot does not unfurl links.
 pub const BOT_SCOPES: &[&str] = &[
     "commands",
     "chat:write",
     "im:write",
     "users:read",
     "users:read.email",
-    "links:read",
-    "links:write",
 ];
 
 /// `action_id`s on buttons; the interactivity handler dispatches on these.

@@ -62,7 +62,8 @@ async fn verify_signature(State(st): State<AppState>, req: Request, next: Next) 
         tracing::warn!(error = %e, path = %parts.uri.path(), "Slack signature check failed");
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 fn bad_request(msg: impl Into<String>) -> Response {
@@ -240,7 +241,9 @@ async fn events(State(st): State<AppState>, body: Bytes) -> Response {
                 }
             });
         }
-        SlackEventCallbackBody::AppUninstalled(_) => deactivate(&st, &team_id, "app_uninstalled").await,
+        SlackEventCallbackBody::AppUninstalled(_) => {
+            deactivate(&st, &team_id, "app_uninstalled").await
+        }
         SlackEventCallbackBody::Unknown(v) if v["type"] == "tokens_revoked" => {
             let bot_revoked = v
                 .pointer("/tokens/bot")

@@ -170,7 +170,11 @@ impl Store {
 
     /// `tokens_revoked` / `app_uninstalled`: the workspace stops being served. Returns whether
     /// an active install was deactivated.
-    pub async fn deactivate_slack_team(&self, tenant: &TenantId, team_id: &str) -> StoreResult<bool> {
+    pub async fn deactivate_slack_team(
+        &self,
+        tenant: &TenantId,
+        team_id: &str,
+    ) -> StoreResult<bool> {
         let now = format_ts(Utc::now());
         let mut tx = self.begin_tenant(tenant).await?;
         let done = sqlx::query(
@@ -270,15 +274,18 @@ impl Store {
     }
 
     /// The Slack user id of a SkyGeni user, if mapped (for DMs).
-    pub async fn slack_id_of(&self, tenant: &TenantId, user_id: &str) -> StoreResult<Option<String>> {
+    pub async fn slack_id_of(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+    ) -> StoreResult<Option<String>> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let row: Option<(Option<String>,)> = sqlx::query_as(
-            "SELECT slack_user_id FROM users WHERE tenant_id = $1 AND user_id = $2",
-        )
-        .bind(tenant.as_str().to_string())
-        .bind(user_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT slack_user_id FROM users WHERE tenant_id = $1 AND user_id = $2")
+                .bind(tenant.as_str().to_string())
+                .bind(user_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
         tx.commit().await?;
         Ok(row.and_then(|r| r.0))
     }
@@ -311,11 +318,13 @@ impl Store {
             return Ok(LinkOutcome::TakenByOther);
         }
         // One Slack account maps to one user: clear it elsewhere first.
-        sqlx::query("UPDATE users SET slack_user_id = NULL WHERE tenant_id = $1 AND slack_user_id = $2")
-            .bind(tenant.as_str().to_string())
-            .bind(slack_user_id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE users SET slack_user_id = NULL WHERE tenant_id = $1 AND slack_user_id = $2",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(slack_user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE users SET slack_user_id = $3 WHERE tenant_id = $1 AND user_id = $2")
             .bind(tenant.as_str().to_string())
             .bind(user.user_id.clone())
@@ -334,17 +343,21 @@ impl Store {
         slack_user_id: &str,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_tenant(tenant).await?;
-        sqlx::query("UPDATE users SET slack_user_id = NULL WHERE tenant_id = $1 AND slack_user_id = $2")
-            .bind(tenant.as_str().to_string())
-            .bind(slack_user_id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        let done = sqlx::query("UPDATE users SET slack_user_id = $3 WHERE tenant_id = $1 AND user_id = $2")
-            .bind(tenant.as_str().to_string())
-            .bind(user_id.to_string())
-            .bind(slack_user_id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE users SET slack_user_id = NULL WHERE tenant_id = $1 AND slack_user_id = $2",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(slack_user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query(
+            "UPDATE users SET slack_user_id = $3 WHERE tenant_id = $1 AND user_id = $2",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(user_id.to_string())
+        .bind(slack_user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
@@ -361,24 +374,36 @@ impl Store {
         let q = query.trim().to_lowercase();
         let like = format!(
             "%{}%",
-            q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
         );
         let cols = DEAL_COLUMNS.join(", ");
-        let sql = format!(
-            "SELECT {cols} FROM deals WHERE tenant_id = $1 AND outcome IS NULL AND deal_id = $2 \
-             UNION SELECT {cols} FROM deals WHERE tenant_id = $1 AND outcome IS NULL AND \
-             (LOWER(company) LIKE $3 ESCAPE '\\' OR LOWER(deal_name) LIKE $3 ESCAPE '\\' \
-              OR LOWER(deal_id) LIKE $3 ESCAPE '\\') \
-             ORDER BY deal_id LIMIT $4"
-        );
         let mut tx = self.begin_tenant(tenant).await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(tenant.as_str().to_string())
-            .bind(query.trim().to_string())
-            .bind(like)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
+        // An id is the common case from buttons and pasted links: one primary-key read, and
+        // the name scan only when it finds nothing.
+        let exact = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {cols} FROM deals WHERE tenant_id = $1 AND deal_id = $2 AND outcome IS NULL"
+        )))
+        .bind(tenant.as_str().to_string())
+        .bind(query.trim().to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let rows = match exact {
+            Some(row) => vec![row],
+            None => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {cols} FROM deals WHERE tenant_id = $1 AND outcome IS NULL AND \
+                     (LOWER(company) LIKE $2 ESCAPE '\\' OR LOWER(deal_name) LIKE $2 ESCAPE '\\' \
+                      OR LOWER(deal_id) LIKE $2 ESCAPE '\\') ORDER BY deal_id LIMIT $3"
+                )))
+                .bind(tenant.as_str().to_string())
+                .bind(like)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+        };
         tx.commit().await?;
         rows.iter()
             .map(deal_from_row)
@@ -426,12 +451,13 @@ impl Store {
         .bind(format_ts(now))
         .execute(&mut *tx)
         .await?;
-        let (user_id, until): (String, String) =
-            sqlx::query_as("SELECT user_id, until FROM snoozes WHERE tenant_id = $1 AND deal_id = $2")
-                .bind(tenant.as_str().to_string())
-                .bind(deal_id.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
+        let (user_id, until): (String, String) = sqlx::query_as(
+            "SELECT user_id, until FROM snoozes WHERE tenant_id = $1 AND deal_id = $2",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(deal_id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(SnoozeRow {
             user_id,

@@ -77,14 +77,24 @@ impl SlackApp {
         ] {
             let d = deals
                 .iter_mut()
-                .find(|d| d.is_open() && d.sales_rep_id == rep && d.company.as_deref() != Some("Acme Rockets") && d.company.as_deref() != Some("Acme Labs"))
+                .find(|d| {
+                    d.is_open()
+                        && d.sales_rep_id == rep
+                        && d.company.as_deref() != Some("Acme Rockets")
+                        && d.company.as_deref() != Some("Acme Labs")
+                })
                 .expect("an open deal for the rep");
             d.company = Some(company.to_string());
             d.deal_name = Some(format!("{company} renewal"));
             named.push(d.deal_id.clone());
         }
         // Some history for the team's reps (the generator gives rep_0..rep_4 open deals only).
-        for (i, d) in deals.iter_mut().filter(|d| !d.is_open()).take(20).enumerate() {
+        for (i, d) in deals
+            .iter_mut()
+            .filter(|d| !d.is_open())
+            .take(20)
+            .enumerate()
+        {
             d.sales_rep_id = format!("rep_{}", i % 2);
         }
         // No other deal may match "acme"/"globex".
@@ -173,7 +183,10 @@ impl SlackApp {
             .post(format!("{}{path}", self.base))
             .header("content-type", content_type)
             .header("X-Slack-Request-Timestamp", ts.to_string())
-            .header("X-Slack-Signature", sign(secret.as_bytes(), ts, body.as_bytes()))
+            .header(
+                "X-Slack-Signature",
+                sign(secret.as_bytes(), ts, body.as_bytes()),
+            )
             .body(body.to_string())
             .send()
             .await
@@ -333,10 +346,14 @@ async fn unsigned_badly_signed_stale_or_altered_requests_get_401_and_do_nothing(
     let now = Utc::now().timestamp();
     let form = "application/x-www-form-urlencoded";
     // Wrong secret.
-    let r = app.post_signed("/slack/commands", &body, form, "not-the-secret", now).await;
+    let r = app
+        .post_signed("/slack/commands", &body, form, "not-the-secret", now)
+        .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Old timestamp (6 minutes), correctly signed for it.
-    let r = app.post_signed("/slack/commands", &body, form, SIGNING_SECRET, now - 360).await;
+    let r = app
+        .post_signed("/slack/commands", &body, form, SIGNING_SECRET, now - 360)
+        .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Altered body: signed, then one character changed.
     let sig = sign(SIGNING_SECRET.as_bytes(), now, body.as_bytes());
@@ -398,7 +415,10 @@ async fn help_unknown_and_bad_arguments_answer_with_usage() {
         assert!(text_of(&v).contains("/deal-risk top"), "{text:?}: {v}");
     }
     let (_, v) = app.command("UREP0", "top 99").await;
-    assert!(text_of(&v).contains("`top` takes a number from 1 to 25"), "{v}");
+    assert!(
+        text_of(&v).contains("`top` takes a number from 1 to 25"),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -412,7 +432,10 @@ async fn a_deal_lookup_shows_the_card_and_maps_the_user_once_by_email() {
     assert!(s.contains("/100"), "score shown: {v}");
     assert!(v["attachments"][0]["color"].is_string(), "category colour");
     assert!(
-        s.contains(&format!("https://acme.my.salesforce.com/lightning/r/Opportunity/{}/view", app.acme)),
+        s.contains(&format!(
+            "https://acme.my.salesforce.com/lightning/r/Opportunity/{}/view",
+            app.acme
+        )),
         "deep link: {v}"
     );
     assert_eq!(app.fake.count("users.info"), 1);
@@ -423,13 +446,19 @@ async fn a_deal_lookup_shows_the_card_and_maps_the_user_once_by_email() {
     // Several matches → a pick list.
     let (_, v) = app.command("UREP0", "acme").await;
     let s = text_of(&v);
-    assert!(s.contains("2 deals match") && s.contains("Acme Labs"), "{v}");
+    assert!(
+        s.contains("2 deals match") && s.contains("Acme Labs"),
+        "{v}"
+    );
     assert!(s.contains("deal_pick"));
     // Nothing matches.
     let (_, v) = app.command("UREP0", "initech").await;
     assert!(!text_of(&v).contains("Acme"));
     let actions = app.audit_actions().await;
-    assert!(actions.contains(&"slack.deal.view".to_string()), "{actions:?}");
+    assert!(
+        actions.contains(&"slack.deal.view".to_string()),
+        "{actions:?}"
+    );
     assert!(actions.contains(&"slack.command.lookup".to_string()));
 }
 
@@ -462,11 +491,17 @@ async fn top_pipeline_and_rep_are_scoped_by_role() {
     assert!(v["blocks"].as_array().is_some_and(|b| !b.is_empty()));
     let (_, v) = app.command("UMGR", "pipeline").await;
     assert_eq!(v["response_type"], "ephemeral");
-    assert!(text_of(&v).contains("RAPV") || text_of(&v).contains("risk-adjusted"), "{v}");
+    assert!(
+        text_of(&v).contains("RAPV") || text_of(&v).contains("risk-adjusted"),
+        "{v}"
+    );
     // rep: managers only, and only their team.
     let (_, v) = app.command("UMGR", "rep <@UREP0|rita>").await;
     let s = text_of(&v);
-    assert!(s.contains("Portfolio: Rita Rep") && s.contains("Acme"), "{v}");
+    assert!(
+        s.contains("Portfolio: Rita Rep") && s.contains("Acme"),
+        "{v}"
+    );
     let (_, v) = app.command("UMGR", "rep <@UREP5|omar>").await;
     assert!(text_of(&v).contains("isn't on your team"), "{v}");
     let (_, v) = app.command("UREP0", "rep <@UREP5|omar>").await;
@@ -478,7 +513,10 @@ async fn unmapped_users_are_told_how_to_link_and_link_works() {
     let app = SlackApp::spawn().await;
     let (_, v) = app.command("USTRANGER", "top").await;
     let s = text_of(&v);
-    assert!(s.contains("/deal-risk link") && s.contains("stranger@elsewhere.test"), "{v}");
+    assert!(
+        s.contains("/deal-risk link") && s.contains("stranger@elsewhere.test"),
+        "{v}"
+    );
     let (_, v) = app.command("USTRANGER", "link nobody@acme.test").await;
     assert!(text_of(&v).contains("No SkyGeni user has the email"), "{v}");
     let (_, v) = app.command("USTRANGER", "link rep9@acme.test").await;
@@ -513,7 +551,12 @@ async fn settings_open_a_modal_at_once_fill_it_and_a_submission_is_saved() {
         MAX_DEALS_BLOCK: {VALUE_ACTION: {"type": "number_input", "value": "5"}},
     });
     let (status, ack) = app
-        .interact(&view_submission("UREP0", "settings_modal", "", values.clone()))
+        .interact(&view_submission(
+            "UREP0",
+            "settings_modal",
+            "",
+            values.clone(),
+        ))
         .await;
     assert_eq!(status, StatusCode::OK);
     if ack != Value::Null {
@@ -543,7 +586,12 @@ async fn settings_open_a_modal_at_once_fill_it_and_a_submission_is_saved() {
 async fn view_deal_opens_the_details_modal_and_share_and_pick_answer_through_response_url() {
     let app = SlackApp::spawn().await;
     let (status, _) = app
-        .interact(&block_actions("UREP0", "deal_view", &app.acme, Some("1700000000.000001")))
+        .interact(&block_actions(
+            "UREP0",
+            "deal_view",
+            &app.acme,
+            Some("1700000000.000001"),
+        ))
         .await;
     assert_eq!(status, StatusCode::OK);
     app.wait_for("views.update", 1).await;
@@ -554,7 +602,12 @@ async fn view_deal_opens_the_details_modal_and_share_and_pick_answer_through_res
     let mut share = block_actions("UREP0", "deal_share", &app.acme, Some("1700000000.000002"));
     share["response_url"] = json!(app.response_url("share1"));
     app.interact(&share).await;
-    let mut pick = block_actions("UREP0", "deal_pick", &app.acme_labs, Some("1700000000.000003"));
+    let mut pick = block_actions(
+        "UREP0",
+        "deal_pick",
+        &app.acme_labs,
+        Some("1700000000.000003"),
+    );
     pick["response_url"] = json!(app.response_url("pick1"));
     app.interact(&pick).await;
     for _ in 0..200 {
@@ -570,7 +623,12 @@ async fn view_deal_opens_the_details_modal_and_share_and_pick_answer_through_res
     assert_eq!(picked["replace_original"], true);
     assert!(picked.to_string().contains("Acme Labs"));
     // Someone else's deal through a forged button value: refused.
-    let mut forged = block_actions("UREP0", "deal_share", &app.globex, Some("1700000000.000004"));
+    let mut forged = block_actions(
+        "UREP0",
+        "deal_share",
+        &app.globex,
+        Some("1700000000.000004"),
+    );
     forged["response_url"] = json!(app.response_url("forged"));
     app.interact(&forged).await;
     for _ in 0..200 {
@@ -586,10 +644,15 @@ async fn view_deal_opens_the_details_modal_and_share_and_pick_answer_through_res
 /// Posts an alert as the alert dispatcher would and returns its ts.
 async fn post_alert(app: &SlackApp, deal_id: &str) -> String {
     let deal = app.deal(deal_id).await;
-    let score = skygeni::slack::bot::score_deals(&app.state, &tenant(), std::slice::from_ref(&deal), Utc::now().date_naive())
-        .await
-        .unwrap()
-        .remove(0);
+    let score = skygeni::slack::bot::score_deals(
+        &app.state,
+        &tenant(),
+        std::slice::from_ref(&deal),
+        Utc::now().date_naive(),
+    )
+    .await
+    .unwrap()
+    .remove(0);
     let msg = skygeni::slack::blocks::alert_message(&deal, &score, None);
     let posted = app
         .state
@@ -613,24 +676,40 @@ async fn snooze_twice_or_by_two_people_stores_one_snooze_and_updates_the_message
     let modal = app.fake.calls_to("views.open")[0].body["view"].clone();
     assert_eq!(modal["callback_id"], "snooze_modal");
     let meta = modal["private_metadata"].as_str().unwrap().to_string();
-    let values = |days: &str| {
-        json!({"snooze_for": {"snooze_for": {"type": "static_select", "selected_option": {"value": days}}}})
-    };
+    let values = |days: &str| json!({"snooze_for": {"snooze_for": {"type": "static_select", "selected_option": {"value": days}}}});
     let (status, ack) = app
-        .interact(&view_submission("UREP0", "snooze_modal", &meta, values("3")))
+        .interact(&view_submission(
+            "UREP0",
+            "snooze_modal",
+            &meta,
+            values("3"),
+        ))
         .await;
     assert_eq!((status, ack), (StatusCode::OK, Value::Null));
     // Double submit and a second person (the manager) on the same alert.
-    app.interact(&view_submission("UREP0", "snooze_modal", &meta, values("3"))).await;
-    app.interact(&view_submission("UMGR", "snooze_modal", &meta, values("7"))).await;
+    app.interact(&view_submission(
+        "UREP0",
+        "snooze_modal",
+        &meta,
+        values("3"),
+    ))
+    .await;
+    app.interact(&view_submission("UMGR", "snooze_modal", &meta, values("7")))
+        .await;
     assert_eq!(
-        app.store.count_deal_rows_for_tests(&tenant(), "snoozes", &app.acme).await.unwrap(),
+        app.store
+            .count_deal_rows_for_tests(&tenant(), "snoozes", &app.acme)
+            .await
+            .unwrap(),
         1
     );
     app.wait_for("chat.update", 3).await;
     let msg = app.fake.message("D0DM", &ts).unwrap();
     let s = msg.to_string();
-    assert!(s.contains("Snoozed by Rita Rep until"), "first snoozer stands: {s}");
+    assert!(
+        s.contains("Snoozed by Rita Rep until"),
+        "first snoozer stands: {s}"
+    );
     // Missing choice → inline error, nothing stored for another deal.
     let (_, ack) = app
         .interact(&view_submission("UREP0", "snooze_modal", &meta, json!({})))
@@ -645,8 +724,13 @@ async fn snooze_twice_or_by_two_people_stores_one_snooze_and_updates_the_message
 async fn false_alarm_clicked_twice_stores_one_feedback_row_with_the_reason() {
     let app = SlackApp::spawn().await;
     let ts = post_alert(&app, &app.acme).await;
-    app.interact(&block_actions("UREP0", "deal_false_alarm", &app.acme, Some(&ts)))
-        .await;
+    app.interact(&block_actions(
+        "UREP0",
+        "deal_false_alarm",
+        &app.acme,
+        Some(&ts),
+    ))
+    .await;
     app.wait_for("views.open", 1).await;
     let modal = app.fake.calls_to("views.open")[0].body["view"].clone();
     assert_eq!(modal["callback_id"], "false_alarm_modal");
@@ -657,9 +741,15 @@ async fn false_alarm_clicked_twice_stores_one_feedback_row_with_the_reason() {
     let p2 = p1.clone();
     let p3 = view_submission("UMGR", "false_alarm_modal", &meta, json!({}));
     let (a, b, c) = tokio::join!(app.interact(&p1), app.interact(&p2), app.interact(&p3));
-    assert_eq!((a.0, b.0, c.0), (StatusCode::OK, StatusCode::OK, StatusCode::OK));
     assert_eq!(
-        app.store.count_deal_rows_for_tests(&tenant(), "feedback", &app.acme).await.unwrap(),
+        (a.0, b.0, c.0),
+        (StatusCode::OK, StatusCode::OK, StatusCode::OK)
+    );
+    assert_eq!(
+        app.store
+            .count_deal_rows_for_tests(&tenant(), "feedback", &app.acme)
+            .await
+            .unwrap(),
         1
     );
     app.wait_for("chat.update", 1).await;
@@ -683,7 +773,10 @@ async fn app_home_is_published_on_open_and_by_publish_home() {
     assert_eq!(view["type"], "home");
     assert!(view["blocks"].as_array().unwrap().len() <= 100);
     let s = view.to_string();
-    assert!(s.contains("Your team") && s.contains("win rate"), "manager comparison: {s}");
+    assert!(
+        s.contains("Your team") && s.contains("win rate"),
+        "manager comparison: {s}"
+    );
     let _: slack_morphism::prelude::SlackView = serde_json::from_value(view).unwrap();
     // The nightly job's entry point.
     let published = skygeni::slack::app_home::publish_home(&app.state, &tenant(), "mgr")
@@ -700,12 +793,21 @@ async fn app_home_is_published_on_open_and_by_publish_home() {
 }
 
 fn admin_token() -> String {
-    issue_token(&SecretString::from(JWT), &tenant(), Role::Admin, "boss", 3600).unwrap()
+    issue_token(
+        &SecretString::from(JWT),
+        &tenant(),
+        Role::Admin,
+        "boss",
+        3600,
+    )
+    .unwrap()
 }
 
 fn query_param(url: &str, key: &str) -> Option<String> {
     let u = reqwest::Url::parse(url).unwrap();
-    u.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.to_string())
+    u.query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.to_string())
 }
 
 #[tokio::test]
@@ -716,7 +818,14 @@ async fn oauth_install_checks_a_single_use_state_and_stores_the_token_sealed() {
         .build()
         .unwrap();
     // Not an admin → refused.
-    let rep = issue_token(&SecretString::from(JWT), &tenant(), Role::Rep, "rep_0", 3600).unwrap();
+    let rep = issue_token(
+        &SecretString::from(JWT),
+        &tenant(),
+        Role::Rep,
+        "rep_0",
+        3600,
+    )
+    .unwrap();
     let r = no_redirect
         .get(format!("{}/slack/install?token={rep}", app.base))
         .send()
@@ -724,7 +833,11 @@ async fn oauth_install_checks_a_single_use_state_and_stores_the_token_sealed() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = no_redirect
-        .get(format!("{}/slack/install?token={}", app.base, admin_token()))
+        .get(format!(
+            "{}/slack/install?token={}",
+            app.base,
+            admin_token()
+        ))
         .send()
         .await
         .unwrap();
@@ -750,7 +863,10 @@ async fn oauth_install_checks_a_single_use_state_and_stores_the_token_sealed() {
     // A wrong state is refused before Slack is asked.
     let r = app
         .client
-        .get(format!("{}/slack/oauth/callback?code=code-1&state=forged", app.base))
+        .get(format!(
+            "{}/slack/oauth/callback?code=code-1&state=forged",
+            app.base
+        ))
         .send()
         .await
         .unwrap();
@@ -758,7 +874,10 @@ async fn oauth_install_checks_a_single_use_state_and_stores_the_token_sealed() {
     assert_eq!(app.fake.count("oauth.v2.access"), 0);
     let r = app
         .client
-        .get(format!("{}/slack/oauth/callback?code=code-1&state={state}", app.base))
+        .get(format!(
+            "{}/slack/oauth/callback?code=code-1&state={state}",
+            app.base
+        ))
         .send()
         .await
         .unwrap();
@@ -768,30 +887,51 @@ async fn oauth_install_checks_a_single_use_state_and_stores_the_token_sealed() {
     // The same state again: used up.
     let r = app
         .client
-        .get(format!("{}/slack/oauth/callback?code=code-1&state={state}", app.base))
+        .get(format!(
+            "{}/slack/oauth/callback?code=code-1&state={state}",
+            app.base
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 
-    assert_eq!(app.store.slack_team_tenant("T0NEW").await.unwrap(), Some(tenant()));
-    let install = app.store.slack_install(&tenant(), Some("T0NEW")).await.unwrap().unwrap();
-    assert!(!install.bot_token_sealed.contains("xoxb-"), "sealed at rest");
-    let token = skygeni::slack::tokens::bot_token_at(&app.state, &tenant(), Some("T0NEW"), Utc::now())
+    assert_eq!(
+        app.store.slack_team_tenant("T0NEW").await.unwrap(),
+        Some(tenant())
+    );
+    let install = app
+        .store
+        .slack_install(&tenant(), Some("T0NEW"))
         .await
         .unwrap()
         .unwrap();
+    assert!(
+        !install.bot_token_sealed.contains("xoxb-"),
+        "sealed at rest"
+    );
+    let token =
+        skygeni::slack::tokens::bot_token_at(&app.state, &tenant(), Some("T0NEW"), Utc::now())
+            .await
+            .unwrap()
+            .unwrap();
     assert!(token.starts_with("xoxb-T0NEW-"));
 
     // tokens_revoked deactivates the workspace.
     let (status, _) = app
-        .event(&json!({"type": "event_callback", "team_id": "T0NEW", "api_app_id": "A0FAKE",
+        .event(
+            &json!({"type": "event_callback", "team_id": "T0NEW", "api_app_id": "A0FAKE",
             "event_id": "Ev2", "event_time": 1700000000,
-            "event": {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT"]}}}))
+            "event": {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT"]}}}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(app.store.slack_team_tenant("T0NEW").await.unwrap(), None);
-    assert!(app.audit_actions().await.contains(&"slack.workspace.tokens_revoked".to_string()));
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"slack.workspace.tokens_revoked".to_string())
+    );
 }
 
 #[tokio::test]
@@ -804,7 +944,10 @@ async fn an_expired_oauth_state_is_refused() {
         .unwrap();
     let r = app
         .client
-        .get(format!("{}/slack/oauth/callback?code=c&state=old-state", app.base))
+        .get(format!(
+            "{}/slack/oauth/callback?code=c&state=old-state",
+            app.base
+        ))
         .send()
         .await
         .unwrap();
@@ -871,7 +1014,10 @@ async fn a_rotating_token_is_refreshed_once_before_expiry_by_concurrent_callers(
         .filter(|c| c.body["grant_type"] == "refresh_token")
         .collect();
     assert_eq!(refreshes.len(), 1, "one refresh in flight");
-    assert!(tokens.iter().all(|t| t == &tokens[0]), "everyone got the new token");
+    assert!(
+        tokens.iter().all(|t| t == &tokens[0]),
+        "everyone got the new token"
+    );
     // The new token works against Slack, and is not refreshed again.
     app.state.slack.api.auth_test(&tokens[0]).await.unwrap();
     skygeni::slack::tokens::bot_token_at(&app.state, &tenant(), Some("T0ROT"), now)
@@ -884,9 +1030,10 @@ async fn a_rotating_token_is_refreshed_once_before_expiry_by_concurrent_callers(
 async fn a_slow_lookup_is_acknowledged_and_finished_through_response_url() {
     let app = SlackApp::spawn().await;
     // users.info takes 2.5 s: beyond the inline budget.
-    app.fake
-        .faults()
-        .next(1, skygeni_fakes::Fault::Delay(std::time::Duration::from_millis(2500)));
+    app.fake.faults().next(
+        1,
+        skygeni_fakes::Fault::Delay(std::time::Duration::from_millis(2500)),
+    );
     let (body, rid) = app.command_body("UREP0", "acme rockets");
     let r = app
         .post_signed(
