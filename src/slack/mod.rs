@@ -14,6 +14,7 @@ pub mod interact;
 pub mod kit;
 pub mod matching;
 pub mod modals;
+pub mod preview;
 pub mod routes;
 pub mod runtime;
 pub mod settings;
