@@ -1057,3 +1057,26 @@ async fn a_slow_lookup_is_acknowledged_and_finished_through_response_url() {
     assert_eq!(late["response_type"], "ephemeral");
     assert!(late.to_string().contains("Acme Rockets"));
 }
+
+#[tokio::test]
+async fn a_rate_limited_slack_call_inside_a_click_is_retried_after_retry_after() {
+    let app = SlackApp::spawn().await;
+    let ts = post_alert(&app, &app.acme).await;
+    app.command("UREP0", "top").await; // maps the user first (users.info)
+    // The bot's own calls: views.open answers 429 once, then succeeds on the retry.
+    app.fake.faults().next(
+        1,
+        skygeni_fakes::Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
+    let (status, _) = app
+        .interact(&block_actions("UREP0", "deal_snooze", &app.acme, Some(&ts)))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.wait_for("views.open", 1).await;
+    let opens = app.fake.calls_to("views.open");
+    assert_eq!(opens.len(), 2);
+    assert_eq!(opens[0].outcome, "http_429");
+    assert_eq!(opens[1].outcome, "ok");
+}
