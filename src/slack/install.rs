@@ -211,7 +211,7 @@ pub async fn finish(st: &AppState, p: CallbackParams, now: DateTime<Utc>) -> Res
         active: true,
     };
     match st.store.save_slack_install(&install).await {
-        Ok(()) => {}
+        Ok(()) => st.slack.forget_team(&install.team_id),
         Err(StoreError::Conflict(m)) => return page(StatusCode::CONFLICT, &m),
         Err(e) => {
             tracing::error!(error = %e, "saving the Slack install failed");

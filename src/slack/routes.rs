@@ -78,7 +78,15 @@ pub async fn workspace(
     st: &AppState,
     team_id: &str,
 ) -> anyhow::Result<Option<(TenantId, Option<String>)>> {
-    if let Some(tenant) = st.store.slack_team_tenant(team_id).await? {
+    let bound = match st.slack.cached_team(team_id) {
+        Some(b) => b,
+        None => {
+            let b = st.store.slack_team_tenant(team_id).await?;
+            st.slack.remember_team(team_id, b.clone());
+            b
+        }
+    };
+    if let Some(tenant) = bound {
         let token = super::tokens::bot_token_at(st, &tenant, Some(team_id), Utc::now()).await?;
         return Ok(Some((tenant, token)));
     }
@@ -284,6 +292,7 @@ async fn deactivate(st: &AppState, team_id: &str, why: &str) {
     };
     match st.store.deactivate_slack_team(&tenant, team_id).await {
         Ok(done) => {
+            st.slack.forget_team(team_id);
             tracing::info!(team = team_id, why, done, "Slack workspace deactivated");
             st.audit
                 .record(crate::store::PendingAudit::now(

@@ -13,7 +13,13 @@ pub struct SlackRuntime {
     refresh_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// (tenant, Slack user id) → resolved user, with when it was resolved.
     identities: std::sync::Mutex<HashMap<(String, String), super::identity::CachedViewer>>,
+    /// team id → bound tenant (or none), with when it was read: spares a database read per
+    /// Slack request. Installs and deactivations clear their entry.
+    teams: std::sync::Mutex<HashMap<String, (std::time::Instant, Option<crate::domain::TenantId>)>>,
 }
+
+/// How long a team → tenant binding is reused before it is read again.
+pub const TEAM_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl SlackRuntime {
     pub fn new(settings: &Settings) -> SlackRuntime {
@@ -21,6 +27,7 @@ impl SlackRuntime {
             api: SlackApi::new(&settings.slack_api_url),
             refresh_locks: Default::default(),
             identities: Default::default(),
+            teams: Default::default(),
         }
     }
 
@@ -52,5 +59,34 @@ impl SlackRuntime {
     pub fn forget_identity(&self, tenant: &str, slack_user_id: &str) {
         self.identities()
             .remove(&(tenant.to_string(), slack_user_id.to_string()));
+    }
+
+    fn teams(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        HashMap<String, (std::time::Instant, Option<crate::domain::TenantId>)>,
+    > {
+        self.teams
+            .lock()
+            .expect("team cache is never poisoned: no panics while held")
+    }
+
+    /// The cached binding of `team_id`: `Some(binding)` when read within [`TEAM_TTL`].
+    pub(crate) fn cached_team(&self, team_id: &str) -> Option<Option<crate::domain::TenantId>> {
+        self.teams()
+            .get(team_id)
+            .filter(|(at, _)| at.elapsed() < TEAM_TTL)
+            .map(|(_, t)| t.clone())
+    }
+
+    pub(crate) fn remember_team(&self, team_id: &str, tenant: Option<crate::domain::TenantId>) {
+        self.teams()
+            .insert(team_id.to_string(), (std::time::Instant::now(), tenant));
+    }
+
+    /// Drops a cached team binding (after an install or a deactivation).
+    pub fn forget_team(&self, team_id: &str) {
+        self.teams().remove(team_id);
     }
 }
