@@ -110,7 +110,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .merge(api::router(state.clone()))
         .merge(crate::notify::chart_route::router())
-        // .merge(slack::router(state.clone()))  <- the Slack routes join here.
+        .merge(crate::slack::routes::router(state.clone()))
         .route_layer(middleware::from_fn(track_latency))
         .fallback(not_found)
         .with_state(state);

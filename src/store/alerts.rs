@@ -1,8 +1,8 @@
 //! Critical alerts inside the score-writing transaction: read what the policy needs (previous
 //! scores, owners and managers, their settings, snoozes, false alarms, recent alerts), ask
 //! `notify::policy::decide` for each recipient, and write `alerts` + `outbox` rows before the
-//! deals' current scores change. Also the small writes the alert buttons and settings need
-//! (snooze, false alarm, Slack user link) and the contact list digests use.
+//! deals' current scores change. Also the contact list digests use and a user's delivery
+//! settings (Slack link, zone). Snoozes and false alarms are written by `store::slack`.
 use super::outbox::{NewOutboxRow, insert_outbox_rows};
 use super::{Store, StoreResult, format_ts, values_sql};
 use crate::domain::{DealScore, TenantId};
@@ -416,61 +416,6 @@ impl Store {
         if n == 0 {
             return Err(super::StoreError::NotFound);
         }
-        Ok(())
-    }
-
-    /// No alerts for `deal_id` until `until` (the Snooze button).
-    pub async fn snooze_deal(
-        &self,
-        tenant: &TenantId,
-        deal_id: &str,
-        user_id: &str,
-        until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        sqlx::query(
-            "INSERT INTO snoozes (tenant_id, deal_id, user_id, until, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (tenant_id, deal_id) DO UPDATE SET user_id = excluded.user_id, \
-             until = excluded.until, created_at = excluded.created_at",
-        )
-        .bind(tenant.as_str().to_string())
-        .bind(deal_id.to_string())
-        .bind(user_id.to_string())
-        .bind(format_ts(until))
-        .bind(format_ts(now))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// "Mark false alarm": feedback with who, why and the score at the time; alerts for the
-    /// deal stay quiet until its score rises by the margin.
-    pub async fn mark_false_alarm(
-        &self,
-        tenant: &TenantId,
-        deal_id: &str,
-        user_id: &str,
-        reason: Option<&str>,
-        risk_score: u8,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        sqlx::query(
-            "INSERT INTO feedback (tenant_id, feedback_id, deal_id, user_id, kind, reason, risk_score, created_at) \
-             VALUES ($1, $2, $3, $4, 'false_alarm', $5, $6, $7)",
-        )
-        .bind(tenant.as_str().to_string())
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(deal_id.to_string())
-        .bind(user_id.to_string())
-        .bind(reason.map(str::to_string))
-        .bind(i64::from(risk_score))
-        .bind(format_ts(now))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
         Ok(())
     }
 

@@ -15,6 +15,7 @@ mod models;
 pub mod outbox;
 mod reports;
 mod scores;
+mod slack;
 mod tenants;
 
 pub use access::{
@@ -33,6 +34,7 @@ pub use reports::{
     PurgeCutoffs,
 };
 pub use scores::StoredScore;
+pub use slack::{LinkOutcome, SlackInstall, SnoozeRow, false_alarm_id};
 pub use tenants::Tenant;
 
 use crate::domain::TenantId;

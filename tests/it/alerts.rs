@@ -291,7 +291,7 @@ async fn snooze_and_false_alarm_suppress_critical_alerts() {
     // Snooze over; marked a false alarm at 80: 85 stays quiet, 90 (margin 10) alerts.
     let t = t0 + Duration::days(4);
     h.store
-        .mark_false_alarm(&h.tenant, "D1", "rep1", Some("customer signed LOI"), 80, t)
+        .record_false_alarm(&h.tenant, "D1", "rep1", Some("customer signed LOI"), 80, t)
         .await
         .unwrap();
     h.score(60, t).await;

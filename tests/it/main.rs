@@ -6,6 +6,7 @@ mod engine_cli;
 mod import_cli;
 mod reports;
 mod schedule;
+mod slack;
 mod slack_delivery;
 mod store_contract;
 mod support;
