@@ -144,6 +144,7 @@ pub fn risk_distribution_png(m: &PipelineMetrics) -> ChartResult {
             .x_label_formatter(&|v| segment_label(v, &names))
             .y_desc("deals")
             .label_style((FAMILY, 12))
+            .light_line_style(RGBColor(242, 242, 242))
             .draw()
             .map_err(plot_err)?;
         for (i, (c, n)) in order.iter().zip(&counts).enumerate() {
@@ -188,6 +189,7 @@ pub fn win_rate_trend_png(weeks: &[(NaiveDate, Option<f64>)]) -> ChartResult {
             .x_label_formatter(&label)
             .y_label_formatter(&|v| format!("{v:.0}%"))
             .label_style((FAMILY, 12))
+            .light_line_style(RGBColor(242, 242, 242))
             .draw()
             .map_err(plot_err)?;
         let blue = RGBColor(0x1D, 0x6F, 0xB8);
@@ -226,6 +228,7 @@ pub fn rapv_vs_pipeline_png(m: &PipelineMetrics) -> ChartResult {
             .x_label_formatter(&|v| segment_label(v, &names))
             .y_label_formatter(&|v| money_short(*v))
             .label_style((FAMILY, 12))
+            .light_line_style(RGBColor(242, 242, 242))
             .draw()
             .map_err(plot_err)?;
         for (i, (v, color)) in values
@@ -233,13 +236,13 @@ pub fn rapv_vs_pipeline_png(m: &PipelineMetrics) -> ChartResult {
             .zip([RGBColor(0x9A, 0xA5, 0xB1), RGBColor(0x2E, 0xB6, 0x7D)])
             .enumerate()
         {
-            let x0 = SegmentValue::Exact(i as u32);
-            let x1 = SegmentValue::Exact(i as u32 + 1);
             chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(x0, 0.0), (x1, *v)],
-                    color.filled(),
-                )))
+                .draw_series(
+                    Histogram::vertical(&chart)
+                        .style(color.filled())
+                        .margin(40)
+                        .data([(i as u32, *v)]),
+                )
                 .map_err(plot_err)?;
         }
         Ok(())

@@ -25,6 +25,14 @@ pub struct InlineImage {
     pub bytes: Vec<u8>,
 }
 
+impl InlineImage {
+    /// The bytes as standard base64, the form SendGrid's `attachments[].content` takes.
+    pub fn base64(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&self.bytes)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WeeklyEmail {
     pub subject: String,
@@ -118,7 +126,7 @@ struct View {
     settings_url: String,
 }
 
-/// "54% this week vs 48% over the previous 11 weeks" (or why there is no comparison).
+/// "54% in the week of 2024-02-26 (…) vs 48% over the previous 11 weeks" (or why not).
 pub fn win_rate_summary(s: &WeeklySummary) -> String {
     let Some((last, earlier)) = s.win_rate_trend.split_last() else {
         return "no weekly history".into();
@@ -137,12 +145,16 @@ pub fn win_rate_summary(s: &WeeklySummary) -> String {
     };
     match last.win_rate {
         Some(r) => format!(
-            "{:.0}% this week ({} won, {} lost) vs {before}",
+            "{:.0}% in the week of {} ({} won, {} lost) vs {before}",
             r * 100.0,
+            last.week_start,
             last.won,
             last.lost
         ),
-        None => format!("no deals closed this week; {before}"),
+        None => format!(
+            "no deals closed in the week of {}; {before}",
+            last.week_start
+        ),
     }
 }
 

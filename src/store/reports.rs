@@ -246,7 +246,8 @@ impl Store {
             .collect()
     }
 
-    /// Insert or replace the check of `c.checked_on` (a rerun on the same day replaces it).
+    /// Insert or replace the check of `c.checked_on` (a rerun on the same day replaces it, but
+    /// never erases the record of a rollback made earlier that day).
     pub async fn record_calibration_check(
         &self,
         tenant: &TenantId,
@@ -266,7 +267,8 @@ impl Store {
              ON CONFLICT (tenant_id, checked_on) DO UPDATE SET checked_at = excluded.checked_at, \
                  model_version = excluded.model_version, deals = excluded.deals, \
                  calibration_error = excluded.calibration_error, breached = excluded.breached, \
-                 rolled_back_from = excluded.rolled_back_from, rolled_back_to = excluded.rolled_back_to"
+                 rolled_back_from = COALESCE(excluded.rolled_back_from, calibration_checks.rolled_back_from), \
+                 rolled_back_to = COALESCE(excluded.rolled_back_to, calibration_checks.rolled_back_to)"
         );
         let mut tx = self.begin_tenant(tenant).await?;
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))

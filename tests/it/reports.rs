@@ -534,3 +534,65 @@ async fn too_few_closed_deals_give_no_verdict_and_carry_over_to_the_next_check()
         r.note
     );
 }
+
+#[tokio::test]
+async fn the_global_retrain_learns_from_every_tenant_and_promotes_when_there_is_no_production() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let second = TenantId::parse("second").unwrap();
+    store.add_tenant(&second, "Second", "UTC").await.unwrap();
+    // Each tenant alone is below the 200-deal minimum; together they are enough.
+    let deals = tenant_deals(0.8, 0.8);
+    let (a, b) = deals.split_at(deals.len() / 2);
+    store
+        .upsert_deals(&tenant(), &a[..150], &mut |_| {})
+        .await
+        .unwrap();
+    store
+        .upsert_deals(&second, &b[..150], &mut |_| {})
+        .await
+        .unwrap();
+    store
+        .upsert_deals(&second, &deals[1_200..], &mut |_| {})
+        .await
+        .unwrap();
+    let cfg = RetrainConfig {
+        train: fast(),
+        holdout_days: 90,
+    };
+    let tenant_only = monthly_retrain_with(
+        &store,
+        &ModelScope::Tenant(tenant()),
+        ts("2024-06-01T03:00:00Z"),
+        &cfg,
+    )
+    .await
+    .unwrap();
+    assert_eq!(tenant_only.decision, "skipped", "{}", tenant_only.reason);
+    let r = monthly_retrain_with(
+        &store,
+        &ModelScope::Global,
+        ts("2024-06-01T03:00:00Z"),
+        &cfg,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.decision, "promoted", "{}", r.reason);
+    assert_eq!(r.training_deals, 300);
+    assert!(r.reason.contains("no production model"), "{}", r.reason);
+    assert_eq!(
+        store
+            .model_alias(&ModelScope::Global, "production")
+            .await
+            .unwrap(),
+        r.candidate_version
+    );
+    assert_eq!(
+        store
+            .model_evaluations(&ModelScope::Global, 5)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

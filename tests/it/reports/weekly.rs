@@ -256,6 +256,10 @@ async fn the_weekly_summary_on_the_seed_matches_skygeni_metrics_and_closes_the_l
         assert!(email.html.contains(&format!("cid:{}", img.content_id)));
         assert_eq!(png_size(&img.bytes), (WIDTH, HEIGHT));
         assert_eq!(img.mime_type, "image/png");
+        assert!(
+            img.base64().starts_with("iVBORw0KGgo"),
+            "base64 of the PNG signature"
+        );
     }
 
     // Slack: image blocks from the signed URLs, a View deal button per critical deal.
@@ -341,4 +345,46 @@ async fn signed_chart_urls_serve_pngs_and_refuse_tampered_or_expired_links() {
             "{body}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_demo_writes_the_weekly_summary_and_its_three_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_skygeni"))
+        .arg("demo")
+        .current_dir(dir.path())
+        .env_remove("SKYGENI_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("9. Weekly CRO summary"), "{stdout}");
+    let demo = dir.path().join("demo-out");
+    for chart in Chart::ALL {
+        let png = std::fs::read(demo.join(format!("{}.png", chart.as_str()))).unwrap();
+        assert_eq!(png_size(&png), (WIDTH, HEIGHT), "{}", chart.as_str());
+    }
+    let html = std::fs::read_to_string(demo.join("weekly.html")).unwrap();
+    let text = std::fs::read_to_string(demo.join("weekly.txt")).unwrap();
+    for part in [&html, &text] {
+        assert!(!part.contains("{{"), "unrendered template: {part}");
+        assert!(
+            part.contains("$18,896,782") && part.contains("Top issues"),
+            "{part}"
+        );
+    }
+    assert!(html.contains("cid:win-rate-trend"));
+    let slack: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(demo.join("weekly.json")).unwrap()).unwrap();
+    let images = slack["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "image")
+        .count();
+    assert_eq!(images, 3);
 }
