@@ -7,7 +7,6 @@ use crate::notify::outbox::{MessagePayload, Payload};
 use crate::notify::policy::Channel;
 use crate::notify::senders::InlineAttachment;
 use crate::store::{NewOutboxRow, Store, UserContact};
-use base64::Engine;
 use chrono::{DateTime, Utc};
 
 pub const KIND_WEEKLY: &str = "weekly_summary";
@@ -128,7 +127,7 @@ pub async fn weekly_summary(
                 content_id: i.content_id.clone(),
                 filename: i.filename.clone(),
                 mime_type: i.mime_type.to_string(),
-                base64: base64::engine::general_purpose::STANDARD.encode(&i.bytes),
+                base64: i.base64(),
             })
             .collect(),
     };
