@@ -382,13 +382,22 @@ impl Store {
         let mut tx = self.begin_tenant(tenant).await?;
         // An id is the common case from buttons and pasted links: one primary-key read, and
         // the name scan only when it finds nothing.
+        // No `outcome IS NULL` here: with it PostgreSQL prefers the partial open-deals index
+        // and filters every open deal of the tenant (17 ms at 100k deals, measured) instead of
+        // the primary key; openness is checked on the one row instead.
         let exact = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {cols} FROM deals WHERE tenant_id = $1 AND deal_id = $2 AND outcome IS NULL"
+            "SELECT {cols} FROM deals WHERE tenant_id = $1 AND deal_id = $2"
         )))
         .bind(tenant.as_str().to_string())
         .bind(query.trim().to_string())
         .fetch_optional(&mut *tx)
-        .await?;
+        .await?
+        .filter(|r| {
+            r.try_get::<Option<String>, _>("outcome")
+                .ok()
+                .flatten()
+                .is_none()
+        });
         let rows = match exact {
             Some(row) => vec![row],
             None => {
