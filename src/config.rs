@@ -36,6 +36,18 @@ pub struct Settings {
     pub redis_url: Option<String>,
     pub rate_limit_user_per_min: u32,
     pub rate_limit_tenant_per_min: u32,
+    /// Salesforce instance URL for record deep links in alerts (else the login URL).
+    pub salesforce_instance_url: Option<String>,
+    /// Slack app id for "Open in Slack" / App Home links in emails.
+    pub slack_app_id: Option<String>,
+    /// Nightly sync + score, in each tenant's zone (6-field cron: sec min hour dom mon dow).
+    pub nightly_cron: String,
+    /// Weekly CRO summary, in each tenant's zone.
+    pub weekly_cron: String,
+    /// How late a missed scheduled run may still be caught up after a restart.
+    pub scheduler_catch_up_hours: u32,
+    /// Attempts before an outbox row is dead-lettered.
+    pub outbox_max_attempts: u32,
     /// Signs the expiring `/charts/…` image URLs; when unset a key is derived from the JWT
     /// secret (see `notify::charts::url_secret`).
     pub chart_url_secret: Option<SecretString>,
@@ -133,6 +145,12 @@ impl Settings {
             redis_url: get("SKYGENI_REDIS_URL"),
             rate_limit_user_per_min: number("SKYGENI_RATE_LIMIT_USER_PER_MIN", 100)?,
             rate_limit_tenant_per_min: number("SKYGENI_RATE_LIMIT_TENANT_PER_MIN", 1000)?,
+            salesforce_instance_url: get("SALESFORCE_INSTANCE_URL"),
+            slack_app_id: get("SLACK_APP_ID"),
+            nightly_cron: get("SKYGENI_NIGHTLY_CRON").unwrap_or_else(|| "0 0 2 * * *".into()),
+            weekly_cron: get("SKYGENI_WEEKLY_CRON").unwrap_or_else(|| "0 0 9 * * Mon".into()),
+            scheduler_catch_up_hours: number("SKYGENI_SCHEDULER_CATCH_UP_HOURS", 12)?,
+            outbox_max_attempts: number("SKYGENI_OUTBOX_MAX_ATTEMPTS", 6)?,
             chart_url_secret: secret("SKYGENI_CHART_URL_SECRET"),
             salesforce_jwt_private_key: secret("SALESFORCE_JWT_PRIVATE_KEY"),
             salesforce_api_version: get("SALESFORCE_API_VERSION").unwrap_or_else(|| "v66.0".into()),

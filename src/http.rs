@@ -44,6 +44,8 @@ pub struct AppState {
     /// Seals Slack/Salesforce tokens at rest; `None` when `SKYGENI_ENCRYPTION_KEY` is unset
     /// (features that store tokens then answer with [`CryptoError::MissingKey`]).
     pub secrets: Option<Arc<SecretBox>>,
+    /// Slack Web API client and per-workspace token-refresh locks.
+    pub slack: Arc<crate::slack::SlackRuntime>,
 }
 
 impl AppState {
@@ -63,6 +65,7 @@ impl AppState {
         let limiter = api::rate_limit::RateLimiter::connect(settings.redis_url.as_deref()).await;
         Ok(AppState {
             secrets,
+            slack: Arc::new(crate::slack::SlackRuntime::new(&settings)),
             audit: Arc::new(AuditWriter::spawn(store.clone())),
             store,
             settings: Arc::new(settings),
@@ -108,7 +111,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router(state.clone()))
         .merge(crate::notify::chart_route::router())
         .merge(crate::crm::salesforce::routes::router())
-        // .merge(slack::router(state.clone()))  <- the Slack routes join here.
+        .merge(crate::slack::routes::router(state.clone()))
         .route_layer(middleware::from_fn(track_latency))
         .fallback(not_found)
         .with_state(state);

@@ -8,7 +8,9 @@
 pub mod control;
 pub mod faults;
 pub mod salesforce;
+pub mod sendgrid;
 pub mod server;
+pub mod slack;
 
 pub use faults::{Fault, Faults};
 pub use server::FakeServer;

@@ -154,6 +154,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
         std::fs::write(out.join("alert.txt"), &text)?;
         println!("\n   Slack alert (alert.json):\n{}", indent(&text));
     }
+    let all_ranked: Vec<(&Deal, &crate::domain::DealScore)> = top_refs
+        .iter()
+        .copied()
+        .chain(pv.deals.iter().zip(pv.scores.iter()).skip(top_refs.len()))
+        .collect();
+    let preview = crate::slack::preview::write_demo_preview(
+        out,
+        &pv.metrics,
+        &all_ranked,
+        &pv.deals,
+        &pv.scores,
+        &view,
+    )?;
+    println!("\n{}", indent(&preview));
     let digest = blocks::digest_message(&pv.metrics, &top_refs);
     write_json(&out.join("digest.json"), &digest)?;
     let digest_text = blocks::digest_text(&pv.metrics, &top_refs);
@@ -183,7 +197,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     );
     write_weekly(&store, &tenant, as_of, out).await?;
     println!(
-        "Done in {:.1} s. Files: alert.json alert.txt digest.json digest-slack.txt digest.html digest.txt metrics.json backtest.json skygeni-demo.db",
+        "Done in {:.1} s. Files: alert.json alert.txt slack_alert.json slack_home.json digest.json digest-slack.txt digest.html digest.txt metrics.json backtest.json skygeni-demo.db",
         started.elapsed().as_secs_f64()
     );
     store.close().await;

@@ -1,4 +1,5 @@
 //! The command-line interface: clap definitions and one thin function per subcommand.
+mod alerts;
 mod audit;
 mod backtest;
 mod demo;
@@ -60,6 +61,13 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Sync the tenant's Salesforce org now: pull, score, write back, create Tasks.
     Sync(sync::SyncArgs),
+    /// Alert delivery: failed messages (dead letters), retry, queue sizes.
+    Alerts {
+        #[command(subcommand)]
+        action: alerts::AlertsCommand,
+    },
+    /// Scheduled job runs (nightly score, digests…), newest first, with status.
+    Jobs(alerts::JobsArgs),
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -124,6 +132,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Audit(args) => {
             audit::run(
+                &Store::connect(&settings.database_url).await?,
+                &cli.tenant,
+                args,
+            )
+            .await
+        }
+        Command::Alerts { action } => {
+            alerts::run(
+                &Store::connect(&settings.database_url).await?,
+                &cli.tenant,
+                action,
+            )
+            .await
+        }
+        Command::Jobs(args) => {
+            alerts::jobs(
                 &Store::connect(&settings.database_url).await?,
                 &cli.tenant,
                 args,

@@ -1,14 +1,31 @@
-//! `skygeni serve` (the HTTP service on SKYGENI_BIND) and `skygeni token` (a JWT for the API).
+//! `skygeni serve` (the HTTP service on SKYGENI_BIND, the scheduler and the outbox dispatcher
+//! in one process; flags switch each off so replicas can specialise) and `skygeni token`.
 use crate::api::auth::{Role, issue_token};
 use crate::config::Settings;
 use crate::domain::TenantId;
-use crate::http::Application;
+use crate::http::{AppState, Application};
+use crate::jobs::scheduler::{Scheduler, SchedulerConfig, SystemClock};
+use crate::notify::compose::Links;
+use crate::notify::dispatcher::{DispatchConfig, Dispatcher};
+use crate::notify::senders::{ChatSender, EmailSender};
+use crate::notify::sendgrid::SendGridClient;
+use crate::notify::slack_dm::{BotTokens, SlackDmSender};
+use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on (overrides SKYGENI_BIND).
     #[arg(long)]
     pub bind: Option<String>,
+    /// Do not serve HTTP (a worker replica: scheduler and/or dispatcher only).
+    #[arg(long)]
+    pub no_http: bool,
+    /// Do not run scheduled jobs (nightly score, digests) in this process.
+    #[arg(long)]
+    pub no_scheduler: bool,
+    /// Do not send outbox messages (Slack DMs, email) from this process.
+    #[arg(long)]
+    pub no_dispatcher: bool,
 }
 
 pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<i32> {
@@ -24,9 +41,73 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<i3
         ),
         Some(_) => {}
     }
-    let app = Application::build(settings).await?;
-    eprintln!("skygeni listening on port {}", app.port());
-    app.run_until_stopped().await?;
+    if args.no_http && args.no_scheduler && args.no_dispatcher {
+        anyhow::bail!(
+            "--no-http, --no-scheduler and --no-dispatcher together leave nothing to run"
+        );
+    }
+    let store = crate::store::Store::connect(&settings.database_url).await?;
+    let (app, state) = if args.no_http {
+        (None, AppState::new(settings.clone(), store.clone()).await?)
+    } else {
+        let app = Application::build_with_store(settings.clone(), store.clone()).await?;
+        eprintln!("skygeni listening on port {}", app.port());
+        let state = app.state().clone();
+        (Some(app), state)
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut workers = tokio::task::JoinSet::new();
+    let links = Links::from_settings(&settings);
+    if !args.no_dispatcher {
+        let email: Option<Arc<dyn EmailSender>> = match &settings.sendgrid_api_key {
+            Some(key) => Some(Arc::new(SendGridClient::new(
+                &settings.sendgrid_api_url,
+                key.clone(),
+                &settings.email_from,
+            )?)),
+            None => {
+                tracing::warn!(
+                    "SENDGRID_API_KEY is not set: email deliveries will be dead-lettered"
+                );
+                None
+            }
+        };
+        let chat: Arc<dyn ChatSender> = Arc::new(SlackDmSender::new(
+            &state.slack.api,
+            BotTokens::App(state.clone()),
+        ));
+        let cfg = DispatchConfig {
+            max_attempts: i64::from(settings.outbox_max_attempts.max(1)),
+            ..DispatchConfig::default()
+        };
+        let d = Dispatcher::new(store.clone(), email, Some(chat), links.clone(), cfg)?;
+        workers.spawn(d.run(stop_rx.clone()));
+    }
+    if !args.no_scheduler {
+        let cfg = SchedulerConfig::from_settings(&settings)?;
+        // NightlyHooks (Salesforce sync first, App Home publish after) are passed here once
+        // those integrations are merged.
+        let s = Scheduler::new(store.clone(), cfg, links, None)?;
+        workers.spawn(s.run(Arc::new(SystemClock), stop_rx.clone()));
+    }
+    let signal = async move {
+        crate::http::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    };
+    match app {
+        Some(app) => {
+            let mut rx = stop_rx.clone();
+            let stopped = async move {
+                let _ = rx.wait_for(|s| *s).await;
+            };
+            tokio::spawn(signal);
+            app.run_until(stopped).await?;
+        }
+        None => signal.await,
+    }
+    // The dispatcher finishes the pass in progress (its sends are bounded by client timeouts).
+    while workers.join_next().await.is_some() {}
+    state.flush_audit().await;
     Ok(0)
 }
 

@@ -1,9 +1,13 @@
 //! Work that combines the store and the engine: model loading with fallback, training and
-//! registration, batch scoring. The scheduler (later) runs these per tenant.
+//! registration, batch scoring, digests, the weekly summary, retention, the model lifecycle,
+//! and the scheduler that runs them per tenant.
 pub mod batch;
+pub mod digest;
 pub mod lifecycle;
 pub mod metrics;
 pub mod models;
 pub mod retention;
+pub mod scheduled;
+pub mod scheduler;
 pub mod scorer_cache;
 pub mod weekly;

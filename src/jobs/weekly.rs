@@ -275,7 +275,7 @@ pub fn win_rate_trend(deals: &[Deal], as_of: NaiveDate, weeks: usize) -> Vec<Wee
 fn week_changes(
     previous: &[StoredScore],
     current: &HashMap<String, StoredScore>,
-    line: &dyn Fn(&str, u8, Option<u8>) -> DealLine,
+    line: &(dyn Fn(&str, u8, Option<u8>) -> DealLine + Sync),
 ) -> WeekChanges {
     let mut became = Vec::new();
     let mut up = Vec::new();
@@ -335,7 +335,7 @@ async fn close_the_loop(
     previous: &[StoredScore],
     current: &HashMap<String, StoredScore>,
     by_id: &HashMap<&str, &Deal>,
-    line: &dyn Fn(&str, u8, Option<u8>) -> DealLine,
+    line: &(dyn Fn(&str, u8, Option<u8>) -> DealLine + Sync),
     week_ago: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ClosingTheLoop> {

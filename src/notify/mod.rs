@@ -1,7 +1,13 @@
-//! Notifications: who hears about which deal and when (alert policy), and the email bodies.
-//! The outbox, dispatcher and SendGrid client arrive with the alerts issue.
+//! Notifications: who hears about which deal and when (alert policy), the email bodies and
+//! charts, the outbox payloads, the dispatcher that sends them and the SendGrid client.
 pub mod chart_route;
 pub mod charts;
+pub mod compose;
+pub mod dispatcher;
 pub mod email;
+pub mod outbox;
 pub mod policy;
+pub mod senders;
+pub mod sendgrid;
+pub mod slack_dm;
 pub mod weekly;

@@ -20,6 +20,8 @@ pub struct RepSummary {
     pub at_risk_deals: usize,
     pub at_risk_value: f64,
     pub avg_risk_score: f64,
+    /// Share of the rep's closed deals that were won (`None`: no closed deals given).
+    pub win_rate: Option<f64>,
 }
 
 /// Per-rep totals from open deals and their scores (`scores[i]` belongs to `deals[i]`), most
@@ -34,6 +36,7 @@ pub fn rep_summaries(deals: &[Deal], scores: &[DealScore]) -> Vec<RepSummary> {
             at_risk_deals: 0,
             at_risk_value: 0.0,
             avg_risk_score: 0.0,
+            win_rate: None,
         });
         r.open_deals += 1;
         r.pipeline_value += d.amount;
@@ -56,6 +59,23 @@ pub fn rep_summaries(deals: &[Deal], scores: &[DealScore]) -> Vec<RepSummary> {
             .then(a.rep_id.cmp(&b.rep_id))
     });
     reps
+}
+
+/// Fills each rep's win rate from their closed deals (`history` may hold open deals too).
+pub fn add_win_rates(reps: &mut [RepSummary], history: &[Deal]) {
+    for r in reps {
+        let closed: Vec<&Deal> = history
+            .iter()
+            .filter(|d| d.sales_rep_id == r.rep_id && !d.is_open())
+            .collect();
+        if !closed.is_empty() {
+            let won = closed
+                .iter()
+                .filter(|d| d.outcome == Some(crate::domain::Outcome::Won))
+                .count();
+            r.win_rate = Some(won as f64 / closed.len() as f64);
+        }
+    }
 }
 
 pub struct HomeInput<'a> {
@@ -109,8 +129,12 @@ pub fn home_view(input: &HomeInput) -> Value {
         let rows: Vec<Value> = reps
             .iter()
             .map(|r| {
+                let win = r
+                    .win_rate
+                    .map(|w| format!(" · win rate {:.0}%", w * 100.0))
+                    .unwrap_or_default();
                 section(&format!(
-                    "*{}* · {} open deals · {} · {} at risk ({}) · avg risk {:.0}/100",
+                    "*{}* · {} open deals · {} · {} at risk ({}) · avg risk {:.0}/100{win}",
                     r.rep_id,
                     r.open_deals,
                     fmt_money(r.pipeline_value),

@@ -1,15 +1,25 @@
 //! Slack edge: request signatures, the `/deal-risk` parser, deal matching and the Block Kit
-//! messages, App Home and modals the routes send. Pure building blocks; the axum routes that
-//! call them live with the HTTP server.
+//! messages, App Home and modals, the Web API client (`delivery`), and the routes (`routes`)
+//! that serve commands, buttons, events and the OAuth install.
+pub mod app_home;
 pub mod blocks;
+pub mod bot;
 pub mod card;
 pub mod command;
+pub mod delivery;
 pub mod home;
+pub mod identity;
+pub mod install;
+pub mod interact;
 pub mod kit;
 pub mod matching;
 pub mod modals;
+pub mod preview;
+pub mod routes;
+pub mod runtime;
 pub mod settings;
 pub mod signature;
+pub mod tokens;
 pub mod views;
 
 #[cfg(test)]
@@ -25,19 +35,20 @@ pub const INTERACTIONS_PATH: &str = "/slack/interactions";
 pub const EVENTS_PATH: &str = "/slack/events";
 pub const INSTALL_PATH: &str = "/slack/install";
 pub const OAUTH_CALLBACK_PATH: &str = "/slack/oauth/callback";
+pub use delivery::{Posted, RetryPolicy, SlackApi, SlackError};
+pub use runtime::SlackRuntime;
+
 pub const SLASH_COMMAND: &str = "/deal-risk";
 
 /// Bot scopes the code needs: `commands` (slash command), `chat:write` (alerts, digests),
 /// `im:write` (open the DM), `users:read` + `users:read.email` (map Slack users to CRM owners by
-/// email), `links:read` + `links:write` (unfurl CRM deal links).
+/// email). No `links:*`: the bot does not unfurl links.
 pub const BOT_SCOPES: &[&str] = &[
     "commands",
     "chat:write",
     "im:write",
     "users:read",
     "users:read.email",
-    "links:read",
-    "links:write",
 ];
 
 /// `action_id`s on buttons; the interactivity handler dispatches on these.

@@ -512,7 +512,7 @@ impl Store {
     }
 }
 
-fn user_from_row(r: &sqlx::any::AnyRow) -> StoreResult<UserRow> {
+pub(super) fn user_from_row(r: &sqlx::any::AnyRow) -> StoreResult<UserRow> {
     Ok(UserRow {
         user_id: r.try_get("user_id")?,
         email: r.try_get("email")?,

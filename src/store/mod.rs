@@ -6,29 +6,37 @@
 //! The `Any` driver has no chrono types, so dates are ISO `YYYY-MM-DD` text and timestamps
 //! RFC 3339 UTC text (see migrations/); both sort correctly as text.
 mod access;
+mod alerts;
 mod audit;
 pub mod audit_writer;
 mod deals;
+mod job_runs;
 mod models;
+pub mod outbox;
 mod reports;
 mod salesforce;
 mod scores;
+mod slack;
 mod tenants;
 
 pub use access::{
     AlertSettings, DealScope, HighRiskPage, HighRiskQuery, HighRiskSort, IdempotencyRecord,
     NewUser, ScoredDealRow, UserRow,
 };
+pub use alerts::UserContact;
 pub use audit::{AuditEntry, AuditRow, PendingAudit};
 pub use audit_writer::AuditWriter;
 pub use deals::{DealUpsert, ImportCounts, row_hash};
+pub use job_runs::JobRun;
 pub use models::{KEEP_PRODUCTION_VERSIONS, ModelRow, NewModel};
+pub use outbox::{NewOutboxRow, OutboxRow};
 pub use reports::{
     ActionTask, CalibrationCheck, ClosedPrediction, DealFeedbackRow, ModelEvaluation, PurgeCounts,
     PurgeCutoffs,
 };
 pub use salesforce::{SfConnectionRow, SfUser, SyncStateRow, WritebackOutcome};
 pub use scores::StoredScore;
+pub use slack::{LinkOutcome, SlackInstall, SnoozeRow, false_alarm_id};
 pub use tenants::Tenant;
 
 use crate::domain::TenantId;

@@ -40,7 +40,9 @@ const SCORE_COLUMNS: &str = "tenant_id, deal_id, scored_at, risk_score, risk_cat
 
 impl Store {
     /// Append one batch to `risk_scores` and make it each deal's current score, in one
-    /// transaction. `progress` gets the number of rows written so far.
+    /// transaction. `progress` gets the number of rows written so far. Critical crossings
+    /// (previous current score vs this one, see `notify::policy`) become `alerts` + `outbox`
+    /// rows in the same transaction, with `scored_at` as the policy's clock.
     pub async fn record_scores(
         &self,
         tenant: &TenantId,
@@ -80,6 +82,8 @@ impl Store {
             done += part.len() as u64;
             progress(done);
         }
+        // Before the UPDATE: the crossing is judged against the deals' previous current score.
+        super::alerts::enqueue_critical_alerts(self, &mut tx, tenant, scored_at, scores).await?;
         // One set-based statement instead of 100k single-row updates.
         sqlx::query(
             "UPDATE deals SET current_risk_score = rs.risk_score, current_risk_category = rs.risk_category, \

@@ -1,10 +1,14 @@
 //! Integration tests, one binary (faster to link than one per file). Each test gets its own
 //! database on the backend named by SKYGENI_TEST_BACKEND (see `scripts/test`).
+mod alerts;
 mod api;
 mod engine_cli;
 mod hostile;
 mod import_cli;
 mod reports;
 mod salesforce;
+mod schedule;
+mod slack;
+mod slack_delivery;
 mod store_contract;
 mod support;

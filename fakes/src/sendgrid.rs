@@ -1,0 +1,319 @@
+//! Fake SendGrid v3 Mail Send (`POST /v3/mail/send`), faithful to shared/reference/sendgrid.md:
+//! Bearer key check (401), body validation with `{"errors":[{message, field, help}]}` (400:
+//! missing from / personalizations / to / subject / content, text/plain after text/html,
+//! non-string custom_args, > 1000 personalizations), 202 with an empty body and
+//! `X-Message-Id`, `X-RateLimit-*` headers on every answer, 429 with `Retry-After` under
+//! [`Faults`]. Every accepted message is recorded so tests can count sends.
+use crate::faults::{Fault, Faults};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// One accepted message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentMail {
+    pub message_id: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: Option<String>,
+    pub html: Option<String>,
+    pub custom_args: Value,
+    pub body: Value,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    sent: Vec<SentMail>,
+    calls: usize,
+}
+
+/// Handle shared by the test and the fake's handler.
+#[derive(Debug, Clone)]
+pub struct FakeSendGrid {
+    api_key: String,
+    inner: Arc<Mutex<Inner>>,
+    pub faults: Faults,
+}
+
+impl FakeSendGrid {
+    /// A fake that accepts `Authorization: Bearer <api_key>`.
+    pub fn new(api_key: &str) -> FakeSendGrid {
+        FakeSendGrid {
+            api_key: api_key.to_string(),
+            inner: Arc::default(),
+            faults: Faults::default(),
+        }
+    }
+
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/v3/mail/send", post(mail_send))
+            .with_state(self.clone())
+    }
+
+    /// Messages accepted so far (202).
+    pub fn sent(&self) -> Vec<SentMail> {
+        self.inner.lock().sent.clone()
+    }
+
+    /// Requests received, accepted or not.
+    pub fn calls(&self) -> usize {
+        self.inner.lock().calls
+    }
+}
+
+fn errors(status: StatusCode, errs: &[(&str, Option<&str>)]) -> Response {
+    let list: Vec<Value> = errs
+        .iter()
+        .map(|(m, f)| json!({"message": m, "field": f, "help": null}))
+        .collect();
+    (status, axum::Json(json!({"errors": list}))).into_response()
+}
+
+fn rate_headers(resp: &mut Response, remaining: u32) {
+    let h = resp.headers_mut();
+    let reset = chrono::Utc::now().timestamp() + 60;
+    h.insert("x-ratelimit-limit", HeaderValue::from(600u32));
+    h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+    h.insert("x-ratelimit-reset", HeaderValue::from(reset));
+}
+
+/// Validation as SendGrid does it; an empty list means the body is acceptable.
+pub fn validate(body: &Value) -> Vec<(&'static str, Option<&'static str>)> {
+    let mut errs = Vec::new();
+    if body["from"]["email"].as_str().is_none_or(str::is_empty) {
+        errs.push((
+            "The from object must be provided for every email send. It is an object that requires the email parameter, but may also contain a name parameter.",
+            Some("from"),
+        ));
+    }
+    let has_subject = body["subject"].as_str().is_some_and(|s| !s.is_empty());
+    match body["personalizations"].as_array() {
+        None => errs.push((
+            "The personalizations field is required and must have at least one personalization.",
+            Some("personalizations"),
+        )),
+        Some(p) if p.is_empty() => errs.push((
+            "The personalizations field is required and must have at least one personalization.",
+            Some("personalizations"),
+        )),
+        Some(p) if p.len() > 1000 => errs.push((
+            "The personalizations field must not contain more than 1000 personalizations.",
+            Some("personalizations"),
+        )),
+        Some(p) => {
+            for pers in p {
+                if pers["to"]
+                    .as_array()
+                    .is_none_or(|t| t.is_empty() || t.iter().any(|a| a["email"].as_str().is_none()))
+                {
+                    errs.push((
+                        "The to array is required for all personalization objects, and must have at least one email object with a valid email address.",
+                        Some("personalizations.0.to"),
+                    ));
+                }
+                if !has_subject && pers["subject"].as_str().is_none_or(str::is_empty) {
+                    errs.push((
+                        "The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.",
+                        Some("subject"),
+                    ));
+                }
+                if !pers["custom_args"].is_null()
+                    && !pers["custom_args"]
+                        .as_object()
+                        .is_some_and(|o| o.values().all(Value::is_string))
+                {
+                    errs.push((
+                        "Invalid type. Expected: object, given: string.",
+                        Some("personalizations.0.custom_args"),
+                    ));
+                }
+            }
+        }
+    }
+    match body["content"].as_array() {
+        Some(c) if !c.is_empty() => {
+            if c.iter()
+                .any(|p| p["type"].as_str().is_none() || p["value"].as_str().is_none_or(str::is_empty))
+            {
+                errs.push((
+                    "The content value must be a string at least one character in length.",
+                    Some("content.0.value"),
+                ));
+            }
+            let types: Vec<&str> = c.iter().filter_map(|p| p["type"].as_str()).collect();
+            let plain = types.iter().position(|t| *t == "text/plain");
+            let html = types.iter().position(|t| *t == "text/html");
+            if let (Some(p), Some(h)) = (plain, html)
+                && p > h
+            {
+                errs.push((
+                    "If present, text/plain and text/html may only be provided in this order, before any other content.",
+                    Some("content"),
+                ));
+            }
+        }
+        _ => errs.push((
+            "Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block.",
+            Some("content"),
+        )),
+    }
+    if let Some(atts) = body["attachments"].as_array() {
+        for a in atts {
+            if a["content"].as_str().is_none_or(str::is_empty)
+                || a["filename"].as_str().is_none_or(str::is_empty)
+            {
+                errs.push((
+                    "The attachment content and filename are required.",
+                    Some("attachments.0.content"),
+                ));
+            }
+            if a["disposition"] == "inline" && a["content_id"].as_str().is_none_or(str::is_empty) {
+                errs.push((
+                    "The content_id parameter is required if the disposition is set to inline.",
+                    Some("attachments.0.content_id"),
+                ));
+            }
+        }
+    }
+    errs
+}
+
+async fn mail_send(State(fake): State<FakeSendGrid>, headers: HeaderMap, body: String) -> Response {
+    fake.inner.lock().calls += 1;
+    let (fault, latency) = fake.faults.take();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match fault {
+        Some(Fault::ServerError(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return errors(status, &[("internal error", None)]);
+        }
+        Some(Fault::RateLimited { retry_after_secs }) => {
+            let mut r = errors(
+                StatusCode::TOO_MANY_REQUESTS,
+                &[("too many requests", None)],
+            );
+            rate_headers(&mut r, 0);
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from(retry_after_secs));
+            return r;
+        }
+        Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        // No answer at all: the client's timeout fires.
+        Some(Fault::Drop) => tokio::time::sleep(std::time::Duration::from_secs(3600)).await,
+        None => {}
+    }
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if auth != format!("Bearer {}", fake.api_key) {
+        return errors(
+            StatusCode::UNAUTHORIZED,
+            &[(
+                "The provided authorization grant is invalid, expired, or revoked",
+                None,
+            )],
+        );
+    }
+    let Ok(json) = serde_json::from_str::<Value>(&body) else {
+        return errors(StatusCode::BAD_REQUEST, &[("Bad Request", None)]);
+    };
+    let errs = validate(&json);
+    if !errs.is_empty() {
+        let mut r = errors(StatusCode::BAD_REQUEST, &errs);
+        rate_headers(&mut r, 599);
+        return r;
+    }
+    let message_id = uuid::Uuid::new_v4().simple().to_string();
+    let pers = &json["personalizations"][0];
+    let part = |t: &str| {
+        json["content"]
+            .as_array()
+            .and_then(|c| c.iter().find(|p| p["type"] == t))
+            .and_then(|p| p["value"].as_str())
+            .map(str::to_string)
+    };
+    fake.inner.lock().sent.push(SentMail {
+        message_id: message_id.clone(),
+        to: pers["to"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter_map(|a| a["email"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        subject: pers["subject"]
+            .as_str()
+            .or(json["subject"].as_str())
+            .unwrap_or_default()
+            .to_string(),
+        text: part("text/plain"),
+        html: part("text/html"),
+        custom_args: pers["custom_args"].clone(),
+        body: json.clone(),
+    });
+    let mut r = StatusCode::ACCEPTED.into_response();
+    rate_headers(&mut r, 599);
+    r.headers_mut().insert(
+        "x-message-id",
+        HeaderValue::from_str(&message_id).expect("hex is a valid header"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> Value {
+        json!({
+            "personalizations": [{"to": [{"email": "a@b.com"}]}],
+            "from": {"email": "bot@x.com"},
+            "subject": "s",
+            "content": [{"type": "text/plain", "value": "t"}, {"type": "text/html", "value": "<p>h</p>"}]
+        })
+    }
+
+    #[test]
+    fn a_complete_body_passes_and_each_missing_part_is_named() {
+        assert!(validate(&good()).is_empty());
+        type Case = (&'static str, fn(&mut Value), &'static str);
+        let cases: [Case; 5] = [
+            ("no from", |b| b["from"] = Value::Null, "from"),
+            (
+                "no personalizations",
+                |b| b["personalizations"] = json!([]),
+                "personalizations",
+            ),
+            (
+                "no to",
+                |b| b["personalizations"][0]["to"] = json!([]),
+                "personalizations.0.to",
+            ),
+            ("no content", |b| b["content"] = Value::Null, "content"),
+            (
+                "html before text",
+                |b| b["content"] = json!([{"type": "text/html", "value": "h"}, {"type": "text/plain", "value": "t"}]),
+                "content",
+            ),
+        ];
+        for (name, break_it, field) in cases {
+            let mut b = good();
+            break_it(&mut b);
+            let errs = validate(&b);
+            assert!(errs.iter().any(|e| e.1 == Some(field)), "{name}: {errs:?}");
+        }
+        let mut b = good();
+        b["personalizations"][0]["custom_args"] = json!("x");
+        assert!(!validate(&b).is_empty(), "custom_args must be an object");
+    }
+}

@@ -1,0 +1,139 @@
+//! The manager's daily digest: the team's pipeline overview, trends and top 10 high/critical
+//! deals, rendered once (email parts + Slack Block Kit) and queued in the outbox for each of
+//! the manager's channels. Keys are per manager and local date, so a digest goes out at most
+//! once a day even if the job were run twice.
+use super::metrics::pipeline_view_of;
+use super::models::LoadedScorer;
+use crate::domain::{Deal, DealScore, TenantId};
+use crate::notify::compose::Links;
+use crate::notify::email::{DigestEmail, EmailRenderer, RenderedEmail};
+use crate::notify::outbox::{KIND_DIGEST, MessagePayload, Payload};
+use crate::notify::policy::Channel;
+use crate::store::{DealScope, NewOutboxRow, Store, UserContact};
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// What the digest job did for one manager.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DigestOutcome {
+    pub manager: String,
+    pub date: NaiveDate,
+    pub deals_listed: usize,
+    pub queued: u64,
+}
+
+/// The digest's two renderings for `recipient` over `deals` (open deals, any order).
+pub struct RenderedDigest {
+    pub email: RenderedEmail,
+    pub slack: serde_json::Value,
+    pub deals_listed: usize,
+}
+
+/// Render the digest from a pipeline view: the top `max_deals` high/critical deals.
+pub fn render_digest(
+    recipient_name: &str,
+    view: &super::metrics::PipelineView,
+    max_deals: usize,
+    links: &Links,
+    renderer: &EmailRenderer,
+) -> anyhow::Result<RenderedDigest> {
+    let top: Vec<(&Deal, &DealScore)> = view
+        .deals
+        .iter()
+        .zip(view.scores.iter())
+        .filter(|(_, s)| s.risk_category.is_at_risk())
+        .take(max_deals)
+        .collect();
+    let email = renderer.digest(&DigestEmail::from_pipeline(
+        recipient_name,
+        &view.metrics,
+        &top,
+        &|id| links.deal_url(id),
+        &links.slack_url(),
+        &links.settings_url(),
+    ))?;
+    Ok(RenderedDigest {
+        email,
+        slack: crate::slack::blocks::digest_message(&view.metrics, &top),
+        deals_listed: top.len(),
+    })
+}
+
+/// Build and queue one manager's digest for `date` (their local date).
+#[allow(clippy::too_many_arguments)]
+pub async fn queue_manager_digest(
+    store: &Store,
+    tenant: &TenantId,
+    manager: &UserContact,
+    users: &[UserContact],
+    open: &[Deal],
+    loaded: &LoadedScorer,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+    save_rate: f64,
+    links: &Links,
+    renderer: &EmailRenderer,
+) -> anyhow::Result<DigestOutcome> {
+    // The team: the manager and their direct reports, matched on the deal owner like RBAC.
+    let team: Vec<&UserContact> = users
+        .iter()
+        .filter(|u| {
+            u.user_id == manager.user_id || u.manager_id.as_deref() == Some(&manager.user_id)
+        })
+        .collect();
+    let scope = DealScope::Owners {
+        rep_ids: team
+            .iter()
+            .flat_map(|u| std::iter::once(u.user_id.clone()).chain(u.salesforce_user_id.clone()))
+            .collect(),
+        emails: team.iter().filter_map(|u| u.email.clone()).collect(),
+    };
+    let team_open: Vec<Deal> = open.iter().filter(|d| scope.allows(d)).cloned().collect();
+    let view = pipeline_view_of(store, tenant, loaded, team_open, date, save_rate).await?;
+    let max_deals = manager
+        .settings
+        .as_ref()
+        .map_or(10, |s| s.max_deals.clamp(1, 50) as usize);
+    let name = manager
+        .name
+        .clone()
+        .unwrap_or_else(|| manager.user_id.clone());
+    let digest = render_digest(&name, &view, max_deals, links, renderer)?;
+    // Digests follow the channel settings even when critical alerts are switched off.
+    let wanted = {
+        let s = manager.policy_settings();
+        if s.channels.is_empty() {
+            vec![Channel::Email]
+        } else {
+            s.channels
+        }
+    };
+    let payload = Payload::Message(Box::new(MessagePayload {
+        recipient: manager.recipient("manager"),
+        subject: digest.email.subject.clone(),
+        html: digest.email.html.clone(),
+        text: digest.email.text.clone(),
+        slack: digest.slack.clone(),
+        inline_images: Vec::new(),
+    }))
+    .to_json();
+    let rows: Vec<NewOutboxRow> = manager
+        .deliverable(&wanted)
+        .into_iter()
+        .map(|ch| NewOutboxRow {
+            kind: KIND_DIGEST.into(),
+            channel: ch.into(),
+            recipient: manager.user_id.clone(),
+            payload: payload.clone(),
+            idempotency_key: format!("digest:{}:{date}:{ch}", manager.user_id),
+            alert_id: None,
+            due: now,
+        })
+        .collect();
+    let queued = store.enqueue_outbox(tenant, &rows, now).await?;
+    Ok(DigestOutcome {
+        manager: manager.user_id.clone(),
+        date,
+        deals_listed: digest.deals_listed,
+        queued,
+    })
+}

@@ -1,0 +1,197 @@
+//! SendGrid v3 Mail Send client (`POST {SENDGRID_API_URL}/v3/mail/send`).
+//!
+//! Why reqwest and not the `sendgrid` crate: the crate turns a non-2xx answer into
+//! `RequestNotSuccessful { status, body }` and drops the response headers, and returns the
+//! raw response on success only. We need `Retry-After` / `X-RateLimit-Reset` on 429 (to wait
+//! as long as SendGrid asks) and `X-Message-Id` on 202 (stored as the outbox row's provider
+//! id). The JSON body is the documented v3 shape; its field order (text/plain before
+//! text/html) matters to SendGrid.
+use super::senders::{EmailSender, OutgoingEmail, SendError, SendFuture};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use std::time::Duration;
+
+pub struct SendGridClient {
+    http: reqwest::Client,
+    url: String,
+    api_key: SecretString,
+    from_email: String,
+    from_name: String,
+}
+
+impl SendGridClient {
+    /// `base_url` is SENDGRID_API_URL (`https://api.sendgrid.com`, or a fake's address).
+    pub fn new(
+        base_url: &str,
+        api_key: SecretString,
+        from_email: &str,
+    ) -> anyhow::Result<SendGridClient> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .connect_timeout(Duration::from_secs(5))
+            .build()?;
+        Ok(SendGridClient {
+            http,
+            url: format!("{}/v3/mail/send", base_url.trim_end_matches('/')),
+            api_key,
+            from_email: from_email.to_string(),
+            from_name: "SkyGeni Deal Risk".into(),
+        })
+    }
+
+    /// The v3 request body for one email.
+    pub fn body(&self, e: &OutgoingEmail) -> serde_json::Value {
+        let mut to = json!({"email": e.to_email});
+        if let Some(n) = &e.to_name {
+            to["name"] = json!(n);
+        }
+        let mut body = json!({
+            "personalizations": [{
+                "to": [to],
+                // Prefixed so it cannot clash with SendGrid's own event fields.
+                "custom_args": {"skygeni_key": e.idempotency_key}
+            }],
+            "from": {"email": self.from_email, "name": self.from_name},
+            "subject": e.subject,
+            "content": [
+                {"type": "text/plain", "value": e.text},
+                {"type": "text/html", "value": e.html}
+            ],
+            "categories": [e.category],
+            "tracking_settings": {"click_tracking": {"enable": false}}
+        });
+        if !e.inline.is_empty() {
+            body["attachments"] = e
+                .inline
+                .iter()
+                .map(|a| {
+                    json!({"content": a.base64, "type": a.mime_type, "filename": a.filename,
+                           "disposition": "inline", "content_id": a.content_id})
+                })
+                .collect();
+        }
+        body
+    }
+
+    async fn post(&self, e: &OutgoingEmail) -> Result<String, SendError> {
+        let resp = self
+            .http
+            .post(&self.url)
+            .bearer_auth(self.api_key.expose_secret())
+            .json(&self.body(e))
+            .send()
+            .await
+            .map_err(|err| SendError::retryable(format!("SendGrid unreachable: {err}")))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if status.is_success() {
+            let id = headers
+                .get("x-message-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                // 202 without the header still means "queued"; keep our own key as the id.
+                .unwrap_or_else(|| e.idempotency_key.clone());
+            return Ok(id);
+        }
+        let body = resp.text().await.unwrap_or_default();
+        let message = format!("SendGrid {}: {}", status.as_u16(), error_messages(&body));
+        if status.as_u16() == 429 || status.is_server_error() {
+            return Err(SendError::Retryable {
+                message,
+                retry_after: retry_after(&headers, chrono::Utc::now().timestamp()),
+            });
+        }
+        // 400, 401, 403, 413: the request itself is wrong; retrying sends the same thing.
+        Err(SendError::Permanent(message))
+    }
+}
+
+impl EmailSender for SendGridClient {
+    fn send_email<'a>(&'a self, email: &'a OutgoingEmail) -> SendFuture<'a> {
+        Box::pin(self.post(email))
+    }
+}
+
+/// `Retry-After` (seconds) or, failing that, `X-RateLimit-Reset` (unix seconds) − now.
+pub fn retry_after(headers: &reqwest::header::HeaderMap, now_unix: i64) -> Option<Duration> {
+    let num = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    };
+    if let Some(secs) = num("retry-after") {
+        return Some(Duration::from_secs(secs.max(0) as u64));
+    }
+    num("x-ratelimit-reset").map(|reset| Duration::from_secs((reset - now_unix).max(0) as u64))
+}
+
+/// The `errors[].message` texts of a SendGrid error body, or the body itself.
+fn error_messages(body: &str) -> String {
+    let parsed: Option<Vec<String>> = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v["errors"].as_array().map(|errs| {
+                errs.iter()
+                    .map(|e| {
+                        let msg = e["message"].as_str().unwrap_or("error");
+                        match e["field"].as_str() {
+                            Some(f) => format!("{f}: {msg}"),
+                            None => msg.to_string(),
+                        }
+                    })
+                    .collect()
+            })
+        });
+    match parsed {
+        Some(m) if !m.is_empty() => m.join("; "),
+        _ => body.chars().take(200).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn retry_after_prefers_the_header_then_the_rate_limit_reset() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h, 1000), None);
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("1030"));
+        assert_eq!(retry_after(&h, 1000), Some(Duration::from_secs(30)));
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h, 1000), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn the_body_puts_plain_text_before_html_and_custom_args_as_strings() {
+        let c = SendGridClient::new("http://x/", SecretString::from("k"), "bot@x.com").unwrap();
+        assert_eq!(c.url, "http://x/v3/mail/send");
+        let b = c.body(&OutgoingEmail {
+            to_email: "a@b.com".into(),
+            to_name: Some("A".into()),
+            subject: "S".into(),
+            text: "t".into(),
+            html: "<p>h</p>".into(),
+            idempotency_key: "k1".into(),
+            category: "alert".into(),
+            inline: vec![],
+        });
+        assert_eq!(b["content"][0]["type"], "text/plain");
+        assert_eq!(b["content"][1]["type"], "text/html");
+        assert_eq!(b["personalizations"][0]["custom_args"]["skygeni_key"], "k1");
+        assert_eq!(b["personalizations"][0]["to"][0]["name"], "A");
+    }
+
+    #[test]
+    fn error_bodies_are_summarised_with_their_fields() {
+        assert_eq!(
+            error_messages(
+                r#"{"errors":[{"message":"required","field":"from"},{"message":"x","field":null}]}"#
+            ),
+            "from: required; x"
+        );
+        assert_eq!(error_messages("oops"), "oops");
+    }
+}

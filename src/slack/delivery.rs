@@ -1,0 +1,628 @@
+//! The Slack Web API client the bot and the alert dispatcher use: DMs, channel posts, message
+//! updates, views, users, OAuth, `response_url` posts, with errors classified for a dispatcher
+//! (rate-limited / transient / permanent by Slack's error name) and a bounded retry policy.
+//!
+//! Why reqwest and not slack-morphism's hyper client: the crate's `SlackClientHyperConnector::new`
+//! is https-only, so reaching the plain-HTTP fake (`SLACK_API_URL=http://127.0.0.1:…/api`) needs
+//! a hand-built hyper-rustls connector and a second TLS stack next to reqwest's; and its error
+//! type folds timeouts into generic hyper errors. Here one pooled reqwest client (rustls) serves
+//! Slack, Salesforce and SendGrid alike, timeouts are explicit, and messages are the same Block
+//! Kit JSON the builders in this module produce (tests deserialise them into slack-morphism's
+//! types, so the shapes are the crate's).
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// How a failed call should be treated by the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlackError {
+    /// HTTP 429 (or `ok:false, error: ratelimited`): wait `retry_after`, then retry.
+    #[error("Slack rate limit: retry after {retry_after:?}")]
+    RateLimited { retry_after: Duration },
+    /// 5xx, timeouts, connection failures, Slack's `internal_error`/`fatal_error`/
+    /// `service_unavailable`/`request_timeout`: worth retrying with backoff.
+    #[error("Slack is temporarily unavailable: {0}")]
+    Transient(String),
+    /// `ok:false` with Slack's error name (`channel_not_found`, `invalid_auth`,
+    /// `account_inactive`, `token_expired`, …) or a 4xx: retrying the same call will not help.
+    #[error("Slack refused the call: {0}")]
+    Permanent(String),
+}
+
+impl SlackError {
+    /// Whether retrying the same call later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, SlackError::Permanent(_))
+    }
+
+    /// Slack's error name for permanent failures (`channel_not_found`).
+    pub fn error_name(&self) -> Option<&str> {
+        match self {
+            SlackError::Permanent(name) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The token is dead (revoked, expired, app uninstalled): refresh it or deactivate the
+    /// workspace rather than retrying.
+    pub fn is_auth_failure(&self) -> bool {
+        matches!(
+            self.error_name(),
+            Some(
+                "invalid_auth"
+                    | "not_authed"
+                    | "token_expired"
+                    | "token_revoked"
+                    | "account_inactive"
+                    | "no_permission"
+            )
+        )
+    }
+}
+
+/// Slack `ok:false` error names that mean "try again later" rather than "this call is wrong".
+const TRANSIENT_ERRORS: &[&str] = &[
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+];
+
+/// Bounded retries for interactive use: 429 waits `Retry-After` (when it is short enough),
+/// transient failures back off exponentially.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in total, including the first (1 = no retries).
+    pub max_attempts: u32,
+    /// Backoff before the first retry of a transient failure; doubles each retry.
+    pub base_backoff: Duration,
+    /// A 429 asking to wait longer than this is returned to the caller instead of slept on.
+    pub max_retry_after: Duration,
+}
+
+impl RetryPolicy {
+    /// Interactive default: 3 attempts, 200 ms → 400 ms backoff, Retry-After up to 5 s.
+    pub const INTERACTIVE: RetryPolicy = RetryPolicy {
+        max_attempts: 3,
+        base_backoff: Duration::from_millis(200),
+        max_retry_after: Duration::from_secs(5),
+    };
+    /// One attempt: for a dispatcher (outbox) that schedules its own retries.
+    pub const NONE: RetryPolicy = RetryPolicy {
+        max_attempts: 1,
+        base_backoff: Duration::ZERO,
+        max_retry_after: Duration::ZERO,
+    };
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy::INTERACTIVE
+    }
+}
+
+/// A posted message: where it landed and its `ts` (needed for `chat.update`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    pub channel: String,
+    pub ts: String,
+}
+
+/// A Slack user's profile fields the identity mapping needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackUser {
+    pub id: String,
+    pub team_id: Option<String>,
+    pub name: String,
+    /// Present with the `users:read.email` scope.
+    pub email: Option<String>,
+    pub deleted: bool,
+}
+
+/// A bot token granted by oauth.v2.access (install or refresh).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthGrant {
+    pub access_token: String,
+    pub team_id: String,
+    pub team_name: String,
+    pub bot_user_id: Option<String>,
+    pub authed_user_id: Option<String>,
+    pub scope: String,
+    /// With token rotation: seconds until `access_token` expires, and the single-use refresh token.
+    pub expires_in: Option<u64>,
+    pub refresh_token: Option<String>,
+}
+
+/// Per-request timeout: Slack answers in well under a second; a hung call must not hold a
+/// slash-command reply or a dispatcher worker.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The Web API client. Cheap to clone (one pooled reqwest client inside).
+#[derive(Debug, Clone)]
+pub struct SlackApi {
+    http: reqwest::Client,
+    /// `https://slack.com/api` or the fake's `http://127.0.0.1:PORT/api`, no trailing slash.
+    base: String,
+    retry: RetryPolicy,
+}
+
+impl SlackApi {
+    /// A client for the Web API at `api_url` (`SLACK_API_URL`) with the interactive retry policy.
+    pub fn new(api_url: &str) -> SlackApi {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .expect("a reqwest client with rustls builds");
+        SlackApi {
+            http,
+            base: api_url.trim_end_matches('/').to_string(),
+            retry: RetryPolicy::INTERACTIVE,
+        }
+    }
+
+    /// The same client with another retry policy (e.g. [`RetryPolicy::NONE`] for the outbox).
+    pub fn with_retry(&self, retry: RetryPolicy) -> SlackApi {
+        SlackApi {
+            retry,
+            ..self.clone()
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Calls `method` with a JSON body, retrying per the policy. Returns the whole `ok:true`
+    /// response object.
+    pub async fn call(&self, token: &str, method: &str, body: &Value) -> Result<Value, SlackError> {
+        let url = format!("{}/{method}", self.base);
+        let mut attempt = 1;
+        loop {
+            let req = self.http.post(&url).bearer_auth(token).json(body);
+            match self.send_once(req).await {
+                Ok(v) => return Ok(v),
+                Err(e) => match self.wait_before_retry(&e, attempt) {
+                    Some(wait) => {
+                        tracing::warn!(method, attempt, error = %e, ?wait, "Slack call retried");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                    }
+                    None => return Err(e),
+                },
+            }
+        }
+    }
+
+    /// How long to wait before the next attempt, or `None` to give up now.
+    fn wait_before_retry(&self, e: &SlackError, attempt: u32) -> Option<Duration> {
+        if attempt >= self.retry.max_attempts {
+            return None;
+        }
+        match e {
+            SlackError::RateLimited { retry_after }
+                if *retry_after <= self.retry.max_retry_after =>
+            {
+                Some(*retry_after)
+            }
+            SlackError::Transient(_) => Some(self.retry.base_backoff * 2u32.pow(attempt - 1)),
+            _ => None,
+        }
+    }
+
+    async fn send_once(&self, req: reqwest::RequestBuilder) -> Result<Value, SlackError> {
+        let resp = req.send().await.map_err(|e| {
+            SlackError::Transient(if e.is_timeout() {
+                "timeout".to_string()
+            } else {
+                format!("connection: {e}")
+            })
+        })?;
+        let status = resp.status();
+        if status.as_u16() == 429 {
+            return Err(SlackError::RateLimited {
+                retry_after: retry_after(resp.headers()),
+            });
+        }
+        if status.is_server_error() {
+            return Err(SlackError::Transient(format!("http_{}", status.as_u16())));
+        }
+        let body: Value = resp
+            .json()
+            .await
+            .map_err(|e| classify_unreadable(status, &e))?;
+        if body["ok"].as_bool() == Some(true) {
+            return Ok(body);
+        }
+        let name = body["error"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("http_{}", status.as_u16()));
+        Err(match name.as_str() {
+            "ratelimited" => SlackError::RateLimited {
+                retry_after: Duration::from_secs(1),
+            },
+            n if TRANSIENT_ERRORS.contains(&n) => SlackError::Transient(name),
+            _ => SlackError::Permanent(name),
+        })
+    }
+
+    /// `chat.postMessage`. `message` is `{text, blocks?, attachments?}` (as built by
+    /// [`super::kit::message`] / [`super::blocks::alert_message`]).
+    pub async fn post_message(
+        &self,
+        token: &str,
+        channel: &str,
+        message: &Value,
+    ) -> Result<Posted, SlackError> {
+        let body = with_fields(message, json!({"channel": channel}));
+        let v = self.call(token, "chat.postMessage", &body).await?;
+        posted(&v, channel)
+    }
+
+    /// A direct message to a Slack user: opens (or reuses) the app DM with conversations.open
+    /// and posts there. Returns the DM channel and the message ts (for later updates).
+    pub async fn send_dm(
+        &self,
+        token: &str,
+        slack_user_id: &str,
+        message: &Value,
+    ) -> Result<Posted, SlackError> {
+        let channel = self.open_dm(token, slack_user_id).await?;
+        self.post_message(token, &channel, message).await
+    }
+
+    /// `conversations.open` for one user → the DM channel id (`D…`).
+    pub async fn open_dm(&self, token: &str, slack_user_id: &str) -> Result<String, SlackError> {
+        let v = self
+            .call(
+                token,
+                "conversations.open",
+                &json!({"users": slack_user_id}),
+            )
+            .await?;
+        v["channel"]["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| SlackError::Permanent("missing_channel_in_response".into()))
+    }
+
+    /// `chat.update`: replaces the text/blocks/attachments of a message this app posted.
+    pub async fn update_message(
+        &self,
+        token: &str,
+        channel: &str,
+        ts: &str,
+        message: &Value,
+    ) -> Result<Posted, SlackError> {
+        let body = with_fields(message, json!({"channel": channel, "ts": ts}));
+        let v = self.call(token, "chat.update", &body).await?;
+        posted(&v, channel)
+    }
+
+    /// `chat.postEphemeral`: visible only to `user` in `channel`.
+    pub async fn post_ephemeral(
+        &self,
+        token: &str,
+        channel: &str,
+        user: &str,
+        message: &Value,
+    ) -> Result<(), SlackError> {
+        let body = with_fields(message, json!({"channel": channel, "user": user}));
+        self.call(token, "chat.postEphemeral", &body)
+            .await
+            .map(|_| ())
+    }
+
+    /// `views.publish` of a Home tab view (`{"type":"home",…}`) for `user_id`.
+    pub async fn publish_home(
+        &self,
+        token: &str,
+        user_id: &str,
+        view: &Value,
+    ) -> Result<(), SlackError> {
+        self.call(
+            token,
+            "views.publish",
+            &json!({"user_id": user_id, "view": view}),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `views.open` with a trigger_id (valid 3 s, single use) → the new view's id.
+    pub async fn open_view(
+        &self,
+        token: &str,
+        trigger_id: &str,
+        view: &Value,
+    ) -> Result<String, SlackError> {
+        let v = self
+            .call(
+                token,
+                "views.open",
+                &json!({"trigger_id": trigger_id, "view": view}),
+            )
+            .await?;
+        view_id(&v)
+    }
+
+    /// `views.update` of an open view (modal filled after a slow lookup).
+    pub async fn update_view(
+        &self,
+        token: &str,
+        view_id_: &str,
+        view: &Value,
+    ) -> Result<(), SlackError> {
+        self.call(
+            token,
+            "views.update",
+            &json!({"view_id": view_id_, "view": view}),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `users.info`.
+    pub async fn user_info(&self, token: &str, user_id: &str) -> Result<SlackUser, SlackError> {
+        let v = self
+            .call(token, "users.info", &json!({"user": user_id}))
+            .await?;
+        Ok(slack_user(&v["user"]))
+    }
+
+    /// `users.lookupByEmail`; `Ok(None)` when Slack answers `users_not_found`.
+    pub async fn lookup_by_email(
+        &self,
+        token: &str,
+        email: &str,
+    ) -> Result<Option<SlackUser>, SlackError> {
+        match self
+            .call(token, "users.lookupByEmail", &json!({"email": email}))
+            .await
+        {
+            Ok(v) => Ok(Some(slack_user(&v["user"]))),
+            Err(SlackError::Permanent(e)) if e == "users_not_found" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `auth.test`: checks a token, returns the team id it belongs to.
+    pub async fn auth_test(&self, token: &str) -> Result<String, SlackError> {
+        let v = self.call(token, "auth.test", &json!({})).await?;
+        Ok(v["team_id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// `oauth.v2.access` with an authorization `code` (install). Client credentials go in HTTP
+    /// Basic auth, as Slack recommends.
+    pub async fn oauth_exchange(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<OAuthGrant, SlackError> {
+        self.oauth(
+            client_id,
+            client_secret,
+            &[("code", code), ("redirect_uri", redirect_uri)],
+        )
+        .await
+    }
+
+    /// `oauth.v2.access` with `grant_type=refresh_token` (token rotation).
+    pub async fn oauth_refresh(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        refresh_token: &str,
+    ) -> Result<OAuthGrant, SlackError> {
+        self.oauth(
+            client_id,
+            client_secret,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+        )
+        .await
+    }
+
+    async fn oauth(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        form: &[(&str, &str)],
+    ) -> Result<OAuthGrant, SlackError> {
+        let url = format!("{}/oauth.v2.access", self.base);
+        let mut attempt = 1;
+        let v = loop {
+            let req = self
+                .http
+                .post(&url)
+                .basic_auth(client_id, Some(client_secret))
+                .form(form);
+            match self.send_once(req).await {
+                Ok(v) => break v,
+                Err(e) => match self.wait_before_retry(&e, attempt) {
+                    Some(wait) => {
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                    }
+                    None => return Err(e),
+                },
+            }
+        };
+        let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+        Ok(OAuthGrant {
+            access_token: s("/access_token")
+                .ok_or_else(|| SlackError::Permanent("missing_access_token".into()))?,
+            team_id: s("/team/id").ok_or_else(|| SlackError::Permanent("missing_team".into()))?,
+            team_name: s("/team/name").unwrap_or_default(),
+            bot_user_id: s("/bot_user_id"),
+            authed_user_id: s("/authed_user/id"),
+            scope: s("/scope").unwrap_or_default(),
+            expires_in: v["expires_in"].as_u64(),
+            refresh_token: s("/refresh_token"),
+        })
+    }
+
+    /// POSTs a message to a `response_url` (no token: the URL is the credential). `body` is a
+    /// message plus `response_type` / `replace_original` as wanted. Retried like Web API calls.
+    pub async fn respond(&self, response_url: &str, body: &Value) -> Result<(), SlackError> {
+        let mut attempt = 1;
+        loop {
+            let res = self
+                .http
+                .post(response_url)
+                .json(body)
+                .send()
+                .await
+                .map_err(|e| SlackError::Transient(format!("connection: {e}")));
+            let err = match res {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) if r.status().as_u16() == 429 => SlackError::RateLimited {
+                    retry_after: retry_after(r.headers()),
+                },
+                Ok(r) if r.status().is_server_error() => {
+                    SlackError::Transient(format!("http_{}", r.status().as_u16()))
+                }
+                // response_url errors come back as text (`expired_url`, `used_url`…).
+                Ok(r) => SlackError::Permanent(
+                    r.text()
+                        .await
+                        .unwrap_or_default()
+                        .trim()
+                        .chars()
+                        .take(100)
+                        .collect(),
+                ),
+                Err(e) => e,
+            };
+            match self.wait_before_retry(&err, attempt) {
+                Some(wait) => {
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                None => return Err(err),
+            }
+        }
+    }
+}
+
+/// `Retry-After` in seconds; Slack always sends it with 429, 1 s if it is missing or garbled.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(Duration::from_secs(1), Duration::from_secs)
+}
+
+fn classify_unreadable(status: reqwest::StatusCode, e: &reqwest::Error) -> SlackError {
+    if e.is_timeout() {
+        SlackError::Transient("timeout".into())
+    } else if status.is_success() {
+        // A 200 that is not JSON is a proxy or an outage page, not a verdict on the call.
+        SlackError::Transient("unreadable_response".into())
+    } else {
+        SlackError::Permanent(format!("http_{}", status.as_u16()))
+    }
+}
+
+/// The message object with extra top-level fields (`channel`, `ts`, …) merged in.
+fn with_fields(message: &Value, extra: Value) -> Value {
+    let mut body = match message {
+        Value::Object(_) => message.clone(),
+        // A bare string is a text message.
+        Value::String(s) => json!({ "text": s }),
+        _ => json!({}),
+    };
+    if let (Some(b), Value::Object(e)) = (body.as_object_mut(), extra) {
+        b.extend(e);
+    }
+    body
+}
+
+fn posted(v: &Value, channel: &str) -> Result<Posted, SlackError> {
+    Ok(Posted {
+        channel: v["channel"].as_str().unwrap_or(channel).to_string(),
+        ts: v["ts"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| SlackError::Permanent("missing_ts_in_response".into()))?,
+    })
+}
+
+fn view_id(v: &Value) -> Result<String, SlackError> {
+    v["view"]["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| SlackError::Permanent("missing_view_in_response".into()))
+}
+
+fn slack_user(u: &Value) -> SlackUser {
+    let s = |p: &str| u.pointer(p).and_then(Value::as_str).map(str::to_string);
+    SlackUser {
+        id: s("/id").unwrap_or_default(),
+        team_id: s("/team_id"),
+        name: s("/real_name")
+            .or_else(|| s("/profile/real_name"))
+            .or_else(|| s("/name"))
+            .unwrap_or_default(),
+        email: s("/profile/email"),
+        deleted: u["deleted"].as_bool().unwrap_or(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_policy_retries_short_rate_limits_and_transients_only_within_bounds() {
+        let api = SlackApi::new("http://127.0.0.1:9/api");
+        let rl = SlackError::RateLimited {
+            retry_after: Duration::from_secs(2),
+        };
+        assert_eq!(api.wait_before_retry(&rl, 1), Some(Duration::from_secs(2)));
+        assert_eq!(api.wait_before_retry(&rl, 3), None, "attempts are bounded");
+        let long = SlackError::RateLimited {
+            retry_after: Duration::from_secs(60),
+        };
+        assert_eq!(
+            api.wait_before_retry(&long, 1),
+            None,
+            "long waits go back to the caller"
+        );
+        let t = SlackError::Transient("http_503".into());
+        assert_eq!(
+            api.wait_before_retry(&t, 2),
+            Some(Duration::from_millis(400))
+        );
+        let p = SlackError::Permanent("channel_not_found".into());
+        assert_eq!(api.wait_before_retry(&p, 1), None);
+        assert_eq!(
+            api.with_retry(RetryPolicy::NONE).wait_before_retry(&t, 1),
+            None
+        );
+    }
+
+    #[test]
+    fn errors_say_whether_to_retry_and_whether_the_token_is_dead() {
+        assert!(SlackError::Transient("timeout".into()).is_retryable());
+        assert!(!SlackError::Permanent("channel_not_found".into()).is_retryable());
+        assert!(SlackError::Permanent("account_inactive".into()).is_auth_failure());
+        assert!(!SlackError::Permanent("channel_not_found".into()).is_auth_failure());
+    }
+
+    #[test]
+    fn message_fields_merge_with_call_arguments() {
+        let m = json!({"text": "hi", "blocks": []});
+        let b = with_fields(&m, json!({"channel": "C1"}));
+        assert_eq!(b, json!({"text": "hi", "blocks": [], "channel": "C1"}));
+        assert_eq!(
+            with_fields(&json!("plain"), json!({"channel": "C1"}))["text"],
+            "plain"
+        );
+    }
+}

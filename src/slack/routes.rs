@@ -1,0 +1,312 @@
+//! The Slack HTTP edge: POST /slack/commands, /slack/interactions, /slack/events (signature
+//! checked first, 401 and nothing else on failure), GET /slack/install and
+//! GET /slack/oauth/callback (OAuth v2 with a stored, single-use `state`).
+//!
+//! Slack's 3-second rule: each request starts its work in a task and waits at most
+//! [`INLINE_BUDGET`]; a fast answer goes back inline, a slow one is acknowledged and finished
+//! through `response_url` (commands) or the Web API (buttons, modals).
+use super::bot::{self, CommandCtx, Reply};
+use super::interact::{self, Ack, Interaction};
+use super::{install, signature};
+use crate::domain::TenantId;
+use crate::http::AppState;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use slack_morphism::prelude::{SlackCommandEvent, SlackEventCallbackBody, SlackPushEvent};
+use std::future::Future;
+use std::time::Duration;
+
+/// How long a request waits for its answer before acknowledging and finishing later: well
+/// under Slack's 3 s, leaving room for the network.
+pub const INLINE_BUDGET: Duration = Duration::from_millis(2000);
+
+/// The Slack routes, merged into the app router.
+pub fn router(state: AppState) -> Router<AppState> {
+    let signed = Router::new()
+        .route(super::COMMANDS_PATH, post(commands))
+        .route(super::INTERACTIONS_PATH, post(interactions))
+        .route(super::EVENTS_PATH, post(events))
+        .layer(middleware::from_fn_with_state(state, verify_signature));
+    Router::new()
+        .merge(signed)
+        .route(super::INSTALL_PATH, get(install::start))
+        .route(super::OAUTH_CALLBACK_PATH, get(install::callback))
+}
+
+/// Rejects anything not signed by Slack with the signing secret within the 5-minute window.
+async fn verify_signature(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, crate::http::BODY_LIMIT).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let Some(secret) = st.settings.slack_signing_secret.as_ref() else {
+        tracing::warn!("Slack request refused: SLACK_SIGNING_SECRET is not set");
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Err(e) = signature::verify(
+        secret.expose_secret().as_bytes(),
+        header(signature::SIGNATURE_HEADER),
+        header(signature::TIMESTAMP_HEADER),
+        &bytes,
+        Utc::now().timestamp(),
+    ) {
+        tracing::warn!(error = %e, path = %parts.uri.path(), "Slack signature check failed");
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+fn bad_request(msg: impl Into<String>) -> Response {
+    let msg = msg.into();
+    tracing::warn!(%msg, "malformed Slack request");
+    (StatusCode::BAD_REQUEST, msg).into_response()
+}
+
+/// The tenant and bot token serving a Slack workspace: an OAuth-installed workspace, else
+/// (single-workspace mode, `SLACK_BOT_TOKEN` set) the default tenant.
+pub async fn workspace(
+    st: &AppState,
+    team_id: &str,
+) -> anyhow::Result<Option<(TenantId, Option<String>)>> {
+    let bound = match st.slack.cached_team(team_id) {
+        Some(b) => b,
+        None => {
+            let b = st.store.slack_team_tenant(team_id).await?;
+            st.slack.remember_team(team_id, b.clone());
+            b
+        }
+    };
+    if let Some(tenant) = bound {
+        let token = super::tokens::bot_token_at(st, &tenant, Some(team_id), Utc::now()).await?;
+        return Ok(Some((tenant, token)));
+    }
+    Ok(st.settings.slack_bot_token.as_ref().map(|t| {
+        (
+            TenantId::default_tenant(),
+            Some(t.expose_secret().to_string()),
+        )
+    }))
+}
+
+fn not_installed(st: &AppState) -> Value {
+    let text = format!(
+        "This Slack workspace isn't connected to SkyGeni yet. A SkyGeni admin can connect it at {}{}.",
+        st.settings.public_url.trim_end_matches('/'),
+        super::INSTALL_PATH
+    );
+    json!({"response_type": "ephemeral", "text": text})
+}
+
+fn oops() -> Value {
+    json!({"response_type": "ephemeral",
+           "text": "Sorry, something went wrong on our side while answering that. Please try again in a minute."})
+}
+
+/// Runs `work` in a task; its result if ready within [`INLINE_BUDGET`], else `None` while it
+/// carries on and `late` receives the result when it comes.
+async fn within_budget<T, F, L, LF>(work: F, late: L) -> Option<T>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+    L: FnOnce(T) -> LF + Send + 'static,
+    LF: Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel::<T>();
+    tokio::spawn(async move {
+        let out = work.await;
+        if let Err(out) = tx.send(out) {
+            // The request already answered: finish the slow way.
+            late(out).await;
+        }
+    });
+    tokio::time::timeout(INLINE_BUDGET, rx).await.ok()?.ok()
+}
+
+async fn commands(State(st): State<AppState>, body: Bytes) -> Response {
+    let ev: SlackCommandEvent = match serde_urlencoded::from_bytes(&body) {
+        Ok(ev) => ev,
+        Err(e) => return bad_request(format!("malformed slash command form: {e}")),
+    };
+    let ws = match workspace(&st, &ev.team_id.0).await {
+        Ok(Some(ws)) => ws,
+        Ok(None) => return axum::Json(not_installed(&st)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "Slack workspace lookup failed");
+            return axum::Json(oops()).into_response();
+        }
+    };
+    let ctx = CommandCtx {
+        tenant: ws.0,
+        team_id: ev.team_id.0.clone(),
+        channel_id: ev.channel_id.0.clone(),
+        slack_user_id: ev.user_id.0.clone(),
+        trigger_id: ev.trigger_id.0.clone(),
+        token: ws.1,
+    };
+    let text = ev.text.clone().unwrap_or_default();
+    let response_url = ev.response_url.0.to_string();
+    let work_st = st.clone();
+    let late_st = st.clone();
+    let work = async move {
+        bot::run(&work_st, &ctx, &text).await.map_err(|e| {
+            tracing::error!(error = %e, "/deal-risk failed");
+        })
+    };
+    let late = move |out: Result<Reply, ()>| async move {
+        let body = match out {
+            Ok(r) => r.body(),
+            Err(()) => Some(oops()),
+        };
+        if let Some(body) = body
+            && let Err(e) = late_st.slack.api.respond(&response_url, &body).await
+        {
+            tracing::warn!(error = %e, "response_url post failed");
+        }
+    };
+    match within_budget(work, late).await {
+        Some(Ok(reply)) => match reply.body() {
+            Some(b) => axum::Json(b).into_response(),
+            None => StatusCode::OK.into_response(),
+        },
+        Some(Err(())) => axum::Json(oops()).into_response(),
+        None => axum::Json(json!({"response_type": "ephemeral", "text": "Working on it…"}))
+            .into_response(),
+    }
+}
+
+async fn interactions(State(st): State<AppState>, body: Bytes) -> Response {
+    let form: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+        Ok(f) => f,
+        Err(e) => return bad_request(format!("malformed interaction form: {e}")),
+    };
+    let Some((_, payload)) = form.iter().find(|(k, _)| k == "payload") else {
+        return bad_request("interaction form has no payload field");
+    };
+    let payload: Value = match serde_json::from_str(payload) {
+        Ok(v) => v,
+        Err(e) => return bad_request(format!("interaction payload is not JSON: {e}")),
+    };
+    let ia = match Interaction::parse(&payload) {
+        Ok(ia) => ia,
+        Err(e) => return bad_request(format!("interaction payload: {e}")),
+    };
+    let (tenant, token) = match workspace(&st, &ia.team_id).await {
+        Ok(Some(ws)) => ws,
+        Ok(None) => {
+            tracing::warn!(team = %ia.team_id, "interaction from an unconnected workspace");
+            return StatusCode::OK.into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "Slack workspace lookup failed");
+            return StatusCode::OK.into_response();
+        }
+    };
+    let work_st = st.clone();
+    let work = async move {
+        interact::handle(&work_st, &tenant, token.as_deref(), &ia)
+            .await
+            .map_err(|e| tracing::error!(error = %e, "Slack interaction failed"))
+    };
+    match within_budget(work, |_| async {}).await {
+        Some(Ok(Ack::Json(v))) => axum::Json(v).into_response(),
+        _ => StatusCode::OK.into_response(),
+    }
+}
+
+async fn events(State(st): State<AppState>, body: Bytes) -> Response {
+    let ev: SlackPushEvent = match serde_json::from_slice(&body) {
+        Ok(ev) => ev,
+        Err(e) => return bad_request(format!("unrecognised Events API payload: {e}")),
+    };
+    let cb = match ev {
+        SlackPushEvent::UrlVerification(v) => {
+            return axum::Json(json!({"challenge": v.challenge})).into_response();
+        }
+        SlackPushEvent::EventCallback(cb) => cb,
+        SlackPushEvent::AppRateLimited(r) => {
+            tracing::warn!(team = %r.team_id, "Slack rate-limited our event subscriptions");
+            return StatusCode::OK.into_response();
+        }
+    };
+    let team_id = cb.team_id.0.clone();
+    match cb.event {
+        SlackEventCallbackBody::AppHomeOpened(home) => {
+            // Ack now; publishing scores the user's pipeline.
+            let user = home.user.0.clone();
+            tokio::spawn(async move {
+                if let Err(e) = home_opened(&st, &team_id, &user).await {
+                    tracing::warn!(error = %e, "App Home publish failed");
+                }
+            });
+        }
+        SlackEventCallbackBody::AppUninstalled(_) => {
+            deactivate(&st, &team_id, "app_uninstalled").await
+        }
+        SlackEventCallbackBody::Unknown(v) if v["type"] == "tokens_revoked" => {
+            let bot_revoked = v
+                .pointer("/tokens/bot")
+                .and_then(Value::as_array)
+                .is_some_and(|b| !b.is_empty());
+            if bot_revoked {
+                deactivate(&st, &team_id, "tokens_revoked").await;
+            }
+        }
+        _ => {}
+    }
+    StatusCode::OK.into_response()
+}
+
+async fn home_opened(st: &AppState, team_id: &str, slack_user: &str) -> anyhow::Result<()> {
+    let Some((tenant, Some(token))) = workspace(st, team_id).await? else {
+        return Ok(());
+    };
+    match super::identity::resolve(st, &tenant, slack_user, Some(&token)).await? {
+        super::identity::Resolved::Known(v) => super::app_home::publish_for(st, &v, &token).await,
+        super::identity::Resolved::Unmapped { slack_email } => {
+            let msg = super::identity::how_to_link(slack_email.as_deref());
+            let view = json!({"type": "home", "blocks": msg["blocks"]});
+            st.slack.api.publish_home(&token, slack_user, &view).await?;
+            Ok(())
+        }
+    }
+}
+
+async fn deactivate(st: &AppState, team_id: &str, why: &str) {
+    let tenant = match st.store.slack_team_tenant(team_id).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(error = %e, "Slack team lookup failed");
+            return;
+        }
+    };
+    match st.store.deactivate_slack_team(&tenant, team_id).await {
+        Ok(done) => {
+            st.slack.forget_team(team_id);
+            tracing::info!(team = team_id, why, done, "Slack workspace deactivated");
+            st.audit
+                .record(crate::store::PendingAudit::now(
+                    &tenant,
+                    crate::store::AuditEntry {
+                        actor: "slack",
+                        action: &format!("slack.workspace.{why}"),
+                        target: Some(team_id),
+                        request_id: None,
+                        detail: None,
+                    },
+                ))
+                .await;
+        }
+        Err(e) => tracing::error!(error = %e, "Slack workspace deactivation failed"),
+    }
+}

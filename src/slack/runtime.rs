@@ -1,0 +1,92 @@
+//! Process-wide Slack state hung on `AppState.slack`: the Web API client, the Slack-user →
+//! SkyGeni-user cache, and one lock per workspace so a rotated token is refreshed once.
+use super::delivery::SlackApi;
+use crate::config::Settings;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Shared by every handler and job; cheap to reach through `state.slack`.
+pub struct SlackRuntime {
+    /// Web API client pointed at `SLACK_API_URL`.
+    pub api: SlackApi,
+    /// team id → refresh lock: the first caller refreshes, the others wait and reuse its token.
+    refresh_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// (tenant, Slack user id) → resolved user, with when it was resolved.
+    identities: std::sync::Mutex<HashMap<(String, String), super::identity::CachedViewer>>,
+    /// team id → bound tenant (or none), with when it was read: spares a database read per
+    /// Slack request. Installs and deactivations clear their entry.
+    teams: std::sync::Mutex<HashMap<String, (std::time::Instant, Option<crate::domain::TenantId>)>>,
+}
+
+/// How long a team → tenant binding is reused before it is read again.
+pub const TEAM_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl SlackRuntime {
+    pub fn new(settings: &Settings) -> SlackRuntime {
+        SlackRuntime {
+            api: SlackApi::new(&settings.slack_api_url),
+            refresh_locks: Default::default(),
+            identities: Default::default(),
+            teams: Default::default(),
+        }
+    }
+
+    /// The refresh lock of one workspace.
+    pub fn refresh_lock(&self, team_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.refresh_locks
+            .lock()
+            .expect("refresh-lock map is never poisoned: no panics while held")
+            .entry(team_id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// The identity cache (held briefly; never across an await).
+    pub(crate) fn identities(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), super::identity::CachedViewer>> {
+        self.identities
+            .lock()
+            .expect("identity cache is never poisoned: no panics while held")
+    }
+
+    pub(crate) fn remember(&self, key: (String, String), viewer: super::identity::Viewer) {
+        self.identities()
+            .insert(key, (std::time::Instant::now(), viewer));
+    }
+
+    /// Drops a cached identity (after `/deal-risk link` or an admin re-mapping).
+    pub fn forget_identity(&self, tenant: &str, slack_user_id: &str) {
+        self.identities()
+            .remove(&(tenant.to_string(), slack_user_id.to_string()));
+    }
+
+    fn teams(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        HashMap<String, (std::time::Instant, Option<crate::domain::TenantId>)>,
+    > {
+        self.teams
+            .lock()
+            .expect("team cache is never poisoned: no panics while held")
+    }
+
+    /// The cached binding of `team_id`: `Some(binding)` when read within [`TEAM_TTL`].
+    pub(crate) fn cached_team(&self, team_id: &str) -> Option<Option<crate::domain::TenantId>> {
+        self.teams()
+            .get(team_id)
+            .filter(|(at, _)| at.elapsed() < TEAM_TTL)
+            .map(|(_, t)| t.clone())
+    }
+
+    pub(crate) fn remember_team(&self, team_id: &str, tenant: Option<crate::domain::TenantId>) {
+        self.teams()
+            .insert(team_id.to_string(), (std::time::Instant::now(), tenant));
+    }
+
+    /// Drops a cached team binding (after an install or a deactivation).
+    pub fn forget_team(&self, team_id: &str) {
+        self.teams().remove(team_id);
+    }
+}

@@ -1,0 +1,299 @@
+//! The outbox: one row per message to send (Slack DM or email), written in the same
+//! transaction as the change that caused it, then claimed by dispatcher workers.
+//!
+//! Claiming sets a random claim token and a lease. A worker that dies between claim and send
+//! leaves the row `sending`; once the lease has expired another worker claims it again. Every
+//! later update names the token, so a worker whose lease ran out cannot overwrite the result
+//! of the worker that took over.
+use super::{Backend, Store, StoreResult, format_ts, values_sql};
+use crate::domain::TenantId;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+pub const STATUS_PENDING: &str = "pending";
+pub const STATUS_SENDING: &str = "sending";
+pub const STATUS_SENT: &str = "sent";
+pub const STATUS_DEAD: &str = "dead";
+
+/// A message to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewOutboxRow {
+    pub kind: String,
+    /// `slack` or `email`.
+    pub channel: String,
+    /// The user id of the recipient.
+    pub recipient: String,
+    /// JSON the dispatcher knows how to send (see `notify::outbox::Payload`).
+    pub payload: String,
+    /// Unique per tenant: enqueueing the same key twice keeps the first row.
+    pub idempotency_key: String,
+    pub alert_id: Option<String>,
+    /// Not before this moment (quiet hours hold alerts until they end).
+    pub due: DateTime<Utc>,
+}
+
+/// A stored outbox row.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutboxRow {
+    pub tenant_id: String,
+    pub outbox_id: String,
+    pub kind: String,
+    pub channel: String,
+    pub recipient: String,
+    pub payload: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: String,
+    pub last_error: Option<String>,
+    pub provider_id: Option<String>,
+    pub idempotency_key: String,
+    pub alert_id: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+}
+
+const COLUMNS: &str = "tenant_id, outbox_id, kind, channel, recipient, payload, status, attempts, \
+                       next_attempt_at, last_error, provider_id, idempotency_key, alert_id, created_at, sent_at";
+
+/// Insert rows inside an open transaction; rows whose idempotency key exists are skipped.
+/// Returns how many were inserted.
+pub(super) async fn insert_outbox_rows(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    tenant: &TenantId,
+    rows: &[NewOutboxRow],
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let created = format_ts(now);
+    let chunk = if backend == Backend::Sqlite { 25 } else { 400 };
+    let mut inserted = 0;
+    for part in rows.chunks(chunk) {
+        let sql = format!(
+            "INSERT INTO outbox (tenant_id, outbox_id, kind, channel, recipient, payload, status, \
+             attempts, next_attempt_at, idempotency_key, alert_id, created_at) VALUES {} \
+             ON CONFLICT DO NOTHING",
+            values_sql(part.len(), 12)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in part {
+            q = q
+                .bind(tenant.as_str().to_string())
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(r.kind.clone())
+                .bind(r.channel.clone())
+                .bind(r.recipient.clone())
+                .bind(r.payload.clone())
+                .bind(STATUS_PENDING)
+                .bind(0i64)
+                .bind(format_ts(r.due))
+                .bind(r.idempotency_key.clone())
+                .bind(r.alert_id.clone())
+                .bind(created.clone());
+        }
+        inserted += q.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(inserted)
+}
+
+fn row_from(r: &sqlx::any::AnyRow) -> StoreResult<OutboxRow> {
+    Ok(OutboxRow {
+        tenant_id: r.try_get("tenant_id")?,
+        outbox_id: r.try_get("outbox_id")?,
+        kind: r.try_get("kind")?,
+        channel: r.try_get("channel")?,
+        recipient: r.try_get("recipient")?,
+        payload: r.try_get("payload")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: r.try_get("next_attempt_at")?,
+        last_error: r.try_get("last_error")?,
+        provider_id: r.try_get("provider_id")?,
+        idempotency_key: r.try_get("idempotency_key")?,
+        alert_id: r.try_get("alert_id")?,
+        created_at: r.try_get("created_at")?,
+        sent_at: r.try_get("sent_at")?,
+    })
+}
+
+impl Store {
+    /// Enqueue messages in their own transaction (digests, fallbacks). Existing keys are kept.
+    pub async fn enqueue_outbox(
+        &self,
+        tenant: &TenantId,
+        rows: &[NewOutboxRow],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let n = insert_outbox_rows(&mut tx, self.backend, tenant, rows, now).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Claim up to `limit` rows that are due (or whose lease expired) for this worker.
+    /// PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent workers take disjoint rows without
+    /// waiting. SQLite: the single UPDATE … RETURNING statement is atomic (one writer at a time).
+    pub async fn claim_outbox(
+        &self,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+        token: &str,
+    ) -> StoreResult<Vec<OutboxRow>> {
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE outbox SET status = '{STATUS_SENDING}', claim_token = $3, lease_until = $4, \
+             attempts = attempts + 1 \
+             WHERE tenant_id = $1 AND outbox_id IN (\
+               SELECT outbox_id FROM outbox WHERE tenant_id = $1 AND \
+               ((status = '{STATUS_PENDING}' AND next_attempt_at <= $2) OR \
+                (status = '{STATUS_SENDING}' AND lease_until <= $2)) \
+               ORDER BY next_attempt_at LIMIT $5{lock}) \
+             RETURNING {COLUMNS}"
+        );
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str().to_string())
+            .bind(format_ts(now))
+            .bind(token.to_string())
+            .bind(format_ts(now + lease))
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.iter().map(row_from).collect()
+    }
+
+    /// Record a successful send. `false` when the claim was lost (lease expired and another
+    /// worker took the row).
+    pub async fn finish_outbox_sent(
+        &self,
+        tenant: &TenantId,
+        outbox_id: &str,
+        token: &str,
+        provider_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let n = sqlx::query(
+            "UPDATE outbox SET status = 'sent', provider_id = $4, sent_at = $5, last_error = NULL, \
+             claim_token = NULL, lease_until = NULL \
+             WHERE tenant_id = $1 AND outbox_id = $2 AND claim_token = $3",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(outbox_id.to_string())
+        .bind(token.to_string())
+        .bind(provider_id.to_string())
+        .bind(format_ts(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// Record a failed attempt: back to `pending` until `retry_at`, or `dead` when `None`.
+    pub async fn finish_outbox_failed(
+        &self,
+        tenant: &TenantId,
+        outbox_id: &str,
+        token: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        let (status, next) = match retry_at {
+            Some(t) => (STATUS_PENDING, Some(format_ts(t))),
+            None => (STATUS_DEAD, None),
+        };
+        let mut tx = self.begin_tenant(tenant).await?;
+        let n = sqlx::query(
+            "UPDATE outbox SET status = $4, last_error = $5, \
+             next_attempt_at = COALESCE($6, next_attempt_at), claim_token = NULL, lease_until = NULL \
+             WHERE tenant_id = $1 AND outbox_id = $2 AND claim_token = $3",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(outbox_id.to_string())
+        .bind(token.to_string())
+        .bind(status)
+        .bind(error.chars().take(1000).collect::<String>())
+        .bind(next)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// Rows in one status, oldest first (`skygeni alerts failed` lists `dead`).
+    pub async fn outbox_by_status(
+        &self,
+        tenant: &TenantId,
+        status: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxRow>> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM outbox WHERE tenant_id = $1 AND status = $2 \
+             ORDER BY created_at, outbox_id LIMIT $3"
+        )))
+        .bind(tenant.as_str().to_string())
+        .bind(status.to_string())
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(row_from).collect()
+    }
+
+    /// Every row of the tenant (tests, `skygeni alerts`), oldest first.
+    pub async fn outbox_rows(&self, tenant: &TenantId) -> StoreResult<Vec<OutboxRow>> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM outbox WHERE tenant_id = $1 ORDER BY created_at, outbox_id"
+        )))
+        .bind(tenant.as_str().to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(row_from).collect()
+    }
+
+    /// Put dead rows (one, or all when `outbox_id` is `None`) back in the queue with fresh
+    /// attempts. Returns how many.
+    pub async fn retry_dead_outbox(
+        &self,
+        tenant: &TenantId,
+        outbox_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let n = sqlx::query(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2 \
+             WHERE tenant_id = $1 AND status = 'dead' AND ($3 IS NULL OR outbox_id = $3)",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(format_ts(now))
+        .bind(outbox_id.map(str::to_string))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// (status, rows) for the tenant: the /metrics gauges and `skygeni alerts`.
+    pub async fn outbox_status_counts(&self, tenant: &TenantId) -> StoreResult<Vec<(String, i64)>> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*) FROM outbox WHERE tenant_id = $1 GROUP BY status ORDER BY status",
+        )
+        .bind(tenant.as_str().to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+}
