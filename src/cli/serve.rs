@@ -85,9 +85,9 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<i3
     }
     if !args.no_scheduler {
         let cfg = SchedulerConfig::from_settings(&settings)?;
-        // NightlyHooks (Salesforce sync first, App Home publish after) are passed here once
-        // those integrations are merged.
-        let s = Scheduler::new(store.clone(), cfg, links, None)?;
+        // Salesforce sync before the nightly score, App Home refresh after it.
+        let hooks = crate::jobs::nightly_hooks::LiveHooks::shared(state.clone());
+        let s = Scheduler::new(store.clone(), cfg, links, Some(hooks))?;
         workers.spawn(s.run(Arc::new(SystemClock), stop_rx.clone()));
     }
     let signal = async move {

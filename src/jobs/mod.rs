@@ -6,6 +6,7 @@ pub mod digest;
 pub mod lifecycle;
 pub mod metrics;
 pub mod models;
+pub mod nightly_hooks;
 pub mod retention;
 pub mod scheduled;
 pub mod scheduler;

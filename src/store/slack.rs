@@ -273,6 +273,20 @@ impl Store {
         Ok(Some((me, reports)))
     }
 
+    /// SkyGeni users of the tenant linked to a Slack account (App Home refresh after scoring).
+    pub async fn slack_linked_users(&self, tenant: &TenantId) -> StoreResult<Vec<String>> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT user_id FROM users WHERE tenant_id = $1 AND slack_user_id IS NOT NULL \
+             ORDER BY user_id",
+        )
+        .bind(tenant.as_str().to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     /// The Slack user id of a SkyGeni user, if mapped (for DMs).
     pub async fn slack_id_of(
         &self,
