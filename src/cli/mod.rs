@@ -8,6 +8,7 @@ mod metrics;
 mod model;
 mod model_lifecycle;
 mod render;
+mod rotate_key;
 mod score;
 pub mod score_file;
 mod serve;
@@ -68,6 +69,9 @@ pub enum Command {
     },
     /// Scheduled job runs (nightly score, digests…), newest first, with status.
     Jobs(alerts::JobsArgs),
+    /// Re-seal stored Slack/Salesforce tokens under the current SKYGENI_ENCRYPTION_KEY
+    /// (after a rotation; the old key in SKYGENI_ENCRYPTION_KEY_PREVIOUS).
+    RotateKey,
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -157,6 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(args) => serve::serve(settings, args).await,
         Command::Token(args) => serve::token(&settings, &cli.tenant, args),
         Command::Sync(args) => sync::run(settings, &cli.tenant, args).await,
+        Command::RotateKey => rotate_key::run(&settings).await,
         Command::Tenant { action } => {
             let store = Store::connect(&settings.database_url).await?;
             tenant::run(&store, action).await

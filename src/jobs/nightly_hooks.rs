@@ -36,7 +36,13 @@ impl NightlyHooks for LiveHooks {
             if self.state.store.sf_connection(tenant).await?.is_none() {
                 return Ok(());
             }
-            let report = sync_tenant(ctx, tenant, chrono::Utc::now(), &mut |_, _, _| {}).await?;
+            let now = chrono::Utc::now();
+            let report = sync_tenant(ctx, tenant, now, &mut |_, _, _| {}).await?;
+            if report.status == "ok" {
+                // "Sync missing > 24 h" alerts on this (docs/OPERATIONS.md).
+                metrics::gauge!("skygeni_salesforce_last_sync_timestamp_seconds", "tenant" => tenant.to_string())
+                    .set(now.timestamp() as f64);
+            }
             tracing::info!(
                 tenant = %tenant, status = %report.status, pulled = report.pulled,
                 written_back = report.written_back, api_calls = report.api_calls,

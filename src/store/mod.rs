@@ -16,6 +16,7 @@ pub mod outbox;
 mod reports;
 mod salesforce;
 mod scores;
+mod sealed;
 mod slack;
 mod tenants;
 
@@ -36,6 +37,7 @@ pub use reports::{
 };
 pub use salesforce::{SfConnectionRow, SfUser, SyncStateRow, WritebackOutcome};
 pub use scores::StoredScore;
+pub use sealed::SealedValue;
 pub use slack::{LinkOutcome, SlackInstall, SnoozeRow, false_alarm_id};
 pub use tenants::Tenant;
 

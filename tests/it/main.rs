@@ -5,6 +5,7 @@ mod api;
 mod engine_cli;
 mod hostile;
 mod import_cli;
+mod ops;
 mod reports;
 mod salesforce;
 mod schedule;
