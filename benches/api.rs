@@ -21,7 +21,6 @@ use skygeni::engine::TrainConfig;
 use skygeni::http::Application;
 use skygeni::jobs::models::train_and_register;
 use skygeni::store::Store;
-use sqlx::Connection;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,28 +33,12 @@ const REP: &str = "rep_1";
 /// Makes the i-th request body of a scenario.
 type MakeBody = Arc<dyn Fn(usize) -> serde_json::Value + Send + Sync>;
 
+mod common;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut targets = Vec::new();
-    if std::env::var("SKYGENI_BENCH_SKIP_SQLITE").as_deref() != Ok("1") {
-        targets.push((
-            "sqlite",
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
-        ));
-    }
-    if let Ok(admin) = std::env::var("SKYGENI_BENCH_DATABASE_URL") {
-        sqlx::any::install_default_drivers();
-        let mut c = sqlx::AnyConnection::connect(&admin).await?;
-        sqlx::raw_sql("DROP DATABASE IF EXISTS skygeni_bench_api")
-            .execute(&mut c)
-            .await?;
-        sqlx::raw_sql("CREATE DATABASE skygeni_bench_api")
-            .execute(&mut c)
-            .await?;
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        targets.push(("postgres", format!("{base}/skygeni_bench_api")));
-    }
+    let targets = common::bench_targets(dir.path(), "skygeni_bench_api").await?;
     let n_deals: usize = std::env::var("SKYGENI_BENCH_DEALS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -18,7 +18,6 @@ use skygeni::jobs::models::train_and_register;
 use skygeni::slack::signature::sign;
 use skygeni::store::{NewUser, Store};
 use skygeni_fakes::slack::SlackFake;
-use sqlx::Connection;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,28 +29,12 @@ const BOT_TOKEN: &str = "xoxb-bench";
 const REP: &str = "rep_1";
 const SLACK_USER: &str = "UBENCHREP";
 
+mod common;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut targets = Vec::new();
-    if let Ok(admin) = std::env::var("SKYGENI_BENCH_DATABASE_URL") {
-        sqlx::any::install_default_drivers();
-        let mut c = sqlx::AnyConnection::connect(&admin).await?;
-        sqlx::raw_sql("DROP DATABASE IF EXISTS skygeni_bench_slack")
-            .execute(&mut c)
-            .await?;
-        sqlx::raw_sql("CREATE DATABASE skygeni_bench_slack")
-            .execute(&mut c)
-            .await?;
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        targets.push(("postgres", format!("{base}/skygeni_bench_slack")));
-    }
-    if std::env::var("SKYGENI_BENCH_SKIP_SQLITE").as_deref() != Ok("1") {
-        targets.push((
-            "sqlite",
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
-        ));
-    }
+    let targets = common::bench_targets(dir.path(), "skygeni_bench_slack").await?;
     let n_deals: usize = std::env::var("SKYGENI_BENCH_DEALS")
         .ok()
         .and_then(|v| v.parse().ok())
