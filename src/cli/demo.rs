@@ -173,16 +173,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let digest_text = blocks::digest_text(&pv.metrics, &top_refs);
     std::fs::write(out.join("digest-slack.txt"), &digest_text)?;
     // The manager's email digest, rendered from the real templates.
-    let email = crate::notify::email::EmailRenderer::new()?.digest(
-        &crate::notify::email::DigestEmail::from_pipeline(
-            "Sales manager",
-            &pv.metrics,
-            &top_refs,
-            &|id| format!("https://your-org.my.salesforce.com/lightning/r/Opportunity/{id}/view"),
-            "https://slack.com/app_redirect?app=SKYGENI",
-            "http://127.0.0.1:8080/settings",
-        ),
-    )?;
+    let mut content = crate::notify::email::DigestEmail::from_pipeline(
+        "Sales manager",
+        &pv.metrics,
+        &top_refs,
+        &|id| format!("https://your-org.my.salesforce.com/lightning/r/Opportunity/{id}/view"),
+        "https://slack.com/app_redirect?app=SKYGENI",
+        "http://127.0.0.1:8080/settings",
+    );
+    // The same inline charts the scheduled digest sends (written next to digest.html).
+    let digest_images = crate::notify::charts::pipeline_inline_images(&pv.metrics)?;
+    content.charts = crate::jobs::digest::digest_charts(&digest_images);
+    let email = crate::notify::email::EmailRenderer::new()?.digest(&content)?;
     std::fs::write(out.join("digest.html"), &email.html)?;
     std::fs::write(out.join("digest.txt"), &email.text)?;
     write_json(

@@ -26,6 +26,8 @@ pub struct RenderedDigest {
     pub email: RenderedEmail,
     pub slack: serde_json::Value,
     pub deals_listed: usize,
+    /// The charts the email's HTML shows by content id.
+    pub inline_images: Vec<crate::notify::weekly::InlineImage>,
 }
 
 /// Render the digest from a pipeline view: the top `max_deals` high/critical deals.
@@ -43,19 +45,36 @@ pub fn render_digest(
         .filter(|(_, s)| s.risk_category.is_at_risk())
         .take(max_deals)
         .collect();
-    let email = renderer.digest(&DigestEmail::from_pipeline(
+    let inline_images = crate::notify::charts::pipeline_inline_images(&view.metrics)?;
+    let mut content = DigestEmail::from_pipeline(
         recipient_name,
         &view.metrics,
         &top,
         &|id| links.deal_url(id),
         &links.slack_url(),
         &links.settings_url(),
-    ))?;
+    );
+    content.charts = digest_charts(&inline_images);
+    let email = renderer.digest(&content)?;
     Ok(RenderedDigest {
         email,
         slack: crate::slack::blocks::digest_message(&view.metrics, &top),
         deals_listed: top.len(),
+        inline_images,
     })
+}
+
+/// The `<img>` references of the digest email for its inline images.
+pub fn digest_charts(
+    images: &[crate::notify::weekly::InlineImage],
+) -> Vec<crate::notify::email::DigestChart> {
+    images
+        .iter()
+        .map(|i| crate::notify::email::DigestChart {
+            content_id: i.content_id.clone(),
+            alt: i.filename.trim_end_matches(".png").replace('-', " "),
+        })
+        .collect()
 }
 
 /// Build and queue one manager's digest for `date` (their local date).
@@ -113,7 +132,11 @@ pub async fn queue_manager_digest(
         html: digest.email.html.clone(),
         text: digest.email.text.clone(),
         slack: digest.slack.clone(),
-        inline_images: Vec::new(),
+        inline_images: digest
+            .inline_images
+            .iter()
+            .map(|i| i.attachment())
+            .collect(),
     }))
     .to_json();
     let rows: Vec<NewOutboxRow> = manager

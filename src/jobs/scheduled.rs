@@ -120,16 +120,7 @@ pub async fn weekly_summary(
         html: email.html.clone(),
         text: email.text.clone(),
         slack: weekly::slack_blocks(&summary, &chart_urls),
-        inline_images: email
-            .inline_images
-            .iter()
-            .map(|i| InlineAttachment {
-                content_id: i.content_id.clone(),
-                filename: i.filename.clone(),
-                mime_type: i.mime_type.to_string(),
-                base64: i.base64(),
-            })
-            .collect(),
+        inline_images: email.inline_images.iter().map(|i| i.attachment()).collect(),
     };
     let users = store.user_contacts(tenant).await?;
     let to = leaders(&users);

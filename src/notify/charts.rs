@@ -107,6 +107,26 @@ fn segment_label(v: &SegmentValue<u32>, names: &[String]) -> String {
 }
 
 /// Bars of open deals per risk category (low → critical) in the categories' Slack colours.
+/// The daily digest's charts (risk distribution, RAPV vs raw pipeline) as inline images.
+pub fn pipeline_inline_images(
+    m: &PipelineMetrics,
+) -> anyhow::Result<Vec<crate::notify::weekly::InlineImage>> {
+    [
+        (Chart::RiskDistribution, risk_distribution_png(m)?),
+        (Chart::RapvVsPipeline, rapv_vs_pipeline_png(m)?),
+    ]
+    .into_iter()
+    .map(|(chart, bytes)| {
+        Ok(crate::notify::weekly::InlineImage {
+            content_id: chart.as_str().to_string(),
+            filename: format!("{}.png", chart.as_str()),
+            mime_type: "image/png",
+            bytes,
+        })
+    })
+    .collect()
+}
+
 pub fn risk_distribution_png(m: &PipelineMetrics) -> ChartResult {
     let order = [
         RiskCategory::Low,

@@ -81,6 +81,15 @@ pub struct DigestEmail {
     pub deals: Vec<DigestDeal>,
     pub slack_url: String,
     pub settings_url: String,
+    /// Charts shown inline (`cid:` images sent as inline attachments); empty = none.
+    pub charts: Vec<DigestChart>,
+}
+
+/// One inline chart of the digest: the HTML names it by content id.
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestChart {
+    pub content_id: String,
+    pub alt: String,
 }
 
 impl DigestEmail {
@@ -150,6 +159,7 @@ impl DigestEmail {
                 .collect(),
             slack_url: slack_url.to_string(),
             settings_url: settings_url.to_string(),
+            charts: Vec::new(),
         }
     }
 }

@@ -31,6 +31,16 @@ impl InlineImage {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(&self.bytes)
     }
+
+    /// As the outbox carries it to the email sender.
+    pub fn attachment(&self) -> crate::notify::senders::InlineAttachment {
+        crate::notify::senders::InlineAttachment {
+            content_id: self.content_id.clone(),
+            filename: self.filename.clone(),
+            mime_type: self.mime_type.to_string(),
+            base64: self.base64(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -148,6 +148,20 @@ async fn digests_fire_at_8am_in_each_managers_zone_once_across_two_schedulers() 
         "team deals only: {text}"
     );
     assert!(!text.contains("{{") && !ny.html.as_deref().unwrap().contains("{{"));
+    // The charts travel inline: the HTML names them by content id, SendGrid gets the PNGs.
+    let html = ny.html.as_deref().unwrap();
+    assert!(
+        html.contains("cid:risk-distribution") && html.contains("cid:rapv-vs-pipeline"),
+        "{html}"
+    );
+    let attachments = ny.body["attachments"].as_array().expect("attachments");
+    assert_eq!(attachments.len(), 2, "{attachments:?}");
+    assert!(
+        attachments
+            .iter()
+            .all(|a| a["disposition"] == "inline" && a["type"] == "image/png"),
+        "{attachments:?}"
+    );
 
     // Both schedulers down from 13:05 until the next day 16:00 UTC (11:00 in New York): the
     // NY digest of 13:00 is caught up once; Kolkata's 02:30 is beyond the 12 h window.
