@@ -56,9 +56,51 @@ pub async fn home_for(state: &AppState, viewer: &Viewer) -> anyhow::Result<Value
     } else {
         None
     };
-    Ok(home_view(&HomeInput {
+    let mut home = home_view(&HomeInput {
         metrics: &view.metrics,
         ranked: &ranked,
         reps: reps.as_deref(),
-    }))
+    });
+    // The chart URLs draw the whole tenant's pipeline, so only admins (whose scope is the whole
+    // tenant) get them; a rep's or manager's Home stays within their own deals.
+    if viewer.is_admin()
+        && let Some(secret) = crate::notify::chart_route::url_secret(&state.settings)
+    {
+        add_chart_images(
+            &mut home,
+            &state.settings.public_url,
+            &secret,
+            &viewer.tenant,
+        );
+    }
+    Ok(home)
+}
+
+/// Image blocks for the risk distribution and RAPV-vs-pipeline charts behind signed URLs that
+/// expire in a day (Slack fetches them when it renders the Home tab), placed after the
+/// summary; skipped when the view is already at Slack's 100-block limit.
+fn add_chart_images(home: &mut Value, public_url: &str, secret: &[u8], tenant: &TenantId) {
+    use crate::notify::charts::{Chart, signed_url};
+    let Some(blocks) = home.get_mut("blocks").and_then(Value::as_array_mut) else {
+        return;
+    };
+    if blocks.len() + 2 > 100 {
+        return;
+    }
+    let expires = Utc::now() + chrono::Duration::days(1);
+    let images = [
+        (Chart::RiskDistribution, "Open deals by risk category"),
+        (Chart::RapvVsPipeline, "Risk-adjusted vs raw pipeline"),
+    ]
+    .map(|(chart, alt)| {
+        serde_json::json!({
+            "type": "image",
+            "image_url": signed_url(public_url, secret, tenant, chart, expires),
+            "alt_text": alt,
+        })
+    });
+    let at = blocks.len().min(3);
+    for (i, img) in images.into_iter().enumerate() {
+        blocks.insert(at + i, img);
+    }
 }

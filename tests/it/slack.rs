@@ -784,6 +784,30 @@ async fn app_home_is_published_on_open_and_by_publish_home() {
         .unwrap();
     assert!(published);
     assert_eq!(app.fake.count_ok("views.publish"), 2);
+    // A manager's Home has no tenant-wide charts; an admin's carries two signed chart images.
+    assert!(!s.contains("/charts/"), "{s}");
+    app.event(
+        &json!({"type": "event_callback", "team_id": TEAM, "api_app_id": "A0FAKE",
+        "event_id": "Ev2", "event_time": 1700000001,
+        "event": {"type": "app_home_opened", "user": "UADMIN", "channel": "D0ADM", "tab": "home"}}),
+    )
+    .await;
+    app.wait_for("views.publish", 3).await;
+    let admin_view = app.fake.calls_to("views.publish")[2].body["view"].clone();
+    let images: Vec<&serde_json::Value> = admin_view["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "image")
+        .collect();
+    assert_eq!(images.len(), 2, "{admin_view}");
+    assert!(
+        images
+            .iter()
+            .all(|b| b["image_url"].as_str().unwrap().contains("/charts/")),
+        "{images:?}"
+    );
+    let _: slack_morphism::prelude::SlackView = serde_json::from_value(admin_view).unwrap();
     assert!(
         !skygeni::slack::app_home::publish_home(&app.state, &tenant(), "rep_9")
             .await
