@@ -56,7 +56,7 @@ cat "$KIT_DIR/soak.txt"
 SUMMARY=$(grep '^summary' "$KIT_DIR/soak.txt")
 RSS0=$(sed -n 's/.*rss_start_kib=\([0-9]*\).*/\1/p' <<<"$SUMMARY")
 RSS1=$(sed -n 's/.*rss_end_kib=\([0-9]*\).*/\1/p' <<<"$SUMMARY")
-API_P99=$(awk '$2 == "api" {print $5}' "$KIT_DIR/soak.txt")
+API_P99=$(awk '$2 == "Api" {print $5}' "$KIT_DIR/soak.txt")
 P99_FIRST=$(head -1 <<<"$API_P99")
 P99_LAST=$(tail -1 <<<"$API_P99")
 echo "RSS start ${RSS0:-?} KiB, end ${RSS1:-?} KiB; api p99 first window ${P99_FIRST:-?} ms, last ${P99_LAST:-?} ms"
