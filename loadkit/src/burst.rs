@@ -5,8 +5,8 @@
 //! one outbox row per recipient (owner + manager) and channel. Same set-up as
 //! `benches/alert_burst.rs`. Users get a fixed-offset zone where it is midday now, so quiet
 //! hours never hold the burst back. Prints one JSON line with the counts.
-use clap::Args;
 use chrono::Timelike;
+use clap::Args;
 use skygeni::domain::{
     Deal, DealScore, FactorCode, Priority, Recommendation, RiskCategory, RiskFactor, TenantId,
 };
