@@ -48,6 +48,11 @@ pub struct Settings {
     pub scheduler_catch_up_hours: u32,
     /// Attempts before an outbox row is dead-lettered.
     pub outbox_max_attempts: u32,
+    /// First retry delay of a failed outbox send (doubles per attempt); default 30 s.
+    pub outbox_base_backoff_secs: u32,
+    /// How long a dispatcher's claim holds before another replica may take the row over;
+    /// default 120 s.
+    pub outbox_lease_secs: u32,
     /// Signs the expiring `/charts/…` image URLs; when unset a key is derived from the JWT
     /// secret (see `notify::charts::url_secret`).
     pub chart_url_secret: Option<SecretString>,
@@ -151,6 +156,8 @@ impl Settings {
             weekly_cron: get("SKYGENI_WEEKLY_CRON").unwrap_or_else(|| "0 0 9 * * Mon".into()),
             scheduler_catch_up_hours: number("SKYGENI_SCHEDULER_CATCH_UP_HOURS", 12)?,
             outbox_max_attempts: number("SKYGENI_OUTBOX_MAX_ATTEMPTS", 6)?,
+            outbox_base_backoff_secs: number("SKYGENI_OUTBOX_BASE_BACKOFF_SECS", 30)?,
+            outbox_lease_secs: number("SKYGENI_OUTBOX_LEASE_SECS", 120)?,
             chart_url_secret: secret("SKYGENI_CHART_URL_SECRET"),
             salesforce_jwt_private_key: secret("SALESFORCE_JWT_PRIVATE_KEY"),
             salesforce_api_version: get("SALESFORCE_API_VERSION").unwrap_or_else(|| "v66.0".into()),

@@ -120,3 +120,74 @@ kit_finish() {
     fi
     exit "$KIT_FAILED"
 }
+
+# Start skygeni-fakes (Slack, SendGrid, Salesforce on loopback) and point the replicas at it:
+# sets FAKE_SLACK, FAKE_SENDGRID, FAKE_SALESFORCE (base URLs) and the SLACK_*/SENDGRID_* env.
+kit_fakes() {
+    "$FAKES" >"$KIT_DIR/fakes.json" 2>"$KIT_DIR/fakes.log" &
+    KIT_PIDS+=("$!")
+    local i
+    for i in $(seq 1 100); do
+        [[ -s $KIT_DIR/fakes.json ]] && break
+        sleep 0.1
+    done
+    : "$i"
+    [[ -s $KIT_DIR/fakes.json ]] || {
+        kit_log "skygeni-fakes did not start"
+        exit 2
+    }
+    FAKE_SLACK=$(jq -r .slack_url "$KIT_DIR/fakes.json")
+    FAKE_SENDGRID=$(jq -r .sendgrid_api_url "$KIT_DIR/fakes.json")
+    FAKE_SALESFORCE=$(jq -r .salesforce_url "$KIT_DIR/fakes.json")
+    export SLACK_API_URL
+    SLACK_API_URL=$(jq -r .slack_api_url "$KIT_DIR/fakes.json")
+    export SLACK_BOT_TOKEN=xoxb-loadkit SENDGRID_API_URL=$FAKE_SENDGRID SENDGRID_API_KEY=SG.loadkit
+    kit_log "fakes: slack $FAKE_SLACK sendgrid $FAKE_SENDGRID salesforce $FAKE_SALESFORCE"
+}
+
+# kit_fault URL JSON: set a fault switch on a fake; kit_heal URL: clear it.
+kit_fault() { curl -fsS -X POST -H 'content-type: application/json' -d "$2" "$1/_control/faults" >/dev/null; }
+kit_heal() { curl -fsS -X DELETE "$1/_control/faults" >/dev/null; }
+kit_calls() { curl -fsS "$1/_control/calls"; }
+
+# kit_worker NAME [serve flags...]: a replica without HTTP (dispatcher/scheduler only); sets
+# KIT_PID_<NAME>; checks it is still alive after a second.
+kit_worker() {
+    local name=$1
+    shift
+    "$SKYGENI" serve --no-http "$@" >"$KIT_DIR/$name.log" 2>&1 &
+    local pid=$!
+    KIT_PIDS+=("$pid")
+    printf -v "KIT_PID_$name" '%s' "$pid"
+    sleep 1
+    kill -0 "$pid" 2>/dev/null || {
+        tail -20 "$KIT_DIR/$name.log" >&2
+        kit_log "worker $name exited"
+        exit 2
+    }
+    kit_log "worker $name started (pid $pid)"
+}
+
+# Outbox rows per status as "created pending sending sent dead".
+kit_outbox() {
+    kit_sql "SELECT count(*) || ' ' || count(*) FILTER (WHERE status='pending') || ' ' || \
+        count(*) FILTER (WHERE status='sending') || ' ' || count(*) FILTER (WHERE status='sent') \
+        || ' ' || count(*) FILTER (WHERE status='dead') FROM outbox"
+}
+
+# kit_drain SECS: wait (at most SECS) until no outbox row is pending or sending.
+kit_drain() {
+    local limit=$1 i c
+    for ((i = 0; i < limit; i++)); do
+        c=$(kit_outbox)
+        read -r _ p s _ _ <<<"$c"
+        if [[ $p -eq 0 && $s -eq 0 ]]; then
+            kit_log "outbox drained after ${i}s: $c"
+            return 0
+        fi
+        ((i % 10 == 0)) && kit_log "outbox (created pending sending sent dead): $c"
+        sleep 1
+    done
+    kit_log "outbox not drained after ${limit}s: $(kit_outbox)"
+    return 1
+}

@@ -2,6 +2,7 @@
 //! `loadkit/scenarios/` start PostgreSQL, the fakes and `skygeni serve` replicas, and call this
 //! binary to generate traffic and watch the service. Traffic goes to loopback only and every
 //! loop is bounded in count and time.
+mod burst;
 mod load;
 mod ready;
 
@@ -18,6 +19,8 @@ struct Cli {
 enum Cmd {
     /// Steady-rate mixed traffic (API scoring, slash commands, interactions, webhooks).
     Load(Box<load::LoadArgs>),
+    /// Seed an alert burst: tenants, users and deals, every deal crossing into critical.
+    SeedBurst(burst::BurstArgs),
     /// Poll /readyz and report every status change (bounded by --for).
     WatchReady(ready::WatchArgs),
     /// Write a synthetic CRM export (seed columns; one deal in five open) to stdout.
@@ -36,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Load(a) => load::run(*a).await,
         Cmd::WatchReady(a) => ready::run(a).await,
+        Cmd::SeedBurst(a) => burst::run(a).await,
         Cmd::GenCsv { rows, prefix } => {
             anyhow::ensure!(rows <= 10_000_000, "--rows is capped at 10,000,000");
             print!("{}", skygeni::crm::synthetic::generated_csv(rows, &prefix));

@@ -78,6 +78,10 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<i3
         ));
         let cfg = DispatchConfig {
             max_attempts: i64::from(settings.outbox_max_attempts.max(1)),
+            base_backoff: std::time::Duration::from_secs(u64::from(
+                settings.outbox_base_backoff_secs.max(1),
+            )),
+            lease: chrono::Duration::seconds(i64::from(settings.outbox_lease_secs.max(5))),
             ..DispatchConfig::default()
         };
         let d = Dispatcher::new(store.clone(), email, Some(chat), links.clone(), cfg)?;
