@@ -7,15 +7,14 @@
 //! Env: BURST_TENANTS (100), BURST_DEALS (100 per tenant), BURST_CONCURRENCY (64).
 mod common;
 
-use skygeni::domain::{
-    Deal, DealScore, FactorCode, Priority, Recommendation, RiskCategory, RiskFactor, TenantId,
-};
+use skygeni::domain::TenantId;
+use skygeni::jobs::burst;
 use skygeni::notify::compose::Links;
 use skygeni::notify::dispatcher::{DispatchConfig, Dispatcher};
 use skygeni::notify::sendgrid::SendGridClient;
 use skygeni::notify::slack_dm::{BotTokens, SlackDmSender};
 use skygeni::slack::SlackApi;
-use skygeni::store::{NewUser, Store};
+use skygeni::store::Store;
 use skygeni_fakes::FakeServer;
 use skygeni_fakes::sendgrid::FakeSendGrid;
 use skygeni_fakes::slack::SlackFake;
@@ -23,39 +22,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-const REPS: usize = 10;
-
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn critical(deal_id: &str) -> DealScore {
-    DealScore {
-        deal_id: deal_id.into(),
-        risk_score: 82,
-        risk_category: RiskCategory::Critical,
-        win_probability: 0.18,
-        confidence: 0.8,
-        risk_factors: vec![RiskFactor {
-            code: FactorCode::DealAge,
-            impact: -0.4,
-            impact_pp: -3.0,
-            description: "Open 140 days; deals like this close in 60".into(),
-            rule_based: false,
-        }],
-        recommendations: vec![Recommendation {
-            rule: "exec_sponsor".into(),
-            priority: Priority::Immediate,
-            action: "Bring in an executive sponsor within 24 hours".into(),
-            rationale: "Critical risk".into(),
-        }],
-        similar_deals: vec![],
-        model_version: "bench".into(),
-        degraded: false,
-    }
 }
 
 async fn setup(
@@ -66,42 +37,9 @@ async fn setup(
 ) -> anyhow::Result<()> {
     for t in 0..tenants {
         let tenant = TenantId::parse(&format!("t{t:03}")).map_err(anyhow::Error::msg)?;
-        store
-            .add_tenant(&tenant, &format!("Tenant {t}"), "UTC")
-            .await?;
-        let mgr = format!("t{t}_mgr");
-        let mut users = vec![(mgr.clone(), "manager", None)];
-        users.extend((0..REPS).map(|r| (format!("t{t}_rep{r}"), "rep", Some(mgr.clone()))));
-        for (id, role, manager) in &users {
-            let email = format!("{id}@bench.example");
-            store
-                .upsert_user(
-                    &tenant,
-                    &NewUser {
-                        user_id: id,
-                        email: Some(&email),
-                        name: Some(id),
-                        role,
-                        manager_id: manager.as_deref(),
-                    },
-                )
-                .await?;
-            let slack_id = format!("U{}", id.to_uppercase());
-            store
-                .set_user_delivery(&tenant, id, Some(&slack_id), "UTC")
-                .await?;
-            slack.add_user(&slack_id, &email, id);
+        for u in burst::seed_tenant(store, &tenant, t, deals, "bench.example", "UTC").await? {
+            slack.add_user(&u.slack_user_id, &u.email, &u.user_id);
         }
-        let batch: Vec<Deal> = (0..deals)
-            .map(|d| {
-                let mut deal = Deal::example(&format!("D{d:04}"));
-                deal.sales_rep_id = format!("t{t}_rep{}", d % REPS);
-                deal.company = Some(format!("Company {t}-{d}"));
-                deal.amount = 10_000.0 + d as f64 * 1_000.0;
-                deal
-            })
-            .collect();
-        store.upsert_deals(&tenant, &batch, &mut |_| {}).await?;
     }
     Ok(())
 }
@@ -126,8 +64,7 @@ async fn main() -> anyhow::Result<()> {
         let t0 = Instant::now();
         for t in 0..tenants {
             let tenant = TenantId::parse(&format!("t{t:03}")).map_err(anyhow::Error::msg)?;
-            let scores: Vec<DealScore> =
-                (0..deals).map(|d| critical(&format!("D{d:04}"))).collect();
+            let scores = burst::critical_scores(deals, "bench");
             store
                 .record_scores(&tenant, now, &scores, &mut |_| {})
                 .await?;

@@ -2,6 +2,7 @@
 //! registration, batch scoring, digests, the weekly summary, retention, the model lifecycle,
 //! and the scheduler that runs them per tenant.
 pub mod batch;
+pub mod burst;
 pub mod digest;
 pub mod lifecycle;
 pub mod metrics;
