@@ -17,6 +17,7 @@ pub enum FaultSpec {
     RateLimited(u64),
     DelayMs(u64),
     Drop,
+    LoseResponse,
 }
 
 impl From<FaultSpec> for Fault {
@@ -28,6 +29,7 @@ impl From<FaultSpec> for Fault {
             },
             FaultSpec::DelayMs(ms) => Fault::Delay(Duration::from_millis(ms)),
             FaultSpec::Drop => Fault::Drop,
+            FaultSpec::LoseResponse => Fault::LoseResponse,
         }
     }
 }

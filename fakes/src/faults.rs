@@ -1,5 +1,6 @@
 //! Fault switches shared by every fake: added latency, HTTP 5xx, 429 with `Retry-After`,
-//! timeouts (the response never comes) and dropped connections, each for the next N calls
+//! timeouts (the response never comes), dropped connections and lost responses (the work is
+//! done, the answer never arrives), each for the next N calls
 //! or for every call until cleared.
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -17,6 +18,10 @@ pub enum Fault {
     Delay(Duration),
     /// Close the connection without an answer.
     Drop,
+    /// Do the work (post the message, accept the email), then never answer: the provider
+    /// acted but the client only sees its timeout. The case an at-least-once sender must
+    /// check before sending again.
+    LoseResponse,
 }
 
 #[derive(Debug, Default)]

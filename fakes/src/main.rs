@@ -30,6 +30,10 @@ struct Args {
     /// API key the fake SendGrid accepts.
     #[arg(long, default_value = "SG.loadkit")]
     sendgrid_key: String,
+    /// Email Activity API requests allowed per minute (SendGrid: 6). Scenarios that recover
+    /// many in-flight rows at once after a kill -9 may raise it.
+    #[arg(long, default_value_t = skygeni_fakes::sendgrid::ACTIVITY_PER_MINUTE)]
+    sendgrid_activity_per_minute: usize,
     /// Opportunities to seed in the fake org.
     #[arg(long, default_value_t = 0)]
     sf_opportunities: usize,
@@ -47,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let slack = SlackFake::new(&a.slack_token);
     let sendgrid = FakeSendGrid::new(&a.sendgrid_key);
+    sendgrid.set_activity_limit(a.sendgrid_activity_per_minute);
     let sf = FakeSalesforce::new();
     if a.sf_opportunities > 0 {
         sf.seed_opportunities(a.sf_opportunities, a.sf_owners.max(1), 42);
@@ -88,8 +93,10 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Calls per method and outcome, plus delivered DMs that repeat an earlier one exactly
-/// (same channel, same text): the duplicate count the scenarios require to be zero.
+/// Calls per method and outcome, plus delivered DMs that repeat an earlier one: same
+/// idempotency key in the message metadata (or, without metadata, same channel and text). The
+/// duplicate count the scenarios require to be zero. A post whose answer was lost (fault
+/// `lose_response`) was still delivered and counts.
 async fn slack_calls(slack: SlackFake) -> Json<Value> {
     let mut by_method: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
@@ -99,10 +106,13 @@ async fn slack_calls(slack: SlackFake) -> Json<Value> {
             .or_default()
             .entry(c.outcome.clone())
             .or_default() += 1;
-        if c.method == "chat.postMessage" && c.outcome == "ok" {
+        if c.method == "chat.postMessage" && c.outcome.starts_with("ok") {
             let channel = c.body["channel"].as_str().unwrap_or_default().to_string();
-            let text = c.body["text"].as_str().unwrap_or_default().to_string();
-            *seen.entry((channel, text)).or_default() += 1;
+            let key = match c.body["metadata"]["event_payload"]["skygeni_key"].as_str() {
+                Some(k) => format!("key:{k}"),
+                None => format!("text:{}", c.body["text"].as_str().unwrap_or_default()),
+            };
+            *seen.entry((channel, key)).or_default() += 1;
         }
     }
     let duplicates: usize = seen.values().map(|n| n.saturating_sub(1)).sum();
@@ -124,7 +134,8 @@ async fn sendgrid_calls(sendgrid: FakeSendGrid) -> Json<Value> {
     }
     let duplicates: usize = keys.values().map(|n| n.saturating_sub(1)).sum();
     Json(
-        json!({"requests": sendgrid.calls(), "accepted": sent.len(), "distinct": keys.len(), "duplicates": duplicates}),
+        json!({"requests": sendgrid.calls(), "accepted": sent.len(), "distinct": keys.len(), "duplicates": duplicates,
+               "activity_requests": sendgrid.activity_calls()}),
     )
 }
 

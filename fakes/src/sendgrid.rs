@@ -6,10 +6,11 @@
 //! [`Faults`]. Every accepted message is recorded so tests can count sends.
 use crate::faults::{Fault, Faults};
 use axum::Router;
+use axum::extract::RawQuery;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -26,11 +27,31 @@ pub struct SentMail {
     pub body: Value,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Inner {
     sent: Vec<SentMail>,
     calls: usize,
+    /// Email Activity API: requests allowed per rolling minute (SendGrid: 6), and the times of
+    /// the requests in the current minute.
+    activity_per_minute: usize,
+    activity_window: Vec<std::time::Instant>,
+    activity_calls: usize,
 }
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner {
+            sent: Vec::new(),
+            calls: 0,
+            activity_per_minute: ACTIVITY_PER_MINUTE,
+            activity_window: Vec::new(),
+            activity_calls: 0,
+        }
+    }
+}
+
+/// The Email Activity API's documented rate limit: 6 requests per minute.
+pub const ACTIVITY_PER_MINUTE: usize = 6;
 
 /// Handle shared by the test and the fake's handler.
 #[derive(Debug, Clone)]
@@ -53,6 +74,7 @@ impl FakeSendGrid {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/v3/mail/send", post(mail_send))
+            .route("/v3/messages", get(activity))
             .with_state(self.clone())
     }
 
@@ -62,6 +84,17 @@ impl FakeSendGrid {
     }
 
     /// Requests received, accepted or not.
+    /// Raise (or lower) the Email Activity API's per-minute limit (load scenarios recover many
+    /// rows at once; tests keep SendGrid's 6).
+    pub fn set_activity_limit(&self, per_minute: usize) {
+        self.inner.lock().activity_per_minute = per_minute;
+    }
+
+    /// Email Activity API requests answered so far (any status).
+    pub fn activity_calls(&self) -> usize {
+        self.inner.lock().activity_calls
+    }
+
     pub fn calls(&self) -> usize {
         self.inner.lock().calls
     }
@@ -208,8 +241,128 @@ async fn mail_send(State(fake): State<FakeSendGrid>, headers: HeaderMap, body: S
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
         // No answer at all: the client's timeout fires.
         Some(Fault::Drop) => tokio::time::sleep(std::time::Duration::from_secs(3600)).await,
+        Some(Fault::LoseResponse) => {
+            // The message is accepted (recorded) but the answer never arrives.
+            let _ = accept(&fake, &headers, &body);
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
         None => {}
     }
+    accept(&fake, &headers, &body)
+}
+
+/// `GET /v3/messages?limit=&query=` (Email Activity API): 401 without the key, 429 beyond
+/// the per-minute limit, 400 for a query it does not understand. Understood queries:
+/// `unique_args['<name>']="<value>"` (custom_args of v3 sends) and `msg_id="<id>"`. Answers
+/// `{"messages":[{msg_id, from_email, to_email, subject, status, opens_count, clicks_count,
+/// last_event_time}]}`, newest first.
+async fn activity(
+    State(fake): State<FakeSendGrid>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (fault, latency) = fake.faults.take();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match fault {
+        Some(Fault::ServerError(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return errors(status, &[("internal error", None)]);
+        }
+        Some(Fault::Drop | Fault::LoseResponse) => {
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
+        Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        Some(Fault::RateLimited { .. }) | None => {}
+    }
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if auth != format!("Bearer {}", fake.api_key) {
+        return errors(
+            StatusCode::UNAUTHORIZED,
+            &[("authorization required", None)],
+        );
+    }
+    {
+        let mut inner = fake.inner.lock();
+        inner.activity_calls += 1;
+        let now = std::time::Instant::now();
+        inner
+            .activity_window
+            .retain(|t| now.duration_since(*t) < std::time::Duration::from_secs(60));
+        if inner.activity_window.len() >= inner.activity_per_minute {
+            let wait = inner.activity_window.first().map_or(60, |oldest| {
+                60u64
+                    .saturating_sub(now.duration_since(*oldest).as_secs())
+                    .max(1)
+            });
+            let mut r = errors(
+                StatusCode::TOO_MANY_REQUESTS,
+                &[("too many requests", None)],
+            );
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from(wait));
+            return r;
+        }
+        inner.activity_window.push(now);
+    }
+    let params: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let limit: usize = get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(10)
+        .clamp(1, 1000);
+    let filter = match get("query").as_deref().map(parse_activity_query) {
+        None => None,
+        Some(Some(f)) => Some(f),
+        Some(None) => {
+            return errors(StatusCode::BAD_REQUEST, &[("invalid query", Some("query"))]);
+        }
+    };
+    let inner = fake.inner.lock();
+    let messages: Vec<Value> = inner
+        .sent
+        .iter()
+        .rev()
+        .filter(|m| match &filter {
+            None => true,
+            Some(ActivityFilter::UniqueArg(k, v)) => m.custom_args[k.as_str()] == v.as_str(),
+            Some(ActivityFilter::MsgId(id)) => &m.message_id == id,
+        })
+        .take(limit)
+        .map(|m| {
+            json!({"msg_id": m.message_id, "from_email": m.body["from"]["email"],
+                   "to_email": m.to.first(), "subject": m.subject, "status": "delivered",
+                   "opens_count": 0, "clicks_count": 0,
+                   "last_event_time": chrono::Utc::now().to_rfc3339()})
+        })
+        .collect();
+    axum::Json(json!({"messages": messages})).into_response()
+}
+
+#[derive(Debug, PartialEq)]
+enum ActivityFilter {
+    UniqueArg(String, String),
+    MsgId(String),
+}
+
+fn parse_activity_query(q: &str) -> Option<ActivityFilter> {
+    let (lhs, rhs) = q.trim().split_once('=')?;
+    let value = rhs.trim().strip_prefix('"')?.strip_suffix('"')?.to_string();
+    let lhs = lhs.trim();
+    if lhs == "msg_id" {
+        return Some(ActivityFilter::MsgId(value));
+    }
+    let name = lhs.strip_prefix("unique_args['")?.strip_suffix("']")?;
+    Some(ActivityFilter::UniqueArg(name.to_string(), value))
+}
+
+/// Checks and records one mail/send request: 401, 400 with the validation errors, or 202.
+fn accept(fake: &FakeSendGrid, headers: &HeaderMap, body: &str) -> Response {
     let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -223,7 +376,7 @@ async fn mail_send(State(fake): State<FakeSendGrid>, headers: HeaderMap, body: S
             )],
         );
     }
-    let Ok(json) = serde_json::from_str::<Value>(&body) else {
+    let Ok(json) = serde_json::from_str::<Value>(body) else {
         return errors(StatusCode::BAD_REQUEST, &[("Bad Request", None)]);
     };
     let errs = validate(&json);
@@ -273,6 +426,22 @@ async fn mail_send(State(fake): State<FakeSendGrid>, headers: HeaderMap, body: S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn activity_queries_by_custom_arg_or_message_id() {
+        assert_eq!(
+            parse_activity_query(r#"unique_args['skygeni_key']="a:b:email""#),
+            Some(ActivityFilter::UniqueArg(
+                "skygeni_key".into(),
+                "a:b:email".into()
+            ))
+        );
+        assert_eq!(
+            parse_activity_query(r#"msg_id="abc""#),
+            Some(ActivityFilter::MsgId("abc".into()))
+        );
+        assert_eq!(parse_activity_query("subject=unquoted"), None);
+    }
 
     fn good() -> Value {
         json!({

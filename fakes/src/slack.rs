@@ -243,7 +243,7 @@ fn parse_body(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Value {
         {
             // Form bodies carry structured arguments (view, blocks, attachments) as JSON text.
             let value = match k.as_str() {
-                "view" | "blocks" | "attachments" => {
+                "view" | "blocks" | "attachments" | "metadata" => {
                     serde_json::from_str(&v).unwrap_or(Value::String(v))
                 }
                 _ => Value::String(v),
@@ -352,6 +352,13 @@ async fn api(
                 .into_response();
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        Some(Fault::LoseResponse) => {
+            let resp = fake.handle(&method, token.as_deref(), &headers, &parsed);
+            call.outcome = format!("{}+lost_response", outcome_of(&resp));
+            fake.record(call);
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return StatusCode::GATEWAY_TIMEOUT.into_response();
+        }
         Some(Fault::Drop) => {
             // axum cannot reset a connection from a handler; never answering is what a client
             // sees of a dropped connection: its timeout fires.
@@ -415,6 +422,7 @@ impl SlackFake {
             "chat.update",
             "chat.postEphemeral",
             "conversations.open",
+            "conversations.history",
             "views.open",
             "views.update",
             "views.publish",
@@ -446,6 +454,7 @@ impl SlackFake {
             "auth.test" => Handled::Ok(json!({"url": "https://fake.slack.com/", "team": "Fake",
                 "user": "skygeni", "team_id": "T0FAKE", "user_id": "UBOT", "bot_id": "BBOT"})),
             "chat.postMessage" => self.post_message(b),
+            "conversations.history" => self.history(b),
             "chat.update" => self.update_message(b),
             "chat.postEphemeral" => {
                 if str_arg(b, "channel").is_none() || str_arg(b, "user").is_none() {
@@ -528,8 +537,78 @@ impl SlackFake {
         }
     }
 
+    /// A message ts like Slack's: the posting time in seconds, then a per-fake sequence
+    /// (so it is unique and `oldest` filters by real time).
     fn ts(&self) -> String {
-        format!("1700000000.{:06}", self.next_seq())
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        format!("{secs}.{:06}", self.next_seq() % 1_000_000)
+    }
+
+    /// `conversations.history`: newest first, `oldest`/`latest` bounds (exclusive unless
+    /// `inclusive`), `limit` (default 100, at most 999), cursor paging with `has_more` and
+    /// `response_metadata.next_cursor`; message `metadata` only with `include_all_metadata`.
+    fn history(&self, b: &Value) -> Handled {
+        let Some(channel) = str_arg(b, "channel") else {
+            return err("channel_not_found");
+        };
+        let num = |k: &str| -> Option<f64> {
+            match b.get(k) {
+                Some(Value::String(s)) => s.parse().ok(),
+                Some(Value::Number(n)) => n.as_f64(),
+                _ => None,
+            }
+        };
+        let flag = |k: &str| {
+            matches!(b.get(k), Some(Value::Bool(true)))
+                || matches!(b.get(k), Some(Value::String(s)) if s == "true" || s == "1")
+        };
+        let inclusive = flag("inclusive");
+        let (oldest, latest) = (num("oldest").unwrap_or(0.0), num("latest"));
+        let limit = num("limit").map_or(100, |l| (l as usize).clamp(1, 999));
+        let offset = match str_arg(b, "cursor") {
+            None | Some("") => 0,
+            Some(c) => match c.strip_prefix("next_offset:").and_then(|n| n.parse().ok()) {
+                Some(n) => n,
+                None => return err("invalid_cursor"),
+            },
+        };
+        let mut msgs: Vec<(f64, Value)> = self
+            .inner
+            .lock()
+            .messages
+            .iter()
+            .filter(|((c, _), _)| c == channel)
+            .filter_map(|((_, ts), m)| {
+                let t: f64 = ts.parse().ok()?;
+                let after = if inclusive { t >= oldest } else { t > oldest };
+                let before = latest.is_none_or(|l| if inclusive { t <= l } else { t < l });
+                (after && before).then(|| (t, m.clone()))
+            })
+            .collect();
+        msgs.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let with_metadata = flag("include_all_metadata");
+        let page: Vec<Value> = msgs
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(_, m)| {
+                let mut m = m.clone();
+                if !with_metadata && let Some(o) = m.as_object_mut() {
+                    o.remove("metadata");
+                }
+                m
+            })
+            .collect();
+        let has_more = offset + page.len() < msgs.len();
+        let next = if has_more {
+            format!("next_offset:{}", offset + page.len())
+        } else {
+            String::new()
+        };
+        Handled::Ok(json!({"messages": page, "has_more": has_more,
+                           "response_metadata": {"next_cursor": next}}))
     }
 
     fn post_message(&self, b: &Value) -> Handled {
@@ -637,7 +716,7 @@ impl SlackFake {
         inner.tokens.insert(access.clone());
         let mut out = json!({
             "access_token": access, "token_type": "bot",
-            "scope": "commands,chat:write,im:write,users:read,users:read.email",
+            "scope": "commands,chat:write,im:write,im:history,users:read,users:read.email",
             "bot_user_id": "UBOT", "app_id": "A0FAKE",
             "team": {"id": install.team_id, "name": install.team_name},
             "enterprise": null, "is_enterprise_install": false,
@@ -660,10 +739,16 @@ fn has_content(b: &Value) -> bool {
 }
 
 fn message_of(b: &Value, ts: &str) -> Value {
-    json!({"type": "message", "user": "UBOT", "bot_id": "BBOT", "ts": ts,
+    let mut m = json!({"type": "message", "user": "UBOT", "bot_id": "BBOT", "ts": ts,
            "text": b.get("text").cloned().unwrap_or(json!("")),
            "blocks": b.get("blocks").cloned().unwrap_or(json!([])),
-           "attachments": b.get("attachments").cloned().unwrap_or(json!([]))})
+           "attachments": b.get("attachments").cloned().unwrap_or(json!([]))});
+    // Message metadata ({event_type, event_payload}) is kept and shown by
+    // conversations.history when asked for with include_all_metadata.
+    if let Some(meta) = b.get("metadata").filter(|v| v.is_object()) {
+        m["metadata"] = meta.clone();
+    }
+    m
 }
 
 /// `response_url` posts: recorded, answered `ok` (no token: the URL itself is the credential).

@@ -123,8 +123,10 @@ kit_finish() {
 
 # Start skygeni-fakes (Slack, SendGrid, Salesforce on loopback) and point the replicas at it:
 # sets FAKE_SLACK, FAKE_SENDGRID, FAKE_SALESFORCE (base URLs) and the SLACK_*/SENDGRID_* env.
+# KIT_FAKES_ARGS adds skygeni-fakes flags (e.g. --sendgrid-activity-per-minute 60).
 kit_fakes() {
-    "$FAKES" >"$KIT_DIR/fakes.json" 2>"$KIT_DIR/fakes.log" &
+    # shellcheck disable=SC2086 # flags are meant to split
+    "$FAKES" ${KIT_FAKES_ARGS:-} >"$KIT_DIR/fakes.json" 2>"$KIT_DIR/fakes.log" &
     KIT_PIDS+=("$!")
     local i
     for i in $(seq 1 100); do

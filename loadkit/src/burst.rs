@@ -9,7 +9,7 @@ use chrono::Timelike;
 use clap::Args;
 use skygeni::domain::TenantId;
 use skygeni::jobs::burst;
-use skygeni::store::Store;
+use skygeni::store::{AlertSettings, Store};
 
 #[derive(Args)]
 pub struct BurstArgs {
@@ -21,6 +21,10 @@ pub struct BurstArgs {
     /// Deals per tenant (each crosses into critical).
     #[arg(long, default_value_t = 100)]
     deals: usize,
+    /// The first K reps of each tenant take alerts in Slack only (no email), so a Slack outage
+    /// must reach them through the email fallback.
+    #[arg(long, default_value_t = 0)]
+    slack_only_reps: usize,
 }
 
 /// `Etc/GMT-N` is UTC+N: the zone whose local hour is 12 right now.
@@ -42,12 +46,27 @@ fn midday_zone(now: chrono::DateTime<chrono::Utc>) -> String {
 pub async fn run(a: BurstArgs) -> anyhow::Result<()> {
     anyhow::ensure!(a.tenants <= 1_000, "--tenants is capped at 1,000");
     anyhow::ensure!(a.deals <= 100_000, "--deals is capped at 100,000");
+    anyhow::ensure!(
+        a.slack_only_reps <= burst::REPS,
+        "--slack-only-reps is at most {}",
+        burst::REPS
+    );
     let store = Store::connect(&a.database_url).await?;
     let now = chrono::Utc::now();
     let zone = midday_zone(now);
     for t in 0..a.tenants {
         let tenant = TenantId::parse(&format!("burst{t:03}")).map_err(anyhow::Error::msg)?;
         burst::seed_tenant(&store, &tenant, t, a.deals, "loadkit.example", &zone).await?;
+        let slack_only = AlertSettings {
+            channels: vec!["slack".into()],
+            time_zone: zone.clone(),
+            ..AlertSettings::default()
+        };
+        for r in 0..a.slack_only_reps {
+            store
+                .upsert_alert_settings(&tenant, &format!("t{t}_rep{r}"), &slack_only)
+                .await?;
+        }
         let scores = burst::critical_scores(a.deals, "loadkit");
         store
             .record_scores(&tenant, now, &scores, &mut |_| {})
@@ -56,7 +75,7 @@ pub async fn run(a: BurstArgs) -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::json!({"tenants": a.tenants, "deals_per_tenant": a.deals,
-            "crossings": a.tenants * a.deals, "zone": zone})
+            "crossings": a.tenants * a.deals, "slack_only_reps": a.slack_only_reps, "zone": zone})
     );
     store.close().await;
     Ok(())

@@ -1,7 +1,10 @@
 //! The outbox dispatcher: claims due rows tenant by tenant, sends them (SendGrid email, Slack
 //! DM), records the provider's id, and retries failures with exponential backoff + jitter
 //! (never sooner than a provider's `Retry-After`). After `max_attempts` a row is dead-lettered
-//! (`skygeni alerts failed`, /metrics). When Slack keeps failing for a message, an email with
+//! (`skygeni alerts failed`, /metrics). A row whose previous attempt may have reached the
+//! provider unrecorded (its worker was killed and the lease taken over, or the call timed
+//! out) is first looked up with the provider (Slack DM history by message metadata, SendGrid
+//! Email Activity by custom_args) and only sent when it is not there. When Slack keeps failing for a message, an email with
 //! the same content is queued (once: its idempotency key is derived from the Slack row's).
 //!
 //! `run_once(now)` is one pass that tests drive with their own clock; `run` loops it until
@@ -191,10 +194,30 @@ impl Dispatcher {
         now: DateTime<Utc>,
     ) -> anyhow::Result<(Outcome, bool)> {
         let payload = Payload::parse(&row.payload);
+        // Whether the next attempt must look the message up first: the outcome of this one is
+        // unknown, or this one's own look-up did not finish.
+        let mut verify_next = false;
         let result = match &payload {
             Err(e) => Err(SendError::Permanent(e.to_string())),
+            Ok(p) if row.verify_before_send => match self.find(tenant, row, p).await {
+                Ok(Some(provider_id)) => {
+                    metrics::counter!("skygeni_outbox_recovered_total", "channel" => row.channel.clone())
+                        .increment(1);
+                    tracing::info!(tenant = %tenant, outbox = %row.outbox_id, channel = %row.channel,
+                        "earlier attempt had arrived: marked sent without sending again");
+                    Ok(provider_id)
+                }
+                Ok(None) => self.send(tenant, row, p).await,
+                Err(e) => {
+                    verify_next = true;
+                    Err(e)
+                }
+            },
             Ok(p) => self.send(tenant, row, p).await,
         };
+        if matches!(result, Err(SendError::Unknown(_))) {
+            verify_next = true;
+        }
         let store = &self.store;
         let outcome = match result {
             Ok(provider_id) => {
@@ -220,12 +243,22 @@ impl Dispatcher {
                             .max(retry_after.unwrap_or_default());
                         Some(now + chrono::Duration::from_std(wait)?)
                     }
+                    SendError::Unknown(_) if row.attempts < self.cfg.max_attempts => {
+                        Some(now + chrono::Duration::from_std(self.backoff(row.attempts))?)
+                    }
                     _ => None,
                 };
                 tracing::warn!(tenant = %tenant, outbox = %row.outbox_id, channel = %row.channel,
                     attempt = row.attempts, error = %err, dead = retry_at.is_none(), "send failed");
                 let recorded = store
-                    .finish_outbox_failed(tenant, &row.outbox_id, token, &err.to_string(), retry_at)
+                    .finish_outbox_failed(
+                        tenant,
+                        &row.outbox_id,
+                        token,
+                        &err.to_string(),
+                        retry_at,
+                        verify_next,
+                    )
                     .await?;
                 match (recorded, retry_at) {
                     (false, _) => Outcome::Lost,
@@ -288,6 +321,43 @@ impl Dispatcher {
                 sender.send_dm(&chat).await
             }
             other => Err(SendError::Permanent(format!("unknown channel {other:?}"))),
+        }
+    }
+
+    /// Asks the provider whether this row's message already arrived (its previous attempt's
+    /// outcome is unknown). Messages are looked for from a little before the row was created.
+    async fn find(
+        &self,
+        tenant: &TenantId,
+        row: &OutboxRow,
+        payload: &Payload,
+    ) -> Result<Option<String>, SendError> {
+        let since = DateTime::parse_from_rfc3339(&row.created_at)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|_| Utc::now() - chrono::Duration::days(1))
+            - chrono::Duration::minutes(5);
+        match row.channel.as_str() {
+            CHANNEL_EMAIL => {
+                let Some(sender) = &self.email else {
+                    return Ok(None);
+                };
+                let email = email_for(
+                    &row.kind,
+                    payload,
+                    &row.idempotency_key,
+                    &self.renderer,
+                    &self.links,
+                )?;
+                sender.find_email(&email, since).await
+            }
+            CHANNEL_SLACK => {
+                let Some(sender) = &self.chat else {
+                    return Ok(None);
+                };
+                let chat = chat_for(tenant.as_str(), payload, &row.idempotency_key, &self.links)?;
+                sender.find_dm(&chat, since).await
+            }
+            _ => Ok(None),
         }
     }
 

@@ -1,10 +1,15 @@
 //! The two ways a message leaves SkyGeni, as traits the dispatcher holds: email (SendGrid)
 //! and chat (Slack DMs). Tests and benches plug in fakes; errors say whether a retry can help.
+use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<String, SendError>> + Send + 'a>>;
+
+/// A look-up of an earlier send: `Some(provider id)` when the provider has the message.
+pub type FindFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<String>, SendError>> + Send + 'a>>;
 
 /// Why a send failed, and whether trying again later may succeed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -19,6 +24,11 @@ pub enum SendError {
     /// Bad request, bad credentials, unknown recipient: retrying cannot help.
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// The request may have reached the provider but no answer came back (timeout, connection
+    /// dropped mid-call). Retried like `Retryable`, but the next attempt first asks the
+    /// provider whether the message arrived, so it is not delivered twice.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
 }
 
 impl SendError {
@@ -59,6 +69,9 @@ pub struct OutgoingEmail {
 /// Sends email; returns the provider's message id.
 pub trait EmailSender: Send + Sync {
     fn send_email<'a>(&'a self, email: &'a OutgoingEmail) -> SendFuture<'a>;
+    /// Whether an email with this idempotency key was already accepted (sent no earlier than
+    /// `since`): asked before re-sending a row whose previous attempt's outcome is unknown.
+    fn find_email<'a>(&'a self, email: &'a OutgoingEmail, since: DateTime<Utc>) -> FindFuture<'a>;
 }
 
 /// One Slack DM: `chat.postMessage` fields (`text` plus `blocks` or `attachments`).
@@ -74,4 +87,8 @@ pub struct OutgoingChat {
 /// Implemented by the Slack Web API client (`slack::delivery`), and by test doubles.
 pub trait ChatSender: Send + Sync {
     fn send_dm<'a>(&'a self, chat: &'a OutgoingChat) -> SendFuture<'a>;
+    /// Whether this DM (by its idempotency key) is already in the user's DM channel, posted no
+    /// earlier than `since`: asked before re-sending a row whose previous attempt's outcome is
+    /// unknown. Returns the same id `send_dm` would have (`channel:ts`).
+    fn find_dm<'a>(&'a self, chat: &'a OutgoingChat, since: DateTime<Utc>) -> FindFuture<'a>;
 }

@@ -6,7 +6,8 @@
 //! as long as SendGrid asks) and `X-Message-Id` on 202 (stored as the outbox row's provider
 //! id). The JSON body is the documented v3 shape; its field order (text/plain before
 //! text/html) matters to SendGrid.
-use super::senders::{EmailSender, OutgoingEmail, SendError, SendFuture};
+use super::senders::{EmailSender, FindFuture, OutgoingEmail, SendError, SendFuture};
+use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use std::time::Duration;
@@ -14,6 +15,8 @@ use std::time::Duration;
 pub struct SendGridClient {
     http: reqwest::Client,
     url: String,
+    /// Email Activity API (`GET /v3/messages`), asked before re-sending an uncertain row.
+    activity_url: String,
     api_key: SecretString,
     from_email: String,
     from_name: String,
@@ -33,6 +36,7 @@ impl SendGridClient {
         Ok(SendGridClient {
             http,
             url: format!("{}/v3/mail/send", base_url.trim_end_matches('/')),
+            activity_url: format!("{}/v3/messages", base_url.trim_end_matches('/')),
             api_key,
             from_email: from_email.to_string(),
             from_name: "SkyGeni Deal Risk".into(),
@@ -81,7 +85,15 @@ impl SendGridClient {
             .json(&self.body(e))
             .send()
             .await
-            .map_err(|err| SendError::retryable(format!("SendGrid unreachable: {err}")))?;
+            .map_err(|err| {
+                if err.is_connect() {
+                    // Never connected: SendGrid cannot have the message.
+                    SendError::retryable(format!("SendGrid unreachable: {err}"))
+                } else {
+                    // Timed out or cut off after the request went out: it may have been accepted.
+                    SendError::Unknown(format!("SendGrid did not answer: {err}"))
+                }
+            })?;
         let status = resp.status();
         let headers = resp.headers().clone();
         if status.is_success() {
@@ -106,9 +118,69 @@ impl SendGridClient {
     }
 }
 
+impl SendGridClient {
+    /// Looks the email up by its `custom_args.skygeni_key` in the Email Activity API. That API
+    /// is a paid add-on with its own key permission: without it (401/403) nothing can be
+    /// checked, so this answers "not found" (the row is sent again: at-least-once) and counts
+    /// `skygeni_outbox_unverified_total`. 429 and 5xx are retried later like a failed send.
+    async fn find(
+        &self,
+        e: &OutgoingEmail,
+        _since: DateTime<Utc>,
+    ) -> Result<Option<String>, SendError> {
+        // Query syntax from SendGrid's Email Activity query reference (`name="value"`).
+        let key = e.idempotency_key.replace('\\', "\\\\").replace('"', "\\\"");
+        let query = format!("unique_args['skygeni_key']=\"{key}\"");
+        let resp = self
+            .http
+            .get(&self.activity_url)
+            .bearer_auth(self.api_key.expose_secret())
+            .query(&[("limit", "10"), ("query", query.as_str())])
+            .send()
+            .await
+            .map_err(|err| SendError::retryable(format!("SendGrid activity lookup: {err}")))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if status.is_success() {
+            let v: serde_json::Value = resp
+                .json()
+                .await
+                .map_err(|err| SendError::retryable(format!("SendGrid activity lookup: {err}")))?;
+            return Ok(v["messages"]
+                .as_array()
+                .and_then(|m| m.first())
+                .and_then(|m| m["msg_id"].as_str())
+                .map(str::to_string));
+        }
+        if status.as_u16() == 401 || status.as_u16() == 403 {
+            tracing::warn!(key = %e.idempotency_key, status = status.as_u16(),
+                "SendGrid Email Activity not available to this key: re-sending without a check");
+            metrics::counter!("skygeni_outbox_unverified_total", "channel" => "email").increment(1);
+            return Ok(None);
+        }
+        let body = resp.text().await.unwrap_or_default();
+        let message = format!(
+            "SendGrid activity {}: {}",
+            status.as_u16(),
+            error_messages(&body)
+        );
+        if status.as_u16() == 429 || status.is_server_error() {
+            return Err(SendError::Retryable {
+                message,
+                retry_after: retry_after(&headers, chrono::Utc::now().timestamp()),
+            });
+        }
+        Err(SendError::Permanent(message))
+    }
+}
+
 impl EmailSender for SendGridClient {
     fn send_email<'a>(&'a self, email: &'a OutgoingEmail) -> SendFuture<'a> {
         Box::pin(self.post(email))
+    }
+
+    fn find_email<'a>(&'a self, email: &'a OutgoingEmail, since: DateTime<Utc>) -> FindFuture<'a> {
+        Box::pin(self.find(email, since))
     }
 }
 

@@ -271,6 +271,50 @@ impl SlackApi {
         self.post_message(token, &channel, message).await
     }
 
+    /// Finds a message this app posted in the DM with `slack_user_id` whose message metadata
+    /// is `{event_type, event_payload: {skygeni_key: key}}`, no older than `oldest` (unix
+    /// seconds): `conversations.history` with `include_all_metadata`, newest first, at most
+    /// `MAX_HISTORY_PAGES` pages of 200. Needs the `im:history` scope.
+    pub async fn find_dm_by_key(
+        &self,
+        token: &str,
+        slack_user_id: &str,
+        event_type: &str,
+        key: &str,
+        oldest: i64,
+    ) -> Result<Option<Posted>, SlackError> {
+        const MAX_HISTORY_PAGES: usize = 10;
+        let channel = self.open_dm(token, slack_user_id).await?;
+        let mut cursor = String::new();
+        for _ in 0..MAX_HISTORY_PAGES {
+            let mut args = json!({"channel": channel, "oldest": oldest.to_string(),
+                                  "inclusive": true, "include_all_metadata": true, "limit": 200});
+            if !cursor.is_empty() {
+                args["cursor"] = json!(cursor);
+            }
+            let v = self.call(token, "conversations.history", &args).await?;
+            let found = v["messages"].as_array().into_iter().flatten().find(|m| {
+                m["metadata"]["event_type"] == event_type
+                    && m["metadata"]["event_payload"]["skygeni_key"] == key
+            });
+            if let Some(m) = found {
+                return Ok(Some(Posted {
+                    channel: channel.clone(),
+                    ts: m["ts"].as_str().unwrap_or_default().to_string(),
+                }));
+            }
+            cursor = v["response_metadata"]["next_cursor"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if v["has_more"] != true || cursor.is_empty() {
+                return Ok(None);
+            }
+        }
+        // More history than we page through since `oldest`: treat as not found (at-least-once).
+        Ok(None)
+    }
+
     /// `conversations.open` for one user → the DM channel id (`D…`).
     pub async fn open_dm(&self, token: &str, slack_user_id: &str) -> Result<String, SlackError> {
         let v = self

@@ -41,12 +41,14 @@ pub use runtime::SlackRuntime;
 pub const SLASH_COMMAND: &str = "/deal-risk";
 
 /// Bot scopes the code needs: `commands` (slash command), `chat:write` (alerts, digests),
-/// `im:write` (open the DM), `users:read` + `users:read.email` (map Slack users to CRM owners by
+/// `im:write` (open the DM), `im:history` (before re-sending an alert whose first attempt may
+/// have arrived, look for it in the DM by its metadata), `users:read` + `users:read.email` (map Slack users to CRM owners by
 /// email). No `links:*`: the bot does not unfurl links.
 pub const BOT_SCOPES: &[&str] = &[
     "commands",
     "chat:write",
     "im:write",
+    "im:history",
     "users:read",
     "users:read.email",
 ];

@@ -50,10 +50,14 @@ pub struct OutboxRow {
     pub alert_id: Option<String>,
     pub created_at: String,
     pub sent_at: Option<String>,
+    /// The previous attempt may have reached the provider unrecorded (its worker died and the
+    /// lease was taken over, or the call timed out): look the message up before sending again.
+    pub verify_before_send: bool,
 }
 
 const COLUMNS: &str = "tenant_id, outbox_id, kind, channel, recipient, payload, status, attempts, \
-                       next_attempt_at, last_error, provider_id, idempotency_key, alert_id, created_at, sent_at";
+                       next_attempt_at, last_error, provider_id, idempotency_key, alert_id, created_at, sent_at, \
+                       verify_before_send";
 
 /// Insert rows inside an open transaction; rows whose idempotency key exists are skipped.
 /// Returns how many were inserted.
@@ -112,6 +116,7 @@ fn row_from(r: &sqlx::any::AnyRow) -> StoreResult<OutboxRow> {
         alert_id: r.try_get("alert_id")?,
         created_at: r.try_get("created_at")?,
         sent_at: r.try_get("sent_at")?,
+        verify_before_send: r.try_get::<i64, _>("verify_before_send")? != 0,
     })
 }
 
@@ -130,6 +135,8 @@ impl Store {
     }
 
     /// Claim up to `limit` rows that are due (or whose lease expired) for this worker.
+    /// Taking over a row still `sending` marks it `verify_before_send`: the dead worker may
+    /// have handed it to the provider before it could record that.
     /// PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent workers take disjoint rows without
     /// waiting. SQLite: the single UPDATE … RETURNING statement is atomic (one writer at a time).
     pub async fn claim_outbox(
@@ -146,7 +153,8 @@ impl Store {
         };
         let sql = format!(
             "UPDATE outbox SET status = '{STATUS_SENDING}', claim_token = $3, lease_until = $4, \
-             attempts = attempts + 1 \
+             attempts = attempts + 1, \
+             verify_before_send = CASE WHEN status = '{STATUS_SENDING}' THEN 1 ELSE verify_before_send END \
              WHERE tenant_id = $1 AND outbox_id IN (\
                SELECT outbox_id FROM outbox WHERE tenant_id = $1 AND \
                ((status = '{STATUS_PENDING}' AND next_attempt_at <= $2) OR \
@@ -180,7 +188,7 @@ impl Store {
         let mut tx = self.begin_tenant(tenant).await?;
         let n = sqlx::query(
             "UPDATE outbox SET status = 'sent', provider_id = $4, sent_at = $5, last_error = NULL, \
-             claim_token = NULL, lease_until = NULL \
+             claim_token = NULL, lease_until = NULL, verify_before_send = 0 \
              WHERE tenant_id = $1 AND outbox_id = $2 AND claim_token = $3",
         )
         .bind(tenant.as_str().to_string())
@@ -196,6 +204,9 @@ impl Store {
     }
 
     /// Record a failed attempt: back to `pending` until `retry_at`, or `dead` when `None`.
+    /// `verify` says whether the next attempt must first look the message up with the provider
+    /// (the outcome of this one is unknown, or the look-up itself failed).
+    #[allow(clippy::too_many_arguments)]
     pub async fn finish_outbox_failed(
         &self,
         tenant: &TenantId,
@@ -203,6 +214,7 @@ impl Store {
         token: &str,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
+        verify: bool,
     ) -> StoreResult<bool> {
         let (status, next) = match retry_at {
             Some(t) => (STATUS_PENDING, Some(format_ts(t))),
@@ -211,7 +223,8 @@ impl Store {
         let mut tx = self.begin_tenant(tenant).await?;
         let n = sqlx::query(
             "UPDATE outbox SET status = $4, last_error = $5, \
-             next_attempt_at = COALESCE($6, next_attempt_at), claim_token = NULL, lease_until = NULL \
+             next_attempt_at = COALESCE($6, next_attempt_at), claim_token = NULL, lease_until = NULL, \
+             verify_before_send = $7 \
              WHERE tenant_id = $1 AND outbox_id = $2 AND claim_token = $3",
         )
         .bind(tenant.as_str().to_string())
@@ -220,6 +233,7 @@ impl Store {
         .bind(status)
         .bind(error.chars().take(1000).collect::<String>())
         .bind(next)
+        .bind(i64::from(verify))
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -33,6 +33,9 @@ pub struct Harness {
     pub slack: SlackFake,
     pub sendgrid: FakeSendGrid,
     pub dispatcher: Arc<Dispatcher>,
+    /// The dispatcher's own clients, for playing a worker that dies mid-send.
+    pub email_client: Arc<SendGridClient>,
+    pub chat_client: Arc<SlackDmSender>,
     _servers: (FakeServer, FakeServer),
 }
 
@@ -79,6 +82,7 @@ impl Harness {
 
         let (slack, sendgrid, servers, dispatcher) =
             fakes_and_dispatcher(&store, cfg, &["UREP", "UMGR"]).await;
+        let (email_client, chat_client) = clients(&servers);
         Harness {
             _db: db,
             store,
@@ -86,6 +90,8 @@ impl Harness {
             slack,
             sendgrid,
             dispatcher,
+            email_client,
+            chat_client,
             _servers: servers,
         }
     }
@@ -156,25 +162,25 @@ pub async fn fakes_and_dispatcher(
     let slack_server = slack.start(0).await.unwrap();
     let sendgrid = FakeSendGrid::new(SENDGRID_KEY);
     let sg_server = FakeServer::start(sendgrid.router(), 0).await.unwrap();
+    let servers = (slack_server, sg_server);
+    let (email, chat) = clients(&servers);
+    let dispatcher = Dispatcher::new(store.clone(), Some(email), Some(chat), links(), cfg).unwrap();
+    (slack, sendgrid, servers, dispatcher)
+}
+
+/// The real SendGrid and Slack DM clients pointed at the fakes (Slack, SendGrid).
+fn clients(servers: &(FakeServer, FakeServer)) -> (Arc<SendGridClient>, Arc<SlackDmSender>) {
     let email = SendGridClient::new(
-        &sg_server.url(),
+        &servers.1.url(),
         SENDGRID_KEY.to_string().into(),
         "bot@skygeni.example",
     )
     .unwrap();
     let chat = SlackDmSender::new(
-        &SlackApi::new(&format!("{}/api", slack_server.url())),
+        &SlackApi::new(&format!("{}/api", servers.0.url())),
         BotTokens::Static(SLACK_TOKEN.into()),
     );
-    let dispatcher = Dispatcher::new(
-        store.clone(),
-        Some(Arc::new(email)),
-        Some(Arc::new(chat)),
-        links(),
-        cfg,
-    )
-    .unwrap();
-    (slack, sendgrid, (slack_server, sg_server), dispatcher)
+    (Arc::new(email), Arc::new(chat))
 }
 
 pub fn links() -> Links {
@@ -387,6 +393,93 @@ async fn a_crash_between_claim_and_send_leads_to_exactly_one_send_after_restart(
         rows.iter()
             .all(|r| r.status == "sent" && r.provider_id.is_some()),
         "{rows:?}"
+    );
+}
+
+/// A worker that claimed the rows, handed every message to Slack and SendGrid (through the
+/// real clients, so with the DM metadata and `custom_args` key) and was killed before it could
+/// mark them sent. Returns the provider ids the providers gave.
+async fn send_then_die(h: &Harness, at: DateTime<Utc>) -> Vec<String> {
+    use skygeni::notify::compose::{chat_for, email_for};
+    use skygeni::notify::email::EmailRenderer;
+    use skygeni::notify::outbox::Payload;
+    use skygeni::notify::senders::{ChatSender, EmailSender};
+    let claimed = h
+        .store
+        .claim_outbox(&h.tenant, at, Duration::minutes(2), 100, "killed-worker")
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 4);
+    let renderer = EmailRenderer::new().unwrap();
+    let mut ids = Vec::new();
+    for row in &claimed {
+        let payload = Payload::parse(&row.payload).unwrap();
+        let id = if row.channel == "email" {
+            let mail = email_for(
+                &row.kind,
+                &payload,
+                &row.idempotency_key,
+                &renderer,
+                &links(),
+            )
+            .unwrap();
+            h.email_client.send_email(&mail).await.unwrap()
+        } else {
+            let chat =
+                chat_for(h.tenant.as_str(), &payload, &row.idempotency_key, &links()).unwrap();
+            h.chat_client.send_dm(&chat).await.unwrap()
+        };
+        ids.push(id);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn a_worker_killed_after_the_providers_accepted_does_not_cause_a_second_send() {
+    let h = Harness::new("UTC", "UTC").await;
+    let t = utc("2024-03-01T12:00:00Z");
+    h.score(60, t - Duration::hours(1)).await;
+    h.score(80, t).await;
+    let delivered = send_then_die(&h, t).await;
+    assert_eq!(h.sends(), (2, 2), "the dead worker's sends arrived");
+
+    // SendGrid's Email Activity API is rate limited (6/min): while it answers 429 the email
+    // rows cannot be checked, so they wait (and stay marked for checking) instead of resending.
+    h.sendgrid.set_activity_limit(0);
+    let r = h.dispatch(t + Duration::minutes(3)).await;
+    assert_eq!((r.claimed, r.sent, r.retried), (4, 2, 2), "{r:?}");
+    let rows = h.store.outbox_rows(&h.tenant).await.unwrap();
+    let waiting: Vec<_> = rows.iter().filter(|r| r.status == "pending").collect();
+    assert_eq!(waiting.len(), 2, "{rows:?}");
+    assert!(
+        waiting
+            .iter()
+            .all(|r| r.channel == "email" && r.verify_before_send),
+        "{waiting:?}"
+    );
+
+    h.sendgrid.set_activity_limit(6);
+    let r = h.dispatch(t + Duration::hours(2)).await;
+    assert_eq!((r.claimed, r.sent), (2, 2), "{r:?}");
+    assert_eq!(h.sends(), (2, 2), "nothing was sent twice");
+    assert_eq!(
+        h.slack.count_ok("conversations.history"),
+        2,
+        "each DM looked up once"
+    );
+    let rows = h.store.outbox_rows(&h.tenant).await.unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r.status == "sent" && !r.verify_before_send),
+        "{rows:?}"
+    );
+    let mut recorded: Vec<String> = rows.iter().filter_map(|r| r.provider_id.clone()).collect();
+    let mut delivered = delivered;
+    recorded.sort();
+    delivered.sort();
+    assert_eq!(
+        recorded, delivered,
+        "the rows carry the ids of the messages that arrived"
     );
 }
 

@@ -39,6 +39,7 @@ pub(super) async fn gate(State(sf): State<FakeSalesforce>, req: Request, next: N
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let mut lose_response = false;
     match fault {
         Some(Fault::ServerError(code)) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -57,6 +58,8 @@ pub(super) async fn gate(State(sf): State<FakeSalesforce>, req: Request, next: N
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
         // The connection never answers; the client's timeout fires.
         Some(Fault::Drop) => tokio::time::sleep(std::time::Duration::from_secs(3600)).await,
+        // Do the work below, then never answer.
+        Some(Fault::LoseResponse) => lose_response = true,
         None => {}
     }
     if !path.starts_with("/services/data/") {
@@ -88,6 +91,9 @@ pub(super) async fn gate(State(sf): State<FakeSalesforce>, req: Request, next: N
         format!("api-usage={}/{}", org.api_used, org.api_max)
     };
     let mut resp = next.run(req).await;
+    if lose_response {
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
     resp.headers_mut().insert(
         "Sforce-Limit-Info",
         HeaderValue::from_str(&usage).expect("ascii"),
