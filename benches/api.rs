@@ -34,6 +34,8 @@ const REP: &str = "rep_1";
 type MakeBody = Arc<dyn Fn(usize) -> serde_json::Value + Send + Sync>;
 
 mod common;
+#[path = "common/http_load.rs"]
+mod http_load;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -105,7 +107,7 @@ async fn bench(name: &str, url: &str, n_deals: usize, dir: &std::path::Path) -> 
         run(&client, &endpoint, &token, make.clone(), 500, 8).await?;
         for concurrency in [32, 64] {
             let started = Instant::now();
-            let mut lat = run(
+            let lat = run(
                 &client,
                 &endpoint,
                 &token,
@@ -116,15 +118,9 @@ async fn bench(name: &str, url: &str, n_deals: usize, dir: &std::path::Path) -> 
             .await?;
             let wall = started.elapsed();
             state.flush_audit().await;
-            lat.sort();
-            let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
             println!(
-                "  reqwest {scenario:<7} concurrency {concurrency:>2}: {:>7.0} req/s   p50 {:>6.2} ms   p95 {:>6.2} ms   p99 {:>6.2} ms   ({} requests)",
-                lat.len() as f64 / wall.as_secs_f64(),
-                ms(pct(0.50)),
-                ms(pct(0.95)),
-                ms(pct(0.99)),
-                lat.len(),
+                "  reqwest {scenario:<7} concurrency {concurrency:>2}: {}",
+                http_load::summary(lat, wall)
             );
         }
     }
@@ -201,12 +197,8 @@ fn wrk_id_script(token: &str, ids: &[String]) -> String {
     )
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 /// Up to `n` requests (and at most `MAX_RUN`) from `concurrency` workers; returns every
-/// request's latency.
+/// request's latency. Every answer must be 2xx.
 async fn run(
     client: &Client,
     endpoint: &str,
@@ -215,41 +207,26 @@ async fn run(
     n: usize,
     concurrency: usize,
 ) -> anyhow::Result<Vec<Duration>> {
-    let deadline = Instant::now() + MAX_RUN;
-    let mut workers = Vec::new();
-    for w in 0..concurrency {
-        let (client, endpoint, token) = (client.clone(), endpoint.to_string(), token.to_string());
-        let make = make.clone();
-        let share = n / concurrency + usize::from(w < n % concurrency);
-        workers.push(tokio::spawn(async move {
-            let mut lat = Vec::with_capacity(share);
-            for i in 0..share {
-                if Instant::now() > deadline {
-                    break;
-                }
-                let body = make(w * share + i);
-                let t = Instant::now();
-                let r = client
-                    .post(&endpoint)
-                    .bearer_auth(&token)
-                    .json(&body)
-                    .send()
-                    .await?;
-                let status = r.status();
-                let text = r.bytes().await?;
-                anyhow::ensure!(
-                    status.is_success(),
-                    "status {status}: {}",
-                    String::from_utf8_lossy(&text)
-                );
-                lat.push(t.elapsed());
-            }
-            anyhow::Ok(lat)
-        }));
-    }
-    let mut all = Vec::with_capacity(n);
-    for w in workers {
-        all.extend(w.await??);
-    }
-    Ok(all)
+    let (client, endpoint, token) = (client.clone(), endpoint.to_string(), token.to_string());
+    http_load::drive(n, concurrency, MAX_RUN, move |i| {
+        let (client, endpoint, token, body) =
+            (client.clone(), endpoint.clone(), token.clone(), make(i));
+        async move {
+            let r = client
+                .post(&endpoint)
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await?;
+            let status = r.status();
+            let text = r.bytes().await?;
+            anyhow::ensure!(
+                status.is_success(),
+                "status {status}: {}",
+                String::from_utf8_lossy(&text)
+            );
+            Ok(())
+        }
+    })
+    .await
 }

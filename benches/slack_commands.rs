@@ -30,6 +30,8 @@ const REP: &str = "rep_1";
 const SLACK_USER: &str = "UBENCHREP";
 
 mod common;
+#[path = "common/http_load.rs"]
+mod http_load;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -125,25 +127,14 @@ async fn bench(name: &str, url: &str, n_deals: usize, slack_api: &str) -> anyhow
     // Warm-up: scorer cache, identity cache, pooled connections.
     run(&client, &endpoint, ts, signed.clone(), 500, 8).await?;
     let started = Instant::now();
-    let mut lat = run(&client, &endpoint, ts, signed, REQUESTS, CONCURRENCY).await?;
+    let lat = run(&client, &endpoint, ts, signed, REQUESTS, CONCURRENCY).await?;
     let wall = started.elapsed();
     state.flush_audit().await;
-    lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
     println!(
-        "  concurrency {CONCURRENCY}: {:>6.0} req/s   p50 {:>6.2} ms   p95 {:>6.2} ms   p99 {:>6.2} ms   max {:>6.2} ms   ({} requests)",
-        lat.len() as f64 / wall.as_secs_f64(),
-        ms(pct(0.50)),
-        ms(pct(0.95)),
-        ms(pct(0.99)),
-        ms(*lat.last().unwrap()),
-        lat.len(),
+        "  concurrency {CONCURRENCY}: {}",
+        http_load::summary(lat, wall)
     );
     Ok(())
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// Sends up to `n` requests (stopping after `MAX_RUN`) from `concurrency` workers; returns the
@@ -156,46 +147,27 @@ async fn run(
     n: usize,
     concurrency: usize,
 ) -> anyhow::Result<Vec<Duration>> {
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let deadline = Instant::now() + MAX_RUN;
-    let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let (client, endpoint, signed, next) = (
-            client.clone(),
-            endpoint.to_string(),
-            signed.clone(),
-            next.clone(),
-        );
-        workers.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= n || Instant::now() > deadline {
-                    return Ok::<_, anyhow::Error>(lat);
-                }
-                let (body, sig) = &signed[i % signed.len()];
-                let t = Instant::now();
-                let r = client
-                    .post(&endpoint)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("X-Slack-Request-Timestamp", ts.to_string())
-                    .header("X-Slack-Signature", sig)
-                    .body(body.clone())
-                    .send()
-                    .await?;
-                let status = r.status();
-                let text = r.text().await?;
-                lat.push(t.elapsed());
-                anyhow::ensure!(
-                    status.is_success() && text.contains("/100"),
-                    "not a deal card: {status} {text}"
-                );
-            }
-        }));
-    }
-    let mut all = Vec::new();
-    for w in workers {
-        all.extend(w.await??);
-    }
-    Ok(all)
+    let (client, endpoint) = (client.clone(), endpoint.to_string());
+    http_load::drive(n, concurrency, MAX_RUN, move |i| {
+        let (client, endpoint) = (client.clone(), endpoint.clone());
+        let (body, sig) = signed[i % signed.len()].clone();
+        async move {
+            let r = client
+                .post(&endpoint)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("X-Slack-Request-Timestamp", ts.to_string())
+                .header("X-Slack-Signature", sig)
+                .body(body)
+                .send()
+                .await?;
+            let status = r.status();
+            let text = r.text().await?;
+            anyhow::ensure!(
+                status.is_success() && text.contains("/100"),
+                "not a deal card: {status} {text}"
+            );
+            Ok(())
+        }
+    })
+    .await
 }

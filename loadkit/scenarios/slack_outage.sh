@@ -37,7 +37,7 @@ echo "Slack outage: every call answers $FAULT for ${OUTAGE}s"
 "$LOADKIT" seed-burst --tenants "$TENANTS" --deals "$DEALS" --slack-only-reps "$SLACK_ONLY"
 # Rows addressed to the Slack-only reps (t<N>_rep0 … rep<K-1>).
 SO_RE="_rep[0-$((SLACK_ONLY > 0 ? SLACK_ONLY - 1 : 0))]\$"
-so_rows() { kit_sql "SELECT count(*) FROM outbox WHERE channel='$1' AND recipient ~ '$SO_RE' $2"; }
+so_rows() { kit_sql "SELECT count(*) FROM outbox WHERE channel='$1' AND recipient ~ '$SO_RE' ${2:-}"; }
 T0=$(date +%s)
 kit_worker a --no-scheduler
 sent_on() { kit_sql "SELECT count(*) FROM outbox WHERE status='sent' AND channel='$1'"; }

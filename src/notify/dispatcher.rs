@@ -125,9 +125,19 @@ impl Dispatcher {
             let tenant = TenantId::parse(&t.tenant_id).map_err(anyhow::Error::msg)?;
             loop {
                 let token = uuid::Uuid::new_v4().to_string();
+                // Claim no more than can be sent right away: a claimed row waiting for a slot
+                // would, if this process died, have to be looked up with the provider by the
+                // worker that takes it over (and SendGrid's look-up API allows 6 a minute).
+                let room = permits.available_permits().max(1) as i64;
                 let rows = self
                     .store
-                    .claim_outbox(&tenant, now, self.cfg.lease, self.cfg.batch, &token)
+                    .claim_outbox(
+                        &tenant,
+                        now,
+                        self.cfg.lease,
+                        self.cfg.batch.min(room),
+                        &token,
+                    )
                     .await?;
                 if rows.is_empty() {
                     break;
@@ -197,6 +207,7 @@ impl Dispatcher {
         // Whether the next attempt must look the message up first: the outcome of this one is
         // unknown, or this one's own look-up did not finish.
         let mut verify_next = false;
+        let mut lookup_limited = false;
         let result = match &payload {
             Err(e) => Err(SendError::Permanent(e.to_string())),
             Ok(p) if row.verify_before_send => match self.find(tenant, row, p).await {
@@ -210,6 +221,15 @@ impl Dispatcher {
                 Ok(None) => self.send(tenant, row, p).await,
                 Err(e) => {
                     verify_next = true;
+                    // A rate-limited look-up (SendGrid's allows 6 a minute) is waiting its
+                    // turn, not a failed delivery: it does not use up one of the attempts.
+                    lookup_limited = matches!(
+                        e,
+                        SendError::Retryable {
+                            retry_after: Some(_),
+                            ..
+                        }
+                    );
                     Err(e)
                 }
             },
@@ -236,7 +256,7 @@ impl Dispatcher {
             Err(err) => {
                 let retry_at = match &err {
                     SendError::Retryable { retry_after, .. }
-                        if row.attempts < self.cfg.max_attempts =>
+                        if lookup_limited || row.attempts < self.cfg.max_attempts =>
                     {
                         let wait = self
                             .backoff(row.attempts)
@@ -258,6 +278,7 @@ impl Dispatcher {
                         &err.to_string(),
                         retry_at,
                         verify_next,
+                        lookup_limited,
                     )
                     .await?;
                 match (recorded, retry_at) {

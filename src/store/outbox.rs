@@ -205,7 +205,8 @@ impl Store {
 
     /// Record a failed attempt: back to `pending` until `retry_at`, or `dead` when `None`.
     /// `verify` says whether the next attempt must first look the message up with the provider
-    /// (the outcome of this one is unknown, or the look-up itself failed).
+    /// (the outcome of this one is unknown, or the look-up itself failed). `refund` gives the
+    /// attempt back (it only waited for a rate-limited look-up; nothing was sent).
     #[allow(clippy::too_many_arguments)]
     pub async fn finish_outbox_failed(
         &self,
@@ -215,6 +216,7 @@ impl Store {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
         verify: bool,
+        refund: bool,
     ) -> StoreResult<bool> {
         let (status, next) = match retry_at {
             Some(t) => (STATUS_PENDING, Some(format_ts(t))),
@@ -224,7 +226,7 @@ impl Store {
         let n = sqlx::query(
             "UPDATE outbox SET status = $4, last_error = $5, \
              next_attempt_at = COALESCE($6, next_attempt_at), claim_token = NULL, lease_until = NULL, \
-             verify_before_send = $7 \
+             verify_before_send = $7, attempts = attempts - $8 \
              WHERE tenant_id = $1 AND outbox_id = $2 AND claim_token = $3",
         )
         .bind(tenant.as_str().to_string())
@@ -234,6 +236,7 @@ impl Store {
         .bind(error.chars().take(1000).collect::<String>())
         .bind(next)
         .bind(i64::from(verify))
+        .bind(i64::from(refund))
         .execute(&mut *tx)
         .await?
         .rows_affected();

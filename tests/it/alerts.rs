@@ -457,6 +457,10 @@ async fn a_worker_killed_after_the_providers_accepted_does_not_cause_a_second_se
             .all(|r| r.channel == "email" && r.verify_before_send),
         "{waiting:?}"
     );
+    assert!(
+        waiting.iter().all(|r| r.attempts == 1),
+        "waiting for a rate-limited look-up uses up no attempt: {waiting:?}"
+    );
 
     h.sendgrid.set_activity_limit(6);
     let r = h.dispatch(t + Duration::hours(2)).await;
