@@ -46,6 +46,8 @@ T1=$(date +%s.%N)
 read -r CREATED _ <<<"$(kit_outbox)"
 printf 'seeded %d crossings in %.1f s -> %d outbox rows\n' $((TENANTS * DEALS)) "$(echo "$T1 - $T0" | bc)" "$CREATED"
 
+# The dispatcher's info lines say when a look-up found a message already delivered.
+export SKYGENI_LOG=${SKYGENI_LOG:-warn,skygeni::notify::dispatcher=info}
 kit_worker a --no-scheduler
 kit_worker b --no-scheduler
 T2=$(date +%s.%N)
