@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
     match ia.submission() {
         Submission::Snooze { days, .. } => {
             if let Some(d) = days {
-                assert!(SNOOZE_CHOICES.iter().any(|(_, c)| *c == d), "only offered choices");
+                assert!(
+                    SNOOZE_CHOICES.iter().any(|(_, c)| *c == d),
+                    "only offered choices"
+                );
             }
         }
         Submission::FalseAlarm { reason, .. } => {

@@ -330,7 +330,11 @@ fn report(
         }
         for ((kind, s), n) in &win.statuses {
             *all.entry(s.clone()).or_default() += n;
-            *per_kind.entry(*kind).or_default().entry(s.clone()).or_default() += n;
+            *per_kind
+                .entry(*kind)
+                .or_default()
+                .entry(s.clone())
+                .or_default() += n;
             total += n;
             if s.starts_with('5') || s.starts_with("error") {
                 bad += n;

@@ -78,8 +78,11 @@ pub async fn load_scorer(
 /// segment rates, 0 once a model loads again. Every load (API, Slack, batch, /readyz) passes
 /// here, so the gauge follows the registry without a separate probe.
 fn set_degraded_gauge(tenant: &TenantId, degraded: bool) {
-    metrics::gauge!("skygeni_model_degraded", "tenant" => tenant.to_string())
-        .set(if degraded { 1.0 } else { 0.0 });
+    metrics::gauge!("skygeni_model_degraded", "tenant" => tenant.to_string()).set(if degraded {
+        1.0
+    } else {
+        0.0
+    });
 }
 
 fn label(scope: &ModelScope) -> &'static str {

@@ -97,7 +97,10 @@ pub async fn workspace(
     let bot = bot.expose_secret();
     let own = st.slack.single_team(bot).await?;
     if own != team_id {
-        tracing::warn!(team = team_id, "Slack request from a workspace that is not connected");
+        tracing::warn!(
+            team = team_id,
+            "Slack request from a workspace that is not connected"
+        );
         return Ok(None);
     }
     Ok(Some((TenantId::default_tenant(), Some(bot.to_string()))))

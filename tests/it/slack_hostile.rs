@@ -105,8 +105,17 @@ async fn a_workspace_that_is_not_connected_sees_nothing_even_correctly_signed() 
     let (s, _) = post(&app, "/slack/events", &home.to_string(), SIGNING_SECRET).await;
     assert_eq!(s, StatusCode::OK);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    for method in ["views.open", "views.publish", "users.info", "chat.postMessage"] {
-        assert_eq!(app.fake.count(method), 0, "{method} was called for a stranger");
+    for method in [
+        "views.open",
+        "views.publish",
+        "users.info",
+        "chat.postMessage",
+    ] {
+        assert_eq!(
+            app.fake.count(method),
+            0,
+            "{method} was called for a stranger"
+        );
     }
     assert!(app.fake.responses("x").is_empty());
     // The bot's own workspace still works: the refusal is about the team, not the secret.
@@ -187,7 +196,10 @@ async fn another_apps_signing_secret_gets_401_on_every_slack_route() {
     for (path, body) in bodies {
         let (s, text) = post(&app, path, &body, "another-apps-signing-secret").await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{path}: {text}");
-        assert!(!text.contains("Acme") && !text.contains("challenge"), "{text}");
+        assert!(
+            !text.contains("Acme") && !text.contains("challenge"),
+            "{text}"
+        );
     }
     assert!(app.fake.calls().is_empty());
 }
@@ -206,7 +218,10 @@ async fn bodies_over_one_megabyte_get_413_on_slack_routes_and_the_salesforce_web
         let (s, text) = post(&app, path, &big, SIGNING_SECRET).await;
         assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {text}");
         let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        assert!(v["request_id"].is_string(), "{path}: our error shape: {text}");
+        assert!(
+            v["request_id"].is_string(),
+            "{path}: our error shape: {text}"
+        );
     }
     assert!(app.fake.calls().is_empty());
 }
@@ -232,13 +247,23 @@ async fn sql_metacharacters_and_unicode_in_slack_text_reach_the_match_intact() {
             "{query:?} finds the deal, name intact: {v}"
         );
     }
-    for query in ["'; DELETE FROM deals; --", "%", "_", "\\", "\u{202E}gnp.exe", "e\u{301}\u{302}\u{303}"] {
+    for query in [
+        "'; DELETE FROM deals; --",
+        "%",
+        "_",
+        "\\",
+        "\u{202E}gnp.exe",
+        "e\u{301}\u{302}\u{303}",
+    ] {
         let (s, v) = app.command("UREP0", query).await;
         assert_eq!(s, StatusCode::OK, "{query:?}: {v}");
         assert_eq!(v["response_type"], "ephemeral", "{query:?}: {v}");
     }
     assert_eq!(app.store.count_deals(&tenant).await.unwrap(), before);
-    assert_eq!(app.deal(&app.acme_labs).await.company.as_deref(), Some(name));
+    assert_eq!(
+        app.deal(&app.acme_labs).await.company.as_deref(),
+        Some(name)
+    );
 }
 
 #[tokio::test]
@@ -256,13 +281,18 @@ async fn degraded_scoring_is_announced_in_slack_answers_the_app_home_and_metrics
     );
     let (_, v) = app.command("UREP0", "acme rockets").await;
     assert!(v["blocks"][0].to_string().contains("degraded mode"), "{v}");
-    app.event(&json!({"type": "event_callback", "team_id": "T0FAKE", "api_app_id": "A0FAKE",
+    app.event(
+        &json!({"type": "event_callback", "team_id": "T0FAKE", "api_app_id": "A0FAKE",
         "event_id": "EvD", "event_time": 1700000000,
-        "event": {"type": "app_home_opened", "user": "UMGR", "channel": "D0MGR", "tab": "home"}}))
-        .await;
+        "event": {"type": "app_home_opened", "user": "UMGR", "channel": "D0MGR", "tab": "home"}}),
+    )
+    .await;
     app.wait_for("views.publish", 1).await;
     let home = app.fake.calls_to("views.publish")[0].body["view"].clone();
-    assert!(home["blocks"][0].to_string().contains("degraded mode"), "{home}");
+    assert!(
+        home["blocks"][0].to_string().contains("degraded mode"),
+        "{home}"
+    );
     assert!(home["blocks"].as_array().unwrap().len() <= 100);
 
     // The gauge, per tenant (a tenant of this test's own, so parallel tests cannot flip it).
@@ -271,22 +301,67 @@ async fn degraded_scoring_is_announced_in_slack_answers_the_app_home_and_metrics
             .find(|l| l.starts_with(&format!("skygeni_model_degraded{{tenant=\"{tenant}\"}}")))
             .map(|l| l.rsplit(' ').next().unwrap().to_string())
     };
-    let tenant = TenantId::parse(&format!("degr-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])).unwrap();
-    app.store.add_tenant(&tenant, "Degraded", "UTC").await.unwrap();
-    skygeni::jobs::models::load_scorer(&app.store, &tenant, &[]).await.unwrap();
-    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    assert_eq!(gauge(&metrics, tenant.as_str()).as_deref(), Some("1"), "{metrics}");
+    let tenant = TenantId::parse(&format!(
+        "degr-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ))
+    .unwrap();
+    app.store
+        .add_tenant(&tenant, "Degraded", "UTC")
+        .await
+        .unwrap();
+    skygeni::jobs::models::load_scorer(&app.store, &tenant, &[])
+        .await
+        .unwrap();
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        gauge(&metrics, tenant.as_str()).as_deref(),
+        Some("1"),
+        "{metrics}"
+    );
     let deals = skygeni::crm::parse_csv_bytes(
         skygeni::crm::synthetic::generated_csv(600, "G").as_bytes(),
         chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap(),
     )
     .unwrap()
     .deals;
-    let cfg = skygeni::engine::TrainConfig { gbt: None, folds: 3, ..Default::default() };
-    skygeni::jobs::models::train_and_register(&app.store, &ModelScope::Tenant(tenant.clone()), &deals, &cfg, false)
+    let cfg = skygeni::engine::TrainConfig {
+        gbt: None,
+        folds: 3,
+        ..Default::default()
+    };
+    skygeni::jobs::models::train_and_register(
+        &app.store,
+        &ModelScope::Tenant(tenant.clone()),
+        &deals,
+        &cfg,
+        false,
+    )
+    .await
+    .unwrap();
+    skygeni::jobs::models::load_scorer(&app.store, &tenant, &deals)
         .await
         .unwrap();
-    skygeni::jobs::models::load_scorer(&app.store, &tenant, &deals).await.unwrap();
-    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    assert_eq!(gauge(&metrics, tenant.as_str()).as_deref(), Some("0"), "{metrics}");
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        gauge(&metrics, tenant.as_str()).as_deref(),
+        Some("0"),
+        "{metrics}"
+    );
 }
