@@ -32,7 +32,7 @@ kit_salesforce sfkit
 kit_serve a
 URL=http://127.0.0.1:$KIT_PORT_a
 TOKEN=$("$SKYGENI" token --sub loadkit-admin --role admin)
-DEALS=$(kit_sql "SELECT string_agg(deal_id, ',') FROM (SELECT deal_id FROM deals WHERE outcome IS NULL ORDER BY deal_id LIMIT 200) d")
+DEALS=$(kit_sql "SELECT string_agg(deal_id, ',') FROM (SELECT deal_id FROM deals WHERE tenant_id = 'default' AND outcome IS NULL ORDER BY deal_id LIMIT 200) d")
 RESP="$FAKE_SLACK/response/loadkit"
 RECORDS=$(kit_sql "SELECT string_agg(deal_id, ',') FROM (SELECT deal_id FROM deals WHERE tenant_id = 'sfkit' ORDER BY deal_id LIMIT 200) d")
 [[ -n $RECORDS ]] || { kit_log "the Salesforce sync brought no Opportunities"; exit 2; }
