@@ -367,20 +367,22 @@ async fn view_submission(
         Submission::Snooze { ctx, days } => (ctx, Some(days), None),
         Submission::FalseAlarm { ctx, reason } => (ctx, None, reason),
     };
+    // Slack refuses `errors` naming a block the view does not have, so each form's errors go
+    // on its own input block.
+    let block = if snooze.is_some() {
+        modals::SNOOZE_BLOCK
+    } else {
+        modals::REASON_BLOCK
+    };
     let Some(ctx) = ctx else {
         return Ok(modal_errors(vec![(
-            modals::SNOOZE_BLOCK,
+            block,
             "This form is out of date; close it and click the button again.".into(),
         )]));
     };
     let deal = match visible_deal(state, viewer, &ctx.deal_id).await? {
         Ok(Some(d)) => d,
         _ => {
-            let block = if snooze.is_some() {
-                modals::SNOOZE_BLOCK
-            } else {
-                modals::REASON_BLOCK
-            };
             return Ok(modal_errors(vec![(
                 block,
                 "This deal is not available to you any more.".into(),

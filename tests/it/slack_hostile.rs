@@ -365,3 +365,24 @@ async fn degraded_scoring_is_announced_in_slack_answers_the_app_home_and_metrics
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_tampered_modal_form_gets_an_error_on_its_own_input_block() {
+    let app = SlackApp::spawn().await;
+    for (callback, block) in [
+        ("snooze_modal", "snooze_for"),
+        ("false_alarm_modal", "false_alarm_reason"),
+    ] {
+        let payload = json!({"type": "view_submission", "team": {"id": "T0FAKE"},
+            "user": {"id": "UREP0", "team_id": "T0FAKE"}, "trigger_id": "t",
+            "view": {"id": "V1", "callback_id": callback, "private_metadata": "{\"deal_id\": 42",
+                     "state": {"values": {}}}});
+        let (s, v) = app.interact(&payload).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(v["response_action"], "errors", "{v}");
+        assert!(
+            v["errors"][block].is_string(),
+            "{callback}: the error is on a block the view has: {v}"
+        );
+    }
+}
