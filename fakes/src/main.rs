@@ -57,6 +57,11 @@ async fn main() -> anyhow::Result<()> {
         sf.seed_opportunities(a.sf_opportunities, a.sf_owners.max(1), 42);
     }
     let refresh_token = sf.issue_refresh_token();
+    // The org's instance URL is set only by `FakeSalesforce::start`: without it the token
+    // endpoint hands out an empty `instance_url` and every REST call after login fails. This
+    // server answers the same org (shared state and faults) at that URL; the one below adds
+    // the control routes and is the login URL the scenarios use.
+    let _sf_instance = sf.start(0).await?;
 
     let s = slack.clone();
     let slack_router = slack

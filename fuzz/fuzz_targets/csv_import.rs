@@ -10,8 +10,17 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(r.rows_read, r.accepted + r.rejected);
         assert_eq!(parsed.deals.len() as u64, r.accepted);
         let lines = data.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-        for issue in r.rejections.values().chain(r.warnings.values()).flat_map(|c| &c.examples) {
-            assert!(issue.line >= 1 && issue.line <= lines, "line {} of {lines}", issue.line);
+        for issue in r
+            .rejections
+            .values()
+            .chain(r.warnings.values())
+            .flat_map(|c| &c.examples)
+        {
+            assert!(
+                issue.line >= 1 && issue.line <= lines,
+                "line {} of {lines}",
+                issue.line
+            );
         }
     }
 });

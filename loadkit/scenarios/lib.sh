@@ -123,10 +123,11 @@ kit_finish() {
 
 # Start skygeni-fakes (Slack, SendGrid, Salesforce on loopback) and point the replicas at it:
 # sets FAKE_SLACK, FAKE_SENDGRID, FAKE_SALESFORCE (base URLs) and the SLACK_*/SENDGRID_* env.
-# KIT_FAKES_ARGS adds skygeni-fakes flags (e.g. --sendgrid-activity-per-minute 60).
+# Extra arguments go to skygeni-fakes (e.g. --sf-opportunities 200), after KIT_FAKES_ARGS
+# (e.g. --sendgrid-activity-per-minute 60).
 kit_fakes() {
-    # shellcheck disable=SC2086 # flags are meant to split
-    "$FAKES" ${KIT_FAKES_ARGS:-} >"$KIT_DIR/fakes.json" 2>"$KIT_DIR/fakes.log" &
+    # shellcheck disable=SC2086 # KIT_FAKES_ARGS is meant to split
+    "$FAKES" ${KIT_FAKES_ARGS:-} "$@" >"$KIT_DIR/fakes.json" 2>"$KIT_DIR/fakes.log" &
     KIT_PIDS+=("$!")
     local i
     for i in $(seq 1 100); do
@@ -192,4 +193,39 @@ kit_drain() {
     done
     kit_log "outbox not drained after ${limit}s: $(kit_outbox)"
     return 1
+}
+
+# kit_slack_user TENANT SLACK_ID: an admin SkyGeni user already mapped to that Slack user, so
+# signed slash commands and clicks from it get scored answers, not the how-to-link note.
+kit_slack_user() {
+    kit_sql "INSERT INTO users (tenant_id, user_id, email, name, role, slack_user_id, created_at) \
+        VALUES ('$1', 'kit-admin', 'kit-admin@loadkit.test', 'Kit Admin', 'admin', '$2', '2024-06-01T00:00:00Z') \
+        ON CONFLICT DO NOTHING" >/dev/null
+}
+
+# kit_slack_command URL TEXT: `/deal-risk TEXT` from U0LOADKIT in the fake's workspace (T0FAKE,
+# what its auth.test reports), signed like Slack signs it; prints the JSON answer.
+kit_slack_command() {
+    local body ts sig
+    body="team_id=T0FAKE&channel_id=C0LOADKIT&user_id=U0LOADKIT&command=%2Fdeal-risk&text=$(jq -rn --arg t "$2" '$t|@uri')&response_url=$(jq -rn --arg t "$FAKE_SLACK/response/kit" '$t|@uri')&trigger_id=1.2.3"
+    ts=$(date +%s)
+    sig=$(printf 'v0:%s:%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$SLACK_SIGNING_SECRET" | sed 's/^.* //')
+    curl -sS -H "x-slack-request-timestamp: $ts" -H "x-slack-signature: v0=$sig" \
+        -H 'content-type: application/x-www-form-urlencoded' --data-binary "$body" "$1/slack/commands"
+}
+
+# kit_salesforce TENANT: connect the fake Salesforce org to TENANT with the JWT bearer flow (a
+# throwaway RSA key; the fake checks the assertion's claims, not its signature) and run one
+# sync, so signed webhooks for the fake org route to TENANT. Needs kit_fakes first.
+kit_salesforce() {
+    local tenant=$1
+    openssl genrsa -out "$KIT_DIR/sf_jwt.pem" 2048 2>/dev/null
+    export SALESFORCE_LOGIN_URL=$FAKE_SALESFORCE SALESFORCE_CLIENT_ID=fake-consumer-key \
+        SALESFORCE_CLIENT_SECRET=fake-consumer-secret SALESFORCE_JWT_PRIVATE_KEY=$KIT_DIR/sf_jwt.pem
+    "$SKYGENI" tenant add "$tenant" >/dev/null 2>&1 || true
+    "$SKYGENI" --tenant "$tenant" sync --jwt-username kit@loadkit.test >"$KIT_DIR/sf_sync.txt" 2>&1 || {
+        tail -20 "$KIT_DIR/sf_sync.txt" >&2
+        kit_log "Salesforce connect/sync failed"
+        exit 2
+    }
 }

@@ -33,8 +33,9 @@ pub struct LoadArgs {
     slack_signing_secret: Option<String>,
     #[arg(long, env = "SALESFORCE_WEBHOOK_SECRET")]
     webhook_secret: Option<String>,
-    /// Slack team id the slash commands claim to come from.
-    #[arg(long, default_value = "T0LOADKIT")]
+    /// Slack team id the slash commands claim to come from. In single-workspace mode only the
+    /// bot token's own workspace is served; T0FAKE is the fake Slack's (its `auth.test`).
+    #[arg(long, default_value = "T0FAKE")]
     team_id: String,
     /// Slack user id of the caller (mapped to a SkyGeni user by the scenario).
     #[arg(long, default_value = "U0LOADKIT")]
@@ -42,6 +43,13 @@ pub struct LoadArgs {
     /// Deal ids to ask about (comma-separated); the slash command and webhook pick from them.
     #[arg(long, default_value = "D-0001")]
     deals: String,
+    /// Salesforce org id the webhooks claim to come from (must be connected to a tenant;
+    /// 00DFAKE000000001AA is the fake org's).
+    #[arg(long, default_value = "00DFAKE000000001AA")]
+    sf_org: String,
+    /// Opportunity ids the webhooks name (comma-separated; default: the `--deals` list).
+    #[arg(long)]
+    webhook_records: Option<String>,
     /// Where response_url points (a fake Slack's /response path), if any.
     #[arg(long, default_value = "http://127.0.0.1:9/response/loadkit")]
     response_url: String,
@@ -51,6 +59,10 @@ pub struct LoadArgs {
     /// Exit non-zero when any 5xx (or transport error) was seen.
     #[arg(long)]
     fail_on_5xx: bool,
+    /// Exit non-zero when any 4xx was seen: every request the kit sends is valid, so a 4xx
+    /// means a traffic class is not exercising the path it claims to.
+    #[arg(long)]
+    fail_on_4xx: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -64,7 +76,7 @@ enum Kind {
 #[derive(Default)]
 struct Window {
     latencies: BTreeMap<Kind, Vec<f64>>,
-    statuses: BTreeMap<String, u64>,
+    statuses: BTreeMap<(Kind, String), u64>,
 }
 
 pub async fn run(a: LoadArgs) -> anyhow::Result<()> {
@@ -87,7 +99,9 @@ pub async fn run(a: LoadArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!plan.is_empty(), "--mix turns every kind off");
     anyhow::ensure!(a.rate > 0 && a.rate <= 5_000, "--rate must be 1..=5000");
     anyhow::ensure!(a.duration <= 3_600, "--duration is capped at one hour");
-    let deals: Vec<String> = a.deals.split(',').map(|s| s.trim().to_string()).collect();
+    let list = |s: &str| -> Vec<String> { s.split(',').map(|s| s.trim().to_string()).collect() };
+    let deals = list(&a.deals);
+    let records = list(a.webhook_records.as_deref().unwrap_or(&a.deals));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(256)
@@ -104,7 +118,11 @@ pub async fn run(a: LoadArgs) -> anyhow::Result<()> {
     for i in 0..total {
         tick.tick().await;
         let kind = plan[(i as usize) % plan.len()];
-        let deal = deals[(i as usize) % deals.len()].clone();
+        let deal = if kind == Kind::Webhook {
+            records[(i as usize) % records.len()].clone()
+        } else {
+            deals[(i as usize) % deals.len()].clone()
+        };
         let (client, a, windows) = (client.clone(), a.clone(), windows.clone());
         let window = started.elapsed().as_secs() / a.window.max(1);
         if i % u64::from(a.rate) == 0 {
@@ -120,7 +138,7 @@ pub async fn run(a: LoadArgs) -> anyhow::Result<()> {
             let mut w = windows.lock().unwrap();
             let w = w.entry(window).or_default();
             w.latencies.entry(kind).or_default().push(secs);
-            *w.statuses.entry(status).or_default() += 1;
+            *w.statuses.entry((kind, status)).or_default() += 1;
         });
         // Reap finished tasks so the set stays small.
         while tasks.try_join_next().is_some() {}
@@ -223,7 +241,7 @@ async fn send(
                 .context("--webhook-secret is needed for webhook traffic")?;
             let body = serde_json::json!({
                 "notification_id": format!("loadkit-{}-{i}", now.timestamp_millis()),
-                "org_id": "00Dloadkit", "object": "Opportunity", "change_type": "update",
+                "org_id": a.sf_org, "object": "Opportunity", "change_type": "update",
                 "record_ids": [deal], "sent_at": now.to_rfc3339(),
             })
             .to_string();
@@ -292,8 +310,10 @@ fn report(
     rss_samples: &[Option<u64>],
 ) -> anyhow::Result<()> {
     let mut bad = 0u64;
+    let mut client_errors = 0u64;
     let mut total = 0u64;
     let mut all: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_kind: BTreeMap<Kind, BTreeMap<String, u64>> = BTreeMap::new();
     println!("window  kind         n     p50_ms   p99_ms");
     for (w, win) in windows {
         for (kind, lat) in &win.latencies {
@@ -308,22 +328,36 @@ fn report(
                 pct(&l, 0.99)
             );
         }
-        for (s, n) in &win.statuses {
+        for ((kind, s), n) in &win.statuses {
             *all.entry(s.clone()).or_default() += n;
+            *per_kind
+                .entry(*kind)
+                .or_default()
+                .entry(s.clone())
+                .or_default() += n;
             total += n;
             if s.starts_with('5') || s.starts_with("error") {
                 bad += n;
             }
+            if s.starts_with('4') {
+                client_errors += n;
+            }
         }
     }
     println!("statuses: {all:?}");
+    for (kind, st) in &per_kind {
+        println!("statuses {kind:?}: {st:?}");
+    }
     let peak = rss_samples.iter().flatten().max().copied();
     println!(
-        "summary: requests={total} server_errors={bad} rss_start_kib={} rss_end_kib={} rss_peak_kib={}",
+        "summary: requests={total} server_errors={bad} client_errors={client_errors} rss_start_kib={} rss_end_kib={} rss_peak_kib={}",
         rss_start.map_or("-".into(), |v| v.to_string()),
         rss_end.map_or("-".into(), |v| v.to_string()),
         peak.map_or("-".into(), |v| v.to_string()),
     );
+    if a.fail_on_4xx && client_errors > 0 {
+        anyhow::bail!("{client_errors} client errors (4xx)");
+    }
     if a.fail_on_5xx && bad > 0 {
         anyhow::bail!("{bad} server errors or transport failures");
     }

@@ -48,6 +48,7 @@ pub async fn load_scorer(
     ] {
         match production_model(store, &scope).await {
             Ok(Some(model)) => {
+                set_degraded_gauge(tenant, false);
                 let note = notes.join("; ");
                 return Ok(LoadedScorer {
                     scorer: Scorer::new(Some(model), stats),
@@ -64,12 +65,24 @@ pub async fn load_scorer(
         }
     }
     notes.push("scoring with segment win rates (degraded)".into());
+    set_degraded_gauge(tenant, true);
     Ok(LoadedScorer {
         scorer: Scorer::new(None, stats),
         source: ModelSource::Degraded,
         note: notes.join("; "),
         similar,
     })
+}
+
+/// `skygeni_model_degraded{tenant}`: 1 while the tenant's last scorer load fell back to
+/// segment rates, 0 once a model loads again. Every load (API, Slack, batch, /readyz) passes
+/// here, so the gauge follows the registry without a separate probe.
+fn set_degraded_gauge(tenant: &TenantId, degraded: bool) {
+    metrics::gauge!("skygeni_model_degraded", "tenant" => tenant.to_string()).set(if degraded {
+        1.0
+    } else {
+        0.0
+    });
 }
 
 fn label(scope: &ModelScope) -> &'static str {

@@ -61,6 +61,10 @@ pub async fn home_for(state: &AppState, viewer: &Viewer) -> anyhow::Result<Value
         ranked: &ranked,
         reps: reps.as_deref(),
     });
+    let loaded = state.scorers.get(&state.store, &viewer.tenant).await?;
+    if let Some(text) = super::degraded::notice_text(&loaded) {
+        super::degraded::add_notice(&mut home, &text, super::degraded::MAX_VIEW_BLOCKS);
+    }
     // The chart URLs draw the whole tenant's pipeline, so only admins (whose scope is the whole
     // tenant) get them; a rep's or manager's Home stays within their own deals.
     if viewer.is_admin()

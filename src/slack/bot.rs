@@ -88,6 +88,7 @@ pub async fn run(state: &AppState, ctx: &CommandCtx, text: &str) -> anyhow::Resu
             unreachable!("answered above")
         }
     };
+    let reply = with_degraded_notice(state, &viewer.tenant, reply).await?;
     audit(
         state,
         &viewer,
@@ -97,6 +98,27 @@ pub async fn run(state: &AppState, ctx: &CommandCtx, text: &str) -> anyhow::Resu
     )
     .await;
     Ok(reply)
+}
+
+/// A scored answer leads with the degraded-mode notice while the tenant has no usable model
+/// (the scorer is cached, so this costs no query).
+async fn with_degraded_notice(
+    state: &AppState,
+    tenant: &TenantId,
+    reply: Reply,
+) -> anyhow::Result<Reply> {
+    let loaded = state.scorers.get(&state.store, tenant).await?;
+    Ok(match reply {
+        Reply::Ephemeral(mut v) => {
+            super::degraded::add_to_message(&mut v, &loaded);
+            Reply::Ephemeral(v)
+        }
+        Reply::InChannel(mut v) => {
+            super::degraded::add_to_message(&mut v, &loaded);
+            Reply::InChannel(v)
+        }
+        Reply::Nothing => Reply::Nothing,
+    })
 }
 
 fn command_text(text: &str) -> String {

@@ -38,14 +38,31 @@ pub struct Interaction {
 }
 
 impl Interaction {
-    /// Reads a payload; `Err` names what is missing.
+    /// The whole inbound decode before any lookup: the raw form body Slack posts
+    /// (`payload=<url-encoded JSON>`) → JSON → the fields used. Pure, so the fuzz target
+    /// `slack_interaction` drives exactly what the route runs; `Err` is the 400's message.
+    pub fn from_form(body: &[u8]) -> Result<Interaction, String> {
+        let form: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|e| format!("malformed interaction form: {e}"))?;
+        let (_, payload) = form
+            .iter()
+            .find(|(k, _)| k == "payload")
+            .ok_or("interaction form has no payload field")?;
+        let payload: Value = serde_json::from_str(payload)
+            .map_err(|e| format!("interaction payload is not JSON: {e}"))?;
+        Interaction::parse(&payload).map_err(|e| format!("interaction payload: {e}"))
+    }
+
+    /// Reads a payload; `Err` names what is missing. An empty type, team or user counts as
+    /// missing: it could only ever look up nothing, so it is refused here, not later.
     pub fn parse(p: &Value) -> Result<Interaction, String> {
         let s = |ptr: &str| p.pointer(ptr).and_then(Value::as_str).map(str::to_string);
-        let kind = s("/type").ok_or("payload has no type")?;
-        let team_id = s("/team/id")
-            .or_else(|| s("/user/team_id"))
+        let present = |ptr: &str| s(ptr).filter(|v| !v.trim().is_empty());
+        let kind = present("/type").ok_or("payload has no type")?;
+        let team_id = present("/team/id")
+            .or_else(|| present("/user/team_id"))
             .ok_or("payload has no team.id")?;
-        let slack_user_id = s("/user/id").ok_or("payload has no user.id")?;
+        let slack_user_id = present("/user/id").ok_or("payload has no user.id")?;
         let action = p.pointer("/actions/0");
         Ok(Interaction {
             kind,
@@ -66,6 +83,47 @@ impl Interaction {
             view: p.get("view").cloned().unwrap_or(Value::Null),
         })
     }
+
+    /// What a `view_submission` asks for, decoded from the view alone (no database): the
+    /// handler acts on this, and the fuzz target checks it never panics.
+    pub fn submission(&self) -> Submission {
+        let callback = self.view["callback_id"].as_str().unwrap_or_default();
+        let values = &self.view["state"]["values"];
+        let ctx = || {
+            self.view["private_metadata"]
+                .as_str()
+                .and_then(ModalContext::from_metadata)
+        };
+        match callback {
+            callbacks::SETTINGS => Submission::Settings(settings::parse_settings(values)),
+            callbacks::SNOOZE => Submission::Snooze {
+                ctx: ctx(),
+                days: modals::parse_snooze_days(values),
+            },
+            callbacks::FALSE_ALARM => Submission::FalseAlarm {
+                ctx: ctx(),
+                reason: modals::parse_false_alarm_reason(values),
+            },
+            _ => Submission::Other,
+        }
+    }
+}
+
+/// A submitted modal, decoded. `ctx: None` means the form's metadata is unreadable (out of
+/// date or tampered with): the handler answers with a modal error instead of guessing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Submission {
+    Settings(Result<NotificationSettings, std::collections::BTreeMap<String, String>>),
+    Snooze {
+        ctx: Option<ModalContext>,
+        days: Option<u32>,
+    },
+    FalseAlarm {
+        ctx: Option<ModalContext>,
+        reason: Option<String>,
+    },
+    /// Another callback (or none): nothing to do.
+    Other,
 }
 
 /// What to answer the interaction request with: empty 200, or a JSON body (modal errors).
@@ -302,31 +360,29 @@ async fn view_submission(
     viewer: &Viewer,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Ack> {
-    let callback = ia.view["callback_id"].as_str().unwrap_or_default();
-    let values = &ia.view["state"]["values"];
-    if callback == callbacks::SETTINGS {
-        return save_settings(state, viewer, values).await;
-    }
-    if callback != callbacks::SNOOZE && callback != callbacks::FALSE_ALARM {
-        return Ok(Ack::Empty);
-    }
-    let Some(ctx) = ia.view["private_metadata"]
-        .as_str()
-        .and_then(ModalContext::from_metadata)
-    else {
+    // `snooze` is Some(days chosen) for the snooze form, None for the false-alarm form.
+    let (ctx, snooze, reason) = match ia.submission() {
+        Submission::Settings(parsed) => return save_settings(state, viewer, parsed).await,
+        Submission::Other => return Ok(Ack::Empty),
+        Submission::Snooze { ctx, days } => (ctx, Some(days), None),
+        Submission::FalseAlarm { ctx, reason } => (ctx, None, reason),
+    };
+    // Slack refuses `errors` naming a block the view does not have, so each form's errors go
+    // on its own input block.
+    let block = if snooze.is_some() {
+        modals::SNOOZE_BLOCK
+    } else {
+        modals::REASON_BLOCK
+    };
+    let Some(ctx) = ctx else {
         return Ok(modal_errors(vec![(
-            modals::SNOOZE_BLOCK,
+            block,
             "This form is out of date; close it and click the button again.".into(),
         )]));
     };
     let deal = match visible_deal(state, viewer, &ctx.deal_id).await? {
         Ok(Some(d)) => d,
         _ => {
-            let block = if callback == callbacks::SNOOZE {
-                modals::SNOOZE_BLOCK
-            } else {
-                modals::REASON_BLOCK
-            };
             return Ok(modal_errors(vec![(
                 block,
                 "This deal is not available to you any more.".into(),
@@ -337,8 +393,8 @@ async fn view_submission(
     let score = score_deals(state, &viewer.tenant, std::slice::from_ref(&deal), today)
         .await?
         .remove(0);
-    let note = if callback == callbacks::SNOOZE {
-        let Some(days) = modals::parse_snooze_days(values) else {
+    let note = if let Some(days) = snooze {
+        let Some(days) = days else {
             return Ok(modal_errors(vec![(
                 modals::SNOOZE_BLOCK,
                 "Choose how long to snooze for.".into(),
@@ -378,7 +434,6 @@ async fn view_submission(
             row.until.get(..16).unwrap_or(&row.until).replace('T', " ")
         )
     } else {
-        let reason = modals::parse_false_alarm_reason(values);
         let created = state
             .store
             .record_false_alarm(
@@ -461,8 +516,12 @@ async fn update_origin(
     Ok(())
 }
 
-async fn save_settings(state: &AppState, viewer: &Viewer, values: &Value) -> anyhow::Result<Ack> {
-    let parsed = match settings::parse_settings(values) {
+async fn save_settings(
+    state: &AppState,
+    viewer: &Viewer,
+    parsed: Result<NotificationSettings, std::collections::BTreeMap<String, String>>,
+) -> anyhow::Result<Ack> {
+    let parsed = match parsed {
         Ok(s) => s,
         Err(errors) => {
             return Ok(Ack::Json(

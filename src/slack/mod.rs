@@ -6,6 +6,7 @@ pub mod blocks;
 pub mod bot;
 pub mod card;
 pub mod command;
+pub mod degraded;
 pub mod delivery;
 pub mod home;
 pub mod identity;

@@ -73,7 +73,8 @@ fn bad_request(msg: impl Into<String>) -> Response {
 }
 
 /// The tenant and bot token serving a Slack workspace: an OAuth-installed workspace, else
-/// (single-workspace mode, `SLACK_BOT_TOKEN` set) the default tenant.
+/// (single-workspace mode, `SLACK_BOT_TOKEN` set) the default tenant, but only for the bot
+/// token's own workspace; `None` for any other (the caller answers "not connected").
 pub async fn workspace(
     st: &AppState,
     team_id: &str,
@@ -90,12 +91,19 @@ pub async fn workspace(
         let token = super::tokens::bot_token_at(st, &tenant, Some(team_id), Utc::now()).await?;
         return Ok(Some((tenant, token)));
     }
-    Ok(st.settings.slack_bot_token.as_ref().map(|t| {
-        (
-            TenantId::default_tenant(),
-            Some(t.expose_secret().to_string()),
-        )
-    }))
+    let Some(bot) = st.settings.slack_bot_token.as_ref() else {
+        return Ok(None);
+    };
+    let bot = bot.expose_secret();
+    let own = st.slack.single_team(bot).await?;
+    if own != team_id {
+        tracing::warn!(
+            team = team_id,
+            "Slack request from a workspace that is not connected"
+        );
+        return Ok(None);
+    }
+    Ok(Some((TenantId::default_tenant(), Some(bot.to_string()))))
 }
 
 fn not_installed(st: &AppState) -> Value {
@@ -185,20 +193,9 @@ async fn commands(State(st): State<AppState>, body: Bytes) -> Response {
 }
 
 async fn interactions(State(st): State<AppState>, body: Bytes) -> Response {
-    let form: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
-        Ok(f) => f,
-        Err(e) => return bad_request(format!("malformed interaction form: {e}")),
-    };
-    let Some((_, payload)) = form.iter().find(|(k, _)| k == "payload") else {
-        return bad_request("interaction form has no payload field");
-    };
-    let payload: Value = match serde_json::from_str(payload) {
-        Ok(v) => v,
-        Err(e) => return bad_request(format!("interaction payload is not JSON: {e}")),
-    };
-    let ia = match Interaction::parse(&payload) {
+    let ia = match Interaction::from_form(&body) {
         Ok(ia) => ia,
-        Err(e) => return bad_request(format!("interaction payload: {e}")),
+        Err(e) => return bad_request(e),
     };
     let (tenant, token) = match workspace(&st, &ia.team_id).await {
         Ok(Some(ws)) => ws,

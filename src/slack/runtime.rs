@@ -16,6 +16,8 @@ pub struct SlackRuntime {
     /// team id → bound tenant (or none), with when it was read: spares a database read per
     /// Slack request. Installs and deactivations clear their entry.
     teams: std::sync::Mutex<HashMap<String, (std::time::Instant, Option<crate::domain::TenantId>)>>,
+    /// Single-workspace mode: the team `SLACK_BOT_TOKEN` belongs to (`auth.test`, asked once).
+    single_team: tokio::sync::OnceCell<String>,
 }
 
 /// How long a team → tenant binding is reused before it is read again.
@@ -28,6 +30,7 @@ impl SlackRuntime {
             refresh_locks: Default::default(),
             identities: Default::default(),
             teams: Default::default(),
+            single_team: Default::default(),
         }
     }
 
@@ -83,6 +86,16 @@ impl SlackRuntime {
     pub(crate) fn remember_team(&self, team_id: &str, tenant: Option<crate::domain::TenantId>) {
         self.teams()
             .insert(team_id.to_string(), (std::time::Instant::now(), tenant));
+    }
+
+    /// The workspace of the single-workspace bot token, from `auth.test` on first use. Only
+    /// that workspace may fall back to the default tenant: a request correctly signed with the
+    /// app's secret but from any other workspace must not see the default tenant's deals.
+    pub async fn single_team(&self, bot_token: &str) -> Result<&str, super::SlackError> {
+        self.single_team
+            .get_or_try_init(|| self.api.auth_test(bot_token))
+            .await
+            .map(String::as_str)
     }
 
     /// Drops a cached team binding (after an install or a deactivation).

@@ -11,5 +11,6 @@ mod salesforce;
 mod schedule;
 mod slack;
 mod slack_delivery;
+mod slack_hostile;
 mod store_contract;
 mod support;

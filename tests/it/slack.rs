@@ -1053,6 +1053,8 @@ async fn a_rotating_token_is_refreshed_once_before_expiry_by_concurrent_callers(
 #[tokio::test]
 async fn a_slow_lookup_is_acknowledged_and_finished_through_response_url() {
     let app = SlackApp::spawn().await;
+    // Learn the single workspace's team first (auth.test), so the delay hits users.info.
+    app.command("UREP0", "help").await;
     // users.info takes 2.5 s: beyond the inline budget.
     app.fake.faults().next(
         1,
