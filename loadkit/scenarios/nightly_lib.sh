@@ -112,12 +112,17 @@ nightly_checks() {
         kit_pass "every tenant's nightly finished exactly once ($finished/$NIGHTLY_ALL)" ||
         kit_fail "nightly runs: $rows rows, $finished finished, $running running, want $NIGHTLY_ALL"
     ((failed == 0)) && kit_pass "no nightly run failed" || kit_fail "$failed nightly runs failed"
+    ((flagged == ${NIGHTLY_EXPECT_FLAGGED:-0})) && kit_pass "flagged runs: $flagged (expected ${NIGHTLY_EXPECT_FLAGGED:-0})" ||
+        kit_fail "$flagged nightly runs flagged (Salesforce sync skipped): $(kit_sql "SELECT detail FROM job_runs \
+            WHERE status = 'flagged' LIMIT 1")"
     sf=$(kit_calls "$FAKE_SF_ORGS")
     local wdup tdup written recorded
     wdup=$(jq .opportunity_duplicate_writes <<<"$sf")
     tdup=$(jq .task_duplicate_upserts <<<"$sf")
     written=$(jq .opportunities_written <<<"$sf")
-    recorded=$(kit_sql "SELECT count(*) FROM salesforce_writeback WHERE status = 'written'")
+    # Written this night (the fake's counters are reset between nights).
+    recorded=$(kit_sql "SELECT count(*) FROM salesforce_writeback WHERE status = 'written' AND written_at >= \
+        (SELECT min(started_at) FROM job_runs WHERE job = 'nightly_score' AND scheduled_for LIKE '$NIGHTLY_FOR%')")
     ((wdup == 0)) && kit_pass "Salesforce: every changed score written once (0 duplicate writes)" ||
         kit_fail "Salesforce: $wdup duplicate score writes"
     ((tdup == 0)) && kit_pass "Salesforce: 0 duplicate Task upserts" || kit_fail "Salesforce: $tdup duplicate Task upserts"

@@ -93,7 +93,8 @@ impl FakeOrgs {
         let made: Vec<Arc<Org>> = (start..start + n)
             .map(|k| {
                 let sf = FakeSalesforce::new();
-                sf.seed_org(opportunities, owners.max(1), k as u64, &format!("o{k}"));
+                // Fixed width, so no two orgs share a user id (digest keys are per user id).
+                sf.seed_org(opportunities, owners.max(1), k as u64, &format!("o{k:05}"));
                 sf.accept_refresh_token(&refresh_token(k));
                 sf.set_url(&format!("{base}/org/{k}"));
                 let router = sf
@@ -143,6 +144,11 @@ async fn to_org(f: &FakeOrgs, k: usize, path: &str, mut req: Request) -> Respons
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
     *req.uri_mut() = format!("{path}{q}").parse::<Uri>().expect("valid path");
+    // The outer route's path parameters live in the extensions; the org's own routes must
+    // see only theirs.
+    let (mut parts, body) = req.into_parts();
+    parts.extensions = Default::default();
+    let req = Request::from_parts(parts, body);
     match org.router.clone().oneshot(req).await {
         Ok(r) => r,
         Err(e) => match e {},
