@@ -273,8 +273,9 @@ impl Scheduler {
     /// returned after the pass.
     pub async fn run_once(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<RunOutcome>> {
         let tenants = self.store.list_tenants().await?;
+        let pass = std::time::Instant::now();
         let results: Vec<anyhow::Result<Vec<RunOutcome>>> = stream::iter(tenants)
-            .map(|t| self.tenant_pass(t, now))
+            .map(|t| self.tenant_pass(t, now, pass))
             .buffer_unordered(self.cfg.concurrency.max(1))
             .collect()
             .await;
@@ -295,15 +296,21 @@ impl Scheduler {
         {
             let default = TenantId::default_tenant();
             let r = self
-                .claimed(&default, "monthly_retrain:global", due, now, || async {
-                    super::scheduled::monthly_retrain(
-                        &self.store,
-                        &crate::domain::ModelScope::Global,
-                        now,
-                    )
-                    .await
-                    .map(Done::from)
-                })
+                .claimed(
+                    &default,
+                    "monthly_retrain:global",
+                    due,
+                    (now, pass),
+                    || async {
+                        super::scheduled::monthly_retrain(
+                            &self.store,
+                            &crate::domain::ModelScope::Global,
+                            now,
+                        )
+                        .await
+                        .map(Done::from)
+                    },
+                )
                 .await?;
             out.extend(r);
         }
@@ -318,6 +325,7 @@ impl Scheduler {
         &self,
         t: crate::store::Tenant,
         now: DateTime<Utc>,
+        pass: std::time::Instant,
     ) -> anyhow::Result<Vec<RunOutcome>> {
         let mut out = Vec::new();
         let tenant = TenantId::parse(&t.tenant_id).map_err(anyhow::Error::msg)?;
@@ -333,14 +341,14 @@ impl Scheduler {
                 continue;
             };
             let r = self
-                .claimed(&tenant, kind.as_str(), due, now, || {
+                .claimed(&tenant, kind.as_str(), due, (now, pass), || {
                     self.tenant_job(kind, &tenant, tz, now)
                 })
                 .await?;
             out.extend(r);
         }
         if self.cfg.jobs.contains(&JobKind::Digest) {
-            out.extend(self.digests(&tenant, now).await?);
+            out.extend(self.digests(&tenant, now, pass).await?);
         }
         Ok(out)
     }
@@ -400,12 +408,15 @@ impl Scheduler {
     /// Claim `(tenant, job, due)`; when this worker won, run `work` while a heartbeat extends
     /// the lease, and record the result. A claim lost meanwhile (this replica stalled past its
     /// lease and another took over) stops the work and leaves the row to the new runner.
+    /// `(now, pass)`: the pass's clock reading and when the pass started. A pass over many
+    /// tenants takes minutes, so claim, lease and finish times are `now` plus the time since
+    /// then — stamping them with the pass's start would hand out leases already expired.
     async fn claimed<F, Fut>(
         &self,
         tenant: &TenantId,
         job: &str,
         due: DateTime<Utc>,
-        now: DateTime<Utc>,
+        (now, pass): (DateTime<Utc>, std::time::Instant),
         work: F,
     ) -> anyhow::Result<Option<RunOutcome>>
     where
@@ -413,6 +424,7 @@ impl Scheduler {
         Fut: Future<Output = anyhow::Result<Done>>,
     {
         let lease = self.cfg.lease;
+        let now = now + chrono::Duration::from_std(pass.elapsed()).unwrap_or_default();
         if !self
             .store
             .claim_job_run(tenant, job, due, &self.worker, now, lease)
@@ -513,6 +525,7 @@ impl Scheduler {
         &self,
         tenant: &TenantId,
         now: DateTime<Utc>,
+        pass: std::time::Instant,
     ) -> anyhow::Result<Vec<RunOutcome>> {
         let users = self.store.user_contacts(tenant).await?;
         let managers: Vec<&UserContact> = users
@@ -551,7 +564,7 @@ impl Scheduler {
             let job = format!("{}:{}", JobKind::Digest.as_str(), m.user_id);
             let date = at.with_timezone(&m.zone()).date_naive();
             let r = self
-                .claimed(tenant, &job, at, now, || async {
+                .claimed(tenant, &job, at, (now, pass), || async {
                     let d = queue_manager_digest(
                         &self.store,
                         tenant,
