@@ -46,6 +46,12 @@ pub struct Settings {
     pub weekly_cron: String,
     /// How late a missed scheduled run may still be caught up after a restart.
     pub scheduler_catch_up_hours: u32,
+    /// How long a scheduler's claim on a run holds without a heartbeat before another
+    /// replica takes the run over (the runner extends it every third of this); default 300 s.
+    pub scheduler_lease_secs: u32,
+    /// Tenants one scheduler works on at once in a pass (their Salesforce calls overlap);
+    /// default 4.
+    pub scheduler_concurrency: u32,
     /// Attempts before an outbox row is dead-lettered.
     pub outbox_max_attempts: u32,
     /// First retry delay of a failed outbox send (doubles per attempt); default 30 s.
@@ -155,6 +161,8 @@ impl Settings {
             nightly_cron: get("SKYGENI_NIGHTLY_CRON").unwrap_or_else(|| "0 0 2 * * *".into()),
             weekly_cron: get("SKYGENI_WEEKLY_CRON").unwrap_or_else(|| "0 0 9 * * Mon".into()),
             scheduler_catch_up_hours: number("SKYGENI_SCHEDULER_CATCH_UP_HOURS", 12)?,
+            scheduler_lease_secs: number("SKYGENI_SCHEDULER_LEASE_SECS", 300)?,
+            scheduler_concurrency: number("SKYGENI_SCHEDULER_CONCURRENCY", 4)?,
             outbox_max_attempts: number("SKYGENI_OUTBOX_MAX_ATTEMPTS", 6)?,
             outbox_base_backoff_secs: number("SKYGENI_OUTBOX_BASE_BACKOFF_SECS", 30)?,
             outbox_lease_secs: number("SKYGENI_OUTBOX_LEASE_SECS", 120)?,

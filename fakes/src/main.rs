@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use clap::Parser;
 use serde_json::{Value, json};
 use skygeni_fakes::salesforce::FakeSalesforce;
+use skygeni_fakes::salesforce::orgs::FakeOrgs;
 use skygeni_fakes::sendgrid::FakeSendGrid;
 use skygeni_fakes::slack::SlackFake;
 use skygeni_fakes::{FakeServer, control};
@@ -24,6 +25,9 @@ struct Args {
     salesforce_port: u16,
     #[arg(long, default_value_t = 0)]
     sendgrid_port: u16,
+    /// Port of the multi-org Salesforce fake (one org per tenant, created on demand).
+    #[arg(long, default_value_t = 0)]
+    salesforce_orgs_port: u16,
     /// Bot token the fake Slack accepts.
     #[arg(long, default_value = "xoxb-loadkit")]
     slack_token: String,
@@ -82,6 +86,9 @@ async fn main() -> anyhow::Result<()> {
     let slack_srv = FakeServer::start(slack_router, a.slack_port).await?;
     let sendgrid_srv = FakeServer::start(sendgrid_router, a.sendgrid_port).await?;
     let sf_srv = FakeServer::start(sf_router, a.salesforce_port).await?;
+    let orgs = FakeOrgs::new();
+    let orgs_srv = FakeServer::start(orgs.router(), a.salesforce_orgs_port).await?;
+    orgs.set_url(&orgs_srv.url());
     // One JSON line the scenario scripts read (ports may have been picked by the OS).
     println!(
         "{}",
@@ -91,10 +98,11 @@ async fn main() -> anyhow::Result<()> {
             "sendgrid_api_url": sendgrid_srv.url(),
             "salesforce_url": sf_srv.url(),
             "salesforce_refresh_token": refresh_token,
+            "salesforce_orgs_url": orgs_srv.url(),
         })
     );
     tokio::signal::ctrl_c().await?;
-    drop((slack_srv, sendgrid_srv, sf_srv));
+    drop((slack_srv, sendgrid_srv, sf_srv, orgs_srv));
     Ok(())
 }
 

@@ -9,6 +9,7 @@
 //! recorded and [`Faults`] apply to every call. JWT signatures are not verified (claims are).
 mod bulk;
 mod handlers;
+pub mod orgs;
 mod soql;
 
 use handlers::*;
@@ -60,6 +61,9 @@ pub(crate) struct Org {
     pub calls: Vec<Call>,
     /// `Object.Field=value` → record id, for upserts by external id.
     pub external_ids: HashMap<String, String>,
+    /// Accepted risk-field writes per Opportunity id and upserts per Task external id: the
+    /// load kit's "written back once" check counts here, not in SkyGeni's own tables.
+    pub writes: HashMap<String, u32>,
 }
 
 impl Org {
@@ -118,6 +122,9 @@ impl Org {
             rec.insert(k.clone(), v.clone());
         }
         rec.insert("SystemModstamp".into(), Value::String(stamp));
+        if object == "Opportunity" && fields.contains_key("Risk_Score__c") {
+            *self.writes.entry(format!("Opportunity:{id}")).or_default() += 1;
+        }
         Ok(())
     }
 }
@@ -247,6 +254,7 @@ impl FakeSalesforce {
             ingest_jobs: HashMap::new(),
             calls: Vec::new(),
             external_ids: HashMap::new(),
+            writes: HashMap::new(),
         };
         FakeSalesforce {
             org: Arc::new(Mutex::new(org)),
@@ -444,6 +452,29 @@ impl FakeSalesforce {
             .count()
     }
 
+    /// Accepted writes per key (`Opportunity:<id>` risk fields, `Task:<external id>`).
+    pub fn writes(&self) -> HashMap<String, u32> {
+        self.org.lock().writes.clone()
+    }
+
+    /// Accept `token` as a refresh token (a multi-org fake names its orgs' tokens).
+    pub fn accept_refresh_token(&self, token: &str) {
+        self.org.lock().refresh_tokens.insert(token.into(), ());
+    }
+
+    /// The instance URL the token endpoint hands out (a multi-org fake serves each org
+    /// under its own path).
+    pub fn set_url(&self, url: &str) {
+        self.org.lock().base_url = url.into();
+    }
+
+    /// Forget the call log and the write counts.
+    pub fn reset_counters(&self) {
+        let mut org = self.org.lock();
+        org.calls.clear();
+        org.writes.clear();
+    }
+
     pub fn clear_calls(&self) {
         self.org.lock().calls.clear();
     }
@@ -462,6 +493,12 @@ impl FakeSalesforce {
     /// `n` open and closed Opportunities with Accounts, owners (with a manager) and stage
     /// history, deterministic for a given `seed`. Returns their ids.
     pub fn seed_opportunities(&self, n: usize, owners: usize, seed: u64) -> Vec<String> {
+        self.seed_org(n, owners, seed, "")
+    }
+
+    /// [`FakeSalesforce::seed_opportunities`] with `tag` in every user id and email, so the
+    /// orgs of a multi-org fake have distinct people (digest keys are per user id).
+    pub fn seed_org(&self, n: usize, owners: usize, seed: u64, tag: &str) -> Vec<String> {
         let mut rng = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
@@ -472,16 +509,19 @@ impl FakeSalesforce {
             (rng >> 33) % m.max(1)
         };
         let mut org = self.org.lock();
-        let manager = "005MGR000000000001".to_string();
+        let manager = format!("005MGR{tag}{:0w$}", 1, w = 12 - tag.len().min(11));
         let mut users = vec![(manager.clone(), None)];
         for i in 0..owners.max(1) {
-            users.push((format!("005REP{i:012}"), Some(manager.clone())));
+            users.push((
+                format!("005REP{tag}{i:0w$}", w = 12 - tag.len().min(11)),
+                Some(manager.clone()),
+            ));
         }
         for (i, (id, mgr)) in users.iter().enumerate() {
             let mut u = Record::new();
             u.insert("Id".into(), json!(id));
             u.insert("Name".into(), json!(format!("User {i}")));
-            u.insert("Email".into(), json!(format!("user{i}@example.com")));
+            u.insert("Email".into(), json!(format!("user{i}{tag}@example.com")));
             u.insert(
                 "ManagerId".into(),
                 mgr.clone().map_or(Value::Null, Value::String),

@@ -4,6 +4,7 @@
 //! loop is bounded in count and time.
 mod burst;
 mod load;
+mod nightly;
 mod ready;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +22,8 @@ enum Cmd {
     Load(Box<load::LoadArgs>),
     /// Seed an alert burst: tenants, users and deals, every deal crossing into critical.
     SeedBurst(burst::BurstArgs),
+    /// Seed the nightly run: N fake orgs with M Opportunities each and N connected tenants.
+    SeedNightly(nightly::NightlyArgs),
     /// Poll /readyz and report every status change (bounded by --for).
     WatchReady(ready::WatchArgs),
     /// Write a synthetic CRM export (seed columns; one deal in five open) to stdout.
@@ -40,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Load(a) => load::run(*a).await,
         Cmd::WatchReady(a) => ready::run(a).await,
         Cmd::SeedBurst(a) => burst::run(a).await,
+        Cmd::SeedNightly(a) => nightly::run(a).await,
         Cmd::GenCsv { rows, prefix } => {
             anyhow::ensure!(rows <= 10_000_000, "--rows is capped at 10,000,000");
             print!("{}", skygeni::crm::synthetic::generated_csv(rows, &prefix));

@@ -106,8 +106,14 @@ pub async fn jobs(store: &Store, tenant: &TenantId, args: JobsArgs) -> anyhow::R
         println!("No scheduled runs yet for tenant {tenant} (`skygeni serve` runs the scheduler).");
     } else {
         for r in runs {
+            // A run taken over from a replica that died says so.
+            let retaken = if r.attempts > 1 {
+                format!(" (attempt {})", r.attempts)
+            } else {
+                String::new()
+            };
             println!(
-                "{}  {:<24} {:<8} {}",
+                "{}  {:<24} {:<8} {}{retaken}",
                 &r.scheduled_for[..19.min(r.scheduled_for.len())],
                 r.job,
                 r.status,

@@ -74,7 +74,10 @@ pub async fn run(settings: Settings, tenant: &TenantId, args: SyncArgs) -> anyho
     } else {
         println!("Salesforce sync for {tenant}: {}", report.status);
         if let Some(until) = report.deferred_until {
-            println!("  deferred until {until} (API limit)");
+            println!("  deferred until {until}");
+        }
+        if let Some(why) = &report.detail {
+            println!("  reason: {why}");
         }
         if let Some(why) = &report.schema_halt {
             println!("  HALTED: {why}");

@@ -4,6 +4,11 @@
 //! caught up once — only the newest missed fire time within the catch-up window runs — and
 //! never twice, because its row then exists.
 //!
+//! A claim is a lease the runner extends while it works (heartbeat every third of the lease);
+//! a replica that dies mid-run stops extending it and the next pass of any replica takes the
+//! run over. Within a pass a scheduler works on `concurrency` tenants at once, each tenant's
+//! jobs in order (the nightly score before that tenant's digests).
+//!
 //! Jobs (tenant time unless said): nightly score 02:00 (the Salesforce sync and App Home
 //! publish plug in through [`NightlyHooks`]), the daily digest at each manager's
 //! `digest_time` (08:00 by default, manager's zone), the weekly CRO summary Monday 09:00,
@@ -16,6 +21,7 @@ use crate::notify::email::EmailRenderer;
 use crate::store::{Store, UserContact};
 use chrono::{DateTime, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
+use futures_util::stream::{self, StreamExt};
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
@@ -59,13 +65,26 @@ impl JobKind {
     }
 }
 
-pub type HookFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
+pub type HookFuture<'a, T = ()> = Pin<Box<dyn Future<Output = anyhow::Result<T>> + Send + 'a>>;
+
+/// What the CRM step of a nightly run did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CrmSync {
+    /// No CRM connected: the nightly scores the deals it has.
+    NotConnected,
+    /// Pulled, scored every open deal and wrote the changes back: nothing left to score.
+    Synced(String),
+    /// No sync tonight (CRM unavailable after retries, API limit, schema halt). The run is
+    /// flagged, the deals already stored are still scored, and the next night catches up
+    /// from the stored high-water mark.
+    Skipped(String),
+}
 
 /// Work around the nightly score that other parts of the product own.
 pub trait NightlyHooks: Send + Sync {
     /// Before scoring: pull changes from the CRM (`crm::salesforce::sync::sync_tenant` for
     /// tenants with a Salesforce connection).
-    fn sync_crm<'a>(&'a self, tenant: &'a TenantId) -> HookFuture<'a>;
+    fn sync_crm<'a>(&'a self, tenant: &'a TenantId, now: DateTime<Utc>) -> HookFuture<'a, CrmSync>;
     /// After scoring: refresh what shows scores (Slack App Home `publish_home`).
     fn after_score<'a>(&'a self, tenant: &'a TenantId) -> HookFuture<'a>;
 }
@@ -97,6 +116,10 @@ pub struct SchedulerConfig {
     pub jobs: Vec<JobKind>,
     pub save_rate: f64,
     pub tick: Duration,
+    /// A claim without a heartbeat for this long is taken over by another replica.
+    pub lease: chrono::Duration,
+    /// Tenants worked on at once within a pass.
+    pub concurrency: usize,
 }
 
 impl SchedulerConfig {
@@ -114,6 +137,8 @@ impl SchedulerConfig {
             jobs,
             save_rate: crate::engine::pipeline::DEFAULT_SAVE_RATE,
             tick: Duration::from_secs(30),
+            lease: chrono::Duration::minutes(5),
+            concurrency: 4,
         }
     }
 
@@ -123,6 +148,8 @@ impl SchedulerConfig {
             weekly: parse_cron(&s.weekly_cron, "SKYGENI_WEEKLY_CRON")?,
             chart_secret: crate::notify::chart_route::url_secret(s),
             catch_up: chrono::Duration::hours(i64::from(s.scheduler_catch_up_hours)),
+            lease: chrono::Duration::seconds(i64::from(s.scheduler_lease_secs.max(3))),
+            concurrency: s.scheduler_concurrency.clamp(1, 64) as usize,
             ..SchedulerConfig::new(JobKind::registered())
         })
     }
@@ -182,6 +209,22 @@ fn digest_schedule(digest_time: &str) -> cron::Schedule {
     .expect("a generated daily expression is valid")
 }
 
+/// How a run ended when it did not fail: `flagged` runs did their main work but need a look
+/// (the nightly scored while the CRM sync could not run).
+pub struct Done {
+    pub status: &'static str,
+    pub detail: String,
+}
+
+impl From<String> for Done {
+    fn from(detail: String) -> Done {
+        Done {
+            status: "ok",
+            detail,
+        }
+    }
+}
+
 /// One run the pass started.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RunOutcome {
@@ -189,6 +232,8 @@ pub struct RunOutcome {
     pub job: String,
     pub scheduled_for: DateTime<Utc>,
     pub ok: bool,
+    /// ok | flagged | failed
+    pub status: String,
     pub detail: String,
 }
 
@@ -214,35 +259,35 @@ impl Scheduler {
             links,
             renderer: EmailRenderer::new()?,
             hooks,
-            worker: format!("scheduler-{}", uuid::Uuid::new_v4().simple()),
+            // The pid lets an operator (and the load kit) tell which process ran a job.
+            worker: format!(
+                "scheduler-{}-{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..12]
+            ),
         })
     }
 
-    /// One pass at `now`: claim and run every due, unclaimed run.
+    /// One pass at `now`: claim and run every due run that is unclaimed or whose claim
+    /// expired. A tenant whose pass fails does not stop the others; the first error is
+    /// returned after the pass.
     pub async fn run_once(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<RunOutcome>> {
+        let tenants = self.store.list_tenants().await?;
+        let pass = std::time::Instant::now();
+        let results: Vec<anyhow::Result<Vec<RunOutcome>>> = stream::iter(tenants)
+            .map(|t| self.tenant_pass(t, now, pass))
+            .buffer_unordered(self.cfg.concurrency.max(1))
+            .collect()
+            .await;
         let mut out = Vec::new();
-        for t in self.store.list_tenants().await? {
-            let tenant = TenantId::parse(&t.tenant_id).map_err(anyhow::Error::msg)?;
-            let tz: Tz = t.time_zone.parse().unwrap_or(chrono_tz::UTC);
-            for kind in TENANT_JOBS {
-                let Some(schedule) = self.cfg.schedule(kind) else {
-                    continue;
-                };
-                if !self.cfg.jobs.contains(&kind) {
-                    continue;
+        let mut first_err = None;
+        for r in results {
+            match r {
+                Ok(o) => out.extend(o),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "scheduler pass for a tenant failed");
+                    first_err.get_or_insert(e);
                 }
-                let Some(due) = last_due(schedule, tz, now, self.cfg.catch_up) else {
-                    continue;
-                };
-                let r = self
-                    .claimed(&tenant, kind.as_str(), due, now, || {
-                        self.tenant_job(kind, &tenant, tz, now)
-                    })
-                    .await?;
-                out.extend(r);
-            }
-            if self.cfg.jobs.contains(&JobKind::Digest) {
-                out.extend(self.digests(&tenant, now).await?);
             }
         }
         // The global model is retrained once (UTC); its run row lives under the default tenant.
@@ -251,15 +296,59 @@ impl Scheduler {
         {
             let default = TenantId::default_tenant();
             let r = self
-                .claimed(&default, "monthly_retrain:global", due, now, || {
-                    super::scheduled::monthly_retrain(
-                        &self.store,
-                        &crate::domain::ModelScope::Global,
-                        now,
-                    )
+                .claimed(
+                    &default,
+                    "monthly_retrain:global",
+                    due,
+                    (now, pass),
+                    || async {
+                        super::scheduled::monthly_retrain(
+                            &self.store,
+                            &crate::domain::ModelScope::Global,
+                            now,
+                        )
+                        .await
+                        .map(Done::from)
+                    },
+                )
+                .await?;
+            out.extend(r);
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    /// One tenant's due runs, in order: its tenant-clock jobs, then its managers' digests.
+    async fn tenant_pass(
+        &self,
+        t: crate::store::Tenant,
+        now: DateTime<Utc>,
+        pass: std::time::Instant,
+    ) -> anyhow::Result<Vec<RunOutcome>> {
+        let mut out = Vec::new();
+        let tenant = TenantId::parse(&t.tenant_id).map_err(anyhow::Error::msg)?;
+        let tz: Tz = t.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        for kind in TENANT_JOBS {
+            let Some(schedule) = self.cfg.schedule(kind) else {
+                continue;
+            };
+            if !self.cfg.jobs.contains(&kind) {
+                continue;
+            }
+            let Some(due) = last_due(schedule, tz, now, self.cfg.catch_up) else {
+                continue;
+            };
+            let r = self
+                .claimed(&tenant, kind.as_str(), due, (now, pass), || {
+                    self.tenant_job(kind, &tenant, tz, now)
                 })
                 .await?;
             out.extend(r);
+        }
+        if self.cfg.jobs.contains(&JobKind::Digest) {
+            out.extend(self.digests(&tenant, now, pass).await?);
         }
         Ok(out)
     }
@@ -270,10 +359,10 @@ impl Scheduler {
         tenant: &TenantId,
         tz: Tz,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<String> {
+    ) -> anyhow::Result<Done> {
         use super::scheduled;
-        match kind {
-            JobKind::NightlyScore => self.nightly(tenant, tz, now).await,
+        let detail = match kind {
+            JobKind::NightlyScore => return self.nightly(tenant, tz, now).await,
             JobKind::WeeklySummary => {
                 scheduled::weekly_summary(
                     &self.store,
@@ -293,7 +382,8 @@ impl Scheduler {
                 scheduled::calibration_check(&self.store, tenant, now).await
             }
             JobKind::Digest => anyhow::bail!("digests run per manager"),
-        }
+        };
+        detail.map(Done::from)
     }
 
     /// Loop on `clock` every tick until `shutdown` turns true.
@@ -315,35 +405,68 @@ impl Scheduler {
         tracing::info!(worker = %self.worker, "scheduler stopped");
     }
 
-    /// Claim `(tenant, job, due)`; when this worker won, run `work` and record the result.
+    /// Claim `(tenant, job, due)`; when this worker won, run `work` while a heartbeat extends
+    /// the lease, and record the result. A claim lost meanwhile (this replica stalled past its
+    /// lease and another took over) stops the work and leaves the row to the new runner.
+    /// `(now, pass)`: the pass's clock reading and when the pass started. A pass over many
+    /// tenants takes minutes, so claim, lease and finish times are `now` plus the time since
+    /// then — stamping them with the pass's start would hand out leases already expired.
     async fn claimed<F, Fut>(
         &self,
         tenant: &TenantId,
         job: &str,
         due: DateTime<Utc>,
-        now: DateTime<Utc>,
+        (now, pass): (DateTime<Utc>, std::time::Instant),
         work: F,
     ) -> anyhow::Result<Option<RunOutcome>>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = anyhow::Result<String>>,
+        Fut: Future<Output = anyhow::Result<Done>>,
     {
+        let lease = self.cfg.lease;
+        let now = now + chrono::Duration::from_std(pass.elapsed()).unwrap_or_default();
         if !self
             .store
-            .claim_job_run(tenant, job, due, &self.worker, now)
+            .claim_job_run(tenant, job, due, &self.worker, now, lease)
             .await?
         {
             return Ok(None);
         }
-        let result = work().await;
-        let (ok, detail) = match result {
-            Ok(d) => (true, d),
-            Err(e) => (false, format!("{e:#}")),
+        let (lost_tx, mut lost_rx) = tokio::sync::watch::channel(false);
+        // A task of its own, so a CPU-heavy step inside `work` cannot starve the heartbeat.
+        let beat = tokio::spawn(heartbeat(
+            self.store.clone(),
+            tenant.clone(),
+            job.to_string(),
+            due,
+            self.worker.clone(),
+            now,
+            lease,
+            lost_tx,
+        ));
+        let started = std::time::Instant::now();
+        let result = tokio::select! {
+            r = work() => r,
+            _ = lost_rx.wait_for(|lost| *lost) => Err(anyhow::anyhow!(
+                "claim lost: the lease expired and another replica took the run over"
+            )),
         };
-        let status = if ok { "ok" } else { "failed" };
-        self.store
-            .finish_job_run(tenant, job, due, status, &detail, now)
-            .await?;
+        beat.abort();
+        // Finishing time on the caller's clock (tests drive it), advanced by the real run time.
+        let finished = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+        let (status, detail) = match result {
+            Ok(d) => (d.status, d.detail),
+            Err(e) => ("failed", format!("{e:#}")),
+        };
+        let ok = status != "failed";
+        if !self
+            .store
+            .finish_job_run(tenant, job, due, &self.worker, status, &detail, finished)
+            .await?
+        {
+            tracing::warn!(tenant = %tenant, job, %due, "run taken over by another replica; its result stands");
+            return Ok(None);
+        }
         let kind = job.split(':').next().unwrap_or(job).to_string();
         metrics::counter!("skygeni_job_runs_total", "job" => kind.clone(), "status" => status)
             .increment(1);
@@ -357,31 +480,44 @@ impl Scheduler {
             job: job.to_string(),
             scheduled_for: due,
             ok,
+            status: status.to_string(),
             detail,
         }))
     }
 
-    async fn nightly(
-        &self,
-        tenant: &TenantId,
-        tz: Tz,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<String> {
-        if let Some(h) = &self.hooks {
-            h.sync_crm(tenant).await?;
-        }
-        let as_of = now.with_timezone(&tz).date_naive();
-        let (summary, ..) =
-            super::batch::score_open_deals(&self.store, tenant, as_of, &mut |_, _| {}).await?;
+    async fn nightly(&self, tenant: &TenantId, tz: Tz, now: DateTime<Utc>) -> anyhow::Result<Done> {
+        let crm = match &self.hooks {
+            Some(h) => h.sync_crm(tenant, now).await?,
+            None => CrmSync::NotConnected,
+        };
+        let done = match crm {
+            // The sync scored every open deal (and wrote the changes back); scoring again
+            // would only add a second, identical history row per deal.
+            CrmSync::Synced(detail) => Done::from(detail),
+            CrmSync::NotConnected | CrmSync::Skipped(_) => {
+                let as_of = now.with_timezone(&tz).date_naive();
+                let (summary, ..) =
+                    super::batch::score_open_deals(&self.store, tenant, as_of, &mut |_, _| {})
+                        .await?;
+                let scored = format!(
+                    "scored {} deals with {} in {:.1} s",
+                    summary.deals_scored,
+                    summary.model_version,
+                    summary.score_secs + summary.write_secs
+                );
+                match crm {
+                    CrmSync::Skipped(why) => Done {
+                        status: "flagged",
+                        detail: format!("{why}; {scored} already stored (no CRM changes tonight)"),
+                    },
+                    _ => Done::from(scored),
+                }
+            }
+        };
         if let Some(h) = &self.hooks {
             h.after_score(tenant).await?;
         }
-        Ok(format!(
-            "scored {} deals with {} in {:.1} s",
-            summary.deals_scored,
-            summary.model_version,
-            summary.score_secs + summary.write_secs
-        ))
+        Ok(done)
     }
 
     /// Every manager whose digest time has come (in their zone) and whose run is unclaimed.
@@ -389,6 +525,7 @@ impl Scheduler {
         &self,
         tenant: &TenantId,
         now: DateTime<Utc>,
+        pass: std::time::Instant,
     ) -> anyhow::Result<Vec<RunOutcome>> {
         let users = self.store.user_contacts(tenant).await?;
         let managers: Vec<&UserContact> = users
@@ -427,7 +564,7 @@ impl Scheduler {
             let job = format!("{}:{}", JobKind::Digest.as_str(), m.user_id);
             let date = at.with_timezone(&m.zone()).date_naive();
             let r = self
-                .claimed(tenant, &job, at, now, || async {
+                .claimed(tenant, &job, at, (now, pass), || async {
                     let d = queue_manager_digest(
                         &self.store,
                         tenant,
@@ -442,15 +579,49 @@ impl Scheduler {
                         &self.renderer,
                     )
                     .await?;
-                    Ok(format!(
+                    Ok(Done::from(format!(
                         "digest for {} on {}: {} deals listed, {} messages queued",
                         d.manager, d.date, d.deals_listed, d.queued
-                    ))
+                    )))
                 })
                 .await?;
             out.extend(r);
         }
         Ok(out)
+    }
+}
+
+/// Extend the lease every third of it until aborted; report a lost claim on `lost`.
+#[allow(clippy::too_many_arguments)]
+async fn heartbeat(
+    store: Store,
+    tenant: TenantId,
+    job: String,
+    due: DateTime<Utc>,
+    worker: String,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    lost: tokio::sync::watch::Sender<bool>,
+) {
+    let started = std::time::Instant::now();
+    let every = (lease / 3).to_std().unwrap_or(Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(every).await;
+        let at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+        match store
+            .extend_job_run(&tenant, &job, due, &worker, at + lease)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                let _ = lost.send(true);
+                return;
+            }
+            // A database blip: try again at the next beat (the lease still has two thirds).
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, job, error = %e, "job heartbeat failed")
+            }
+        }
     }
 }
 

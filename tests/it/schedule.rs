@@ -303,3 +303,89 @@ async fn the_weekly_summary_retention_and_calibration_run_on_schedule_and_reach_
     );
     assert_eq!(slack.count_ok("chat.postMessage"), 1, "and a Slack DM");
 }
+
+/// A replica that claimed a run and died (kill -9) leaves its `job_runs` row `running`. Before
+/// the lease this row blocked the run for good; now the next pass after the lease takes it
+/// over (once, even with two schedulers racing), and the dead runner's late writes are ignored.
+#[tokio::test]
+async fn a_run_whose_replica_died_is_taken_over_once_after_its_lease() {
+    let db = TestDb::new().await;
+    let (store_a, store_b) = (db.store().await, db.store().await);
+    let tenant = TenantId::default_tenant();
+    let mut d = Deal::example("K1");
+    d.amount = 20_000.0;
+    store_a
+        .upsert_deals(&tenant, &[d], &mut |_| {})
+        .await
+        .unwrap();
+    let cfg = SchedulerConfig {
+        jobs: vec![JobKind::NightlyScore],
+        lease: Duration::seconds(60),
+        ..config()
+    };
+    let a = Scheduler::new(store_a.clone(), cfg.clone(), links(), None).unwrap();
+    let b = Scheduler::new(store_b.clone(), cfg, links(), None).unwrap();
+    let due = utc("2024-03-01T02:00:00Z");
+    // The dead replica's claim, made at 02:00 with a 60 s lease, never extended.
+    assert!(
+        store_a
+            .claim_job_run(
+                &tenant,
+                "nightly_score",
+                due,
+                "dead",
+                due,
+                Duration::seconds(60)
+            )
+            .await
+            .unwrap()
+    );
+    let both = |t| {
+        let (a, b) = (&a, &b);
+        async move {
+            let (x, y) = tokio::join!(a.run_once(t), b.run_once(t));
+            x.unwrap().into_iter().chain(y.unwrap()).collect::<Vec<_>>()
+        }
+    };
+    assert!(
+        both(utc("2024-03-01T02:00:59Z")).await.is_empty(),
+        "the lease still holds"
+    );
+    let ran = both(utc("2024-03-01T02:01:00Z")).await;
+    assert_eq!(ran.len(), 1, "taken over exactly once: {ran:?}");
+    assert!(
+        ran[0].ok && ran[0].detail.contains("scored 1 deals"),
+        "{ran:?}"
+    );
+    let runs = store_b.job_runs(&tenant, 10).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!((runs[0].status.as_str(), runs[0].attempts), ("ok", 2));
+    assert_ne!(runs[0].claimed_by.as_deref(), Some("dead"));
+    // The dead replica wakes up (it was only paused): it can neither extend nor finish.
+    let late = utc("2024-03-01T02:02:00Z");
+    assert!(
+        !store_a
+            .extend_job_run(&tenant, "nightly_score", due, "dead", late)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store_a
+            .finish_job_run(
+                &tenant,
+                "nightly_score",
+                due,
+                "dead",
+                "failed",
+                "late",
+                late
+            )
+            .await
+            .unwrap()
+    );
+    let runs = store_b.job_runs(&tenant, 10).await.unwrap();
+    assert_eq!(runs[0].status, "ok", "the survivor's result stands");
+    // A finished run is never retaken, however old.
+    assert!(both(utc("2024-03-01T09:00:00Z")).await.is_empty());
+    assert_eq!(store_a.current_scores(&tenant).await.unwrap().len(), 1);
+}

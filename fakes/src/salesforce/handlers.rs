@@ -390,6 +390,7 @@ pub(super) async fn collections_upsert(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let index_key = format!("{object}.{field}={key}");
+        *org.writes.entry(format!("{object}:{key}")).or_default() += 1;
         let existing = org.external_ids.get(&index_key).cloned();
         match existing {
             Some(id) => match org.update(&object, &id, &fields) {

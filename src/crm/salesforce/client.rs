@@ -145,7 +145,25 @@ impl SfClient {
         let mut attempt = 0u32;
         loop {
             self.check_reserve()?;
-            let token = self.access_token(false).await?;
+            // The token endpoint gets the same retries as data calls: an outage usually
+            // takes both down.
+            let token = match self.access_token(false).await {
+                Ok(t) => t,
+                Err(SfError::Unavailable { last, .. }) => {
+                    if attempt >= self.cfg.retries {
+                        return Err(SfError::Unavailable {
+                            attempts: attempt + 1,
+                            last,
+                        });
+                    }
+                    let delay = self.cfg.retry_base * 2u32.pow(attempt);
+                    tracing::warn!(path, %last, ?delay, "Salesforce token request failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let url = format!("{}{path}", lock(&self.instance_url));
             let mut req = self
                 .http

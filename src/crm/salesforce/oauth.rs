@@ -164,10 +164,10 @@ pub async fn fetch_access_token(
         .timeout(std::time::Duration::from_secs(30))
         .send()
         .await
-        .map_err(|e| {
-            SfError::Other(anyhow::anyhow!(
-                "Salesforce token endpoint unreachable: {e}"
-            ))
+        // Unreachable or 5xx: an outage the caller retries and then defers, not a bad grant.
+        .map_err(|e| SfError::Unavailable {
+            attempts: 1,
+            last: format!("token endpoint unreachable: {e}"),
         })?;
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
@@ -181,9 +181,10 @@ pub async fn fetch_access_token(
         return Err(if status.is_client_error() {
             SfError::Reconnect(why)
         } else {
-            SfError::Other(anyhow::anyhow!(
-                "Salesforce token endpoint answered {status}: {why}"
-            ))
+            SfError::Unavailable {
+                attempts: 1,
+                last: format!("token endpoint answered {status}: {why}"),
+            }
         });
     }
     serde_json::from_str(&text)

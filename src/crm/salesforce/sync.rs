@@ -116,8 +116,10 @@ pub struct SchemaChanged(pub String);
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SyncReport {
     pub tenant: String,
-    /// ok | ok_volume_drop | deferred | limit_reserve | halted | failed
+    /// ok | ok_volume_drop | deferred | unavailable | limit_reserve | halted | failed
     pub status: String,
+    /// Why the sync stopped, when it did.
+    pub detail: Option<String>,
     pub full_load: bool,
     pub used_bulk_query: bool,
     /// Opportunities in the org now (COUNT()).
@@ -148,9 +150,11 @@ pub struct SyncReport {
 /// Progress callback: (stage, done, total).
 pub type Progress<'a> = &'a mut (dyn FnMut(&str, u64, u64) + Send);
 
-/// Sync one tenant now. Deferral, a schema halt and stopping before the daily limit are
-/// reported in `Ok(SyncReport)` (with the state stored) so the caller moves on to the next
-/// tenant; other failures are stored as `failed` and returned as errors.
+/// Sync one tenant now. Deferral (API limit, or Salesforce still unavailable after the
+/// client's retries), a schema halt and stopping before the daily limit are reported in
+/// `Ok(SyncReport)` (with the state stored) so the caller moves on to the next tenant; other
+/// failures are stored as `failed` and returned as errors. A sync that stops keeps the old
+/// high-water mark, so the next one pulls everything changed meanwhile.
 pub async fn sync_tenant(
     ctx: &SyncContext,
     tenant: &TenantId,
@@ -170,6 +174,7 @@ pub async fn sync_tenant(
     {
         report.status = "deferred".into();
         report.deferred_until = Some(until);
+        report.detail = state.detail.clone();
         return Ok(report);
     }
     let conn = ctx.connection(tenant).await?;
@@ -209,6 +214,11 @@ pub async fn sync_tenant(
             if let Some(SfError::LimitExceeded(_)) = sf {
                 report.status = "deferred".into();
                 report.deferred_until = Some(now + ctx.config.defer_for);
+            } else if let Some(SfError::Unavailable { .. }) = sf {
+                // 5xx or timeouts even after the retries: an outage, not our bug. Defer like
+                // a limit so nothing hammers the org; the caller still scores what it has.
+                report.status = "unavailable".into();
+                report.deferred_until = Some(now + ctx.config.defer_for);
             } else if let Some(SfError::DailyLimitReserve { .. }) = sf {
                 report.status = "limit_reserve".into();
                 report.deferred_until = Some(now + ctx.config.reserve_defer_for);
@@ -223,6 +233,7 @@ pub async fn sync_tenant(
             }
             tracing::warn!(tenant = %tenant, status = %report.status, error = %format!("{e:#}"), "Salesforce sync stopped");
             state.detail = Some(format!("{e:#}"));
+            report.detail = state.detail.clone();
             state.deferred_until = report.deferred_until.map(format_ts);
         }
     }
