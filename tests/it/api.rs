@@ -775,6 +775,25 @@ async fn model_performance_is_for_admins_and_reports_metrics_distribution_and_dr
         };
         assert_eq!(drift["status"], want, "{drift}");
     }
+    // The OpenAPI document describes exactly the fields the endpoint answers with.
+    let (_, doc, _) = app.get("/v1/openapi.json", "").await;
+    let schema = &doc["components"]["schemas"]["ModelPerformance"];
+    let declared = schema["properties"].as_object().expect("described");
+    for key in body.as_object().unwrap().keys() {
+        assert!(
+            declared.contains_key(key),
+            "{key} is not in the OpenAPI schema"
+        );
+    }
+    for key in schema["required"].as_array().unwrap() {
+        assert!(body.get(key.as_str().unwrap()).is_some(), "{key} missing");
+    }
+    for key in body["lifecycle"].as_object().unwrap().keys() {
+        assert!(
+            declared["lifecycle"]["properties"].get(key).is_some(),
+            "lifecycle.{key}"
+        );
+    }
 }
 
 #[tokio::test]
