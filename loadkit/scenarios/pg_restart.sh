@@ -4,6 +4,10 @@
 # restart of the replica; the replica process survives; requests during the outage get 503
 # with Retry-After (never 500); traffic after recovery has no 5xx;
 # and nothing written before the outage is lost (deal, score and outbox row counts unchanged).
+# Meanwhile the replica's dispatcher drains an alert burst (BURST_TENANTS × BURST_DEALS, default
+# 5 × 100 crossings = 2,000 outbox rows) to skygeni-fakes with LATENCY_MS (300) per call, so
+# sends are in flight when the database goes: afterwards every row is sent exactly once
+# (counted in the fakes and the outbox table; none lost, none dead, 0 duplicates).
 #
 #   loadkit/scenarios/pg_restart.sh            # ~1 minute after the build
 set -euo pipefail
@@ -14,9 +18,17 @@ kit_start_pg
 "$SKYGENI" migrate >/dev/null
 kit_seed default 5000
 "$SKYGENI" score --as-of 2024-06-01 >/dev/null
-kit_serve a
+export SKYGENI_OUTBOX_LEASE_SECS=${SKYGENI_OUTBOX_LEASE_SECS:-15}
+export SKYGENI_OUTBOX_BASE_BACKOFF_SECS=${SKYGENI_OUTBOX_BASE_BACKOFF_SECS:-2}
+export KIT_FAKES_ARGS="--sendgrid-activity-per-minute ${SG_ACTIVITY_PER_MIN:-60}"
+kit_fakes
+kit_fault "$FAKE_SLACK" "{\"latency_ms\": ${LATENCY_MS:-300}}"
+kit_fault "$FAKE_SENDGRID" "{\"latency_ms\": ${LATENCY_MS:-300}}"
+"$LOADKIT" seed-burst --tenants "${BURST_TENANTS:-5}" --deals "${BURST_DEALS:-100}" >/dev/null
+# No scheduler: its catch-up (retention purge, nightly) would change the row counts checked here.
+kit_serve a --no-scheduler
 TOKEN=$("$SKYGENI" token --sub loadkit-admin --role admin)
-DEALS=$(kit_sql "SELECT string_agg(deal_id, ',') FROM (SELECT deal_id FROM deals WHERE outcome IS NULL ORDER BY deal_id LIMIT 50) d")
+DEALS=$(kit_sql "SELECT string_agg(deal_id, ',') FROM (SELECT deal_id FROM deals WHERE tenant_id = 'default' AND outcome IS NULL ORDER BY deal_id LIMIT 50) d")
 count() { kit_sql "SELECT (SELECT count(*) FROM deals) || ' ' || (SELECT count(*) FROM risk_scores) || ' ' || (SELECT count(*) FROM outbox)"; }
 BEFORE=$(count)
 kit_log "rows before (deals scores outbox): $BEFORE"
@@ -53,4 +65,28 @@ fi
 AFTER=$(count)
 [[ $AFTER == "$BEFORE" ]] && kit_pass "no rows lost (deals scores outbox: $AFTER)" ||
     kit_fail "row counts changed: before $BEFORE, after $AFTER"
+
+# The alert burst that was draining through the restart.
+DRAINED=1
+kit_drain 180 || DRAINED=0
+read -r CREATED PENDING SENDING SENT DEAD <<<"$(kit_outbox)"
+SLACK_SENT=$(kit_sql "SELECT count(*) FROM outbox WHERE status='sent' AND channel='slack'")
+EMAIL_SENT=$(kit_sql "SELECT count(*) FROM outbox WHERE status='sent' AND channel='email'")
+SC=$(kit_calls "$FAKE_SLACK")
+GC=$(kit_calls "$FAKE_SENDGRID")
+S_DELIVERED=$(jq .messages_delivered <<<"$SC")
+S_DUP=$(jq .duplicate_messages <<<"$SC")
+G_ACCEPTED=$(jq .accepted <<<"$GC")
+G_DUP=$(jq .duplicates <<<"$GC")
+printf 'burst outbox: created %d pending %d sending %d sent %d dead %d; retried/taken over %s\n' "$CREATED" \
+    "$PENDING" "$SENDING" "$SENT" "$DEAD" "$(kit_sql "SELECT count(*) FROM outbox WHERE attempts > 1")"
+printf 'fake Slack: %s delivered, %s duplicate; fake SendGrid: %s accepted, %s duplicate\n' \
+    "$S_DELIVERED" "$S_DUP" "$G_ACCEPTED" "$G_DUP"
+((DRAINED && DEAD == 0 && SENT == CREATED)) && kit_pass "the burst drained through the restart: $SENT/$CREATED sent, none dead" ||
+    kit_fail "burst not fully sent: $(kit_outbox)"
+((S_DUP == 0 && G_DUP == 0)) && kit_pass "0 duplicate DMs, 0 duplicate emails" ||
+    kit_fail "duplicates: Slack $S_DUP, SendGrid $G_DUP"
+((S_DELIVERED - S_DUP == SLACK_SENT && G_ACCEPTED - G_DUP == EMAIL_SENT)) &&
+    kit_pass "fakes' deliveries = rows marked sent (Slack $SLACK_SENT, email $EMAIL_SENT)" ||
+    kit_fail "fakes vs DB: Slack $S_DELIVERED vs $SLACK_SENT, email $G_ACCEPTED vs $EMAIL_SENT"
 kit_finish
