@@ -12,7 +12,7 @@
 use super::compose::{Links, chat_for, email_for, fallback_key};
 use super::email::EmailRenderer;
 use super::outbox::{CHANNEL_EMAIL, CHANNEL_SLACK, Payload};
-use super::senders::{ChatSender, EmailSender, SendError};
+use super::senders::{ChatSender, EmailSender, OutgoingChat, OutgoingEmail, SendError};
 use crate::domain::TenantId;
 use crate::store::{NewOutboxRow, OutboxRow, Store};
 use chrono::{DateTime, Utc};
@@ -208,9 +208,13 @@ impl Dispatcher {
         // unknown, or this one's own look-up did not finish.
         let mut verify_next = false;
         let mut lookup_limited = false;
-        let result = match &payload {
+        let message = match &payload {
             Err(e) => Err(SendError::Permanent(e.to_string())),
-            Ok(p) if row.verify_before_send => match self.find(tenant, row, p).await {
+            Ok(p) => self.compose(tenant, row, p),
+        };
+        let result = match message {
+            Err(e) => Err(e),
+            Ok(msg) if row.verify_before_send => match msg.find(row).await {
                 Ok(Some(provider_id)) => {
                     metrics::counter!("skygeni_outbox_recovered_total", "channel" => row.channel.clone())
                         .increment(1);
@@ -218,7 +222,7 @@ impl Dispatcher {
                         "earlier attempt had arrived: marked sent without sending again");
                     Ok(provider_id)
                 }
-                Ok(None) => self.send(tenant, row, p).await,
+                Ok(None) => msg.send().await,
                 Err(e) => {
                     verify_next = true;
                     // A rate-limited look-up (SendGrid's allows 6 a minute) is waiting its
@@ -233,7 +237,7 @@ impl Dispatcher {
                     Err(e)
                 }
             },
-            Ok(p) => self.send(tenant, row, p).await,
+            Ok(msg) => msg.send().await,
         };
         if matches!(result, Err(SendError::Unknown(_))) {
             verify_next = true;
@@ -310,12 +314,14 @@ impl Dispatcher {
         Ok((outcome, fell_back))
     }
 
-    async fn send(
+    /// The row's message for its channel, with the sender that delivers it. A channel that is
+    /// not configured fails permanently (Slack rows then fall back to email).
+    fn compose(
         &self,
         tenant: &TenantId,
         row: &OutboxRow,
         payload: &Payload,
-    ) -> Result<String, SendError> {
+    ) -> Result<Message<'_>, SendError> {
         match row.channel.as_str() {
             CHANNEL_EMAIL => {
                 let Some(sender) = &self.email else {
@@ -330,7 +336,7 @@ impl Dispatcher {
                     &self.renderer,
                     &self.links,
                 )?;
-                sender.send_email(&email).await
+                Ok(Message::Email(sender.as_ref(), email))
             }
             CHANNEL_SLACK => {
                 let Some(sender) = &self.chat else {
@@ -339,46 +345,9 @@ impl Dispatcher {
                     ));
                 };
                 let chat = chat_for(tenant.as_str(), payload, &row.idempotency_key, &self.links)?;
-                sender.send_dm(&chat).await
+                Ok(Message::Chat(sender.as_ref(), chat))
             }
             other => Err(SendError::Permanent(format!("unknown channel {other:?}"))),
-        }
-    }
-
-    /// Asks the provider whether this row's message already arrived (its previous attempt's
-    /// outcome is unknown). Messages are looked for from a little before the row was created.
-    async fn find(
-        &self,
-        tenant: &TenantId,
-        row: &OutboxRow,
-        payload: &Payload,
-    ) -> Result<Option<String>, SendError> {
-        let since = DateTime::parse_from_rfc3339(&row.created_at)
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|_| Utc::now() - chrono::Duration::days(1))
-            - chrono::Duration::minutes(5);
-        match row.channel.as_str() {
-            CHANNEL_EMAIL => {
-                let Some(sender) = &self.email else {
-                    return Ok(None);
-                };
-                let email = email_for(
-                    &row.kind,
-                    payload,
-                    &row.idempotency_key,
-                    &self.renderer,
-                    &self.links,
-                )?;
-                sender.find_email(&email, since).await
-            }
-            CHANNEL_SLACK => {
-                let Some(sender) = &self.chat else {
-                    return Ok(None);
-                };
-                let chat = chat_for(tenant.as_str(), payload, &row.idempotency_key, &self.links)?;
-                sender.find_dm(&chat, since).await
-            }
-            _ => Ok(None),
         }
     }
 
@@ -451,6 +420,34 @@ impl Dispatcher {
                 .set(totals.get(s).copied().unwrap_or(0) as f64);
         }
         Ok(())
+    }
+}
+
+/// One composed outbox message and the sender for its channel.
+enum Message<'a> {
+    Email(&'a dyn EmailSender, OutgoingEmail),
+    Chat(&'a dyn ChatSender, OutgoingChat),
+}
+
+impl Message<'_> {
+    async fn send(&self) -> Result<String, SendError> {
+        match self {
+            Message::Email(sender, email) => sender.send_email(email).await,
+            Message::Chat(sender, chat) => sender.send_dm(chat).await,
+        }
+    }
+
+    /// Asks the provider whether this row's message already arrived (its previous attempt's
+    /// outcome is unknown). Messages are looked for from a little before the row was created.
+    async fn find(&self, row: &OutboxRow) -> Result<Option<String>, SendError> {
+        let since = DateTime::parse_from_rfc3339(&row.created_at)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|_| Utc::now() - chrono::Duration::days(1))
+            - chrono::Duration::minutes(5);
+        match self {
+            Message::Email(sender, email) => sender.find_email(email, since).await,
+            Message::Chat(sender, chat) => sender.find_dm(chat, since).await,
+        }
     }
 }
 
