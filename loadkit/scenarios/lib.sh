@@ -178,6 +178,32 @@ kit_outbox() {
         || ' ' || count(*) FILTER (WHERE status='dead') FROM outbox"
 }
 
+# kit_deliveries: what the fakes delivered and what the outbox marked sent. Sets SC / GC (the
+# fakes' /_control/calls JSON), S_DELIVERED S_DUP (Slack DMs, repeats), G_ACCEPTED G_DUP
+# (SendGrid emails, repeated keys), SLACK_SENT EMAIL_SENT (outbox rows sent) and prints them.
+kit_deliveries() {
+    SLACK_SENT=$(kit_sql "SELECT count(*) FROM outbox WHERE status='sent' AND channel='slack'")
+    EMAIL_SENT=$(kit_sql "SELECT count(*) FROM outbox WHERE status='sent' AND channel='email'")
+    SC=$(kit_calls "$FAKE_SLACK")
+    GC=$(kit_calls "$FAKE_SENDGRID")
+    S_DELIVERED=$(jq .messages_delivered <<<"$SC")
+    S_DUP=$(jq .duplicate_messages <<<"$SC")
+    G_ACCEPTED=$(jq .accepted <<<"$GC")
+    G_DUP=$(jq .duplicates <<<"$GC")
+    printf 'fake Slack: %s delivered, %s duplicate; fake SendGrid: %s accepted, %s duplicate; outbox sent: Slack %s, email %s\n' \
+        "$S_DELIVERED" "$S_DUP" "$G_ACCEPTED" "$G_DUP" "$SLACK_SENT" "$EMAIL_SENT"
+}
+
+# kit_check_deliveries: after kit_deliveries, PASS/FAIL for "nothing sent twice" (0 repeats in
+# either fake) and "the fakes agree with the database" (distinct deliveries = rows sent).
+kit_check_deliveries() {
+    ((S_DUP == 0 && G_DUP == 0)) && kit_pass "0 duplicate DMs, 0 duplicate emails" ||
+        kit_fail "duplicates: Slack $S_DUP, SendGrid $G_DUP"
+    ((S_DELIVERED - S_DUP == SLACK_SENT && G_ACCEPTED - G_DUP == EMAIL_SENT)) &&
+        kit_pass "fakes' distinct deliveries = rows marked sent (Slack $SLACK_SENT, email $EMAIL_SENT)" ||
+        kit_fail "fakes vs DB: Slack $((S_DELIVERED - S_DUP)) vs $SLACK_SENT, email $((G_ACCEPTED - G_DUP)) vs $EMAIL_SENT"
+}
+
 # kit_drain SECS: wait (at most SECS) until no outbox row is pending or sending.
 kit_drain() {
     local limit=$1 i c
