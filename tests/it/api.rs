@@ -1228,15 +1228,7 @@ async fn metrics_expose_request_latency_per_route_and_scoring_latency() {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = crate::support::metrics_text(&app.client, &app.base).await;
     assert!(
         text.lines()
             .any(|l| l.starts_with("http_request_duration_seconds_bucket")

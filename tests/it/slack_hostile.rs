@@ -313,15 +313,7 @@ async fn degraded_scoring_is_announced_in_slack_answers_the_app_home_and_metrics
     skygeni::jobs::models::load_scorer(&app.store, &tenant, &[])
         .await
         .unwrap();
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::support::metrics_text(&app.client, &app.base).await;
     assert_eq!(
         gauge(&metrics, tenant.as_str()).as_deref(),
         Some("1"),
@@ -350,15 +342,7 @@ async fn degraded_scoring_is_announced_in_slack_answers_the_app_home_and_metrics
     skygeni::jobs::models::load_scorer(&app.store, &tenant, &deals)
         .await
         .unwrap();
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::support::metrics_text(&app.client, &app.base).await;
     assert_eq!(
         gauge(&metrics, tenant.as_str()).as_deref(),
         Some("0"),

@@ -63,3 +63,15 @@ pub fn seed_csv() -> std::path::PathBuf {
 }
 
 pub use skygeni::crm::synthetic::{SEED_HEADER as HEADER, generated_rows};
+
+/// The Prometheus text a running app serves on `/metrics` (`base` = `http://127.0.0.1:PORT`).
+pub async fn metrics_text(client: &reqwest::Client, base: &str) -> String {
+    client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
