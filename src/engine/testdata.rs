@@ -111,3 +111,43 @@ pub fn planted_partner_effect(n: usize, seed: u64) -> Vec<Deal> {
         })
         .collect()
 }
+
+/// `n` deals created across 2022-01 … 2024-06 whose win rate drifts from 65 % to 45 % (20 pp)
+/// with the creation date, on top of a modest real effect (Partner leads −15 pp) — the data
+/// on which a model that trusts all history equally is worse than plain segment rates.
+/// Returns the deals and each deal's true P(lost).
+pub fn drifting_history(n: usize, seed: u64) -> (Vec<Deal>, Vec<f64>) {
+    let mut rng = Rng::new(seed);
+    let start = date("2022-01-01");
+    let span = 900.0;
+    (0..n)
+        .map(|i| {
+            let mut d = Deal::example(&format!("W{i:05}"));
+            let day = rng.next_u64() % span as u64;
+            d.created_date = start + chrono::Days::new(day);
+            d.industry = rng.pick(&["SaaS", "FinTech", "HealthTech"]).into();
+            d.region = rng.pick(&["Europe", "APAC", "North America"]).into();
+            d.product_type = rng.pick(&["Core", "Pro", "Enterprise"]).into();
+            d.lead_source = rng
+                .pick(&["Partner", "Inbound", "Outbound", "Referral"])
+                .into();
+            d.amount = (5_000.0 + 40_000.0 * rng.unit()).round();
+            let cycle = 15 + (rng.next_u64() % 100) as i64;
+            let trend = 0.65 - 0.20 * day as f64 / span;
+            let p_win = trend
+                - if d.lead_source == "Partner" {
+                    0.15
+                } else {
+                    0.0
+                };
+            d.sales_cycle_days = Some(cycle);
+            d.closed_date = Some(d.created_date + chrono::Days::new(cycle as u64));
+            d.outcome = Some(if rng.unit() < p_win {
+                Outcome::Won
+            } else {
+                Outcome::Lost
+            });
+            (d, 1.0 - p_win)
+        })
+        .unzip()
+}
