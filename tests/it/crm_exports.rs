@@ -367,3 +367,50 @@ async fn a_2016_2017_export_backtests_and_scores_as_of_its_own_dates() {
         "{scored}"
     );
 }
+
+#[tokio::test]
+async fn saved_mappings_and_risk_settings_stay_with_their_tenant_even_without_a_where_clause() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let (a, b) = (
+        TenantId::parse("map-a").unwrap(),
+        TenantId::parse("map-b").unwrap(),
+    );
+    store.add_tenant(&a, "A", "UTC").await.unwrap();
+    store.add_tenant(&b, "B", "UTC").await.unwrap();
+    store
+        .save_import_mapping(&a, "k1", r#"{"deal_id":["Opp #"]}"#)
+        .await
+        .unwrap();
+    store
+        .save_import_mapping(&a, "k1", r#"{"deal_id":["Opp No"]}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.import_mapping(&a, "k1").await.unwrap().as_deref(),
+        Some(r#"{"deal_id":["Opp No"]}"#),
+        "a newer mapping for the same export replaces the old"
+    );
+    assert_eq!(store.import_mapping(&b, "k1").await.unwrap(), None);
+    let row = skygeni::store::RiskSettingsRow {
+        low_max: 30,
+        medium_max: 60,
+        high_max: 80,
+        alerts_per_day: 3,
+    };
+    store.set_risk_settings(&a, row).await.unwrap();
+    assert_eq!(store.risk_settings(&a).await.unwrap(), Some(row));
+    assert_eq!(store.risk_settings(&b).await.unwrap(), None);
+    if db.backend == skygeni::store::Backend::Postgres {
+        let seen = store
+            .unscoped_texts_for_tests(&b, "SELECT header_key FROM import_mappings")
+            .await
+            .unwrap();
+        assert!(seen.is_empty(), "row-level security hides A's mappings: {seen:?}");
+        let seen = store
+            .unscoped_texts_for_tests(&b, "SELECT tenant_id FROM risk_settings")
+            .await
+            .unwrap();
+        assert!(seen.is_empty(), "{seen:?}");
+    }
+}
