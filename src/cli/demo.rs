@@ -122,11 +122,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let loaded =
         crate::jobs::models::load_scorer(&store, &tenant, &store.load_deals(&tenant).await?)
             .await?;
-    let top: Vec<(Deal, crate::domain::DealScore)> = pv
-        .deals
+    // Ranked by relative risk: exact P(lost), not the rounded score.
+    let order = crate::engine::rank_order(&pv.scores);
+    let top: Vec<(Deal, crate::domain::DealScore)> = order
         .iter()
         .take(10)
-        .map(|d| {
+        .map(|&i| {
+            let d = &pv.deals[i];
             let mut s = loaded.scorer.score(d, as_of);
             loaded.similar.fill(d, as_of, &mut s);
             (d.clone(), s)
@@ -173,7 +175,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let all_ranked: Vec<(&Deal, &crate::domain::DealScore)> = top_refs
         .iter()
         .copied()
-        .chain(pv.deals.iter().zip(pv.scores.iter()).skip(top_refs.len()))
+        .chain(
+            order
+                .iter()
+                .skip(top_refs.len())
+                .map(|&i| (&pv.deals[i], &pv.scores[i])),
+        )
         .collect();
     let preview = crate::slack::preview::write_demo_preview(
         out,

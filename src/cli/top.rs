@@ -28,12 +28,16 @@ pub async fn run(store: &Store, tenant: &TenantId, args: TopArgs) -> anyhow::Res
     let history = store.load_deals(tenant).await?;
     let loaded = load_scorer(store, tenant, &history).await?;
     let open = history.into_iter().filter(|d| d.is_open()).collect();
-    // Highest P(lost) first, which is highest relative risk first: the percentile is
-    // monotone in P(lost) within one tenant.
     let pv = pipeline_view_of(store, tenant, &loaded, open, as_of, DEFAULT_SAVE_RATE).await?;
     let ranks = PipelineRanks::from_scores(&pv.scores, loaded.scorer.stats().overall_win_rate);
     let skill_line = loaded.scorer.skill_line();
-    let top: Vec<_> = pv.deals.iter().zip(&pv.scores).take(args.limit).collect();
+    // Highest P(lost) first is highest relative risk first: the percentile is monotone in
+    // P(lost) within one tenant.
+    let top: Vec<_> = crate::engine::rank_order(&pv.scores)
+        .into_iter()
+        .take(args.limit)
+        .map(|i| (&pv.deals[i], &pv.scores[i]))
+        .collect();
     if args.json.json {
         let rows: Vec<serde_json::Value> = top
             .iter()

@@ -30,7 +30,7 @@ pub use backtest::{BacktestReport, backtest};
 pub use features::Feature;
 pub use model::{Model, ModelError, ModelKind};
 pub use pipeline::{DEFAULT_SAVE_RATE, PipelineMetrics, pipeline_metrics};
-pub use relative::PipelineRanks;
+pub use relative::{PipelineRanks, rank_order};
 pub use scorer::{CoreScore, Scorer};
 pub use segments::{Dimension, SegmentStats};
 pub use similar::SimilarIndex;

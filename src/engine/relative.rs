@@ -52,6 +52,19 @@ impl PipelineRanks {
     }
 }
 
+/// Indices of `scores` from most to least at risk relative to the pipeline: by exact
+/// P(lost), not the rounded score (ties keep their input order). What `top`, the demo and
+/// digests list deals by.
+pub fn rank_order(scores: &[DealScore]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| {
+        scores[a]
+            .win_probability
+            .total_cmp(&scores[b].win_probability)
+    });
+    order
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -406,7 +406,10 @@ async fn saved_mappings_and_risk_settings_stay_with_their_tenant_even_without_a_
             .unscoped_texts_for_tests(&b, "SELECT header_key FROM import_mappings")
             .await
             .unwrap();
-        assert!(seen.is_empty(), "row-level security hides A's mappings: {seen:?}");
+        assert!(
+            seen.is_empty(),
+            "row-level security hides A's mappings: {seen:?}"
+        );
         let seen = store
             .unscoped_texts_for_tests(&b, "SELECT tenant_id FROM risk_settings")
             .await

@@ -8,6 +8,7 @@ mod engine_cli;
 mod hostile;
 mod import_cli;
 mod ops;
+mod relative_cli;
 mod reports;
 mod salesforce;
 mod schedule;
