@@ -206,7 +206,7 @@ pub(super) async fn enqueue_critical_alerts(
         .iter()
         .filter(|s| s.risk_score > min_threshold)
         .collect();
-    candidates.sort_by(|a, b| b.risk_score.cmp(&a.risk_score));
+    candidates.sort_by_key(|s| std::cmp::Reverse(s.risk_score));
     if candidates.is_empty() || users.is_empty() {
         return Ok(0);
     }

@@ -17,11 +17,14 @@ fn run_ok(db: &TestDb, args: &[&str]) -> String {
     so
 }
 
+/// A deal id and the outcome the import must give it.
+type Expect = (&'static str, Option<Outcome>);
+
 #[tokio::test]
 async fn each_crm_export_imports_with_no_flags_outcomes_from_stage_and_owners_as_users() {
     let db = TestDb::new().await;
     // (fixture, preset, deal id → outcome, the deal kept with amount 0)
-    let cases: [(&str, &str, [(&str, Option<Outcome>); 4]); 3] = [
+    let cases: [(&str, &str, [Expect; 4]); 3] = [
         (
             "salesforce_opportunity_report.csv",
             "salesforce_opportunity_report",
