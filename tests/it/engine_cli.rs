@@ -17,6 +17,15 @@ pub(crate) fn skygeni_in(db: &TestDb, dir: &std::path::Path, args: &[&str]) -> O
     out
 }
 
+/// Writes `n` generated deals (every fifth open) to `dir` and imports them as of 2024-06-01.
+pub(crate) fn import_generated(db: &TestDb, dir: &std::path::Path, n: usize, prefix: &str) {
+    let csv = dir.join("deals.csv");
+    std::fs::write(&csv, generated_csv(n, prefix)).unwrap();
+    let csv = csv.display().to_string();
+    let args = ["import", "--csv", &csv, "--as-of", "2024-06-01", "--json"];
+    ok_json(&skygeni_in(db, dir, &args));
+}
+
 pub(crate) fn ok_json(out: &Output) -> serde_json::Value {
     assert!(
         out.status.success(),
@@ -128,18 +137,8 @@ async fn backtest_json_is_calibrated_and_no_worse_than_the_segment_baseline() {
 async fn train_score_metrics_and_the_registry_work_end_to_end_and_survive_a_deleted_model() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("deals.csv");
-    std::fs::write(&csv, generated_csv(3000, "E")).unwrap();
-    let csv = csv.display().to_string();
+    import_generated(&db, dir.path(), 3000, "E");
     let run = |args: &[&str]| skygeni_in(&db, dir.path(), args);
-    ok_json(&run(&[
-        "import",
-        "--csv",
-        &csv,
-        "--as-of",
-        "2024-06-01",
-        "--json",
-    ]));
 
     let v = ok_json(&run(&["train", "--json"]));
     assert_eq!(v["trained"], true, "{v}");

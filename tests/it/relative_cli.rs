@@ -1,25 +1,14 @@
 //! Relative risk, the skill line and tenant bands as a user sees them in `top`, `score` and
 //! `risk-settings` (issue 16).
-use crate::engine_cli::{ok_json, skygeni_in};
+use crate::engine_cli::{import_generated, ok_json, skygeni_in};
 use crate::support::TestDb;
-use skygeni::crm::synthetic::generated_csv;
 
 #[tokio::test]
 async fn top_ranks_by_relative_risk_and_tenant_bands_move_the_categories() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("deals.csv");
-    std::fs::write(&csv, generated_csv(3000, "R")).unwrap();
-    let csv = csv.display().to_string();
+    import_generated(&db, dir.path(), 3000, "R");
     let run = |args: &[&str]| skygeni_in(&db, dir.path(), args);
-    ok_json(&run(&[
-        "import",
-        "--csv",
-        &csv,
-        "--as-of",
-        "2024-06-01",
-        "--json",
-    ]));
     let v = ok_json(&run(&["train", "--json"]));
     assert_eq!(v["trained"], true, "{v}");
 
