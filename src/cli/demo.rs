@@ -104,11 +104,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
         (lo.min(s.risk_score), hi.max(s.risk_score))
     });
     println!(
-        "   Scores range {lo}–{hi}. With a {:.1}% historical win rate an average deal already has P(lost) ≈ {:.0}%, \
-         and this dataset carries little signal beyond segment rates, so scores cluster near it.",
+        "   Scores range {lo}–{hi}. With a {:.1}% historical win rate an average deal already has P(lost) ≈ {:.0}%.",
         pv.metrics.win_rate * 100.0,
         (1.0 - pv.metrics.win_rate) * 100.0
     );
+    // Said from the measured skill, not assumed: the bundled data has little signal.
+    match report.model.as_ref().and_then(|m| m.skill_line()) {
+        Some(line) => println!(
+            "   {line}: the bundled dataset has little signal, so read the ranking (relative risk) more than the number."
+        ),
+        None => println!("   The model ranks deals beyond segment win rates on this history."),
+    }
     println!("\n5. Pipeline metrics");
     print!("{}", super::render::metrics_text(&pv.metrics));
 
@@ -116,11 +122,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let loaded =
         crate::jobs::models::load_scorer(&store, &tenant, &store.load_deals(&tenant).await?)
             .await?;
-    let top: Vec<(Deal, crate::domain::DealScore)> = pv
-        .deals
+    // Ranked by relative risk: exact P(lost), not the rounded score.
+    let order = crate::engine::rank_order(&pv.scores);
+    let top: Vec<(Deal, crate::domain::DealScore)> = order
         .iter()
         .take(10)
-        .map(|d| {
+        .map(|&i| {
+            let d = &pv.deals[i];
             let mut s = loaded.scorer.score(d, as_of);
             loaded.similar.fill(d, as_of, &mut s);
             (d.clone(), s)
@@ -128,8 +136,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
         .collect();
     let top_refs: Vec<(&Deal, &crate::domain::DealScore)> =
         top.iter().map(|(d, s)| (d, s)).collect();
-    println!("\n6. The 10 deals needing attention");
-    print!("{}", super::render::attention_list(&top_refs, as_of));
+    let ranks = crate::engine::PipelineRanks::from_scores(
+        &pv.scores,
+        loaded.scorer.stats().overall_win_rate,
+    );
+    println!("\n6. The 10 deals needing attention, ranked by relative risk in this pipeline");
+    if let Some(line) = loaded.scorer.skill_line() {
+        println!("   {line}.");
+    }
+    print!(
+        "{}",
+        super::render::attention_list(&top_refs, as_of, Some(&ranks))
+    );
 
     let t = Instant::now();
     let all = parsed.deals.clone();
@@ -157,7 +175,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let all_ranked: Vec<(&Deal, &crate::domain::DealScore)> = top_refs
         .iter()
         .copied()
-        .chain(pv.deals.iter().zip(pv.scores.iter()).skip(top_refs.len()))
+        .chain(
+            order
+                .iter()
+                .skip(top_refs.len())
+                .map(|&i| (&pv.deals[i], &pv.scores[i])),
+        )
         .collect();
     let preview = crate::slack::preview::write_demo_preview(
         out,

@@ -58,6 +58,15 @@ pub struct Deal {
     pub amount_cut_pct: Option<f64>,
 }
 
+/// A deal owner named in a CRM export, to be known as a user of the tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DealOwner {
+    /// The deal's `sales_rep_id` (alerts find a deal's owner by it).
+    pub user_id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
 impl Deal {
     pub fn is_open(&self) -> bool {
         self.outcome.is_none()

@@ -34,6 +34,10 @@ pub struct AlertPayload {
     pub score: DealScore,
     pub previous_score: Option<u8>,
     pub recipient: Recipient,
+    /// The recipient's daily alert budget after this alert; on the last one
+    /// (`AlertBudget::note`) the DM says further critical deals roll into the digest.
+    #[serde(default)]
+    pub budget: Option<super::policy::AlertBudget>,
 }
 
 /// A finished message (digest, weekly summary): email parts and the Slack DM.

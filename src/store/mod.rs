@@ -10,10 +10,12 @@ mod alerts;
 mod audit;
 pub mod audit_writer;
 mod deals;
+mod imports;
 mod job_runs;
 mod models;
 pub mod outbox;
 mod reports;
+mod risk_settings;
 mod salesforce;
 mod scores;
 mod sealed;
@@ -35,6 +37,7 @@ pub use reports::{
     ActionTask, CalibrationCheck, ClosedPrediction, DealFeedbackRow, ModelEvaluation, PurgeCounts,
     PurgeCutoffs,
 };
+pub use risk_settings::RiskSettingsRow;
 pub use salesforce::{SfConnectionRow, SfUser, SyncStateRow, WritebackOutcome};
 pub use scores::StoredScore;
 pub use sealed::SealedValue;

@@ -170,7 +170,14 @@ fn score_from_row(row: &sqlx::any::AnyRow) -> StoreResult<StoredScore> {
         deal_id: row.try_get("deal_id")?,
         scored_at: row.try_get("scored_at")?,
         risk_score: score,
-        risk_category: RiskCategory::from_score(score),
+        // The category as stored: a tenant's own band edges decided it when it was scored.
+        risk_category: {
+            let stored: String = row.try_get("risk_category")?;
+            RiskCategory::ALL
+                .into_iter()
+                .find(|c| c.as_str() == stored)
+                .unwrap_or_else(|| RiskCategory::from_score(score))
+        },
         win_probability: row.try_get("win_probability")?,
         confidence: row.try_get("confidence")?,
         model_version: row.try_get("model_version")?,

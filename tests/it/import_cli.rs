@@ -3,7 +3,7 @@ use crate::support::{HEADER, TestDb, generated_rows, seed_csv};
 use std::io::Write;
 use std::process::{Command, Output};
 
-fn skygeni(db: &TestDb, args: &[&str]) -> Output {
+pub(crate) fn skygeni(db: &TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_skygeni"))
         .args(args)
         .env("SKYGENI_DATABASE_URL", &db.url)
@@ -13,14 +13,14 @@ fn skygeni(db: &TestDb, args: &[&str]) -> Output {
         .expect("run skygeni")
 }
 
-fn text(out: &Output) -> (String, String) {
+pub(crate) fn text(out: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
 
-fn write_file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
+pub(crate) fn write_file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
     let path = dir.path().join(name);
     std::fs::File::create(&path)
         .unwrap()

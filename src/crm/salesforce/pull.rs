@@ -269,6 +269,7 @@ pub fn to_deals(
                 .and_then(|o| owner_emails.get(o))
                 .map(String::as_str),
             last_activity_date: get("LastActivityDate"),
+            ..RawDeal::default()
         };
         let line = i as u64 + 1;
         match validate_row(&raw, as_of) {
