@@ -15,6 +15,7 @@ mod models;
 pub mod outbox;
 mod reports;
 mod salesforce;
+mod salesforce_orgs;
 mod scores;
 mod sealed;
 mod slack;
@@ -36,6 +37,7 @@ pub use reports::{
     PurgeCutoffs,
 };
 pub use salesforce::{SfConnectionRow, SfUser, SyncStateRow, WritebackOutcome};
+pub use salesforce_orgs::WritebackRejection;
 pub use scores::StoredScore;
 pub use sealed::SealedValue;
 pub use slack::{LinkOutcome, SlackInstall, SnoozeRow, false_alarm_id};
