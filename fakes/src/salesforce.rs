@@ -11,7 +11,6 @@ mod bulk;
 mod handlers;
 pub mod metadata;
 pub mod orgs;
-mod sobjects;
 mod soql;
 
 use handlers::*;
@@ -121,9 +120,7 @@ impl Org {
             let code = queue.remove(0);
             let message = match code.as_str() {
                 "UNABLE_TO_LOCK_ROW" => "unable to obtain exclusive access to this record".into(),
-                "ENTITY_IS_LOCKED" => {
-                    "the entity is locked for editing (approval process)".into()
-                }
+                "ENTITY_IS_LOCKED" => "the entity is locked for editing (approval process)".into(),
                 _ => format!("{code} (injected)"),
             };
             return Err((code, message));
@@ -322,12 +319,8 @@ impl FakeSalesforce {
                 get(describe),
             )
             .route(
-                &format!("{data}/sobjects/{{object}}"),
-                post(sobjects::create),
-            )
-            .route(
-                &format!("{data}/sobjects/{{object}}/{{id}}"),
-                patch(sobjects::update).get(sobjects::read),
+                "/services/apexrest/skygeni/settings",
+                axum::routing::put(metadata::put_settings),
             )
             .route(
                 &format!("{data}/composite/sobjects"),
@@ -544,6 +537,18 @@ impl FakeSalesforce {
     /// Write attempts on record `id` so far (accepted or refused).
     pub fn write_attempts(&self, id: &str) -> u32 {
         self.org.lock().attempts.get(id).copied().unwrap_or(0)
+    }
+
+    /// The org default's `SkyGeni_Settings__c.Webhook_Secret__c` (what the Apex signs with).
+    pub fn webhook_secret(&self) -> Option<String> {
+        let org = self.org.lock();
+        org.records
+            .get("SkyGeni_Settings__c")?
+            .values()
+            .find(|r| r.get("SetupOwnerId").and_then(Value::as_str) == Some(org.org_id.as_str()))?
+            .get("Webhook_Secret__c")?
+            .as_str()
+            .map(str::to_string)
     }
 
     /// Bulk API 2.0 query jobs so far: (SOQL, rows returned).

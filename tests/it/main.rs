@@ -8,6 +8,7 @@ mod import_cli;
 mod ops;
 mod reports;
 mod salesforce;
+mod salesforce_orgs;
 mod schedule;
 mod slack;
 mod slack_delivery;

@@ -60,7 +60,7 @@ pub(super) async fn gate(State(sf): State<FakeSalesforce>, req: Request, next: N
         Some(Fault::LoseResponse) => lose_response = true,
         None => {}
     }
-    if !path.starts_with("/services/data/") {
+    if !path.starts_with("/services/data/") && !path.starts_with("/services/apexrest/") {
         return next.run(req).await;
     }
     let token = req

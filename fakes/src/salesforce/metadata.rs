@@ -5,8 +5,14 @@
 //! principals and objects that exist; a Named Credential in the current model (API 56+) needs
 //! an https URL parameter and an existing External Credential; `replacements` in
 //! sfdx-project.json are applied from the environment, and an unset variable fails the deploy
-//! as the CLI does. A successful deploy adds the package's fields to the org's describe.
-use super::FakeSalesforce;
+//! as the CLI does. A successful deploy adds the package's fields to the org's describe. Also
+//! the package's Apex REST endpoint that stores the webhook secret in the org.
+use super::{FakeSalesforce, Record, sf_error};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
@@ -65,7 +71,11 @@ fn files(dir: &Path, suffix: &str) -> Vec<std::path::PathBuf> {
     out
 }
 
-fn read(p: &Path, env: &HashMap<String, String>, repl: &[(String, String, String)]) -> Result<String, String> {
+fn read(
+    p: &Path,
+    env: &HashMap<String, String>,
+    repl: &[(String, String, String)],
+) -> Result<String, String> {
     let mut text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
     for (file, from, var) in repl {
         if p.ends_with(file) {
@@ -81,7 +91,11 @@ fn read(p: &Path, env: &HashMap<String, String>, repl: &[(String, String, String
 impl FakeSalesforce {
     /// Deploy the SFDX project at `project` (with `env` as the CLI's environment). Every error
     /// is listed, as a failed deploy reports them; on success the fields join the describe.
-    pub fn deploy(&self, project: &Path, env: &HashMap<String, String>) -> Result<Deployed, Vec<String>> {
+    pub fn deploy(
+        &self,
+        project: &Path,
+        env: &HashMap<String, String>,
+    ) -> Result<Deployed, Vec<String>> {
         let mut errors = Vec::new();
         let proj: serde_json::Value = std::fs::read_to_string(project.join("sfdx-project.json"))
             .ok()
@@ -119,7 +133,11 @@ impl FakeSalesforce {
                 .unwrap_or_default();
             let name = f
                 .file_name()
-                .map(|n| n.to_string_lossy().trim_end_matches(".field-meta.xml").to_string())
+                .map(|n| {
+                    n.to_string_lossy()
+                        .trim_end_matches(".field-meta.xml")
+                        .to_string()
+                })
                 .unwrap_or_default();
             if object == "Task" || object == "Event" {
                 errors.push(format!(
@@ -135,11 +153,16 @@ impl FakeSalesforce {
                 }
             };
             if tag(&xml, "fullName") != Some(name.as_str()) {
-                errors.push(format!("{object}.{name}: fullName does not match the file name"));
+                errors.push(format!(
+                    "{object}.{name}: fullName does not match the file name"
+                ));
             }
             match tag(&xml, "type").and_then(describe_type) {
                 Some(t) => {
-                    deployed.entry(object).or_default().insert(name, t.to_string());
+                    deployed
+                        .entry(object)
+                        .or_default()
+                        .insert(name, t.to_string());
                 }
                 None => errors.push(format!("{object}.{name}: unknown field type")),
             }
@@ -147,28 +170,51 @@ impl FakeSalesforce {
         // A hierarchy custom setting has one row per owner (SetupOwnerId).
         for f in files(&root, ".object-meta.xml") {
             let xml = read(&f, env, &repl).unwrap_or_default();
-            let object = f.file_name().unwrap_or_default().to_string_lossy().trim_end_matches(".object-meta.xml").to_string();
+            let object = f
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .trim_end_matches(".object-meta.xml")
+                .to_string();
             if tag(&xml, "customSettingsType") == Some("Hierarchy") {
-                deployed.entry(object).or_default().insert("SetupOwnerId".into(), "reference".into());
+                deployed
+                    .entry(object)
+                    .or_default()
+                    .insert("SetupOwnerId".into(), "reference".into());
             }
         }
         // Activity fields appear on both Task and Event.
         if let Some(activity) = deployed.remove("Activity") {
             for o in ["Task", "Event"] {
-                deployed.entry(o.into()).or_default().extend(activity.clone());
+                deployed
+                    .entry(o.into())
+                    .or_default()
+                    .extend(activity.clone());
             }
         }
         let org_has = |object: &str, field: &str| -> bool {
             deployed.get(object).is_some_and(|m| m.contains_key(field))
-                || self.org.lock().schema.get(object).is_some_and(|m| m.contains_key(field))
+                || self
+                    .org
+                    .lock()
+                    .schema
+                    .get(object)
+                    .is_some_and(|m| m.contains_key(field))
         };
         // External Credentials and their principals.
         let mut principals = BTreeSet::new();
         let mut credentials = BTreeSet::new();
         for f in files(&root, ".externalCredential-meta.xml") {
-            let name = f.file_name().unwrap_or_default().to_string_lossy().trim_end_matches(".externalCredential-meta.xml").to_string();
+            let name = f
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .trim_end_matches(".externalCredential-meta.xml")
+                .to_string();
             if api < 56.0 {
-                errors.push(format!("ExternalCredential {name}: needs API version 56.0 or later"));
+                errors.push(format!(
+                    "ExternalCredential {name}: needs API version 56.0 or later"
+                ));
             }
             let xml = read(&f, env, &repl).unwrap_or_default();
             for p in tags(&xml, "externalCredentialParameters") {
@@ -179,7 +225,12 @@ impl FakeSalesforce {
             credentials.insert(name);
         }
         for f in files(&root, ".namedCredential-meta.xml") {
-            let name = f.file_name().unwrap_or_default().to_string_lossy().trim_end_matches(".namedCredential-meta.xml").to_string();
+            let name = f
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .trim_end_matches(".namedCredential-meta.xml")
+                .to_string();
             let xml = match read(&f, env, &repl) {
                 Ok(x) => x,
                 Err(e) => {
@@ -191,52 +242,77 @@ impl FakeSalesforce {
             if params.is_empty() {
                 // The legacy format: still deployable, but it is not what the package ships.
                 if tag(&xml, "endpoint").is_none_or(|u| !u.starts_with("https://")) {
-                    errors.push(format!("NamedCredential {name}: the endpoint must be an https URL"));
+                    errors.push(format!(
+                        "NamedCredential {name}: the endpoint must be an https URL"
+                    ));
                 }
                 continue;
             }
             if api < 56.0 {
                 errors.push(format!("NamedCredential {name}: namedCredentialParameters need API version 56.0 or later"));
             }
-            let url = params.iter().find(|p| tag(p, "parameterType") == Some("Url"));
+            let url = params
+                .iter()
+                .find(|p| tag(p, "parameterType") == Some("Url"));
             match url.and_then(|p| tag(p, "parameterValue")) {
                 Some(u) if u.starts_with("https://") && !u.contains(' ') => {}
-                other => errors.push(format!("NamedCredential {name}: the URL parameter {other:?} is not an https URL")),
+                other => errors.push(format!(
+                    "NamedCredential {name}: the URL parameter {other:?} is not an https URL"
+                )),
             }
-            for p in params.iter().filter(|p| tag(p, "parameterType") == Some("Authentication")) {
+            for p in params
+                .iter()
+                .filter(|p| tag(p, "parameterType") == Some("Authentication"))
+            {
                 let ec = tag(p, "externalCredential").unwrap_or("");
                 if !credentials.contains(ec) {
-                    errors.push(format!("NamedCredential {name}: no ExternalCredential named {ec} found"));
+                    errors.push(format!(
+                        "NamedCredential {name}: no ExternalCredential named {ec} found"
+                    ));
                 }
             }
         }
         // Permission sets: every field, principal and object they name must exist.
         for f in files(&root, ".permissionset-meta.xml") {
-            let name = f.file_name().unwrap_or_default().to_string_lossy().to_string();
+            let name = f
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
             let xml = read(&f, env, &repl).unwrap_or_default();
             for fp in tags(&xml, "fieldPermissions") {
                 let full = tag(fp, "field").unwrap_or("");
                 let (object, field) = full.split_once('.').unwrap_or((full, ""));
                 if !org_has(object, field) {
-                    errors.push(format!("{name}: In field: field - no CustomField named {full} found"));
+                    errors.push(format!(
+                        "{name}: In field: field - no CustomField named {full} found"
+                    ));
                 }
             }
             for p in tags(&xml, "externalCredentialPrincipalAccesses") {
                 let principal = tag(p, "externalCredentialPrincipal").unwrap_or("");
                 if !principals.contains(principal) {
-                    errors.push(format!("{name}: no ExternalCredentialPrincipal named {principal} found"));
+                    errors.push(format!(
+                        "{name}: no ExternalCredentialPrincipal named {principal} found"
+                    ));
                 }
             }
         }
         // Apex needs its meta file with an API version.
-        for f in files(&root, ".cls").into_iter().chain(files(&root, ".trigger")) {
+        for f in files(&root, ".cls")
+            .into_iter()
+            .chain(files(&root, ".trigger"))
+        {
             let meta = std::path::PathBuf::from(format!("{}-meta.xml", f.display()));
             let ok = std::fs::read_to_string(&meta)
                 .ok()
                 .and_then(|x| tag(&x, "apiVersion").and_then(|v| v.parse::<f64>().ok()))
                 .is_some();
             if !ok {
-                errors.push(format!("{}: missing -meta.xml with an apiVersion", f.display()));
+                errors.push(format!(
+                    "{}: missing -meta.xml with an apiVersion",
+                    f.display()
+                ));
             }
         }
         if !errors.is_empty() {
@@ -261,4 +337,53 @@ impl FakeSalesforce {
             fields.retain(|f, _| !f.ends_with("__c"));
         }
     }
+}
+
+/// The package's Apex REST endpoint `PUT /services/apexrest/skygeni/settings {"secret"}`
+/// (`SkyGeniSettingsApi.cls`): upserts the SkyGeni_Settings__c org default. Without the
+/// package Salesforce has no such URL.
+pub async fn put_settings(State(sf): State<FakeSalesforce>, Json(body): Json<Value>) -> Response {
+    let mut org = sf.org.lock();
+    if !org.schema.contains_key("SkyGeni_Settings__c") {
+        return sf_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "Could not find a match for URL",
+        );
+    }
+    let secret = body["secret"].as_str().unwrap_or("");
+    if secret.len() < 32 || secret.len() > 255 {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!("secret must be 32 to 255 characters")),
+        )
+            .into_response();
+    }
+    let owner = org.org_id.clone();
+    let existing = org.records.get("SkyGeni_Settings__c").and_then(|m| {
+        m.values()
+            .find(|r| r.get("SetupOwnerId").and_then(Value::as_str) == Some(owner.as_str()))
+            .and_then(|r| r.get("Id").and_then(Value::as_str).map(str::to_string))
+    });
+    let id = match existing {
+        Some(id) => id,
+        None => org.new_id("a00"),
+    };
+    let stamp = org.tick();
+    let mut rec = Record::new();
+    for (k, v) in [
+        ("Id", json!(id)),
+        ("SetupOwnerId", json!(owner)),
+        ("Webhook_Secret__c", json!(secret)),
+        ("Enabled__c", json!(true)),
+        ("IsDeleted", json!(false)),
+        ("SystemModstamp", json!(stamp)),
+    ] {
+        rec.insert(k.into(), v);
+    }
+    org.records
+        .entry("SkyGeni_Settings__c".into())
+        .or_default()
+        .insert(id, rec);
+    Json(json!("ok")).into_response()
 }

@@ -183,7 +183,12 @@ pub fn value_of(org: &Org, object: &str, r: &Record, f: &str) -> Option<Value> {
         && let Some(field) = f.strip_prefix("Opportunity.")
     {
         let parent = r.get("OpportunityId")?.as_str()?;
-        return org.records.get("Opportunity")?.get(parent)?.get(field).cloned();
+        return org
+            .records
+            .get("Opportunity")?
+            .get(parent)?
+            .get(field)
+            .cloned();
     }
     r.get(f).cloned()
 }

@@ -504,7 +504,10 @@ mod tests {
         assert_eq!(aud("https://login.salesforce.com/", None), prod);
         assert_eq!(aud("https://acme.my.salesforce.com", None), prod);
         assert_eq!(aud("https://test.salesforce.com", None), test);
-        assert_eq!(aud("https://acme--uat.sandbox.my.salesforce.com/", None), test);
+        assert_eq!(
+            aud("https://acme--uat.sandbox.my.salesforce.com/", None),
+            test
+        );
         assert_eq!(aud("https://acme--uat.my.salesforce.com", None), test);
         assert_eq!(
             aud(

@@ -86,7 +86,9 @@ pub fn validate(overrides: &ValueMap) -> Result<(), String> {
                 DIMENSIONS.join(", ")
             ));
         }
-        if m.iter().any(|(k, v)| k.trim().is_empty() || v.trim().is_empty()) {
+        if m.iter()
+            .any(|(k, v)| k.trim().is_empty() || v.trim().is_empty())
+        {
             return Err(format!("values.{dim}: empty org or model value"));
         }
     }
@@ -101,9 +103,15 @@ mod tests {
     fn standard_values_land_on_model_segments_and_overrides_win() {
         let none = ValueMap::new();
         assert_eq!(map_value(&none, "lead_source", "Web"), "Inbound");
-        assert_eq!(map_value(&none, "lead_source", "partner referral"), "Partner");
+        assert_eq!(
+            map_value(&none, "lead_source", "partner referral"),
+            "Partner"
+        );
         assert_eq!(map_value(&none, "industry", "Technology"), "SaaS");
-        assert_eq!(map_value(&none, "industry", "Manufacturing"), "Manufacturing");
+        assert_eq!(
+            map_value(&none, "industry", "Manufacturing"),
+            "Manufacturing"
+        );
         let mut o = ValueMap::new();
         o.entry("lead_source".into())
             .or_default()

@@ -2,9 +2,9 @@
 //! (describe), Opportunity rows → validated domain `Deal`s (the CSV importer's rules),
 //! OpportunityHistory → days in stage / close-date pushes / amount cuts, and owners → users.
 use super::client::FlatRecord;
+use super::picklists::map_value;
 use crate::crm::QualityReport;
 use crate::crm::report::RowIssue;
-use super::picklists::map_value;
 use crate::crm::validate::{RawDeal, validate_row};
 use crate::domain::Deal;
 use crate::store::SfUser;
@@ -294,7 +294,11 @@ pub fn to_deals(
                 report.accepted += 1;
                 for (dim, value, field) in [
                     ("lead_source", deal.lead_source.as_str(), "LeadSource"),
-                    ("industry", deal.industry.as_str(), mapping.industry.as_str()),
+                    (
+                        "industry",
+                        deal.industry.as_str(),
+                        mapping.industry.as_str(),
+                    ),
                 ] {
                     if let Some(segments) = super::picklists::model_segments(dim)
                         && value != "Unknown"

@@ -4,9 +4,9 @@
 //! → claim the notification id once → re-pull, score, write back).
 use super::sync::{SyncContext, sync_records};
 use super::{oauth, org_secret, webhook};
-use crate::domain::TenantId;
 use crate::api::auth::{Role, bearer, verify_token};
 use crate::api::error::ApiError;
+use crate::domain::TenantId;
 use crate::http::AppState;
 use axum::body::Bytes;
 use axum::extract::{Query, State};

@@ -204,9 +204,12 @@ pub async fn sync_tenant_with(
         if !force {
             report.status = "deferred".into();
             report.deferred_until = Some(until);
-            report.detail = Some(state.detail.clone().unwrap_or_else(|| {
-                format!("the last sync ended {}", state.status)
-            }));
+            report.detail = Some(
+                state
+                    .detail
+                    .clone()
+                    .unwrap_or_else(|| format!("the last sync ended {}", state.status)),
+            );
             return Ok(report);
         }
         report.forced = true;
@@ -462,7 +465,11 @@ async fn ingest(
 
 /// The first load's one Bulk query for history: open Opportunities only (closed ones are not
 /// scored) and snapshots within the window, never the whole org's history.
-pub fn history_bulk_soql(fields: &str, as_of: chrono::NaiveDate, window: chrono::Duration) -> String {
+pub fn history_bulk_soql(
+    fields: &str,
+    as_of: chrono::NaiveDate,
+    window: chrono::Duration,
+) -> String {
     let since = (as_of - window)
         .and_hms_opt(0, 0, 0)
         .expect("midnight exists")
