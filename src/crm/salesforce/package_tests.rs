@@ -90,7 +90,6 @@ fn every_field_the_code_writes_exists_in_the_package_with_the_right_type() {
                 assert_eq!(child(&doc, "type"), Some("Text"), "{name}");
                 assert_eq!(num("length"), Some(length), "{name}");
                 assert_eq!(child(&doc, "externalId"), Some("true"), "{name}");
-                assert_eq!(child(&doc, "unique"), Some("true"), "{name}");
             }
         }
     }
