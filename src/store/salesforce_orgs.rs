@@ -14,6 +14,9 @@ pub struct WritebackRejection {
     pub at: String,
 }
 
+/// deal_id, error_code, error, written_at.
+type RejectionRow = (String, Option<String>, Option<String>, Option<String>);
+
 impl Store {
     /// Store the sealed webhook secret of the tenant's connected org.
     pub async fn set_sf_webhook_secret(&self, tenant: &TenantId, sealed: &str) -> StoreResult<()> {
@@ -74,7 +77,7 @@ impl Store {
         tenant: &TenantId,
     ) -> StoreResult<Vec<WritebackRejection>> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let rows: Vec<(String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+        let rows: Vec<RejectionRow> = sqlx::query_as(
             "SELECT deal_id, error_code, error, written_at FROM salesforce_writeback \
              WHERE tenant_id = $1 AND status = 'rejected' ORDER BY written_at, deal_id",
         )

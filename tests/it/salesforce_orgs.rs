@@ -339,7 +339,10 @@ async fn permanent_write_back_errors_are_reported_once_not_retried_and_locks_are
     // The locked record was tried twice in the run and landed; no error left to report.
     assert_eq!(o.fake.write_attempts(&ids[2]), 2);
     assert!(o.fake.record("Opportunity", &ids[2]).unwrap()["Risk_Score__c"].is_number());
-    assert!(errors.iter().all(|e| e["record_id"] != json!(ids[2])), "{errors:?}");
+    assert!(
+        errors.iter().all(|e| e["record_id"] != json!(ids[2])),
+        "{errors:?}"
+    );
     let dq = &first.quality.warnings["salesforce_writeback_refused"];
     assert_eq!(dq.count, 2, "{dq:?}");
     assert!(
