@@ -122,19 +122,12 @@ impl Store {
 
     /// Replace the tenant's field mapping (JSON).
     pub async fn set_sf_field_mapping(&self, tenant: &TenantId, json: &str) -> StoreResult<()> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        let done = sqlx::query(
-            "UPDATE salesforce_connections SET field_mapping = $2 WHERE tenant_id = $1",
+        self.set_connection_column(
+            tenant,
+            super::salesforce_orgs::ConnColumn::FieldMapping,
+            json,
         )
-        .bind(tenant.as_str().to_string())
-        .bind(json.to_string())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        if done.rows_affected() == 0 {
-            return Err(super::StoreError::NotFound);
-        }
-        Ok(())
+        .await
     }
 
     /// Which tenant connected this org (webhook routing).

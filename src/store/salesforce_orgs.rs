@@ -14,20 +14,44 @@ pub struct WritebackRejection {
     pub at: String,
 }
 
+/// Connection columns replaced on their own.
+pub(super) enum ConnColumn {
+    FieldMapping,
+    WebhookSecret,
+}
+
 /// deal_id, error_code, error, written_at.
 type RejectionRow = (String, Option<String>, Option<String>, Option<String>);
 
 impl Store {
     /// Store the sealed webhook secret of the tenant's connected org.
     pub async fn set_sf_webhook_secret(&self, tenant: &TenantId, sealed: &str) -> StoreResult<()> {
+        self.set_connection_column(tenant, ConnColumn::WebhookSecret, sealed)
+            .await
+    }
+
+    /// Replace one column of the tenant's connection row (NotFound: not connected).
+    pub(super) async fn set_connection_column(
+        &self,
+        tenant: &TenantId,
+        column: ConnColumn,
+        value: &str,
+    ) -> StoreResult<()> {
+        // The column name comes from the enum, never from input.
+        let sql = match column {
+            ConnColumn::FieldMapping => {
+                "UPDATE salesforce_connections SET field_mapping = $2 WHERE tenant_id = $1"
+            }
+            ConnColumn::WebhookSecret => {
+                "UPDATE salesforce_connections SET webhook_secret_sealed = $2 WHERE tenant_id = $1"
+            }
+        };
         let mut tx = self.begin_tenant(tenant).await?;
-        let done = sqlx::query(
-            "UPDATE salesforce_connections SET webhook_secret_sealed = $2 WHERE tenant_id = $1",
-        )
-        .bind(tenant.as_str().to_string())
-        .bind(sealed.to_string())
-        .execute(&mut *tx)
-        .await?;
+        let done = sqlx::query(sql)
+            .bind(tenant.as_str().to_string())
+            .bind(value.to_string())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         if done.rows_affected() == 0 {
             return Err(super::StoreError::NotFound);

@@ -52,22 +52,17 @@ pub(crate) fn settings(login: &str) -> Settings {
     .unwrap()
 }
 
-/// A fake org with `n` Opportunities, connected to the default tenant with a refresh token.
-pub(crate) async fn org(n: usize) -> Org {
-    let db = TestDb::new().await;
-    let store = db.store().await;
-    let fake = FakeSalesforce::new();
-    let server = fake.start(0).await.unwrap();
-    fake.seed_opportunities(n, 3, 1);
-    let secrets = Arc::new(SecretBox::new(Some(KEY), None).unwrap());
-    let tenant = TenantId::default_tenant();
+/// Store `tenant`'s connection to `fake` (served at `url`) as the web-server flow leaves it:
+/// a sealed instance URL and refresh token.
+pub(crate) async fn connect(store: &Store, tenant: &TenantId, fake: &FakeSalesforce, url: &str) {
+    let secrets = SecretBox::new(Some(KEY), None).unwrap();
     store
         .save_sf_connection(
-            &tenant,
+            tenant,
             &SfConnectionRow {
-                org_id: ORG_ID.into(),
+                org_id: fake.org_id(),
                 auth_flow: "web_server".into(),
-                instance_url_sealed: secrets.seal(tenant.as_str(), &server.url()),
+                instance_url_sealed: secrets.seal(tenant.as_str(), url),
                 refresh_token_sealed: Some(
                     secrets.seal(tenant.as_str(), &fake.issue_refresh_token()),
                 ),
@@ -77,6 +72,18 @@ pub(crate) async fn org(n: usize) -> Org {
         )
         .await
         .unwrap();
+}
+
+/// A fake org with `n` Opportunities, connected to the default tenant with a refresh token.
+pub(crate) async fn org(n: usize) -> Org {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let fake = FakeSalesforce::new();
+    let server = fake.start(0).await.unwrap();
+    fake.seed_opportunities(n, 3, 1);
+    let secrets = Arc::new(SecretBox::new(Some(KEY), None).unwrap());
+    let tenant = TenantId::default_tenant();
+    connect(&store, &tenant, &fake, &server.url()).await;
     let mut ctx = SyncContext::new(store.clone(), Arc::new(settings(&server.url())), secrets);
     ctx.config.client.retry_base = Duration::from_millis(5);
     ctx.config.client.timeout = Duration::from_millis(500);

@@ -4,14 +4,13 @@
 //! write-back errors reported and not retried, transient ones retried, `tasks_created` from
 //! the API's `created`; the first load's history query filtered; standard picklist values on
 //! model segments; `skygeni sync` during a deferral; the package deploy the fake org checks.
-use crate::salesforce::{KEY, Org, app, json_body, now, org, settings, signed};
+use crate::salesforce::{KEY, Org, app, connect, json_body, now, org, settings, signed};
 use crate::support::TestDb;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use skygeni::crm::salesforce::{SyncContext, sync_tenant};
 use skygeni::crypto::SecretBox;
 use skygeni::domain::TenantId;
-use skygeni::store::SfConnectionRow;
 use skygeni_fakes::salesforce::{CLIENT_ID, FakeSalesforce};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,23 +44,7 @@ async fn second_org(o: &Org) -> (FakeSalesforce, skygeni_fakes::FakeServer, Tena
     fake.seed_opportunities(3, 1, 9);
     let tenant = TenantId::parse("acme").unwrap();
     o.store.add_tenant(&tenant, "Acme", "UTC").await.unwrap();
-    let secrets = SecretBox::new(Some(KEY), None).unwrap();
-    o.store
-        .save_sf_connection(
-            &tenant,
-            &SfConnectionRow {
-                org_id: fake.org_id(),
-                auth_flow: "web_server".into(),
-                instance_url_sealed: secrets.seal(tenant.as_str(), &server.url()),
-                refresh_token_sealed: Some(
-                    secrets.seal(tenant.as_str(), &fake.issue_refresh_token()),
-                ),
-                jwt_username: None,
-                field_mapping: "{}".into(),
-            },
-        )
-        .await
-        .unwrap();
+    connect(&o.store, &tenant, &fake, &server.url()).await;
     (fake, server, tenant)
 }
 
@@ -227,16 +210,22 @@ async fn the_jwt_audience_is_login_salesforce_com_and_the_org_refuses_its_my_dom
     let http = reqwest::Client::new();
     let tenant = TenantId::default_tenant();
     let s = settings(&server.url());
-    skygeni::crm::salesforce::oauth::connect_jwt(
-        &s,
-        &store,
-        &secrets,
-        &http,
-        &tenant,
-        "integration@acme.example",
-    )
-    .await
-    .unwrap();
+    let connect_as = |s: skygeni::config::Settings| {
+        let (store, secrets, http, tenant) =
+            (store.clone(), secrets.clone(), http.clone(), tenant.clone());
+        async move {
+            skygeni::crm::salesforce::oauth::connect_jwt(
+                &s,
+                &store,
+                &secrets,
+                &http,
+                &tenant,
+                "integration@acme.example",
+            )
+            .await
+        }
+    };
+    connect_as(s.clone()).await.unwrap();
     // The old assertion (aud = the login URL the request goes to) is refused.
     let key = std::fs::read_to_string(format!(
         "{}/tests/fixtures/salesforce_jwt_test_key.pem",
@@ -267,30 +256,12 @@ async fn the_jwt_audience_is_login_salesforce_com_and_the_org_refuses_its_my_dom
     );
     // A sandbox takes only test.salesforce.com; an Experience site URL comes from the setting.
     fake.set_sandbox();
-    let err = skygeni::crm::salesforce::oauth::connect_jwt(
-        &s,
-        &store,
-        &secrets,
-        &http,
-        &tenant,
-        "integration@acme.example",
-    )
-    .await
-    .unwrap_err();
+    let err = connect_as(s.clone()).await.unwrap_err();
     assert!(format!("{err:#}").contains("audience"), "{err:#}");
     fake.accept_audience("https://acme.my.site.com/partners");
     let mut site = s.clone();
     site.salesforce_jwt_audience = Some("https://acme.my.site.com/partners/".into());
-    skygeni::crm::salesforce::oauth::connect_jwt(
-        &site,
-        &store,
-        &secrets,
-        &http,
-        &tenant,
-        "integration@acme.example",
-    )
-    .await
-    .unwrap();
+    connect_as(site).await.unwrap();
 }
 
 #[tokio::test]
@@ -432,22 +403,7 @@ async fn tasks_created_counts_what_the_api_created_not_what_was_sent() {
     let store = db.store().await;
     let secrets = Arc::new(SecretBox::new(Some(KEY), None).unwrap());
     let tenant = TenantId::default_tenant();
-    store
-        .save_sf_connection(
-            &tenant,
-            &SfConnectionRow {
-                org_id: o.fake.org_id(),
-                auth_flow: "web_server".into(),
-                instance_url_sealed: secrets.seal(tenant.as_str(), &o.server.url()),
-                refresh_token_sealed: Some(
-                    secrets.seal(tenant.as_str(), &o.fake.issue_refresh_token()),
-                ),
-                jwt_username: None,
-                field_mapping: "{}".into(),
-            },
-        )
-        .await
-        .unwrap();
+    connect(&store, &tenant, &o.fake, &o.server.url()).await;
     let mut ctx = SyncContext::new(store, Arc::new(settings(&o.server.url())), secrets);
     ctx.config.bulk_poll = Duration::from_millis(5);
     let r = sync_tenant(&ctx, &tenant, now(), &mut |_, _, _| {})
