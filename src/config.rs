@@ -70,6 +70,9 @@ pub struct Settings {
     pub salesforce_bulk_threshold: u32,
     /// Also create Tasks for "this_week" recommendations (always for "immediate").
     pub salesforce_tasks_this_week: bool,
+    /// JWT bearer `aud` override (an Experience Cloud site URL); unset = derived from the
+    /// login URL: `https://test.salesforce.com` for sandboxes, else `https://login.salesforce.com`.
+    pub salesforce_jwt_audience: Option<String>,
 }
 
 /// `skygeni.toml`: the same settings, keys in lower case without the `SKYGENI_` prefix
@@ -174,6 +177,7 @@ impl Settings {
                 get("SALESFORCE_TASKS_THIS_WEEK").as_deref(),
                 Some("1" | "true" | "yes")
             ),
+            salesforce_jwt_audience: get("SALESFORCE_JWT_AUDIENCE"),
         })
     }
 }

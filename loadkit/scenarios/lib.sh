@@ -15,7 +15,6 @@ FAKES=$CARGO_TARGET_DIR/release/skygeni-fakes
 # Secrets shared by the replicas and the traffic generator (test values, loopback only).
 export SKYGENI_JWT_SECRET=loadkit-jwt-secret-0123456789abcdef0123
 export SLACK_SIGNING_SECRET=loadkit-slack-signing-secret
-export SALESFORCE_WEBHOOK_SECRET=loadkit-webhook-secret
 export SKYGENI_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
 export RUST_LOG=${RUST_LOG:-warn}
 # The kit measures the service, not the per-user quota: lift the API rate limits.
@@ -242,7 +241,8 @@ kit_slack_command() {
 
 # kit_salesforce TENANT: connect the fake Salesforce org to TENANT with the JWT bearer flow (a
 # throwaway RSA key; the fake checks the assertion's claims, not its signature) and run one
-# sync, so signed webhooks for the fake org route to TENANT. Needs kit_fakes first.
+# sync, so signed webhooks for the fake org route to TENANT, signed with the secret the connect
+# wrote into the org (exported as SALESFORCE_WEBHOOK_SECRET). Needs kit_fakes first.
 kit_salesforce() {
     local tenant=$1
     openssl genrsa -out "$KIT_DIR/sf_jwt.pem" 2048 2>/dev/null
@@ -254,4 +254,11 @@ kit_salesforce() {
         kit_log "Salesforce connect/sync failed"
         exit 2
     }
+    # Connecting wrote a secret for this org into its SkyGeni Settings; sign as its Apex would.
+    SALESFORCE_WEBHOOK_SECRET=$(curl -fsS "$FAKE_SALESFORCE/_control/webhook_secret")
+    [[ -n $SALESFORCE_WEBHOOK_SECRET ]] || {
+        kit_log "the fake org holds no webhook secret after connecting"
+        exit 2
+    }
+    export SALESFORCE_WEBHOOK_SECRET
 }

@@ -17,6 +17,7 @@ pub mod outbox;
 mod reports;
 mod risk_settings;
 mod salesforce;
+mod salesforce_orgs;
 mod scores;
 mod sealed;
 mod slack;
@@ -39,6 +40,7 @@ pub use reports::{
 };
 pub use risk_settings::RiskSettingsRow;
 pub use salesforce::{SfConnectionRow, SfUser, SyncStateRow, WritebackOutcome};
+pub use salesforce_orgs::WritebackRejection;
 pub use scores::StoredScore;
 pub use sealed::SealedValue;
 pub use slack::{LinkOutcome, SlackInstall, SnoozeRow, false_alarm_id};

@@ -11,6 +11,7 @@ mod ops;
 mod relative_cli;
 mod reports;
 mod salesforce;
+mod salesforce_orgs;
 mod schedule;
 mod slack;
 mod slack_delivery;
