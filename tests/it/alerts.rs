@@ -188,6 +188,7 @@ pub fn links() -> Links {
         salesforce_url: "https://acme.my.salesforce.com".into(),
         slack_app_id: Some("A123".into()),
         public_url: "https://skygeni.example".into(),
+        unsubscribe: None,
     }
 }
 
@@ -591,6 +592,7 @@ async fn the_fake_sendgrid_refuses_a_bad_key_and_the_row_is_dead_at_once() {
         idempotency_key: "k".into(),
         category: "test".into(),
         inline: vec![],
+        headers: vec![],
     };
     use skygeni::notify::senders::{EmailSender, SendError};
     let err = client.send_email(&email).await.unwrap_err();

@@ -2,6 +2,7 @@
 //! database on the backend named by SKYGENI_TEST_BACKEND (see `scripts/test`).
 mod alerts;
 mod api;
+mod email;
 mod engine_cli;
 mod hostile;
 mod import_cli;

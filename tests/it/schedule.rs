@@ -141,7 +141,11 @@ async fn digests_fire_at_8am_in_each_managers_zone_once_across_two_schedulers() 
         .iter()
         .find(|m| m.to == ["mgr_ny@example.com"])
         .expect("NY digest");
-    assert!(ny.subject.contains("digest"), "{}", ny.subject);
+    assert!(
+        ny.subject.contains("Daily Pipeline Health Report"),
+        "{}",
+        ny.subject
+    );
     let text = ny.text.as_deref().unwrap();
     assert!(
         text.contains("Acme Corp") && !text.contains("Globex"),
