@@ -175,8 +175,8 @@ pub fn risk_distribution_png(m: &PipelineMetrics) -> ChartResult {
         let mut chart = ChartBuilder::on(root)
             .caption(Chart::RiskDistribution.title(), caption())
             .margin(px(10))
-            .x_label_area_size(px(28))
-            .y_label_area_size(px(44))
+            .x_label_area_size(px(30))
+            .y_label_area_size(px(50))
             .build_cartesian_2d((0u32..3u32).into_segmented(), 0u32..top)
             .map_err(plot_err)?;
         chart
@@ -215,9 +215,11 @@ pub fn win_rate_trend_png(weeks: &[(NaiveDate, Option<f64>)]) -> ChartResult {
         .enumerate()
         .filter_map(|(i, (_, r))| r.map(|r| (i as f64, r * 100.0)))
         .collect();
+    // Every other week, counted back from the last one (the summary's own week is labelled).
     let label = |x: &f64| {
         let i = x.round();
-        if (x - i).abs() > 0.01 || i < 0.0 {
+        let last = weeks.len() as f64 - 1.0;
+        if (x - i).abs() > 0.01 || i < 0.0 || (last - i) % 2.0 != 0.0 {
             return String::new();
         }
         weeks
@@ -229,15 +231,15 @@ pub fn win_rate_trend_png(weeks: &[(NaiveDate, Option<f64>)]) -> ChartResult {
         let mut chart = ChartBuilder::on(root)
             .caption(Chart::WinRateTrend.title(), caption())
             .margin(px(12))
-            .x_label_area_size(px(28))
-            .y_label_area_size(px(44))
+            .x_label_area_size(px(30))
+            .y_label_area_size(px(50))
             .build_cartesian_2d(-0.5f64..(n - 0.5), 0f64..100f64)
             .map_err(plot_err)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
-            // Every other week (12 weeks → 6 labels), placed on the points themselves.
-            .x_labels(weeks.len().div_ceil(2).max(2))
+            // A tick per week (labels only on every other one, see `label`).
+            .x_labels(weeks.len().max(2))
             .x_label_formatter(&label)
             .y_labels(Y_LABELS)
             .y_label_formatter(&|v| format!("{v:.0}%"))
@@ -273,8 +275,8 @@ pub fn rapv_vs_pipeline_png(m: &PipelineMetrics) -> ChartResult {
                 caption(),
             )
             .margin(px(10))
-            .x_label_area_size(px(28))
-            .y_label_area_size(px(56))
+            .x_label_area_size(px(30))
+            .y_label_area_size(px(60))
             .build_cartesian_2d((0u32..1u32).into_segmented(), 0f64..top)
             .map_err(plot_err)?;
         chart
@@ -308,13 +310,13 @@ pub fn rapv_vs_pipeline_png(m: &PipelineMetrics) -> ChartResult {
 }
 
 fn caption() -> TextStyle<'static> {
-    (FAMILY, px(18))
+    (FAMILY, px(19))
         .into_font()
         .color(&RGBColor(0x1D, 0x1C, 0x1D))
 }
 
 fn label_font() -> TextStyle<'static> {
-    (FAMILY, px(12)).into_font().color(&LABEL)
+    (FAMILY, px(14)).into_font().color(&LABEL)
 }
 
 /// Why a chart file name was refused: 403 for a bad name or signature, 410 once expired.

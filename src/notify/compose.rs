@@ -97,7 +97,8 @@ pub fn alert_email(a: &AlertPayload, links: &Links) -> AlertEmail {
             .iter()
             .take(3)
             .map(|r| ActionLine {
-                priority: r.priority.as_str().to_string(),
+                // "this_week" → "this week": the email shows it in words.
+                priority: r.priority.as_str().replace('_', " "),
                 action: r.action.to_string(),
             })
             .collect(),

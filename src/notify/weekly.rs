@@ -203,17 +203,18 @@ pub fn loop_summary(s: &WeeklySummary) -> String {
     } else {
         "high risk"
     };
+    let actions = if l.actions_total == 0 {
+        "No recommended action was pushed to Salesforce as a Task".to_string()
+    } else {
+        format!(
+            "Recommended actions done: {} of {} Salesforce Tasks completed",
+            l.actions_done, l.actions_total
+        )
+    };
     format!(
-        "{who}: {} won, {} lost, {} still open ({} no longer {flagged}). \
-         Recommended actions done: {} of {} Salesforce Tasks completed. {} snoozed, {} marked false alarm.",
-        l.won,
-        l.lost,
-        l.still_open,
-        l.improved,
-        l.actions_done,
-        l.actions_total,
-        l.snoozed,
-        l.false_alarms
+        "{who}: {} won, {} lost, {} still open ({} no longer {flagged}). {actions}. \
+         {} snoozed, {} marked false alarm.",
+        l.won, l.lost, l.still_open, l.improved, l.snoozed, l.false_alarms
     )
 }
 
@@ -295,15 +296,19 @@ fn view(s: &WeeklySummary, links: &WeeklyLinks<'_>, charts: &[InlineImage]) -> V
                     status: match d.status.as_str() {
                         "won" => "Won",
                         "lost" => "Lost",
-                        "open" => "Still open",
-                        _ => "No longer in the CRM",
+                        "open" => "Open",
+                        _ => "Removed",
                     }
                     .into(),
                     scores: match d.current_score {
-                        Some(now) => format!("risk {} → {now}", d.deal.score),
-                        None => format!("risk was {}", d.deal.score),
+                        Some(now) => format!("{} → {now}", d.deal.score),
+                        None => format!("{} → closed", d.deal.score),
                     },
-                    actions: format!("{}/{} actions done", d.actions_done, d.actions_total),
+                    actions: if d.actions_total == 0 {
+                        "no Tasks".into()
+                    } else {
+                        format!("{} of {} Tasks done", d.actions_done, d.actions_total)
+                    },
                     flags: if flags.is_empty() {
                         String::new()
                     } else {

@@ -196,7 +196,8 @@ async fn the_weekly_summary_on_the_seed_matches_skygeni_metrics_and_closes_the_l
     let first = s.win_rate_trend[0].week_start;
     let closed_in_range = view
         .iter()
-        .filter(|d| d.closed_date.is_some_and(|c| c >= first && c <= as_of()))
+        // The weeks end the day before as_of (the summary covers [as_of - 7, as_of)).
+        .filter(|d| d.closed_date.is_some_and(|c| c >= first && c < as_of()))
         .count()
         + 1; // the deal won this week
     let counted: usize = s.win_rate_trend.iter().map(|w| w.won + w.lost).sum();
