@@ -15,23 +15,22 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/unsubscribe/{token}", get(confirm_page).post(unsubscribe))
 }
 
-fn verify(st: &AppState, token: &str) -> Result<Grant, Response> {
+/// The grant of a token, or the status and message to answer with.
+fn verify(st: &AppState, token: &str) -> Result<Grant, (StatusCode, String)> {
     let Some(signer) = UnsubscribeSigner::from_settings(&st.settings) else {
         return Err((
             StatusCode::NOT_FOUND,
-            "unsubscribe links are not enabled on this server",
-        )
-            .into_response());
+            "unsubscribe links are not enabled on this server".into(),
+        ));
     };
     signer
         .verify(token, chrono::Utc::now())
         .map_err(|e| match e {
-            TokenError::Invalid => (StatusCode::FORBIDDEN, e.to_string()).into_response(),
+            TokenError::Invalid => (StatusCode::FORBIDDEN, e.to_string()),
             TokenError::Expired => (
                 StatusCode::GONE,
                 format!("{e}: change your email settings in SkyGeni's App Home in Slack"),
-            )
-                .into_response(),
+            ),
         })
 }
 
@@ -67,7 +66,7 @@ fn page(title: &str, body_html: &str) -> Response {
 async fn confirm_page(State(st): State<AppState>, Path(token): Path<String>) -> Response {
     let g = match verify(&st, &token) {
         Ok(g) => g,
-        Err(r) => return r,
+        Err(refused) => return refused.into_response(),
     };
     page(
         "Unsubscribe from SkyGeni email",
@@ -86,7 +85,7 @@ async fn confirm_page(State(st): State<AppState>, Path(token): Path<String>) -> 
 async fn unsubscribe(State(st): State<AppState>, Path(token): Path<String>) -> Response {
     let g = match verify(&st, &token) {
         Ok(g) => g,
-        Err(r) => return r,
+        Err(refused) => return refused.into_response(),
     };
     let now = chrono::Utc::now();
     match st
