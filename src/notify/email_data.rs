@@ -142,6 +142,11 @@ pub struct DigestEmail {
     pub charts: Vec<DigestChart>,
 }
 
+/// "Tuesday, February 11, 2026", the design's date line.
+pub fn long_date(d: chrono::NaiveDate) -> String {
+    d.format("%A, %B %-d, %Y").to_string()
+}
+
 /// Where the digest's links point.
 pub struct DigestLinks<'a> {
     pub deal_url: &'a dyn Fn(&str) -> String,
@@ -214,7 +219,7 @@ impl DigestEmail {
         DigestEmail {
             recipient_name: recipient_name.to_string(),
             date: m.as_of.to_string(),
-            date_long: m.as_of.format("%A, %B %-d, %Y").to_string(),
+            date_long: long_date(m.as_of),
             open_deals: m.open_deals,
             pipeline_value: m.pipeline_value,
             rapv: m.rapv,

@@ -236,7 +236,7 @@ fn view(s: &WeeklySummary, links: &WeeklyLinks<'_>, charts: &[InlineImage]) -> V
     View {
         tenant_name: s.tenant_name.clone(),
         week_label: week_label(s.week_start),
-        as_of_long: s.as_of.format("%A, %B %-d, %Y").to_string(),
+        as_of_long: super::email_data::long_date(s.as_of),
         open_deals: m.open_deals,
         pipeline_value: m.pipeline_value,
         rapv: m.rapv,

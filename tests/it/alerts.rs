@@ -11,7 +11,7 @@ use skygeni::notify::dispatcher::{DispatchConfig, Dispatcher};
 use skygeni::notify::sendgrid::SendGridClient;
 use skygeni::notify::slack_dm::{BotTokens, SlackDmSender};
 use skygeni::slack::SlackApi;
-use skygeni::store::{AlertSettings, NewUser, Store};
+use skygeni::store::{AlertSettings, Store};
 use skygeni_fakes::sendgrid::FakeSendGrid;
 use skygeni_fakes::slack::SlackFake;
 use skygeni_fakes::{FakeServer, Fault};
@@ -52,20 +52,7 @@ impl Harness {
             ("mgr", "manager", None, manager_zone, "UMGR"),
             ("rep1", "rep", Some("mgr"), rep_zone, "UREP"),
         ] {
-            let email = format!("{id}@example.com");
-            store
-                .upsert_user(
-                    &tenant,
-                    &NewUser {
-                        user_id: id,
-                        email: Some(&email),
-                        name: Some(id),
-                        role,
-                        manager_id: manager,
-                    },
-                )
-                .await
-                .unwrap();
+            crate::support::add_user(&store, &tenant, id, role, manager).await;
             store
                 .set_user_delivery(&tenant, id, Some(slack), zone)
                 .await

@@ -4,7 +4,7 @@
 //! refuses what SendGrid refuses), CRM markup escaped in the sent digest, and email switched
 //! off (serve and /readyz) while the sender is still the unverifiable default.
 use crate::alerts::{fakes_and_dispatcher, links, score, utc};
-use crate::support::TestDb;
+use crate::support::{TestDb, add_user};
 use chrono::{Duration, Utc};
 use skygeni::config::Settings;
 use skygeni::domain::{Deal, TenantId};
@@ -13,7 +13,6 @@ use skygeni::jobs::scheduler::{JobKind, Scheduler, SchedulerConfig, parse_cron};
 use skygeni::notify::compose::Links;
 use skygeni::notify::dispatcher::DispatchConfig;
 use skygeni::notify::unsubscribe::{List, UnsubscribeSigner};
-use skygeni::store::{NewUser, Store};
 
 /// Rows (headers excluded) of the "Did Last Week's Advice Work?" table, checking its headers.
 pub fn loop_rows(html: &str) -> usize {
@@ -39,23 +38,6 @@ pub fn loop_rows(html: &str) -> usize {
     table.matches("<tr>").count().saturating_sub(1)
 }
 
-async fn user(store: &Store, tenant: &TenantId, id: &str, role: &str, manager: Option<&str>) {
-    let email = format!("{id}@example.com");
-    store
-        .upsert_user(
-            tenant,
-            &NewUser {
-                user_id: id,
-                email: Some(&email),
-                name: Some(id),
-                role,
-                manager_id: manager,
-            },
-        )
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn one_click_unsubscribe_works_without_login_and_refuses_forged_or_foreign_tokens() {
     let db = TestDb::new().await;
@@ -75,7 +57,7 @@ async fn one_click_unsubscribe_works_without_login_and_refuses_forged_or_foreign
     );
     for t in [&acme, &globex] {
         store.add_tenant(t, t.as_str(), "UTC").await.unwrap();
-        user(&store, t, "u1", "manager", None).await;
+        add_user(&store, t, "u1", "manager", None).await;
     }
     let signer = UnsubscribeSigner::from_settings(&settings).unwrap();
     let now = Utc::now();
@@ -180,8 +162,8 @@ async fn digests_carry_list_unsubscribe_headers_escape_crm_markup_and_stop_after
     let db = TestDb::new().await;
     let store = db.store().await;
     let tenant = TenantId::default_tenant();
-    user(&store, &tenant, "mgr", "manager", None).await;
-    user(&store, &tenant, "rep", "rep", Some("mgr")).await;
+    add_user(&store, &tenant, "mgr", "manager", None).await;
+    add_user(&store, &tenant, "rep", "rep", Some("mgr")).await;
     let hostile = [
         ("D1", "<script>alert(1)</script> Corp"),
         ("D2", "<a href=\"https://evil.example/x\">Click</a> & Co"),
