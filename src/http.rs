@@ -110,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .merge(api::router(state.clone()))
         .merge(crate::notify::chart_route::router())
+        .merge(crate::notify::unsubscribe_route::router())
         .merge(crate::crm::salesforce::routes::router())
         .merge(crate::slack::routes::router(state.clone()))
         .route_layer(middleware::from_fn(track_latency))
@@ -179,6 +180,8 @@ async fn readyz(State(st): State<AppState>) -> Response {
         "model": model,
         "cached_scorers": cached,
         "rate_limits": if st.limiter.uses_redis() { "redis" } else { "in_process" },
+        // Email never makes us unready: alerts still go to Slack.
+        "email": crate::notify::sendgrid::email_status(&st.settings),
     });
     let status = if ready {
         StatusCode::OK

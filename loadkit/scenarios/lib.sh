@@ -143,7 +143,9 @@ kit_fakes() {
     FAKE_SALESFORCE=$(jq -r .salesforce_url "$KIT_DIR/fakes.json")
     export SLACK_API_URL
     SLACK_API_URL=$(jq -r .slack_api_url "$KIT_DIR/fakes.json")
-    export SLACK_BOT_TOKEN=xoxb-loadkit SENDGRID_API_URL=$FAKE_SENDGRID SENDGRID_API_KEY=SG.loadkit
+    # A sender on a real-looking domain: `serve` refuses email from the skygeni@localhost default.
+    export SLACK_BOT_TOKEN=xoxb-loadkit SENDGRID_API_URL=$FAKE_SENDGRID SENDGRID_API_KEY=SG.loadkit \
+        SKYGENI_EMAIL_FROM=deals@loadkit.example
     kit_log "fakes: slack $FAKE_SLACK sendgrid $FAKE_SENDGRID salesforce $FAKE_SALESFORCE"
 }
 

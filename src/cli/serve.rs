@@ -8,7 +8,7 @@ use crate::jobs::scheduler::{Scheduler, SchedulerConfig, SystemClock};
 use crate::notify::compose::Links;
 use crate::notify::dispatcher::{DispatchConfig, Dispatcher};
 use crate::notify::senders::{ChatSender, EmailSender};
-use crate::notify::sendgrid::SendGridClient;
+use crate::notify::sendgrid::{SendGridClient, email_refusal};
 use crate::notify::slack_dm::{BotTokens, SlackDmSender};
 use std::sync::Arc;
 
@@ -59,19 +59,26 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<i3
     let mut workers = tokio::task::JoinSet::new();
     let links = Links::from_settings(&settings);
     if !args.no_dispatcher {
-        let email: Option<Arc<dyn EmailSender>> = match &settings.sendgrid_api_key {
-            Some(key) => Some(Arc::new(SendGridClient::new(
-                &settings.sendgrid_api_url,
-                key.clone(),
-                &settings.email_from,
-            )?)),
-            None => {
-                tracing::warn!(
-                    "SENDGRID_API_KEY is not set: email deliveries will be dead-lettered"
-                );
-                None
-            }
-        };
+        let email: Option<Arc<dyn EmailSender>> =
+            match (&settings.sendgrid_api_key, email_refusal(&settings)) {
+                (Some(key), None) => Some(Arc::new(SendGridClient::new(
+                    &settings.sendgrid_api_url,
+                    key.clone(),
+                    &settings.email_from,
+                )?)),
+                (Some(_), Some(why)) => {
+                    // Said on stderr too: the admin who set the key expects email to work.
+                    eprintln!("email is OFF: {why}");
+                    tracing::error!("email is off: {why}; email deliveries will be dead-lettered");
+                    None
+                }
+                (None, _) => {
+                    tracing::warn!(
+                        "SENDGRID_API_KEY is not set: email deliveries will be dead-lettered"
+                    );
+                    None
+                }
+            };
         let chat: Arc<dyn ChatSender> = Arc::new(SlackDmSender::new(
             &state.slack.api,
             BotTokens::App(state.clone()),

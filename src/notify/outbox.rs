@@ -52,6 +52,9 @@ pub struct MessagePayload {
     /// Charts embedded in the email's HTML part.
     #[serde(default)]
     pub inline_images: Vec<super::senders::InlineAttachment>,
+    /// Mail headers for the email part (List-Unsubscribe…); older rows have none.
+    #[serde(default)]
+    pub email_headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -22,6 +22,7 @@ mod scores;
 mod sealed;
 mod slack;
 mod tenants;
+mod unsubscribes;
 
 pub use access::{
     AlertSettings, DealScope, HighRiskPage, HighRiskQuery, HighRiskSort, IdempotencyRecord,

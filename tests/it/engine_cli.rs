@@ -91,7 +91,7 @@ async fn the_demo_prints_the_seed_figures_and_writes_what_the_bot_would_send() {
     for part in [&digest, &html] {
         assert!(!part.contains("{{"), "unrendered template: {part}");
         assert!(
-            part.contains("Potential revenue recovery") && part.contains("Assumes 20%"),
+            part.contains("Potential Revenue Recovery") && part.contains("Assumes 20%"),
             "{part}"
         );
         assert!(

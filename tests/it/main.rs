@@ -4,6 +4,7 @@ mod alert_budget;
 mod alerts;
 mod api;
 mod crm_exports;
+mod email;
 mod engine_cli;
 mod hostile;
 mod import_cli;
