@@ -4,10 +4,8 @@ use super::dates::parse_date;
 use crate::domain::{Deal, Outcome};
 use chrono::NaiveDate;
 
-/// Amounts must be positive and below this (the design's sanity bound).
-pub const MAX_AMOUNT: f64 = 10_000_000.0;
-/// Created dates older than this many years before the as-of date are rejected.
-pub const MAX_AGE_YEARS: i32 = 5;
+pub use crate::domain::deal::{MAX_AGE_YEARS, MAX_AMOUNT};
+use crate::domain::deal::{plausible_amount, plausible_created};
 
 /// The raw text cells of one row, by meaning; `None` when the column is absent.
 #[derive(Debug, Default, Clone)]
@@ -75,7 +73,7 @@ pub fn validate_row(raw: &RawDeal<'_>, as_of: NaiveDate) -> Result<(Deal, Notes)
             format!("amount {amount_raw:?} is not a number"),
         )
     })?;
-    if !(amount > 0.0 && amount < MAX_AMOUNT) {
+    if !plausible_amount(amount) {
         return Err(reject(
             "amount_out_of_range",
             format!("amount {amount} is not in (0, 10,000,000)"),
@@ -87,10 +85,7 @@ pub fn validate_row(raw: &RawDeal<'_>, as_of: NaiveDate) -> Result<(Deal, Notes)
             format!("created_date {created_raw:?} is not a date"),
         )
     })?;
-    let oldest = as_of
-        .checked_sub_months(chrono::Months::new(12 * MAX_AGE_YEARS as u32))
-        .unwrap_or(NaiveDate::MIN);
-    if created < oldest || created > as_of {
+    if !plausible_created(created, as_of) {
         return Err(reject(
             "created_date_out_of_range",
             format!(

@@ -15,6 +15,7 @@ pub mod segments;
 pub mod similar;
 pub mod train;
 pub mod trees;
+pub mod trend;
 
 #[cfg(test)]
 pub(crate) mod testdata;

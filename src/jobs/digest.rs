@@ -30,11 +30,13 @@ pub struct RenderedDigest {
     pub inline_images: Vec<crate::notify::weekly::InlineImage>,
 }
 
-/// Render the digest from a pipeline view: the top `max_deals` high/critical deals.
+/// Render the digest from a pipeline view: the top `max_deals` high/critical deals whose risk
+/// score is at least `min_risk_score` (the recipient's setting; 51 = every high deal).
 pub fn render_digest(
     recipient_name: &str,
     view: &super::metrics::PipelineView,
     max_deals: usize,
+    min_risk_score: u8,
     links: &Links,
     renderer: &EmailRenderer,
 ) -> anyhow::Result<RenderedDigest> {
@@ -42,7 +44,7 @@ pub fn render_digest(
         .deals
         .iter()
         .zip(view.scores.iter())
-        .filter(|(_, s)| s.risk_category.is_at_risk())
+        .filter(|(_, s)| s.risk_category.is_at_risk() && s.risk_score >= min_risk_score)
         .take(max_deals)
         .collect();
     let inline_images = crate::notify::charts::pipeline_inline_images(&view.metrics)?;
@@ -116,7 +118,11 @@ pub async fn queue_manager_digest(
         .name
         .clone()
         .unwrap_or_else(|| manager.user_id.clone());
-    let digest = render_digest(&name, &view, max_deals, links, renderer)?;
+    let min_risk_score = manager
+        .settings
+        .as_ref()
+        .map_or(51, |s| s.digest_min_risk_score.clamp(0, 100) as u8);
+    let digest = render_digest(&name, &view, max_deals, min_risk_score, links, renderer)?;
     // Digests follow the channel settings even when critical alerts are switched off.
     let wanted = {
         let s = manager.policy_settings();

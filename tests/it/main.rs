@@ -2,6 +2,8 @@
 //! database on the backend named by SKYGENI_TEST_BACKEND (see `scripts/test`).
 mod alerts;
 mod api;
+mod api_contract;
+mod api_hostile;
 mod engine_cli;
 mod hostile;
 mod import_cli;
