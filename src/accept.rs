@@ -72,7 +72,8 @@ pub async fn serve(
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                 }
-                _ = stop.wait_for(|stopped| *stopped) => {
+                // The watch guard is dropped inside the block: it must not live across an await.
+                _ = async { drop(stop.wait_for(|stopped| *stopped).await) } => {
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;
                 }

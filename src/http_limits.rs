@@ -148,7 +148,7 @@ mod tests {
     use super::*;
 
     fn req(headers: &[(&str, &str)]) -> Request {
-        let mut b = Request::builder().uri("/slack/commands");
+        let mut b = axum::http::Request::builder().uri("/slack/commands");
         for (k, v) in headers {
             b = b.header(*k, *v);
         }

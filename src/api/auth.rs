@@ -143,11 +143,13 @@ pub const KNOWN_TENANT_TTL: std::time::Duration = std::time::Duration::from_secs
 impl KnownTenants {
     /// `Ok(())` when `tenant` exists; 401 when it does not; 503 when the database is down.
     pub async fn check(&self, store: &Store, tenant: &TenantId) -> Result<(), ApiError> {
-        let fresh = |seen: &std::collections::HashMap<TenantId, std::time::Instant>| {
-            seen.get(tenant)
-                .is_some_and(|at| at.elapsed() < KNOWN_TENANT_TTL)
-        };
-        if fresh(&self.seen.lock().unwrap_or_else(|p| p.into_inner())) {
+        let fresh = self
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .is_some_and(|at| at.elapsed() < KNOWN_TENANT_TTL);
+        if fresh {
             return Ok(());
         }
         match store.get_tenant(tenant).await {

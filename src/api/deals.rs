@@ -107,21 +107,25 @@ pub async fn high_risk(
         .into_iter()
         .map(|d| HighRiskDeal::new(d, today))
         .collect();
+    // The design's summary describes the at-risk pipeline (high + critical) in the caller's
+    // scope, whatever the listing's filter; the listing's own count is pagination.total_count.
     let mut by_category = serde_json::Map::new();
     let mut amount_by_category = serde_json::Map::new();
-    for c in &q.categories {
-        let (n, amount) = page
+    let (mut at_risk_deals, mut at_risk_amount, mut at_risk_score_sum) = (0i64, 0.0, 0.0);
+    for c in [RiskCategory::Critical, RiskCategory::High] {
+        let (n, amount, score_sum) = page
             .by_category
             .iter()
-            .find(|row| &row.0 == c)
-            .map_or((0, 0.0), |row| (row.1, row.2));
-        by_category.insert(c.clone(), n.into());
-        amount_by_category.insert(c.clone(), amount.into());
+            .find(|row| row.0 == c.as_str())
+            .map_or((0, 0.0, 0.0), |row| (row.1, row.2, row.3));
+        by_category.insert(c.as_str().into(), n.into());
+        amount_by_category.insert(c.as_str().into(), amount.into());
+        at_risk_deals += n;
+        at_risk_amount += amount;
+        at_risk_score_sum += score_sum;
     }
-    let total_amount: f64 = page.by_category.iter().map(|c| c.2).sum();
-    let risk_sum: f64 = page.by_category.iter().map(|c| c.3).sum();
-    let average = if page.total > 0 {
-        (risk_sum / page.total as f64 * 10.0).round() / 10.0
+    let average = if at_risk_deals > 0 {
+        (at_risk_score_sum / at_risk_deals as f64 * 10.0).round() / 10.0
     } else {
         0.0
     };
@@ -142,7 +146,8 @@ pub async fn high_risk(
             "has_more": q.offset.saturating_add(returned) < page.total,
         },
         "summary": {
-            "total_at_risk_revenue": total_amount,
+            "total_at_risk_revenue": at_risk_amount,
+            "at_risk_deals": at_risk_deals,
             "average_risk_score": average,
             "deals_by_category": by_category,
             "amount_by_category": amount_by_category,

@@ -131,9 +131,11 @@ pub async fn performance(
     let prediction_psi = psi(&col(0), &current_p, 10);
     let amount_psi = psi(&col(1), &cur_amount, 10);
     let age_psi = psi(&col(2), &cur_age, 10);
-    let feature_drift = [&amount_psi, &age_psi]
-        .iter()
-        .filter_map(|d| d.as_ref().map(|d| d.psi))
+    // The worst feature's PSI is the feature drift score.
+    let feature_drift = [amount_psi.as_ref(), age_psi.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|d| d.psi)
         .fold(None, |acc: Option<f64>, x| Some(acc.map_or(x, |a| a.max(x))));
     let alert_status = match (prediction_psi.as_ref().map(|d| d.psi), feature_drift) {
         (None, None) => "insufficient_data",

@@ -132,7 +132,8 @@ pub struct ScoredDealRow {
 pub struct HighRiskPage {
     pub rows: Vec<ScoredDealRow>,
     pub total: i64,
-    /// (category, deals, amount, sum of risk scores) over all matching deals.
+    /// (category, deals, amount, sum of risk scores) per category over every open scored deal
+    /// in scope (not only the listed categories); `total` counts the listed ones.
     pub by_category: Vec<(String, i64, f64, f64)>,
 }
 
@@ -285,22 +286,31 @@ impl Store {
         scope: &DealScope,
         q: &HighRiskQuery,
     ) -> StoreResult<HighRiskPage> {
-        let mut binds: Vec<String> = vec![tenant.as_str().to_string()];
-        let cats: Vec<String> = q
-            .categories
-            .iter()
-            .map(|c| {
-                binds.push(c.clone());
-                format!("${}", binds.len())
-            })
-            .collect();
-        let (scope_sql, scope_binds) = scope.sql(binds.len() + 1);
-        binds.extend(scope_binds);
-        let filter = format!(
-            "FROM deals WHERE tenant_id = $1 AND outcome IS NULL AND current_risk_score IS NOT NULL \
-             AND current_risk_category IN ({}){scope_sql}",
-            cats.join(", ")
-        );
+        // (WHERE clause, binds) for open scored deals in `scope` in one of `categories`.
+        let filter_for = |categories: &[String]| {
+            let mut binds: Vec<String> = vec![tenant.as_str().to_string()];
+            let cats: Vec<String> = categories
+                .iter()
+                .map(|c| {
+                    binds.push(c.clone());
+                    format!("${}", binds.len())
+                })
+                .collect();
+            let (scope_sql, scope_binds) = scope.sql(binds.len() + 1);
+            binds.extend(scope_binds);
+            let filter = format!(
+                "FROM deals WHERE tenant_id = $1 AND outcome IS NULL AND current_risk_score IS NOT NULL \
+                 AND current_risk_category IN ({}){scope_sql}",
+                cats.join(", ")
+            );
+            (filter, binds)
+        };
+        let (filter, binds) = filter_for(&q.categories);
+        // The summary covers every category, whatever the listing's filter.
+        let all: Vec<String> = ["low", "medium", "high", "critical"]
+            .map(String::from)
+            .to_vec();
+        let (all_filter, all_binds) = filter_for(&all);
         let key = match q.sort {
             HighRiskSort::RiskScore => "current_risk_score",
             HighRiskSort::Amount => "amount",
@@ -324,7 +334,7 @@ impl Store {
         );
         let summary_sql = format!(
             "SELECT current_risk_category, COUNT(*), SUM(amount), \
-             CAST(SUM(current_risk_score) AS DOUBLE PRECISION) {filter} GROUP BY current_risk_category"
+             CAST(SUM(current_risk_score) AS DOUBLE PRECISION) {all_filter} GROUP BY current_risk_category"
         );
         let mut tx = self.begin_tenant(tenant).await?;
         let mut page = sqlx::query(sqlx::AssertSqlSafe(page_sql));
@@ -333,7 +343,7 @@ impl Store {
         }
         let rows = page.fetch_all(&mut *tx).await?;
         let mut summary = sqlx::query_as::<_, (String, i64, f64, f64)>(sqlx::AssertSqlSafe(summary_sql));
-        for b in &binds {
+        for b in &all_binds {
             summary = summary.bind(b.clone());
         }
         let by_category = summary.fetch_all(&mut *tx).await?;
@@ -364,7 +374,11 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let total = by_category.iter().map(|c| c.1).sum();
+        let total = by_category
+            .iter()
+            .filter(|c| q.categories.contains(&c.0))
+            .map(|c| c.1)
+            .sum();
         Ok(HighRiskPage {
             rows,
             total,

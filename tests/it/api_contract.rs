@@ -139,6 +139,31 @@ async fn app_with_history() -> TestApp {
     .await
     .unwrap();
     app.batch_score("default").await;
+    // Synthetic history rarely scores above 75: give one open deal a critical current score
+    // (as a nightly run would after a bad week), so the design's `risk_category=critical`
+    // example lists something.
+    let open = deals.iter().find(|d| d.is_open()).unwrap();
+    let critical = skygeni::domain::DealScore {
+        deal_id: open.deal_id.clone(),
+        risk_score: 82,
+        risk_category: skygeni::domain::RiskCategory::Critical,
+        win_probability: 0.18,
+        confidence: 0.8,
+        risk_factors: vec![],
+        recommendations: vec![],
+        similar_deals: vec![],
+        model_version: "contract".into(),
+        degraded: false,
+    };
+    app.store
+        .record_scores(
+            &TenantId::default_tenant(),
+            chrono::Utc::now(),
+            &[critical],
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
     app
 }
 

@@ -158,7 +158,8 @@ async fn idempotency_claims_expire_and_never_cross_a_role_change() {
     assert_eq!((s, h.contains_key("idempotent-replayed")), (StatusCode::OK, true));
 }
 
-/// Bytes the server sends on `stream` within `wait`, and whether it closed the connection.
+/// What the server sends on `stream` until its status line is complete, it closes the
+/// connection (`true`), or `wait` passes.
 fn drain(stream: &mut std::net::TcpStream, wait: Duration) -> (String, bool) {
     stream.set_read_timeout(Some(wait)).unwrap();
     let mut buf = Vec::new();
@@ -166,7 +167,12 @@ fn drain(stream: &mut std::net::TcpStream, wait: Duration) -> (String, bool) {
     loop {
         match stream.read(&mut chunk) {
             Ok(0) => return (String::from_utf8_lossy(&buf).into_owned(), true),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.windows(2).any(|w| w == b"\r\n") {
+                    return (String::from_utf8_lossy(&buf).into_owned(), false);
+                }
+            }
             Err(_) => return (String::from_utf8_lossy(&buf).into_owned(), false),
         }
     }
@@ -188,8 +194,11 @@ async fn slow_headers_slow_bodies_and_surplus_connections_are_cut_off() {
         let started = Instant::now();
         let mut slow = std::net::TcpStream::connect(&addr2).unwrap();
         slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
-        let (_, closed) = drain(&mut slow, Duration::from_secs(5));
-        assert!(closed, "a connection with unfinished headers is closed");
+        let (text, closed) = drain(&mut slow, Duration::from_secs(5));
+        assert!(
+            closed || text.starts_with("HTTP/1.1 408"),
+            "a connection with unfinished headers is closed: {text:?}"
+        );
         assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
 
         // A body that never completes: answered (or closed) after the body timeout.
