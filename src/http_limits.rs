@@ -51,6 +51,20 @@ fn signed_route(path: &str) -> Option<&'static Signed> {
 
 /// Why a signed request is refused before its body is read, if it is.
 fn precheck(req: &Request, s: &Signed, now_secs: i64) -> Result<(), ApiError> {
+    // Size first: an oversized body is refused whatever its headers say.
+    let too_long = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > SIGNED_BODY_LIMIT as u64);
+    if too_long {
+        return Err(ApiError::Validation {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: format!("request body is larger than {} KB", SIGNED_BODY_LIMIT / 1024),
+            details: None,
+        });
+    }
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -70,19 +84,6 @@ fn precheck(req: &Request, s: &Signed, now_secs: i64) -> Result<(), ApiError> {
             "{} is more than {} seconds away from now (replayed or clock skew)",
             s.timestamp, s.max_skew_secs
         )));
-    }
-    let too_long = req
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|n| n > SIGNED_BODY_LIMIT as u64);
-    if too_long {
-        return Err(ApiError::Validation {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            message: format!("request body is larger than {} KB", SIGNED_BODY_LIMIT / 1024),
-            details: None,
-        });
     }
     Ok(())
 }

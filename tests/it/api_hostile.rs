@@ -251,21 +251,24 @@ async fn unsigned_or_stale_slack_and_webhook_posts_are_refused_before_the_body_i
     .await;
     let addr = app.base.trim_start_matches("http://").to_string();
     let now = chrono::Utc::now().timestamp();
+    let fresh = format!("X-Slack-Signature: v0=00\r\nX-Slack-Request-Timestamp: {now}\r\n");
+    let stale = format!("X-Slack-Signature: v0=00\r\nX-Slack-Request-Timestamp: {}\r\n", now - 3600);
+    // (path, headers, announced body size, status): the body is announced, never sent.
     let cases = [
-        ("/slack/commands", String::new(), "401"),
-        ("/slack/events", format!("X-Slack-Signature: v0=00\r\nX-Slack-Request-Timestamp: {}\r\n", now - 3600), "401"),
-        ("/slack/interactions", format!("X-Slack-Signature: v0=00\r\nX-Slack-Request-Timestamp: {now}\r\n"), "413"),
-        ("/webhooks/salesforce", String::new(), "401"),
+        ("/slack/commands", String::new(), 200_000, "401"),
+        ("/slack/events", stale, 200_000, "401"),
+        ("/slack/interactions", fresh, 921_600, "413"),
+        ("/webhooks/salesforce", String::new(), 200_000, "401"),
     ];
     tokio::task::spawn_blocking(move || {
-        for (path, headers, status) in cases {
-            // Announce 900 KB and send none of it: an answer now means the body was not awaited.
+        for (path, headers, length, status) in cases {
+            // Announce a body and send none of it: an answer now means it was not awaited.
             let started = Instant::now();
             let mut s = std::net::TcpStream::connect(&addr).unwrap();
             write!(
                 s,
                 "POST {path} HTTP/1.1\r\nHost: x\r\n{headers}Content-Type: application/x-www-form-urlencoded\r\n\
-                 Content-Length: 921600\r\n\r\n"
+                 Content-Length: {length}\r\n\r\n"
             )
             .unwrap();
             let (text, _) = drain(&mut s, Duration::from_secs(2));
