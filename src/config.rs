@@ -279,12 +279,19 @@ mod tests {
         )
         .unwrap();
         let problems = short.secret_problems().join("\n");
-        for var in ["SKYGENI_JWT_SECRET", "SALESFORCE_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET is not set"] {
+        for var in [
+            "SKYGENI_JWT_SECRET",
+            "SALESFORCE_WEBHOOK_SECRET",
+            "SLACK_SIGNING_SECRET is not set",
+        ] {
             assert!(problems.contains(var), "{var} in {problems}");
         }
         let long = "k".repeat(32);
         let ok = Settings::from_sources(
-            &env(&[("SKYGENI_JWT_SECRET", &long), ("SLACK_SIGNING_SECRET", &long)]),
+            &env(&[
+                ("SKYGENI_JWT_SECRET", &long),
+                ("SLACK_SIGNING_SECRET", &long),
+            ]),
             &FileSettings::default(),
         )
         .unwrap();

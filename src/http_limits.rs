@@ -41,9 +41,9 @@ const SALESFORCE: Signed = Signed {
 
 fn signed_route(path: &str) -> Option<&'static Signed> {
     match path {
-        crate::slack::COMMANDS_PATH | crate::slack::INTERACTIONS_PATH | crate::slack::EVENTS_PATH => {
-            Some(&SLACK)
-        }
+        crate::slack::COMMANDS_PATH
+        | crate::slack::INTERACTIONS_PATH
+        | crate::slack::EVENTS_PATH => Some(&SLACK),
         "/webhooks/salesforce" => Some(&SALESFORCE),
         _ => None,
     }
@@ -61,7 +61,10 @@ fn precheck(req: &Request, s: &Signed, now_secs: i64) -> Result<(), ApiError> {
     if too_long {
         return Err(ApiError::Validation {
             status: StatusCode::PAYLOAD_TOO_LARGE,
-            message: format!("request body is larger than {} KB", SIGNED_BODY_LIMIT / 1024),
+            message: format!(
+                "request body is larger than {} KB",
+                SIGNED_BODY_LIMIT / 1024
+            ),
             details: None,
         });
     }
@@ -73,7 +76,10 @@ fn precheck(req: &Request, s: &Signed, now_secs: i64) -> Result<(), ApiError> {
             .filter(|v| !v.is_empty())
     };
     if header(s.signature).is_none() {
-        return Err(ApiError::Unauthorized(format!("missing {} header", s.signature)));
+        return Err(ApiError::Unauthorized(format!(
+            "missing {} header",
+            s.signature
+        )));
     }
     let ts: i64 = header(s.timestamp)
         .ok_or_else(|| ApiError::Unauthorized(format!("missing {} header", s.timestamp)))?
@@ -109,9 +115,8 @@ pub async fn body_deadline(State(st): State<AppState>, req: Request, next: Next)
     let limit = Duration::from_secs(u64::from(st.settings.body_timeout_secs));
     let (parts, body) = req.into_parts();
     let deadline = tokio::time::Instant::now() + limit;
-    let stream = futures_util::stream::unfold(
-        Some(body.into_data_stream()),
-        move |state| async move {
+    let stream =
+        futures_util::stream::unfold(Some(body.into_data_stream()), move |state| async move {
             let mut s = state?;
             match tokio::time::timeout_at(deadline, s.next()).await {
                 Ok(Some(chunk)) => Some((chunk, Some(s))),
@@ -124,8 +129,7 @@ pub async fn body_deadline(State(st): State<AppState>, req: Request, next: Next)
                     None,
                 )),
             }
-        },
-    );
+        });
     next.run(Request::from_parts(parts, Body::from_stream(stream)))
         .await
 }
@@ -159,13 +163,28 @@ mod tests {
     #[test]
     fn signed_requests_need_both_headers_a_fresh_timestamp_and_a_small_body() {
         let now = 1_700_000_000;
-        let ok = req(&[("x-slack-signature", "v0=ab"), ("x-slack-request-timestamp", "1700000000")]);
+        let ok = req(&[
+            ("x-slack-signature", "v0=ab"),
+            ("x-slack-request-timestamp", "1700000000"),
+        ]);
         assert!(precheck(&ok, &SLACK, now).is_ok());
         let cases: [(&[(&str, &str)], u16); 5] = [
             (&[("x-slack-request-timestamp", "1700000000")], 401),
             (&[("x-slack-signature", "v0=ab")], 401),
-            (&[("x-slack-signature", "v0=ab"), ("x-slack-request-timestamp", "1699999000")], 401),
-            (&[("x-slack-signature", "v0=ab"), ("x-slack-request-timestamp", "soon")], 401),
+            (
+                &[
+                    ("x-slack-signature", "v0=ab"),
+                    ("x-slack-request-timestamp", "1699999000"),
+                ],
+                401,
+            ),
+            (
+                &[
+                    ("x-slack-signature", "v0=ab"),
+                    ("x-slack-request-timestamp", "soon"),
+                ],
+                401,
+            ),
             (
                 &[
                     ("x-slack-signature", "v0=ab"),
@@ -180,13 +199,19 @@ mod tests {
             assert_eq!(err.status().as_u16(), status, "{headers:?}");
         }
         // The webhook's timestamp is in milliseconds.
-        let sf = req(&[("x-skygeni-signature", "sha256=ab"), ("x-skygeni-timestamp", "1700000000000")]);
+        let sf = req(&[
+            ("x-skygeni-signature", "sha256=ab"),
+            ("x-skygeni-timestamp", "1700000000000"),
+        ]);
         assert!(precheck(&sf, &SALESFORCE, now).is_ok());
     }
 
     #[test]
     fn tenant_series_are_dropped_and_everything_else_kept() {
         let text = "# TYPE g gauge\ng{tenant=\"acme\"} 1\nh{route=\"/x\",tenant=\"b\"} 2\nh{route=\"/x\"} 3\n";
-        assert_eq!(without_tenant_series(text), "# TYPE g gauge\nh{route=\"/x\"} 3\n");
+        assert_eq!(
+            without_tenant_series(text),
+            "# TYPE g gauge\nh{route=\"/x\"} 3\n"
+        );
     }
 }

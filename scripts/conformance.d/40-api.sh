@@ -61,7 +61,7 @@ run_as() {
         --checks all \
         --max-examples 30 \
         --max-time 100 \
-        --workers 2 \
+        --workers 1 \
         --seed 15 \
         --request-timeout 10 \
         --report junit --report-dir "$CONF_OUT/$who" \

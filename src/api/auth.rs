@@ -115,7 +115,10 @@ pub fn verify_token_with(
         };
         ApiError::Unauthorized(why.into())
     })?;
-    if claims.sub.trim().is_empty() || claims.sub.len() > 128 || claims.sub.chars().any(char::is_control) {
+    if claims.sub.trim().is_empty()
+        || claims.sub.len() > 128
+        || claims.sub.chars().any(char::is_control)
+    {
         return Err(ApiError::Unauthorized(
             "token sub must be a non-empty user id without control characters".into(),
         ));
@@ -241,7 +244,8 @@ mod tests {
     fn future_nbf_overlong_exp_and_empty_sub_are_unauthorized() {
         let secret = SecretString::from("s3cret");
         let now = chrono::Utc::now().timestamp();
-        let base = serde_json::json!({"sub": "u1", "tenant_id": "acme", "role": "rep", "exp": now + 600});
+        let base =
+            serde_json::json!({"sub": "u1", "tenant_id": "acme", "role": "rep", "exp": now + 600});
         assert!(verify_token_with(&secret, &signed(base.clone()), 3600).is_ok());
         let cases = [
             ("nbf", serde_json::json!(now + 300), "not valid yet"),

@@ -104,9 +104,8 @@ impl ApiError {
 
     pub fn body(&self) -> ErrorBody {
         let retry_after = match self {
-            ApiError::RateLimited { retry_after, .. } | ApiError::Unavailable { retry_after, .. } => {
-                Some((*retry_after).max(1))
-            }
+            ApiError::RateLimited { retry_after, .. }
+            | ApiError::Unavailable { retry_after, .. } => Some((*retry_after).max(1)),
             _ => None,
         };
         let (code, details) = match self {

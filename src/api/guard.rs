@@ -23,11 +23,7 @@ pub async fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let claims = verify_token_with(
-        secret,
-        bearer(header)?,
-        st.settings.jwt_max_lifetime_secs,
-    )?;
+    let claims = verify_token_with(secret, bearer(header)?, st.settings.jwt_max_lifetime_secs)?;
     st.tenants.check(&st.store, &claims.tenant_id).await?;
     let request_id = req
         .headers()

@@ -112,8 +112,8 @@ mod tests {
     #[test]
     fn the_openapi_time_zone_enum_is_exactly_what_the_server_accepts() {
         let doc: serde_json::Value = serde_json::from_str(super::OPENAPI_JSON).unwrap();
-        let schema = &doc["components"]["schemas"]["AlertConfig"]["properties"]["daily_digest"]
-            ["properties"]["timezone"];
+        let schema = &doc["components"]["schemas"]["AlertConfig"]["properties"]["daily_digest"]["properties"]
+            ["timezone"];
         let mut documented: Vec<&str> = schema["enum"]
             .as_array()
             .unwrap()

@@ -1,15 +1,15 @@
 //! GET /v1/models/performance (admin only), in the design's shape: the production model's
 //! metrics, the share of current predictions per category, drift (PSI) of predictions and two
 //! features against the model's training window, and when it was trained and is next retrained.
-use super::{audit, plain_zeros, valid};
 use super::auth::{Caller, Role};
 use super::error::{ApiError, ApiResult};
 use super::extract::ApiQuery;
+use super::{audit, plain_zeros, valid};
 use crate::domain::{Deal, RiskCategory};
 use crate::engine::drift::{DriftStatus, psi};
-use crate::jobs::scheduler::SchedulerConfig;
 use crate::http::AppState;
 use crate::jobs::models::ModelSource;
+use crate::jobs::scheduler::SchedulerConfig;
 use axum::extract::State;
 use axum::{Extension, Json};
 use chrono::NaiveDate;
@@ -136,7 +136,9 @@ pub async fn performance(
         .into_iter()
         .flatten()
         .map(|d| d.psi)
-        .fold(None, |acc: Option<f64>, x| Some(acc.map_or(x, |a| a.max(x))));
+        .fold(None, |acc: Option<f64>, x| {
+            Some(acc.map_or(x, |a| a.max(x)))
+        });
     let alert_status = match (prediction_psi.as_ref().map(|d| d.psi), feature_drift) {
         (None, None) => "insufficient_data",
         (p, f) => match DriftStatus::from_psi(p.unwrap_or(0.0).max(f.unwrap_or(0.0))) {

@@ -314,7 +314,13 @@ fn plain(x: f64) -> f64 {
 }
 
 impl ScoreResponse {
-    fn new(score: DealScore, deal: &Deal, as_of: NaiveDate, source: ModelSource, deal_source: &'static str) -> Self {
+    fn new(
+        score: DealScore,
+        deal: &Deal,
+        as_of: NaiveDate,
+        source: ModelSource,
+        deal_source: &'static str,
+    ) -> Self {
         ScoreResponse {
             risk_factors: score
                 .risk_factors

@@ -34,10 +34,7 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<i3
     }
     let problems = settings.secret_problems();
     if !problems.is_empty() {
-        anyhow::bail!(
-            "refusing to start: {}",
-            problems.join("; ")
-        );
+        anyhow::bail!("refusing to start: {}", problems.join("; "));
     }
     if settings.jwt_secret.is_none() {
         tracing::warn!("SKYGENI_JWT_SECRET is not set: every /v1 request will be refused (401)");

@@ -66,7 +66,14 @@ mod tests {
         assert_eq!(flat.win_rate_change_7d.to_bits(), 0.0f64.to_bits());
         for i in 0..10 {
             // Won 364 days after creation: 2024-05-30, inside the week before 2024-06-01.
-            history.push(closed_deal(&format!("W{i}"), "SaaS", "Inbound", 10_000.0, 364, true));
+            history.push(closed_deal(
+                &format!("W{i}"),
+                "SaaS",
+                "Inbound",
+                10_000.0,
+                364,
+                true,
+            ));
         }
         let t = trend_indicators(&history, date("2024-06-01"), 10);
         assert_eq!(t.win_rate_change_7d, 50.0, "0 % → 50 % in a week");

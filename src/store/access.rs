@@ -342,7 +342,8 @@ impl Store {
             page = page.bind(b.clone());
         }
         let rows = page.fetch_all(&mut *tx).await?;
-        let mut summary = sqlx::query_as::<_, (String, i64, f64, f64)>(sqlx::AssertSqlSafe(summary_sql));
+        let mut summary =
+            sqlx::query_as::<_, (String, i64, f64, f64)>(sqlx::AssertSqlSafe(summary_sql));
         for b in &all_binds {
             summary = summary.bind(b.clone());
         }

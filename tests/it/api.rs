@@ -90,7 +90,12 @@ impl TestApp {
     }
 
     /// `n` generated deals (reps rep_0..rep_24, one in five open) for `tenant`.
-    pub(crate) async fn seed(&self, tenant: &str, n: usize, prefix: &str) -> Vec<skygeni::domain::Deal> {
+    pub(crate) async fn seed(
+        &self,
+        tenant: &str,
+        n: usize,
+        prefix: &str,
+    ) -> Vec<skygeni::domain::Deal> {
         let tenant = t(tenant);
         if self.store.get_tenant(&tenant).await.is_err() {
             self.store.add_tenant(&tenant, "Test", "UTC").await.unwrap();
@@ -106,6 +111,28 @@ impl TestApp {
     }
 
     /// Score every open deal and store the scores (what the nightly batch does).
+    /// Train and register the default tenant's production model on `deals` (logistic only,
+    /// 3 folds: fast enough for a test).
+    pub(crate) async fn train_default(
+        &self,
+        deals: &[skygeni::domain::Deal],
+    ) -> skygeni::engine::TrainReport {
+        let cfg = skygeni::engine::TrainConfig {
+            gbt: None,
+            folds: 3,
+            ..Default::default()
+        };
+        skygeni::jobs::models::train_and_register(
+            &self.store,
+            &ModelScope::Tenant(TenantId::default_tenant()),
+            deals,
+            &cfg,
+            false,
+        )
+        .await
+        .unwrap()
+    }
+
     pub(crate) async fn batch_score(&self, tenant: &str) {
         skygeni::jobs::batch::score_open_deals(&self.store, &t(tenant), as_of(), &mut |_, _| {})
             .await
@@ -147,7 +174,10 @@ async fn start_stoppable(
     (base, tx, server)
 }
 
-pub(crate) async fn start_server(db_url: &str, extra: &[(&str, &str)]) -> (String, skygeni::http::AppState) {
+pub(crate) async fn start_server(
+    db_url: &str,
+    extra: &[(&str, &str)],
+) -> (String, skygeni::http::AppState) {
     let app = build_app(db_url, extra).await;
     let base = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
@@ -245,20 +275,7 @@ async fn scoring_a_deal_sent_in_the_body_returns_the_whole_score() {
 async fn scoring_a_stored_deal_by_id_uses_the_tenants_production_model() {
     let app = TestApp::spawn().await;
     let deals = app.seed("default", 600, "M").await;
-    let cfg = skygeni::engine::TrainConfig {
-        gbt: None,
-        folds: 3,
-        ..Default::default()
-    };
-    let report = skygeni::jobs::models::train_and_register(
-        &app.store,
-        &ModelScope::Tenant(TenantId::default_tenant()),
-        &deals,
-        &cfg,
-        false,
-    )
-    .await
-    .unwrap();
+    let report = app.train_default(&deals).await;
     let version = report.model.expect("enough history to train").version;
     let open = deals.iter().find(|d| d.is_open()).unwrap();
     let tok = app.token("default", Role::Admin, "boss");
@@ -294,20 +311,7 @@ async fn the_scorer_is_loaded_once_per_tenant_and_reloaded_after_invalidation() 
     let tok = app.token("default", Role::Admin, "a");
     let (_, before, _) = app.post("/v1/deals/score", &tok, &inline_deal()).await;
     assert_eq!(before["model_source"], "degraded", "{before}");
-    let cfg = skygeni::engine::TrainConfig {
-        gbt: None,
-        folds: 3,
-        ..Default::default()
-    };
-    let version = skygeni::jobs::models::train_and_register(
-        &app.store,
-        &ModelScope::Tenant(TenantId::default_tenant()),
-        &deals,
-        &cfg,
-        false,
-    )
-    .await
-    .unwrap()
+    let version = app.train_default(&deals).await
     .model
     .unwrap()
     .version;
@@ -440,7 +444,10 @@ async fn a_rep_sees_only_their_own_deals_and_a_manager_their_teams() {
 
     let (_, admin, _) = app.get(all, &app.token("default", Role::Admin, "a")).await;
     let open_total = deals.iter().filter(|d| d.is_open()).count() as u64;
-    assert_eq!(admin["pagination"]["total_count"].as_u64().unwrap(), open_total);
+    assert_eq!(
+        admin["pagination"]["total_count"].as_u64().unwrap(),
+        open_total
+    );
 
     // Scoring someone else's stored deal: the same 404 as a missing deal, audited as denied.
     let not_mine = deals
@@ -670,7 +677,10 @@ async fn pipeline_metrics_cover_the_tenant_for_an_admin_and_own_deals_for_a_rep(
         .filter(|d| d.is_open() && d.sales_rep_id == "rep_0")
         .count() as u64;
     assert_eq!(
-        (rep["total_open_deals"].as_u64().unwrap(), rep["scope"].as_str()),
+        (
+            rep["total_open_deals"].as_u64().unwrap(),
+            rep["scope"].as_str()
+        ),
         (mine, Some("own"))
     );
     assert!(rep["pipeline_value"].as_f64().unwrap() < admin["pipeline_value"].as_f64().unwrap());
@@ -681,16 +691,32 @@ async fn alert_settings_are_validated_and_upserted_for_the_caller() {
     let app = TestApp::spawn().await;
     let tok = app.token("default", Role::Rep, "rep_7");
     let (s, body, _) = app
-        .post("/v1/alerts/configure", &tok, &json!({
-            "critical_deals": {"threshold": 70, "channels": ["slack"]},
-            "daily_digest": {"timezone": "Asia/Kolkata", "time": "08:30"}
-        }))
+        .post(
+            "/v1/alerts/configure",
+            &tok,
+            &json!({
+                "critical_deals": {"threshold": 70, "channels": ["slack"]},
+                "daily_digest": {"timezone": "Asia/Kolkata", "time": "08:30"}
+            }),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    assert_eq!((body["user_id"].as_str(), body["settings_updated"].as_bool()), (Some("rep_7"), Some(true)));
-    assert!(body["effective_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{body}");
+    assert_eq!(
+        (body["user_id"].as_str(), body["settings_updated"].as_bool()),
+        (Some("rep_7"), Some(true))
+    );
+    assert!(
+        body["effective_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{body}"
+    );
     let (s, _, _) = app
-        .post("/v1/alerts/configure", &tok, &json!({"critical_deals": {"threshold": 80}}))
+        .post(
+            "/v1/alerts/configure",
+            &tok,
+            &json!({"critical_deals": {"threshold": 80}}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     let stored = app
@@ -710,11 +736,26 @@ async fn alert_settings_are_validated_and_upserted_for_the_caller() {
         "a partial update keeps the other fields"
     );
     for (input, field) in [
-        (json!({"daily_digest": {"timezone": "Mars/Olympus_Mons"}}), "daily_digest.timezone"),
-        (json!({"daily_digest": {"time": "25:00"}}), "daily_digest.time"),
-        (json!({"critical_deals": {"threshold": -1}}), "critical_deals.threshold"),
-        (json!({"critical_deals": {"channels": ["slack", "pager"]}}), "critical_deals.channels"),
-        (json!({"critical_deals": {"threshold": "high"}}), "critical_deals.threshold"),
+        (
+            json!({"daily_digest": {"timezone": "Mars/Olympus_Mons"}}),
+            "daily_digest.timezone",
+        ),
+        (
+            json!({"daily_digest": {"time": "25:00"}}),
+            "daily_digest.time",
+        ),
+        (
+            json!({"critical_deals": {"threshold": -1}}),
+            "critical_deals.threshold",
+        ),
+        (
+            json!({"critical_deals": {"channels": ["slack", "pager"]}}),
+            "critical_deals.channels",
+        ),
+        (
+            json!({"critical_deals": {"threshold": "high"}}),
+            "critical_deals.threshold",
+        ),
     ] {
         let (s, body, _) = app.post("/v1/alerts/configure", &tok, &input).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{input}: {body}");
@@ -727,20 +768,7 @@ async fn alert_settings_are_validated_and_upserted_for_the_caller() {
 async fn model_performance_is_for_admins_and_reports_metrics_distribution_and_drift() {
     let app = TestApp::spawn().await;
     let deals = app.seed("default", 600, "Q").await;
-    let cfg = skygeni::engine::TrainConfig {
-        gbt: None,
-        folds: 3,
-        ..Default::default()
-    };
-    skygeni::jobs::models::train_and_register(
-        &app.store,
-        &ModelScope::Tenant(TenantId::default_tenant()),
-        &deals,
-        &cfg,
-        false,
-    )
-    .await
-    .unwrap();
+    app.train_default(&deals).await;
     app.batch_score("default").await;
 
     let (s, body, _) = app
@@ -774,8 +802,14 @@ async fn model_performance_is_for_admins_and_reports_metrics_distribution_and_dr
         .values()
         .map(|v| v.as_f64().unwrap())
         .sum();
-    assert!((shares - 1.0).abs() < 1e-9, "shares of all predictions: {body}");
-    assert!(body["performance_metrics"]["roc_auc"].as_f64().is_some(), "{body}");
+    assert!(
+        (shares - 1.0).abs() < 1e-9,
+        "shares of all predictions: {body}"
+    );
+    assert!(
+        body["performance_metrics"]["roc_auc"].as_f64().is_some(),
+        "{body}"
+    );
     assert!(body["next_retrain_scheduled"].as_str().is_some(), "{body}");
     let hist: u64 = body["prediction_detail"]["histogram"]
         .as_array()
@@ -971,7 +1005,13 @@ async fn the_request_after_the_per_user_limit_gets_429_with_retry_after() {
         Some(retry),
         "the design's retry_after matches the header: {body}"
     );
-    assert!(body["message"].as_str().unwrap().contains("Max 100 requests per minute"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Max 100 requests per minute"),
+        "{body}"
+    );
     let (s, _, _) = app
         .get(
             "/v1/deals/high-risk",
@@ -1001,7 +1041,10 @@ async fn the_tenant_limit_covers_all_its_users_together() {
         .await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["details"]["scope"], "tenant");
-    app.store.add_tenant(&t("other"), "Other", "UTC").await.unwrap();
+    app.store
+        .add_tenant(&t("other"), "Other", "UTC")
+        .await
+        .unwrap();
     let (s, _, _) = app
         .get(
             "/v1/deals/high-risk",
@@ -1025,7 +1068,10 @@ async fn rate_limits_are_shared_through_redis_by_every_replica() {
     assert_eq!(ready["rate_limits"], "redis", "{ready}");
     // A tenant of its own, so reruns within a minute do not share counters.
     let tenant = format!("rl-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    app.store.add_tenant(&t(&tenant), "RL", "UTC").await.unwrap();
+    app.store
+        .add_tenant(&t(&tenant), "RL", "UTC")
+        .await
+        .unwrap();
     let tok = app.token(&tenant, Role::Admin, "u");
     for base in [&app.base, &second, &app.base] {
         let r = app
@@ -1081,7 +1127,8 @@ async fn an_idempotency_key_replays_the_first_response_and_rejects_a_different_b
             .json(&body)
             .send()
     };
-    let first = json!({"critical_deals": {"threshold": 60}, "daily_digest": {"timezone": "Europe/Berlin"}});
+    let first =
+        json!({"critical_deals": {"threshold": 60}, "daily_digest": {"timezone": "Europe/Berlin"}});
     let (s1, b1, h1) = read(send(first.clone(), "key-1").await.unwrap()).await;
     assert_eq!(s1, StatusCode::OK, "{b1}");
     assert!(!h1.contains_key("idempotent-replayed"));
@@ -1465,7 +1512,11 @@ async fn hostile_strings_in_a_scoring_request_never_reach_the_database_as_an_err
             assert_eq!(status, StatusCode::OK, "{field}={value:?}: {resp}");
         } else {
             // A control character in an id or text is refused up front, naming the field.
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}={value:?}: {resp}");
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{field}={value:?}: {resp}"
+            );
             assert_error(&resp, "validation_error");
             assert_eq!(resp["details"]["field"], field, "{resp}");
         }

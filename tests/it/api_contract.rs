@@ -7,7 +7,7 @@ use crate::api::{TestApp, read};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use skygeni::api::auth::Role;
-use skygeni::domain::{ModelScope, TenantId};
+use skygeni::domain::TenantId;
 use std::path::PathBuf;
 
 const DESIGN_DOC: &str = "shared/seed/000_61291d2618147cce.txt";
@@ -23,7 +23,10 @@ fn design_doc() -> Option<String> {
     match found {
         Some(p) => Some(std::fs::read_to_string(&p).expect("design document is readable")),
         None if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{DESIGN_DOC} not found above {}; CI must have it", here.display())
+            panic!(
+                "{DESIGN_DOC} not found above {}; CI must have it",
+                here.display()
+            )
         }
         None => {
             eprintln!(
@@ -47,20 +50,31 @@ struct Example {
 
 /// The fenced blocks of the "## API Design" section (up to the next `## ` heading).
 fn examples(doc: &str) -> Vec<Example> {
-    let start = doc.find("\n## API Design").expect("the design has an API Design section");
+    let start = doc
+        .find("\n## API Design")
+        .expect("the design has an API Design section");
     let section = &doc[start + 1..];
     let end = section[3..].find("\n## ").map_or(section.len(), |i| i + 3);
     let (mut endpoint, mut label) = (String::new(), String::new());
     let mut out = Vec::new();
     let mut lines = section[..end].lines();
     while let Some(line) = lines.next() {
-        if let Some(h) = line.strip_prefix("#### ").or_else(|| line.strip_prefix("### ")) {
+        if let Some(h) = line
+            .strip_prefix("#### ")
+            .or_else(|| line.strip_prefix("### "))
+        {
             endpoint = h.trim().to_string();
             label.clear();
         } else if line.starts_with("**") {
-            label = line.trim_matches(|c| c == '*' || c == ':').trim().to_string();
+            label = line
+                .trim_matches(|c| c == '*' || c == ':')
+                .trim()
+                .to_string();
         } else if let Some(lang) = line.strip_prefix("```").filter(|l| !l.is_empty()) {
-            let text: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
+            let text: Vec<&str> = lines
+                .by_ref()
+                .take_while(|l| !l.starts_with("```"))
+                .collect();
             out.push(Example {
                 endpoint: endpoint.clone(),
                 label: label.clone(),
@@ -87,7 +101,11 @@ fn kind(v: &Value) -> &'static str {
 /// array's first element describes every element of ours (and ours must not be empty).
 fn same_shape(example: &Value, actual: &Value, path: &str, problems: &mut Vec<String>) {
     if kind(example) != kind(actual) {
-        problems.push(format!("{path}: {} in the design, {} here ({actual})", kind(example), kind(actual)));
+        problems.push(format!(
+            "{path}: {} in the design, {} here ({actual})",
+            kind(example),
+            kind(actual)
+        ));
         return;
     }
     match (example, actual) {
@@ -102,7 +120,9 @@ fn same_shape(example: &Value, actual: &Value, path: &str, problems: &mut Vec<St
         (Value::Array(e), Value::Array(a)) => {
             if let Some(first) = e.first() {
                 if a.is_empty() {
-                    problems.push(format!("{path}: empty here, so its elements cannot be checked"));
+                    problems.push(format!(
+                        "{path}: empty here, so its elements cannot be checked"
+                    ));
                 }
                 for (i, av) in a.iter().enumerate() {
                     same_shape(first, av, &format!("{path}[{i}]"), problems);
@@ -116,7 +136,11 @@ fn same_shape(example: &Value, actual: &Value, path: &str, problems: &mut Vec<St
 fn assert_shape(what: &str, example: &Value, actual: &Value) {
     let mut problems = Vec::new();
     same_shape(example, actual, "$", &mut problems);
-    assert!(problems.is_empty(), "{what} differs from the design:\n{}\n{actual:#}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{what} differs from the design:\n{}\n{actual:#}",
+        problems.join("\n")
+    );
 }
 
 /// A tenant with history, a trained production model and stored scores: every endpoint has
@@ -124,20 +148,7 @@ fn assert_shape(what: &str, example: &Value, actual: &Value) {
 async fn app_with_history() -> TestApp {
     let app = TestApp::spawn_with(&[("SKYGENI_SUPPORT_CONTACT", "help@example.test")]).await;
     let deals = app.seed("default", 800, "K").await;
-    let cfg = skygeni::engine::TrainConfig {
-        gbt: None,
-        folds: 3,
-        ..Default::default()
-    };
-    skygeni::jobs::models::train_and_register(
-        &app.store,
-        &ModelScope::Tenant(TenantId::default_tenant()),
-        &deals,
-        &cfg,
-        false,
-    )
-    .await
-    .unwrap();
+    app.train_default(&deals).await;
     app.batch_score("default").await;
     // Synthetic history rarely scores above 75: give one open deal a critical current score
     // (as a nightly run would after a bad week), so the design's `risk_category=critical`
@@ -184,7 +195,9 @@ async fn every_example_of_the_designs_api_section_is_accepted_and_answered_in_it
                 let payload = admin.split('.').nth(1).unwrap();
                 use base64::Engine;
                 let ours: Value = serde_json::from_slice(
-                    &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap(),
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(payload)
+                        .unwrap(),
                 )
                 .unwrap();
                 assert_shape("our JWT claims", &claims, &ours);
@@ -193,7 +206,11 @@ async fn every_example_of_the_designs_api_section_is_accepted_and_answered_in_it
             ("json", "Request") => {
                 let body: Value = serde_json::from_str(&ex.text).unwrap();
                 let (s, resp, _) = app.post(path, &admin, &body).await;
-                assert_eq!(s, StatusCode::OK, "{endpoint}: the design's own request: {resp}");
+                assert_eq!(
+                    s,
+                    StatusCode::OK,
+                    "{endpoint}: the design's own request: {resp}"
+                );
                 pending_request = Some((method.to_string(), path.to_string(), resp));
                 checked += 1;
             }
@@ -211,7 +228,10 @@ async fn every_example_of_the_designs_api_section_is_accepted_and_answered_in_it
                 let actual = match pending_request.take() {
                     Some((_, p, resp)) if p == path => resp,
                     _ => {
-                        assert_eq!(method, "GET", "{endpoint}: a POST response needs its request");
+                        assert_eq!(
+                            method, "GET",
+                            "{endpoint}: a POST response needs its request"
+                        );
                         let (s, resp, _) = app.get(path, &admin).await;
                         assert_eq!(s, StatusCode::OK, "{endpoint}: {resp}");
                         resp
@@ -246,7 +266,10 @@ async fn provoke(app: &TestApp, code: &str) -> Value {
             let (s, v, _) = app.post("/v1/deals/score", &admin, &body).await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
             assert_eq!(
-                (v["details"]["field"].as_str(), v["details"]["constraint"].as_str()),
+                (
+                    v["details"]["field"].as_str(),
+                    v["details"]["constraint"].as_str()
+                ),
                 (Some("deal_amount"), Some("required")),
                 "{v}"
             );
@@ -271,12 +294,16 @@ async fn provoke(app: &TestApp, code: &str) -> Value {
             limited.get("/v1/pipeline/metrics", &tok).await;
             let (s, v, h) = limited.get("/v1/pipeline/metrics", &tok).await;
             assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
-            assert_eq!(h["retry-after"].to_str().unwrap(), v["retry_after"].to_string());
+            assert_eq!(
+                h["retry-after"].to_str().unwrap(),
+                v["retry_after"].to_string()
+            );
             v
         }
         "internal_error" => {
             // A database that went away: 503, still in the design's internal_error shape.
-            let lost = TestApp::spawn_with(&[("SKYGENI_SUPPORT_CONTACT", "help@example.test")]).await;
+            let lost =
+                TestApp::spawn_with(&[("SKYGENI_SUPPORT_CONTACT", "help@example.test")]).await;
             let tok = lost.token("default", Role::Admin, "u");
             lost.get("/v1/pipeline/metrics", &tok).await;
             lost.state.store.close().await;
@@ -299,7 +326,10 @@ async fn a_lost_database_answers_503_on_every_v1_route() {
     let posts = [
         ("/v1/deals/score", crate::api::inline_deal()),
         ("/v1/deals/score", json!({"deal_id": "D1"})),
-        ("/v1/alerts/configure", json!({"critical_deals": {"threshold": 80}})),
+        (
+            "/v1/alerts/configure",
+            json!({"critical_deals": {"threshold": 80}}),
+        ),
     ];
     for (path, body) in posts {
         let r = app
@@ -312,7 +342,11 @@ async fn a_lost_database_answers_503_on_every_v1_route() {
             .await
             .unwrap();
         let (s, v, h) = read(r).await;
-        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "POST {path} {body}: {v}");
+        assert_eq!(
+            s,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "POST {path} {body}: {v}"
+        );
         assert!(h.contains_key("retry-after"), "{path}");
         assert_eq!(v["error"], "internal_error");
     }
@@ -323,7 +357,10 @@ async fn a_lost_database_answers_503_on_every_v1_route() {
     ] {
         let (s, v, _) = app.get(path, &admin).await;
         assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "GET {path}: {v}");
-        assert!(v["request_id"].is_string() && v["support_contact"].is_string(), "{v}");
+        assert!(
+            v["request_id"].is_string() && v["support_contact"].is_string(),
+            "{v}"
+        );
     }
 }
 
@@ -341,7 +378,10 @@ async fn pipeline_metrics_never_answer_a_negative_zero() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
-    assert!(!text.contains("-0.0") && !text.contains(":-0,") && !text.contains(":-0}"), "{text}");
+    assert!(
+        !text.contains("-0.0") && !text.contains(":-0,") && !text.contains(":-0}"),
+        "{text}"
+    );
     let seeded = app_with_history().await;
     let tok = seeded.token("default", Role::Admin, "a");
     for path in ["/v1/pipeline/metrics", "/v1/models/performance"] {
@@ -355,6 +395,9 @@ async fn pipeline_metrics_never_answer_a_negative_zero() {
             .text()
             .await
             .unwrap();
-        assert!(!text.contains(":-0.0,") && !text.contains(":-0.0}"), "{path}: {text}");
+        assert!(
+            !text.contains(":-0.0,") && !text.contains(":-0.0}"),
+            "{path}: {text}"
+        );
     }
 }

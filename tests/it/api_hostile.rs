@@ -55,7 +55,11 @@ fn serve_refuses_short_secrets_and_an_empty_one_in_the_file_is_no_key_at_all() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("SKYGENI_JWT_SECRET is not set"));
     for (file, env, named) in [
-        ("jwt_secret = \"short\"\n", vec![], "SKYGENI_JWT_SECRET is 5 bytes"),
+        (
+            "jwt_secret = \"short\"\n",
+            vec![],
+            "SKYGENI_JWT_SECRET is 5 bytes",
+        ),
         (
             "",
             vec![("SLACK_SIGNING_SECRET", "0123456789abcdef0123456789abcde")],
@@ -116,7 +120,13 @@ async fn forged_claims_are_unauthorized_and_an_unknown_tenant_writes_nothing() {
         "no row for a tenant that does not exist"
     );
     app.state.flush_audit().await;
-    assert!(app.store.list_audit(&t("nosuchtenant"), 10).await.unwrap().is_empty());
+    assert!(
+        app.store
+            .list_audit(&t("nosuchtenant"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -134,7 +144,8 @@ async fn idempotency_claims_expire_and_never_cross_a_role_change() {
             .send()
     };
     // A claim left behind two minutes ago by a request that died: taken over, not a 409.
-    let hash = skygeni::api::guard::request_hash("POST", "/v1/alerts/configure", "u7", "rep", &bytes);
+    let hash =
+        skygeni::api::guard::request_hash("POST", "/v1/alerts/configure", "u7", "rep", &bytes);
     app.store
         .claim_idempotency_key(
             &TenantId::default_tenant(),
@@ -155,7 +166,10 @@ async fn idempotency_claims_expire_and_never_cross_a_role_change() {
     assert_eq!(b["details"]["field"], "Idempotency-Key");
     assert!(!h.contains_key("idempotent-replayed"));
     let (s, _, h) = read(post(rep, "dead-key").await.unwrap()).await;
-    assert_eq!((s, h.contains_key("idempotent-replayed")), (StatusCode::OK, true));
+    assert_eq!(
+        (s, h.contains_key("idempotent-replayed")),
+        (StatusCode::OK, true)
+    );
 }
 
 /// What the server sends on `stream` until its status line is complete, it closes the
@@ -193,13 +207,18 @@ async fn slow_headers_slow_bodies_and_surplus_connections_are_cut_off() {
         // Headers never finished: closed after the header timeout.
         let started = Instant::now();
         let mut slow = std::net::TcpStream::connect(&addr2).unwrap();
-        slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+        slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
         let (text, closed) = drain(&mut slow, Duration::from_secs(5));
         assert!(
             closed || text.starts_with("HTTP/1.1 408"),
             "a connection with unfinished headers is closed: {text:?}"
         );
-        assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
 
         // A body that never completes: answered (or closed) after the body timeout.
         let started = Instant::now();
@@ -215,7 +234,11 @@ async fn slow_headers_slow_bodies_and_surplus_connections_are_cut_off() {
             closed || text.starts_with("HTTP/1.1 4"),
             "the stalled body ended the request: {text:?}"
         );
-        assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
     })
     .await
     .unwrap();
@@ -246,13 +269,19 @@ async fn slow_headers_slow_bodies_and_surplus_connections_are_cut_off() {
 async fn unsigned_or_stale_slack_and_webhook_posts_are_refused_before_the_body_is_read() {
     let app = TestApp::spawn_with(&[
         ("SLACK_SIGNING_SECRET", "0123456789abcdef0123456789abcdef"),
-        ("SALESFORCE_WEBHOOK_SECRET", "0123456789abcdef0123456789abcdef"),
+        (
+            "SALESFORCE_WEBHOOK_SECRET",
+            "0123456789abcdef0123456789abcdef",
+        ),
     ])
     .await;
     let addr = app.base.trim_start_matches("http://").to_string();
     let now = chrono::Utc::now().timestamp();
     let fresh = format!("X-Slack-Signature: v0=00\r\nX-Slack-Request-Timestamp: {now}\r\n");
-    let stale = format!("X-Slack-Signature: v0=00\r\nX-Slack-Request-Timestamp: {}\r\n", now - 3600);
+    let stale = format!(
+        "X-Slack-Signature: v0=00\r\nX-Slack-Request-Timestamp: {}\r\n",
+        now - 3600
+    );
     // (path, headers, announced body size, status): the body is announced, never sent.
     let cases = [
         ("/slack/commands", String::new(), 200_000, "401"),
@@ -294,7 +323,11 @@ async fn amounts_dates_and_offsets_outside_the_importers_bounds_are_validation_e
         ("created_date", json!("1900-01-01"), "created_date"),
         ("created_date", json!("2024-07-01"), "created_date"),
         ("as_of", json!("9999-12-31"), "as_of"),
-        ("last_activity_date", json!("2199-01-01"), "last_activity_date"),
+        (
+            "last_activity_date",
+            json!("2199-01-01"),
+            "last_activity_date",
+        ),
         ("sales_cycle_days", json!(-1), "sales_cycle_days"),
         ("deal_id", json!(""), "deal_id"),
         ("deal_id", json!("D\u{0}1"), "deal_id"),
@@ -307,9 +340,20 @@ async fn amounts_dates_and_offsets_outside_the_importers_bounds_are_validation_e
         assert_error(&b, "validation_error");
         assert_eq!(b["details"]["field"], named, "{field}={value}: {b}");
     }
-    let (s, b, _) = app.post("/v1/deals/score", &tok, &json!({"deal_id": "D\u{0}"})).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a NUL in a stored-deal id: {b}");
-    for query in ["offset=9223372036854775807", "limit=0", "risk_category=high,", "as_of=0001-01-01"] {
+    let (s, b, _) = app
+        .post("/v1/deals/score", &tok, &json!({"deal_id": "D\u{0}"}))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a NUL in a stored-deal id: {b}"
+    );
+    for query in [
+        "offset=9223372036854775807",
+        "limit=0",
+        "risk_category=high,",
+        "as_of=0001-01-01",
+    ] {
         let path = if query.starts_with("as_of") {
             format!("/v1/pipeline/metrics?{query}")
         } else {
@@ -325,7 +369,11 @@ async fn amounts_dates_and_offsets_outside_the_importers_bounds_are_validation_e
     obj.insert("created_date".into(), json!("2026-01-15"));
     obj.insert("sales_cycle_days".into(), json!(28));
     let (s, b, _) = app.post("/v1/deals/score", &tok, &body).await;
-    assert_eq!((s, b["as_of"].as_str()), (StatusCode::OK, Some("2026-02-12")), "{b}");
+    assert_eq!(
+        (s, b["as_of"].as_str()),
+        (StatusCode::OK, Some("2026-02-12")),
+        "{b}"
+    );
 }
 
 #[tokio::test]
@@ -333,7 +381,10 @@ async fn unauthenticated_probes_do_not_list_tenant_ids() {
     let db = TestDb::new().await;
     let app = TestApp::spawn_on(db, &[("SKYGENI_METRICS_TENANT_LABELS", "false")]).await;
     let secret_tenant = t("hidden-tenant-7f3a");
-    app.store.add_tenant(&secret_tenant, "Hidden", "UTC").await.unwrap();
+    app.store
+        .add_tenant(&secret_tenant, "Hidden", "UTC")
+        .await
+        .unwrap();
     let tok = app.token("hidden-tenant-7f3a", Role::Admin, "a");
     let (s, _, _) = app.get("/v1/pipeline/metrics", &tok).await;
     assert_eq!(s, StatusCode::OK);
@@ -345,7 +396,10 @@ async fn unauthenticated_probes_do_not_list_tenant_ids() {
     assert!(!ready.to_string().contains("hidden-tenant"), "{ready}");
     let metrics = crate::support::metrics_text(&app.client, &app.base).await;
     assert!(!metrics.contains("hidden-tenant"), "{metrics}");
-    assert!(metrics.contains("http_request_duration_seconds"), "the rest stays");
+    assert!(
+        metrics.contains("http_request_duration_seconds"),
+        "the rest stays"
+    );
 }
 
 #[test]
@@ -355,7 +409,9 @@ fn score_csv_output_neutralises_spreadsheet_formulas_and_keeps_numbers_plain() {
     let hostile = ["=1+2", "+SUM(A1)", "-3", "@cmd", "D-safe"];
     let mut text = skygeni::crm::synthetic::generated_csv(300, "F");
     for id in hostile {
-        text.push_str(&format!("{id},2024-01-01,,rep_1,SaaS,Europe,Core,Inbound,Demo,12000,,\n"));
+        text.push_str(&format!(
+            "{id},2024-01-01,,rep_1,SaaS,Europe,Core,Inbound,Demo,12000,,\n"
+        ));
     }
     std::fs::write(&input, text).unwrap();
     let out_path = dir.path().join("out.csv");
@@ -370,17 +426,31 @@ fn score_csv_output_neutralises_spreadsheet_formulas_and_keeps_numbers_plain() {
         .env_remove("SKYGENI_CONFIG")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let scored = std::fs::read_to_string(&out_path).unwrap();
     for id in hostile {
-        let want = if id == "D-safe" { id.to_string() } else { format!("'{id}") };
+        let want = if id == "D-safe" {
+            id.to_string()
+        } else {
+            format!("'{id}")
+        };
         let row = scored
             .lines()
             .find(|l| l.split(',').next() == Some(want.as_str()))
             .unwrap_or_else(|| panic!("no row for {id}: {scored}"));
         let cols: Vec<&str> = row.split(',').collect();
-        assert!(cols[1].parse::<u8>().is_ok(), "risk_score stays a number: {row}");
-        assert!(cols[3].parse::<f64>().is_ok(), "win_probability stays a number: {row}");
+        assert!(
+            cols[1].parse::<u8>().is_ok(),
+            "risk_score stays a number: {row}"
+        );
+        assert!(
+            cols[3].parse::<f64>().is_ok(),
+            "win_probability stays a number: {row}"
+        );
     }
     assert!(
         !scored.lines().any(|l| l.starts_with(['=', '+', '-', '@'])),

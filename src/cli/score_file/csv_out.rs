@@ -29,7 +29,10 @@ pub(super) fn write_factor(out: &mut Vec<u8>, f: &FactorImpact) {
 /// Does a spreadsheet read this text cell as a formula? (`=`, `+`, `-`, `@`, tab or CR
 /// first: the OWASP "CSV injection" list.)
 pub(super) fn looks_like_formula(s: &str) -> bool {
-    matches!(s.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
+    matches!(
+        s.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
 }
 
 /// A text cell, quoted only when CSV needs it. A cell a spreadsheet would run as a formula
@@ -113,7 +116,10 @@ mod tests {
             ("@cmd", "'@cmd"),
             ("\tx", "'\tx"),
             ("\rx", "\"'\rx\""),
-            ("=HYPERLINK(\"http://x\",\"y\")", "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""),
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"",
+            ),
             ("D-1", "D-1"),
             ("a,b", "\"a,b\""),
         ];
