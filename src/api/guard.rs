@@ -116,14 +116,22 @@ pub async fn idempotency(
     if req.method() != Method::POST {
         return Ok(next.run(req).await);
     }
+    // The OpenAPI rule exactly: 1-255 printable ASCII characters, no tab, no space at either end.
+    let printable = |b: &u8| (b' '..=b'~').contains(b);
     let key = key
         .to_str()
         .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .filter(|k| {
+            let b = k.as_bytes();
+            (1..=255).contains(&b.len())
+                && b.iter().all(printable)
+                && b[0] != b' '
+                && b[b.len() - 1] != b' '
+        })
         .ok_or_else(|| {
             ApiError::invalid_field(
                 "Idempotency-Key",
-                "Idempotency-Key must be 1-255 visible characters",
+                "Idempotency-Key must be 1-255 printable ASCII characters, without a space at either end",
             )
         })?
         .to_string();

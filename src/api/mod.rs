@@ -87,10 +87,10 @@ pub(crate) async fn audit(
 /// parsers render it as "-0").
 pub(crate) fn plain_zeros(v: &mut serde_json::Value) {
     match v {
-        serde_json::Value::Number(n) => {
-            if n.as_f64().is_some_and(|x| x == 0.0 && x.is_sign_negative()) {
-                *v = serde_json::Value::from(0.0);
-            }
+        serde_json::Value::Number(n)
+            if n.as_f64().is_some_and(|x| x == 0.0 && x.is_sign_negative()) =>
+        {
+            *v = serde_json::Value::from(0.0);
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(plain_zeros),
         serde_json::Value::Object(map) => map.values_mut().for_each(plain_zeros),

@@ -311,10 +311,7 @@ async fn the_scorer_is_loaded_once_per_tenant_and_reloaded_after_invalidation() 
     let tok = app.token("default", Role::Admin, "a");
     let (_, before, _) = app.post("/v1/deals/score", &tok, &inline_deal()).await;
     assert_eq!(before["model_source"], "degraded", "{before}");
-    let version = app.train_default(&deals).await
-    .model
-    .unwrap()
-    .version;
+    let version = app.train_default(&deals).await.model.unwrap().version;
     let (_, cached, _) = app.post("/v1/deals/score", &tok, &inline_deal()).await;
     assert_eq!(
         (cached["model_source"].as_str(), &cached["model_version"]),
