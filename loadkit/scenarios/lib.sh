@@ -14,7 +14,7 @@ LOADKIT=$CARGO_TARGET_DIR/release/skygeni-loadkit
 FAKES=$CARGO_TARGET_DIR/release/skygeni-fakes
 # Secrets shared by the replicas and the traffic generator (test values, loopback only).
 export SKYGENI_JWT_SECRET=loadkit-jwt-secret-0123456789abcdef0123
-export SLACK_SIGNING_SECRET=loadkit-slack-signing-secret
+export SLACK_SIGNING_SECRET=loadkit-slack-signing-secret-0123456789abcdef
 export SKYGENI_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
 export RUST_LOG=${RUST_LOG:-warn}
 # The kit measures the service, not the per-user quota: lift the API rate limits.

@@ -32,14 +32,12 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<i3
     if let Some(b) = args.bind {
         settings.bind = b;
     }
-    match &settings.jwt_secret {
-        None => {
-            tracing::warn!("SKYGENI_JWT_SECRET is not set: every /v1 request will be refused (401)")
-        }
-        Some(s) if secrecy::ExposeSecret::expose_secret(s).len() < 32 => tracing::warn!(
-            "SKYGENI_JWT_SECRET is shorter than 32 bytes; use a long random secret for HS256"
-        ),
-        Some(_) => {}
+    let problems = settings.secret_problems();
+    if !problems.is_empty() {
+        anyhow::bail!("refusing to start: {}", problems.join("; "));
+    }
+    if settings.jwt_secret.is_none() {
+        tracing::warn!("SKYGENI_JWT_SECRET is not set: every /v1 request will be refused (401)");
     }
     if args.no_http && args.no_scheduler && args.no_dispatcher {
         anyhow::bail!(
@@ -141,6 +139,13 @@ pub fn token(settings: &Settings, tenant: &TenantId, args: TokenArgs) -> anyhow:
     };
     if args.ttl <= 0 {
         anyhow::bail!("--ttl must be a positive number of seconds");
+    }
+    if args.ttl as u64 > settings.jwt_max_lifetime_secs {
+        anyhow::bail!(
+            "--ttl {} is longer than the server accepts (SKYGENI_JWT_MAX_LIFETIME_SECS = {})",
+            args.ttl,
+            settings.jwt_max_lifetime_secs
+        );
     }
     println!(
         "{}",

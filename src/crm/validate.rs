@@ -5,10 +5,8 @@ use super::owners::split_owner;
 use crate::domain::{Deal, Outcome};
 use chrono::NaiveDate;
 
-/// Amounts must be positive and below this (the design's sanity bound).
-pub const MAX_AMOUNT: f64 = 10_000_000.0;
-/// Created dates older than this many years before the as-of date are rejected.
-pub const MAX_AGE_YEARS: i32 = 5;
+pub use crate::domain::deal::{MAX_AGE_YEARS, MAX_AMOUNT};
+use crate::domain::deal::plausible_amount;
 
 /// The raw text cells of one row, by meaning; `None` when the column is absent.
 #[derive(Debug, Default, Clone)]
@@ -176,7 +174,7 @@ pub fn validate_row(
         (None, None) => outcome_from_stage(stage),
     };
     let amount = match (amount, outcome) {
-        (Some(a), _) if a > 0.0 && a < MAX_AMOUNT => a,
+        (Some(a), _) if plausible_amount(a) => a,
         (Some(a), _) if a != 0.0 => {
             return Err(reject(
                 "amount_out_of_range",

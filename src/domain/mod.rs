@@ -1,5 +1,5 @@
 //! Plain domain types shared by every layer; no I/O here.
-mod deal;
+pub mod deal;
 mod relative;
 mod score;
 mod tenant;

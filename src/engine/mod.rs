@@ -18,6 +18,7 @@ pub mod similar;
 pub mod skill;
 pub mod train;
 pub mod trees;
+pub mod trend;
 
 #[cfg(test)]
 mod oot_tests;

@@ -31,13 +31,15 @@ pub struct RenderedDigest {
     pub inline_images: Vec<crate::notify::weekly::InlineImage>,
 }
 
-/// Render the digest from a pipeline view: the top `max_deals` high/critical deals (the
-/// email lists the first five, the design's "Top 5"). `stats` gives the lead-source gap.
+/// Render the digest from a pipeline view: the top `max_deals` high/critical deals whose risk
+/// score is at least `min_risk_score` (the recipient's setting; 51 = every high deal); the email
+/// lists the first five, the design's "Top 5". `stats` gives the lead-source gap.
 pub fn render_digest(
     recipient_name: &str,
     view: &super::metrics::PipelineView,
     stats: &crate::engine::SegmentStats,
     max_deals: usize,
+    min_risk_score: u8,
     links: &Links,
     unsubscribe_url: Option<String>,
     renderer: &EmailRenderer,
@@ -46,7 +48,7 @@ pub fn render_digest(
         .deals
         .iter()
         .zip(view.scores.iter())
-        .filter(|(_, s)| s.risk_category.is_at_risk())
+        .filter(|(_, s)| s.risk_category.is_at_risk() && s.risk_score >= min_risk_score)
         .collect();
     let top = &at_risk[..max_deals.min(at_risk.len())];
     let inline_images = crate::notify::charts::pipeline_inline_images(&view.metrics)?;
@@ -112,6 +114,10 @@ pub async fn queue_manager_digest(
         .name
         .clone()
         .unwrap_or_else(|| manager.user_id.clone());
+    let min_risk_score = manager
+        .settings
+        .as_ref()
+        .map_or(51, |s| s.digest_min_risk_score.clamp(0, 100) as u8);
     // One-click unsubscribe (RFC 8058): the same signed link in the footer and the headers.
     let unsubscribe = links.unsubscribe.as_ref();
     let unsubscribe_url = unsubscribe.map(|u| u.url(tenant, &manager.user_id, List::Digest, now));
@@ -123,6 +129,7 @@ pub async fn queue_manager_digest(
         &view,
         loaded.scorer.stats(),
         max_deals,
+        min_risk_score,
         links,
         unsubscribe_url,
         renderer,

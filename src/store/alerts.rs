@@ -56,8 +56,17 @@ impl UserContact {
                     })
                     .collect(),
                 time_zone: zone(&s.time_zone),
-                quiet_start: time(&s.quiet_start, d.quiet_start),
-                quiet_end: time(&s.quiet_end, d.quiet_end),
+                // Quiet hours switched off: an empty window (start == end holds nothing back).
+                quiet_start: if s.quiet_enabled {
+                    time(&s.quiet_start, d.quiet_start)
+                } else {
+                    NaiveTime::MIN
+                },
+                quiet_end: if s.quiet_enabled {
+                    time(&s.quiet_end, d.quiet_end)
+                } else {
+                    NaiveTime::MIN
+                },
             },
         }
     }
@@ -97,7 +106,8 @@ impl UserContact {
 
 const CONTACT_SQL: &str = "SELECT u.user_id, u.email, u.name, u.role, u.manager_id, u.time_zone, \
      u.slack_user_id, u.salesforce_user_id, s.critical_enabled, s.channels, s.threshold, s.digest_time, \
-     s.time_zone AS s_time_zone, s.quiet_start, s.quiet_end, s.max_deals \
+     s.time_zone AS s_time_zone, s.quiet_start, s.quiet_end, s.max_deals, \
+     s.digest_enabled, s.digest_min_risk_score, s.quiet_enabled \
      FROM users u LEFT JOIN alert_settings s ON s.tenant_id = u.tenant_id AND s.user_id = u.user_id \
      WHERE u.tenant_id = $1 ORDER BY u.user_id";
 
@@ -116,6 +126,9 @@ fn contact_from(r: &sqlx::any::AnyRow) -> StoreResult<UserContact> {
                 quiet_start: r.try_get("quiet_start")?,
                 quiet_end: r.try_get("quiet_end")?,
                 max_deals: r.try_get("max_deals")?,
+                digest_enabled: r.try_get::<i64, _>("digest_enabled")? != 0,
+                digest_min_risk_score: r.try_get("digest_min_risk_score")?,
+                quiet_enabled: r.try_get::<i64, _>("quiet_enabled")? != 0,
             })
         }
     };

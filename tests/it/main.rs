@@ -5,6 +5,8 @@ mod alerts;
 mod api;
 mod crm_exports;
 mod email;
+mod api_contract;
+mod api_hostile;
 mod engine_cli;
 mod hostile;
 mod import_cli;
