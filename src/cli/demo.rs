@@ -371,6 +371,7 @@ fn write_alert_email(
             slack_user_id: None,
             role: "owner".into(),
         },
+        budget: None,
     };
     let links = Links {
         salesforce_url: "https://your-org.my.salesforce.com".into(),

@@ -5,8 +5,8 @@ use super::owners::split_owner;
 use crate::domain::{Deal, Outcome};
 use chrono::NaiveDate;
 
-pub use crate::domain::deal::{MAX_AGE_YEARS, MAX_AMOUNT};
 use crate::domain::deal::plausible_amount;
+pub use crate::domain::deal::{MAX_AGE_YEARS, MAX_AMOUNT};
 
 /// The raw text cells of one row, by meaning; `None` when the column is absent.
 #[derive(Debug, Default, Clone)]

@@ -31,6 +31,13 @@ pub struct RenderedDigest {
     pub inline_images: Vec<crate::notify::weekly::InlineImage>,
 }
 
+/// The recipient's digest settings: how many deals at most, and the lowest risk score listed.
+#[derive(Debug, Clone, Copy)]
+pub struct DigestLimits {
+    pub max_deals: usize,
+    pub min_risk_score: u8,
+}
+
 /// Render the digest from a pipeline view: the top `max_deals` high/critical deals whose risk
 /// score is at least `min_risk_score` (the recipient's setting; 51 = every high deal); the email
 /// lists the first five, the design's "Top 5". `stats` gives the lead-source gap.
@@ -38,8 +45,10 @@ pub fn render_digest(
     recipient_name: &str,
     view: &super::metrics::PipelineView,
     stats: &crate::engine::SegmentStats,
-    max_deals: usize,
-    min_risk_score: u8,
+    DigestLimits {
+        max_deals,
+        min_risk_score,
+    }: DigestLimits,
     links: &Links,
     unsubscribe_url: Option<String>,
     renderer: &EmailRenderer,
@@ -128,8 +137,10 @@ pub async fn queue_manager_digest(
         &name,
         &view,
         loaded.scorer.stats(),
-        max_deals,
-        min_risk_score,
+        DigestLimits {
+            max_deals,
+            min_risk_score,
+        },
         links,
         unsubscribe_url,
         renderer,

@@ -3,10 +3,10 @@
 mod alert_budget;
 mod alerts;
 mod api;
-mod crm_exports;
-mod email;
 mod api_contract;
 mod api_hostile;
+mod crm_exports;
+mod email;
 mod engine_cli;
 mod hostile;
 mod import_cli;
