@@ -23,6 +23,9 @@ struct Signed {
     /// The timestamp's unit per second (1 for Slack's seconds, 1000 for our webhook's ms).
     per_second: i64,
     max_skew_secs: i64,
+    /// When set, every header refusal answers this one message (the reason is only logged), so
+    /// the answer does not tell a prober which check failed (the Salesforce webhook's rule).
+    uniform_refusal: Option<&'static str>,
 }
 
 const SLACK: Signed = Signed {
@@ -30,6 +33,7 @@ const SLACK: Signed = Signed {
     timestamp: crate::slack::signature::TIMESTAMP_HEADER,
     per_second: 1,
     max_skew_secs: crate::slack::signature::MAX_CLOCK_SKEW_SECS,
+    uniform_refusal: None,
 };
 
 const SALESFORCE: Signed = Signed {
@@ -37,6 +41,7 @@ const SALESFORCE: Signed = Signed {
     timestamp: crate::crm::salesforce::fields::WEBHOOK_TIMESTAMP_HEADER,
     per_second: 1000,
     max_skew_secs: crate::crm::salesforce::webhook::MAX_SKEW_MS / 1000,
+    uniform_refusal: Some(crate::crm::salesforce::routes::REJECTED),
 };
 
 fn signed_route(path: &str) -> Option<&'static Signed> {
@@ -101,7 +106,13 @@ pub async fn signed_routes(req: Request, next: Next) -> Response {
     };
     if let Err(e) = precheck(&req, signed, chrono::Utc::now().timestamp()) {
         metrics::counter!("skygeni_signed_precheck_refused_total").increment(1);
-        return e.into_response();
+        return match (&e, signed.uniform_refusal) {
+            (ApiError::Unauthorized(why), Some(uniform)) => {
+                tracing::info!(path = %req.uri().path(), reason = %why, "signed request refused before its body");
+                ApiError::Unauthorized(uniform.into()).into_response()
+            }
+            _ => e.into_response(),
+        };
     }
     // A chunked body has no Content-Length: cap what the handler can read.
     let (parts, body) = req.into_parts();

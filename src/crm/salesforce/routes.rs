@@ -127,8 +127,11 @@ fn is_sf_id(s: &str) -> bool {
 /// without a secret yet, bad or missing signature, stale timestamp, unreadable body): the
 /// same 401 body, so the answer says nothing about which org ids exist. The reason is logged.
 fn rejected() -> ApiError {
-    ApiError::Unauthorized("webhook rejected".into())
+    ApiError::Unauthorized(REJECTED.into())
 }
+
+/// The message of that one 401 (the pre-body header check in `http_limits` answers with it too).
+pub const REJECTED: &str = "webhook rejected";
 
 /// Who sent this notification: the org named in the body is looked up first, then the body
 /// is verified with that org's own secret. `None` = reject.
