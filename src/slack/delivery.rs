@@ -9,8 +9,15 @@
 //! Slack, Salesforce and SendGrid alike, timeouts are explicit, and messages are the same Block
 //! Kit JSON the builders in this module produce (tests deserialise them into slack-morphism's
 //! types, so the shapes are the crate's).
+use super::transport::{Transport, pairs, transport};
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A trigger_id is valid for 3 s after Slack issued it; calls that need one stop this much
+/// earlier, leaving room for the network.
+pub const TRIGGER_LIFE: Duration = Duration::from_millis(2700);
 
 /// How a failed call should be treated by the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -143,6 +150,9 @@ pub struct SlackApi {
     /// `https://slack.com/api` or the fake's `http://127.0.0.1:PORT/api`, no trailing slash.
     base: String,
     retry: RetryPolicy,
+    /// Slack user id → the app's DM channel with them (`D…`), learnt from chat.postMessage
+    /// answers, so neither a DM nor the duplicate check needs a conversations.open each time.
+    dm_channels: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl SlackApi {
@@ -157,6 +167,7 @@ impl SlackApi {
             http,
             base: api_url.trim_end_matches('/').to_string(),
             retry: RetryPolicy::INTERACTIVE,
+            dm_channels: Arc::default(),
         }
     }
 
@@ -172,22 +183,50 @@ impl SlackApi {
         &self.base
     }
 
-    /// Calls `method` with a JSON body, retrying per the policy. Returns the whole `ok:true`
-    /// response object.
+    /// Calls `method` in its transport ([`super::transport`]), retrying per the policy.
+    /// Returns the whole `ok:true` response object.
     pub async fn call(&self, token: &str, method: &str, body: &Value) -> Result<Value, SlackError> {
+        self.call_until(token, method, body, None).await
+    }
+
+    /// [`Self::call`] that gives up (no retry, no wait) once `deadline` would be passed: a
+    /// trigger_id lives 3 s, so a modal that cannot open in time is not worth a late retry.
+    async fn call_until(
+        &self,
+        token: &str,
+        method: &str,
+        body: &Value,
+        deadline: Option<Instant>,
+    ) -> Result<Value, SlackError> {
         let url = format!("{}/{method}", self.base);
         let mut attempt = 1;
         loop {
-            let req = self.http.post(&url).bearer_auth(token).json(body);
+            let mut req = match transport(method) {
+                Transport::Json => self
+                    .http
+                    .post(&url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json; charset=utf-8")
+                    .body(serde_json::to_vec(body).unwrap_or_default()),
+                Transport::Form => self.http.post(&url).form(&pairs(body)),
+                Transport::Query => self.http.get(&url).query(&pairs(body)),
+            }
+            .bearer_auth(token);
+            if let Some(d) = deadline {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(SlackError::Permanent("expired_trigger_id".into()));
+                }
+                req = req.timeout(left);
+            }
             match self.send_once(req).await {
                 Ok(v) => return Ok(v),
                 Err(e) => match self.wait_before_retry(&e, attempt) {
-                    Some(wait) => {
+                    Some(wait) if deadline.is_none_or(|d| Instant::now() + wait < d) => {
                         tracing::warn!(method, attempt, error = %e, ?wait, "Slack call retried");
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                     }
-                    None => return Err(e),
+                    _ => return Err(e),
                 },
             }
         }
@@ -259,16 +298,35 @@ impl SlackApi {
         posted(&v, channel)
     }
 
-    /// A direct message to a Slack user: opens (or reuses) the app DM with conversations.open
-    /// and posts there. Returns the DM channel and the message ts (for later updates).
+    /// A direct message to a Slack user: chat.postMessage with the user id as `channel` (Slack
+    /// posts it in the app's DM with them). Returns the DM channel and the message ts.
     pub async fn send_dm(
         &self,
         token: &str,
         slack_user_id: &str,
         message: &Value,
     ) -> Result<Posted, SlackError> {
-        let channel = self.open_dm(token, slack_user_id).await?;
-        self.post_message(token, &channel, message).await
+        let posted = self.post_message(token, slack_user_id, message).await?;
+        if posted.channel != slack_user_id {
+            self.dm_channels
+                .lock()
+                .expect("dm cache lock")
+                .insert(slack_user_id.to_string(), posted.channel.clone());
+        }
+        Ok(posted)
+    }
+
+    /// The DM channel with `slack_user_id`: cached, else conversations.open (then cached).
+    async fn dm_channel(&self, token: &str, slack_user_id: &str) -> Result<String, SlackError> {
+        if let Some(c) = self.dm_channels.lock().expect("dm cache lock").get(slack_user_id) {
+            return Ok(c.clone());
+        }
+        let c = self.open_dm(token, slack_user_id).await?;
+        self.dm_channels
+            .lock()
+            .expect("dm cache lock")
+            .insert(slack_user_id.to_string(), c.clone());
+        Ok(c)
     }
 
     /// Finds a message this app posted in the DM with `slack_user_id` whose message metadata
@@ -284,7 +342,7 @@ impl SlackApi {
         oldest: i64,
     ) -> Result<Option<Posted>, SlackError> {
         const MAX_HISTORY_PAGES: usize = 10;
-        let channel = self.open_dm(token, slack_user_id).await?;
+        let channel = self.dm_channel(token, slack_user_id).await?;
         let mut cursor = String::new();
         for _ in 0..MAX_HISTORY_PAGES {
             let mut args = json!({"channel": channel, "oldest": oldest.to_string(),
@@ -373,18 +431,21 @@ impl SlackApi {
         .map(|_| ())
     }
 
-    /// `views.open` with a trigger_id (valid 3 s, single use) → the new view's id.
+    /// `views.open` with a trigger_id (valid 3 s from `issued`, single use) → the new view's
+    /// id. Retries (429, 5xx) only while the trigger can still be used.
     pub async fn open_view(
         &self,
         token: &str,
         trigger_id: &str,
+        issued: Instant,
         view: &Value,
     ) -> Result<String, SlackError> {
         let v = self
-            .call(
+            .call_until(
                 token,
                 "views.open",
                 &json!({"trigger_id": trigger_id, "view": view}),
+                Some(issued + TRIGGER_LIFE),
             )
             .await?;
         view_id(&v)

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod install;
 pub mod interact;
 pub mod kit;
+pub mod linking;
 pub mod matching;
 pub mod modals;
 pub mod preview;
@@ -21,8 +22,11 @@ pub mod runtime;
 pub mod settings;
 pub mod signature;
 pub mod tokens;
+pub mod transport;
 pub mod views;
 
+#[cfg(test)]
+mod corpus_tests;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]

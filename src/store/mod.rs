@@ -18,6 +18,7 @@ mod salesforce;
 mod scores;
 mod sealed;
 mod slack;
+mod slack_links;
 mod tenants;
 
 pub use access::{
@@ -39,6 +40,7 @@ pub use salesforce::{SfConnectionRow, SfUser, SyncStateRow, WritebackOutcome};
 pub use scores::StoredScore;
 pub use sealed::SealedValue;
 pub use slack::{LinkOutcome, SlackInstall, SnoozeRow, false_alarm_id};
+pub use slack_links::{CodeCheck, ListedUser};
 pub use tenants::Tenant;
 
 use crate::domain::TenantId;
