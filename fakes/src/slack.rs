@@ -135,7 +135,10 @@ impl SlackFake {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         );
-        self.inner.lock().triggers.insert(id.clone(), Instant::now());
+        self.inner
+            .lock()
+            .triggers
+            .insert(id.clone(), Instant::now());
         id
     }
 

@@ -31,11 +31,15 @@ fn chars(v: &Value) -> usize {
 fn text_obj(t: &Value, max: usize, what: &str) -> Result<(), String> {
     let kind = t["type"].as_str().unwrap_or_default();
     if kind != "plain_text" && kind != "mrkdwn" {
-        return Err(format!("{what}: text object type must be plain_text or mrkdwn"));
+        return Err(format!(
+            "{what}: text object type must be plain_text or mrkdwn"
+        ));
     }
     let n = chars(&t["text"]);
     if n == 0 || n > max {
-        return Err(format!("{what}: text must be 1..={max} characters, got {n}"));
+        return Err(format!(
+            "{what}: text must be 1..={max} characters, got {n}"
+        ));
     }
     Ok(())
 }
@@ -200,7 +204,8 @@ mod tests {
     fn limits_slack_documents_are_enforced() {
         let ok = json!([{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]);
         assert!(check_blocks(&ok, 50).is_ok());
-        let long = json!([{"type": "header", "text": {"type": "plain_text", "text": "x".repeat(151)}}]);
+        let long =
+            json!([{"type": "header", "text": {"type": "plain_text", "text": "x".repeat(151)}}]);
         assert!(check_blocks(&long, 50).is_err());
         let empty = json!([{"type": "section", "text": {"type": "mrkdwn", "text": ""}}]);
         assert!(check_blocks(&empty, 50).is_err());

@@ -106,8 +106,14 @@ fn spec(
 
 /// Reads and checks a users CSV; `Err` lists every bad row (1-based line numbers).
 fn read_csv(path: &PathBuf) -> anyhow::Result<Result<Vec<UserSpec>, Vec<String>>> {
-    let mut r = csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(path)?;
-    let headers: Vec<String> = r.headers()?.iter().map(|h| h.to_ascii_lowercase()).collect();
+    let mut r = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)?;
+    let headers: Vec<String> = r
+        .headers()?
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
     let col = |n: &str| headers.iter().position(|h| h == n);
     let Some(email_col) = col("email") else {
         anyhow::bail!("{}: the header needs an `email` column", path.display());
@@ -143,7 +149,11 @@ fn read_csv(path: &PathBuf) -> anyhow::Result<Result<Vec<UserSpec>, Vec<String>>
             Err(e) => errors.push(format!("line {line}: {e}")),
         }
     }
-    Ok(if errors.is_empty() { Ok(out) } else { Err(errors) })
+    Ok(if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    })
 }
 
 /// Writes users: first without managers (a manager may come later in the file), then the
@@ -198,7 +208,13 @@ async fn write(store: &Store, tenant: &TenantId, specs: &[UserSpec]) -> anyhow::
     Ok(())
 }
 
-async fn audit(store: &Store, tenant: &TenantId, action: &str, target: &str, detail: serde_json::Value) -> anyhow::Result<()> {
+async fn audit(
+    store: &Store,
+    tenant: &TenantId,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> anyhow::Result<()> {
     store
         .record_audit(
             tenant,
@@ -224,10 +240,24 @@ pub async fn run(store: &Store, tenant: &TenantId, cmd: UsersCommand) -> anyhow:
             time_zone,
             id,
         } => {
-            let s = spec(&email, name.as_deref(), &role, manager.as_deref(), &time_zone, id.as_deref())
-                .map_err(anyhow::Error::msg)?;
+            let s = spec(
+                &email,
+                name.as_deref(),
+                &role,
+                manager.as_deref(),
+                &time_zone,
+                id.as_deref(),
+            )
+            .map_err(anyhow::Error::msg)?;
             write(store, tenant, std::slice::from_ref(&s)).await?;
-            audit(store, tenant, "users.add", &s.email, serde_json::json!({"role": s.role})).await?;
+            audit(
+                store,
+                tenant,
+                "users.add",
+                &s.email,
+                serde_json::json!({"role": s.role}),
+            )
+            .await?;
             println!("user {} saved ({}, {})", s.email, s.role, s.time_zone);
             Ok(0)
         }
@@ -241,7 +271,14 @@ pub async fn run(store: &Store, tenant: &TenantId, cmd: UsersCommand) -> anyhow:
             }
             Ok(specs) => {
                 write(store, tenant, &specs).await?;
-                audit(store, tenant, "users.import", &csv.display().to_string(), serde_json::json!({"users": specs.len()})).await?;
+                audit(
+                    store,
+                    tenant,
+                    "users.import",
+                    &csv.display().to_string(),
+                    serde_json::json!({"users": specs.len()}),
+                )
+                .await?;
                 println!("{} user(s) imported", specs.len());
                 Ok(0)
             }
@@ -251,7 +288,10 @@ pub async fn run(store: &Store, tenant: &TenantId, cmd: UsersCommand) -> anyhow:
             if json.json {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
-                println!("{:<28} {:<24} {:<8} {:<20} {:<20} slack", "email", "name", "role", "manager", "time zone");
+                println!(
+                    "{:<28} {:<24} {:<8} {:<20} {:<20} slack",
+                    "email", "name", "role", "manager", "time zone"
+                );
                 for u in users {
                     println!(
                         "{:<28} {:<24} {:<8} {:<20} {:<20} {}",
@@ -268,7 +308,14 @@ pub async fn run(store: &Store, tenant: &TenantId, cmd: UsersCommand) -> anyhow:
         }
         UsersCommand::Unlink { user } => match store.unlink_slack_user(tenant, &user).await? {
             Some((user_id, slack)) => {
-                audit(store, tenant, "slack.unlink", &user_id, serde_json::json!({"slack_user_id": slack})).await?;
+                audit(
+                    store,
+                    tenant,
+                    "slack.unlink",
+                    &user_id,
+                    serde_json::json!({"slack_user_id": slack}),
+                )
+                .await?;
                 println!("{user_id} unlinked from Slack user {slack}");
                 Ok(0)
             }
@@ -286,11 +333,34 @@ mod tests {
 
     #[test]
     fn a_user_spec_checks_email_role_and_time_zone() {
-        let s = spec(" Ana@Example.COM ", Some("Ana"), "Manager", None, "Europe/Berlin", None).unwrap();
-        assert_eq!((s.user_id.as_str(), s.role.as_str()), ("ana@example.com", "manager"));
-        assert!(spec("nope", None, "rep", None, "UTC", None).unwrap_err().contains("email"));
-        assert!(spec("a@b.co", None, "boss", None, "UTC", None).unwrap_err().contains("role"));
-        assert!(spec("a@b.co", None, "rep", None, "Mars/Base", None).unwrap_err().contains("time zone"));
+        let s = spec(
+            " Ana@Example.COM ",
+            Some("Ana"),
+            "Manager",
+            None,
+            "Europe/Berlin",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.user_id.as_str(), s.role.as_str()),
+            ("ana@example.com", "manager")
+        );
+        assert!(
+            spec("nope", None, "rep", None, "UTC", None)
+                .unwrap_err()
+                .contains("email")
+        );
+        assert!(
+            spec("a@b.co", None, "boss", None, "UTC", None)
+                .unwrap_err()
+                .contains("role")
+        );
+        assert!(
+            spec("a@b.co", None, "rep", None, "Mars/Base", None)
+                .unwrap_err()
+                .contains("time zone")
+        );
         assert!(spec("a@b.co", Some("x\0y"), "rep", None, "UTC", None).is_err());
     }
 }

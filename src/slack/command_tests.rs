@@ -127,7 +127,10 @@ fn nul_and_other_control_characters_get_a_clear_answer() {
         assert!(e.to_string().contains("control characters"));
     }
     // Tabs and newlines are only whitespace.
-    assert_eq!(parse("acme\trockets").unwrap(), Lookup("acme rockets".into()));
+    assert_eq!(
+        parse("acme\trockets").unwrap(),
+        Lookup("acme rockets".into())
+    );
 }
 
 #[test]
@@ -142,5 +145,8 @@ fn link_takes_both_email_forms_and_confirm_takes_the_mailed_code() {
         ConfirmLink("ABCDEFGH".into())
     );
     assert_eq!(parse("link confirm").unwrap_err(), CommandError::BadCode);
-    assert_eq!(parse("link confirm <b>").unwrap_err(), CommandError::BadCode);
+    assert_eq!(
+        parse("link confirm <b>").unwrap_err(),
+        CommandError::BadCode
+    );
 }

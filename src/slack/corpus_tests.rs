@@ -46,18 +46,54 @@ fn corpus() -> Vec<(String, &'static str, Value)> {
     }
     let mut out: Vec<(String, &'static str, Value)> = vec![
         ("card".into(), "message", card::deal_card(&d, &s, url)),
-        ("alert".into(), "message", blocks::alert_message(&d, &s, url)),
-        ("digest".into(), "message", blocks::digest_message(&b.metrics, &rows)),
-        ("pick_list".into(), "message", views::pick_list(CHANNEL, &rows)),
+        (
+            "alert".into(),
+            "message",
+            blocks::alert_message(&d, &s, url),
+        ),
+        (
+            "digest".into(),
+            "message",
+            blocks::digest_message(&b.metrics, &rows),
+        ),
+        (
+            "pick_list".into(),
+            "message",
+            views::pick_list(CHANNEL, &rows),
+        ),
         ("no_match".into(), "message", views::no_match(LINK)),
         ("top".into(), "message", views::top_deals(&rows, 25)),
-        ("pipeline".into(), "message", views::pipeline_summary(&b.metrics)),
-        ("rep_portfolio".into(), "message", views::rep_portfolio(CHANNEL, &rows)),
+        (
+            "pipeline".into(),
+            "message",
+            views::pipeline_summary(&b.metrics),
+        ),
+        (
+            "rep_portfolio".into(),
+            "message",
+            views::rep_portfolio(CHANNEL, &rows),
+        ),
         ("help".into(), "message", views::help()),
-        ("how_to_link".into(), "message", identity::how_to_link(Some(CHANNEL))),
-        ("snooze_modal".into(), "view", modals::snooze_modal(&d, &ctx)),
-        ("false_alarm_modal".into(), "view", modals::false_alarm_modal(&d, &ctx)),
-        ("settings_modal".into(), "view", settings::settings_modal(&Default::default())),
+        (
+            "how_to_link".into(),
+            "message",
+            identity::how_to_link(Some(CHANNEL)),
+        ),
+        (
+            "snooze_modal".into(),
+            "view",
+            modals::snooze_modal(&d, &ctx),
+        ),
+        (
+            "false_alarm_modal".into(),
+            "view",
+            modals::false_alarm_modal(&d, &ctx),
+        ),
+        (
+            "settings_modal".into(),
+            "view",
+            settings::settings_modal(&Default::default()),
+        ),
         ("loading_modal".into(), "view", super::bot::loading_modal()),
         (
             "home".into(),
@@ -139,6 +175,9 @@ fn hostile_crm_text_is_escaped_on_every_surface_and_every_surface_is_valid_block
     for (_, _, v) in corpus() {
         texts(&v, &mut all);
     }
-    assert!(all.contains("&lt;!channel&gt; urgent"), "escaped mention shown");
+    assert!(
+        all.contains("&lt;!channel&gt; urgent"),
+        "escaped mention shown"
+    );
     assert!(all.contains("&lt;https://evil.example|Open in Salesforce&gt;"));
 }

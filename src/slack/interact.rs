@@ -10,10 +10,10 @@
 use super::bot::{self, CommandCtx, audit, deal_url, score_deals};
 use super::card::{CardKind, deal_card_blocks};
 use super::identity::{self, Resolved, Viewer};
+use super::kit::escape;
 use super::kit::{MAX_MODAL_TITLE, context, plain, section};
 use super::modals::{self, ModalContext};
 use super::settings::{self, NotificationSettings};
-use super::kit::escape;
 use super::views::deal_title_md;
 use super::{actions, app_home, callbacks};
 use crate::domain::{Deal, TenantId};
@@ -158,7 +158,12 @@ pub async fn handle(
                 state
                     .slack
                     .api
-                    .open_view(t, trigger, ia.received, &notice_modal("Link your account", text))
+                    .open_view(
+                        t,
+                        trigger,
+                        ia.received,
+                        &notice_modal("Link your account", text),
+                    )
                     .await?;
             }
             return Ok(Ack::Empty);
@@ -290,13 +295,21 @@ async fn block_action(
         actions::SNOOZE => {
             if let (Some(t), Some(trigger)) = (token, &ia.trigger_id) {
                 let modal = modals::snooze_modal(&deal, &ctx);
-                state.slack.api.open_view(t, trigger, ia.received, &modal).await?;
+                state
+                    .slack
+                    .api
+                    .open_view(t, trigger, ia.received, &modal)
+                    .await?;
             }
         }
         actions::FALSE_ALARM => {
             if let (Some(t), Some(trigger)) = (token, &ia.trigger_id) {
                 let modal = modals::false_alarm_modal(&deal, &ctx);
-                state.slack.api.open_view(t, trigger, ia.received, &modal).await?;
+                state
+                    .slack
+                    .api
+                    .open_view(t, trigger, ia.received, &modal)
+                    .await?;
             }
         }
         actions::SHARE | actions::PICK_DEAL => {

@@ -63,7 +63,14 @@ fn new_code() -> String {
 pub async fn link(state: &AppState, ctx: &CommandCtx, email: &str) -> anyhow::Result<Reply> {
     let shown = escape(email);
     let Some(target) = state.store.user_by_email(&ctx.tenant, email).await? else {
-        record(state, ctx, "slack.link.refused", email, json!({"reason": "no_such_email"})).await;
+        record(
+            state,
+            ctx,
+            "slack.link.refused",
+            email,
+            json!({"reason": "no_such_email"}),
+        )
+        .await;
         return Ok(reply(&format!(
             "No SkyGeni user has the email *{shown}*. Use the email of your Salesforce user, \
              or ask your SkyGeni admin to add you (`skygeni users add`)."
@@ -77,7 +84,14 @@ pub async fn link(state: &AppState, ctx: &CommandCtx, email: &str) -> anyhow::Re
             )));
         }
         Some(_) => {
-            record(state, ctx, "slack.link.refused", &uid, json!({"reason": "linked_to_another_slack_user"})).await;
+            record(
+                state,
+                ctx,
+                "slack.link.refused",
+                &uid,
+                json!({"reason": "linked_to_another_slack_user"}),
+            )
+            .await;
             return Ok(reply(&format!(
                 "*{shown}* is already linked to another Slack account. Ask your SkyGeni admin to \
                  unlink it first (`skygeni users unlink {shown}`)."
@@ -95,7 +109,14 @@ pub async fn link(state: &AppState, ctx: &CommandCtx, email: &str) -> anyhow::Re
     let now = Utc::now();
     state
         .store
-        .create_slack_link_request(&ctx.tenant, &ctx.slack_user_id, &uid, &code_hash(&code), now + CODE_TTL, now)
+        .create_slack_link_request(
+            &ctx.tenant,
+            &ctx.slack_user_id,
+            &uid,
+            &code_hash(&code),
+            now + CODE_TTL,
+            now,
+        )
         .await?;
     let pretty = format!("{}-{}", &code[..4], &code[4..]);
     let text = format!(
@@ -135,7 +156,11 @@ pub async fn link(state: &AppState, ctx: &CommandCtx, email: &str) -> anyhow::Re
                 channel: CHANNEL_EMAIL.into(),
                 recipient: uid.clone(),
                 payload: payload.to_json(),
-                idempotency_key: format!("slack_link:{}:{}", ctx.slack_user_id, uuid::Uuid::new_v4()),
+                idempotency_key: format!(
+                    "slack_link:{}:{}",
+                    ctx.slack_user_id,
+                    uuid::Uuid::new_v4()
+                ),
                 alert_id: None,
                 due: now,
             }],
@@ -154,10 +179,23 @@ pub async fn link(state: &AppState, ctx: &CommandCtx, email: &str) -> anyhow::Re
 pub async fn confirm(state: &AppState, ctx: &CommandCtx, code: &str) -> anyhow::Result<Reply> {
     let check = state
         .store
-        .use_slack_link_code(&ctx.tenant, &ctx.slack_user_id, &code_hash(code), MAX_CODE_ATTEMPTS, Utc::now())
+        .use_slack_link_code(
+            &ctx.tenant,
+            &ctx.slack_user_id,
+            &code_hash(code),
+            MAX_CODE_ATTEMPTS,
+            Utc::now(),
+        )
         .await?;
     let CodeCheck::Valid { user_id } = check else {
-        record(state, ctx, "slack.link.refused", &ctx.slack_user_id, json!({"reason": "bad_or_expired_code"})).await;
+        record(
+            state,
+            ctx,
+            "slack.link.refused",
+            &ctx.slack_user_id,
+            json!({"reason": "bad_or_expired_code"}),
+        )
+        .await;
         return Ok(reply(
             "That code is wrong, already used or expired. Run `/deal-risk link you@company.com` to get a new one.",
         ));
@@ -198,7 +236,14 @@ async fn finish_link(
         .link_slack_user_if_free(&ctx.tenant, uid, &ctx.slack_user_id)
         .await?
     {
-        record(state, ctx, "slack.link.refused", uid, json!({"reason": "linked_to_another_slack_user", "proof": proof})).await;
+        record(
+            state,
+            ctx,
+            "slack.link.refused",
+            uid,
+            json!({"reason": "linked_to_another_slack_user", "proof": proof}),
+        )
+        .await;
         return Ok(reply(&format!(
             "*{shown}* is already linked to another Slack account. Ask your SkyGeni admin to unlink it first."
         )));

@@ -8,6 +8,7 @@ pub mod card;
 pub mod command;
 pub mod degraded;
 pub mod delivery;
+pub mod events;
 pub mod home;
 pub mod identity;
 pub mod install;

@@ -23,7 +23,10 @@ pub struct SlackRuntime {
     single_revoked: std::sync::atomic::AtomicBool,
     /// Recently seen Events API `event_id`s (Slack retries deliveries; each is handled once),
     /// oldest first for eviction.
-    seen_events: std::sync::Mutex<(std::collections::HashSet<String>, std::collections::VecDeque<String>)>,
+    seen_events: std::sync::Mutex<(
+        std::collections::HashSet<String>,
+        std::collections::VecDeque<String>,
+    )>,
 }
 
 /// How many event ids are remembered for de-duplication (Slack retries within ~5 minutes).
@@ -116,7 +119,8 @@ impl SlackRuntime {
     }
 
     pub fn single_revoked(&self) -> bool {
-        self.single_revoked.load(std::sync::atomic::Ordering::SeqCst)
+        self.single_revoked
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// `true` the first time `event_id` is seen, `false` for a redelivery.

@@ -78,11 +78,7 @@ mod tests {
         ] {
             assert_eq!(transport(m), Transport::Json, "{m}");
         }
-        for m in [
-            "users.info",
-            "users.lookupByEmail",
-            "conversations.history",
-        ] {
+        for m in ["users.info", "users.lookupByEmail", "conversations.history"] {
             assert_eq!(transport(m), Transport::Query, "{m}");
         }
         assert_eq!(transport("oauth.v2.access"), Transport::Form);

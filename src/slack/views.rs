@@ -199,7 +199,11 @@ pub fn rep_portfolio(rep: &str, ranked: &[(&Deal, &DealScore)]) -> Value {
         MAX_LIST_ROWS,
     );
     message(
-        &format!("{}: {} open deals, {at_risk} at risk", escape(rep), ranked.len()),
+        &format!(
+            "{}: {} open deals, {at_risk} at risk",
+            escape(rep),
+            ranked.len()
+        ),
         blocks,
     )
 }

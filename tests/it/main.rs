@@ -17,3 +17,4 @@ mod slack_hostile;
 mod slack_link;
 mod store_contract;
 mod support;
+mod users_cli;

@@ -477,7 +477,10 @@ async fn another_teams_deal_is_answered_exactly_like_a_deal_that_does_not_exist(
     let (_, missing) = app.command("UREP0", "D999999").await;
     let s = text_of(&theirs);
     assert!(s.contains("No open deal matches"), "{theirs}");
-    assert!(!s.contains("Globex"), "nothing about the deal leaks: {theirs}");
+    assert!(
+        !s.contains("Globex"),
+        "nothing about the deal leaks: {theirs}"
+    );
     assert_eq!(
         text_of(&theirs).replace(&app.globex, "Q"),
         text_of(&missing).replace("D999999", "Q"),

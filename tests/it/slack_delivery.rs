@@ -40,7 +40,10 @@ async fn dm_post_and_update_land_in_the_fake_with_the_bearer_token() {
         .unwrap();
     assert_eq!(fake.count("conversations.open"), 0);
     let h = &fake.calls_to("conversations.history")[0];
-    assert_eq!((h.http_method.as_str(), h.body["channel"].as_str()), ("GET", Some("D1")));
+    assert_eq!(
+        (h.http_method.as_str(), h.body["channel"].as_str()),
+        ("GET", Some("D1"))
+    );
 
     // A channel the bot was never added to is refused, as Slack does.
     let err = api
@@ -183,7 +186,12 @@ async fn read_methods_go_as_query_strings_because_slack_ignores_their_json_bodie
     assert_eq!(u.email.as_deref(), Some("ana@example.com"));
     let call = fake.calls_to("users.info").pop().unwrap();
     assert_eq!(call.http_method, "GET");
-    assert!(api.lookup_by_email(TOKEN, "ana@example.com").await.unwrap().is_some());
+    assert!(
+        api.lookup_by_email(TOKEN, "ana@example.com")
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(fake.calls_to("users.lookupByEmail")[0].http_method, "GET");
     // What the fake does with the old shape, as Slack does: a JSON body is no arguments.
     let r: serde_json::Value = reqwest::Client::new()
@@ -196,9 +204,19 @@ async fn read_methods_go_as_query_strings_because_slack_ignores_their_json_bodie
         .json()
         .await
         .unwrap();
-    assert_eq!((r["ok"].clone(), r["error"].clone()), (json!(false), json!("user_not_found")));
+    assert_eq!(
+        (r["ok"].clone(), r["error"].clone()),
+        (json!(false), json!("user_not_found"))
+    );
     // Writes carry charset=utf-8, so Slack has nothing to warn about.
-    let v = api.call(TOKEN, "chat.postMessage", &json!({"channel": "U1", "text": "é"})).await.unwrap();
+    let v = api
+        .call(
+            TOKEN,
+            "chat.postMessage",
+            &json!({"channel": "U1", "text": "é"}),
+        )
+        .await
+        .unwrap();
     assert!(v.get("warning").is_none(), "{v}");
     let r: serde_json::Value = reqwest::Client::new()
         .post(format!("{}/api/chat.postMessage", server.url()))
@@ -216,13 +234,22 @@ async fn read_methods_go_as_query_strings_because_slack_ignores_their_json_bodie
 #[tokio::test]
 async fn a_trigger_id_is_single_use_and_dies_after_three_seconds() {
     let (fake, _s, api) = fake().await;
-    let view = json!({"type": "modal", "title": {"type": "plain_text", "text": "Hi"}, "blocks": []});
+    let view =
+        json!({"type": "modal", "title": {"type": "plain_text", "text": "Hi"}, "blocks": []});
     let t = fake.issue_trigger();
-    api.open_view(TOKEN, &t, Instant::now(), &view).await.unwrap();
+    api.open_view(TOKEN, &t, Instant::now(), &view)
+        .await
+        .unwrap();
     let again = api.open_view(TOKEN, &t, Instant::now(), &view).await;
-    assert_eq!(again.unwrap_err().error_name(), Some("exchanged_trigger_id"));
+    assert_eq!(
+        again.unwrap_err().error_name(),
+        Some("exchanged_trigger_id")
+    );
     let made_up = api.open_view(TOKEN, "1.2.3", Instant::now(), &view).await;
-    assert_eq!(made_up.unwrap_err().error_name(), Some("invalid_trigger_id"));
+    assert_eq!(
+        made_up.unwrap_err().error_name(),
+        Some("invalid_trigger_id")
+    );
     let old = fake.issue_trigger();
     tokio::time::sleep(Duration::from_millis(3100)).await;
     let late = api.open_view(TOKEN, &old, Instant::now(), &view).await;
@@ -230,25 +257,45 @@ async fn a_trigger_id_is_single_use_and_dies_after_three_seconds() {
     // Block Kit limits: a modal title over 24 characters is refused.
     let long = json!({"type": "modal", "title": {"type": "plain_text", "text": "x".repeat(25)}, "blocks": []});
     let t = fake.issue_trigger();
-    let e = api.open_view(TOKEN, &t, Instant::now(), &long).await.unwrap_err();
+    let e = api
+        .open_view(TOKEN, &t, Instant::now(), &long)
+        .await
+        .unwrap_err();
     assert_eq!(e.error_name(), Some("invalid_arguments"));
 }
 
 #[tokio::test]
 async fn a_modal_open_is_retried_only_within_the_triggers_life() {
     let (fake, _s, api) = fake().await;
-    let view = json!({"type": "modal", "title": {"type": "plain_text", "text": "Hi"}, "blocks": []});
+    let view =
+        json!({"type": "modal", "title": {"type": "plain_text", "text": "Hi"}, "blocks": []});
     // Retry-After 2 s with 1 s of the trigger already gone: waiting would outlive it.
-    fake.faults().next(1, Fault::RateLimited { retry_after_secs: 2 });
+    fake.faults().next(
+        1,
+        Fault::RateLimited {
+            retry_after_secs: 2,
+        },
+    );
     let t = fake.issue_trigger();
     let issued = Instant::now() - Duration::from_secs(1);
     let err = api.open_view(TOKEN, &t, issued, &view).await.unwrap_err();
     assert!(matches!(err, SlackError::RateLimited { .. }), "{err:?}");
-    assert_eq!(fake.count("views.open"), 1, "no retry past the trigger's life");
+    assert_eq!(
+        fake.count("views.open"),
+        1,
+        "no retry past the trigger's life"
+    );
     // Retry-After 1 s on a fresh trigger fits: retried once and opened.
-    fake.faults().next(1, Fault::RateLimited { retry_after_secs: 1 });
+    fake.faults().next(
+        1,
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
     let t = fake.issue_trigger();
-    api.open_view(TOKEN, &t, Instant::now(), &view).await.unwrap();
+    api.open_view(TOKEN, &t, Instant::now(), &view)
+        .await
+        .unwrap();
     assert_eq!(fake.count_ok("views.open"), 1);
 }
 

@@ -29,8 +29,14 @@ fn assert_escaped(what: &str, v: &Value) {
     mrkdwn(v, true, &mut texts);
     let all = texts.join("\n");
     assert!(!all.contains("<!channel>"), "{what}: live mention: {all}");
-    assert!(!all.contains("<https://evil"), "{what}: disguised link: {all}");
-    assert!(all.contains("&lt;!channel&gt; urgent"), "{what}: shown escaped: {all}");
+    assert!(
+        !all.contains("<https://evil"),
+        "{what}: disguised link: {all}"
+    );
+    assert!(
+        all.contains("&lt;!channel&gt; urgent"),
+        "{what}: shown escaped: {all}"
+    );
 }
 
 async fn poisoned_app() -> SlackApp {
@@ -104,7 +110,10 @@ async fn a_confirmation_for_an_ephemeral_card_goes_through_its_response_url() {
         .await;
     let confirm = responses(&app, "eph").await.remove(0);
     assert_eq!(confirm["replace_original"], true);
-    assert!(confirm.to_string().contains("Snoozed by Rita Rep"), "{confirm}");
+    assert!(
+        confirm.to_string().contains("Snoozed by Rita Rep"),
+        "{confirm}"
+    );
     assert_escaped("confirmation", &confirm);
     assert_eq!(app.fake.count("chat.postEphemeral"), 0, "no lost ephemeral");
 }

@@ -31,7 +31,10 @@ async fn org_wide_envelopes_are_accepted_and_a_redelivered_event_is_handled_once
     assert_eq!(status, StatusCode::OK);
     // An envelope naming no workspace at all is still acknowledged.
     let (status, _) = app
-        .event(&grid("EvGrid2", json!({"type": "app_home_opened", "user": "UMGR", "tab": "home"})))
+        .event(&grid(
+            "EvGrid2",
+            json!({"type": "app_home_opened", "user": "UMGR", "tab": "home"}),
+        ))
         .await;
     assert_eq!(status, StatusCode::OK);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -44,9 +47,11 @@ async fn a_revoked_single_workspace_token_is_not_used_again() {
     let (_, v) = app.command("UREP0", "top").await;
     assert!(v.to_string().contains("riskiest"), "{v}");
     let (status, _) = app
-        .event(&json!({"type": "event_callback", "team_id": "T0FAKE", "api_app_id": "A0FAKE",
+        .event(
+            &json!({"type": "event_callback", "team_id": "T0FAKE", "api_app_id": "A0FAKE",
             "event_id": "EvRevoke", "event_time": 1700000000,
-            "event": {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT"]}}}))
+            "event": {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT"]}}}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let (_, v) = app.command("UREP0", "top").await;

@@ -38,7 +38,10 @@ async fn a_strangers_link_changes_nothing_until_the_mailed_code_is_confirmed() {
     let app = SlackApp::spawn().await;
     // USTRANGER's Slack profile says stranger@elsewhere.test; it asks for the admin's account,
     // in both forms Slack may send.
-    for form in ["link admin@acme.test", "link <mailto:admin@acme.test|admin@acme.test>"] {
+    for form in [
+        "link admin@acme.test",
+        "link <mailto:admin@acme.test|admin@acme.test>",
+    ] {
         let (_, v) = app.command("USTRANGER", form).await;
         assert!(text(&v).contains("emailed a confirmation code"), "{v}");
     }
@@ -54,8 +57,14 @@ async fn a_strangers_link_changes_nothing_until_the_mailed_code_is_confirmed() {
     let (_, v) = app.command("UREP5", &format!("link confirm {code}")).await;
     assert!(text(&v).contains("wrong, already used or expired"), "{v}");
     let actions = app.audit_actions().await;
-    assert!(actions.iter().any(|a| a == "slack.link.code_sent"), "{actions:?}");
-    assert!(actions.iter().any(|a| a == "slack.link.refused"), "{actions:?}");
+    assert!(
+        actions.iter().any(|a| a == "slack.link.code_sent"),
+        "{actions:?}"
+    );
+    assert!(
+        actions.iter().any(|a| a == "slack.link.refused"),
+        "{actions:?}"
+    );
     assert!(!actions.iter().any(|a| a == "slack.link"), "{actions:?}");
 }
 
@@ -66,17 +75,31 @@ async fn a_confirmed_code_links_once_and_a_linked_user_is_never_re_pointed() {
     assert!(text(&v).contains("emailed a confirmation code"), "{v}");
     let code = mailed_code(&app, "rep_9").await.unwrap();
     let (_, v) = app
-        .command("USTRANGER", &format!("link confirm {}", code.to_lowercase()))
+        .command(
+            "USTRANGER",
+            &format!("link confirm {}", code.to_lowercase()),
+        )
         .await;
     assert!(text(&v).contains("Linked"), "{v}");
-    assert_eq!(slack_id_of(&app, "rep_9").await.as_deref(), Some("USTRANGER"));
+    assert_eq!(
+        slack_id_of(&app, "rep_9").await.as_deref(),
+        Some("USTRANGER")
+    );
     // Single use.
-    let (_, v) = app.command("USTRANGER", &format!("link confirm {code}")).await;
+    let (_, v) = app
+        .command("USTRANGER", &format!("link confirm {code}"))
+        .await;
     assert!(text(&v).contains("wrong, already used or expired"), "{v}");
     // Another Slack user asking for rep9@ now is refused outright, no code is sent.
     let (_, v) = app.command("UREP5", "link rep9@acme.test").await;
-    assert!(text(&v).contains("already linked to another Slack account"), "{v}");
-    assert_eq!(slack_id_of(&app, "rep_9").await.as_deref(), Some("USTRANGER"));
+    assert!(
+        text(&v).contains("already linked to another Slack account"),
+        "{v}"
+    );
+    assert_eq!(
+        slack_id_of(&app, "rep_9").await.as_deref(),
+        Some("USTRANGER")
+    );
     // Only the admin unlink frees it.
     let freed = app
         .store
@@ -93,7 +116,9 @@ async fn a_confirmed_code_links_once_and_a_linked_user_is_never_re_pointed() {
 async fn an_email_slack_reports_for_the_caller_links_at_once() {
     let app = SlackApp::spawn().await;
     // UMGR's Slack profile (users.info) says mgr@acme.test.
-    let (_, v) = app.command("UMGR", "link <mailto:MGR@acme.test|MGR@acme.test>").await;
+    let (_, v) = app
+        .command("UMGR", "link <mailto:MGR@acme.test|MGR@acme.test>")
+        .await;
     assert!(text(&v).contains("Linked"), "{v}");
     assert_eq!(slack_id_of(&app, "mgr").await.as_deref(), Some("UMGR"));
     assert!(mailed_code(&app, "mgr").await.is_none(), "no code needed");
