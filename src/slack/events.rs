@@ -33,8 +33,13 @@ pub async fn events(State(st): State<AppState>, body: Bytes) -> Response {
             tracing::warn!(team = %v["team_id"], "Slack rate-limited our event subscriptions");
             return StatusCode::OK.into_response();
         }
-        Some(_) => return StatusCode::OK.into_response(),
-        None => return bad_request("unrecognised Events API payload: no type"),
+        // Slack's Events API has only these three envelope types.
+        other => {
+            return bad_request(format!(
+                "unrecognised Events API payload: envelope type {:?}",
+                other.unwrap_or("(none)")
+            ));
+        }
     }
     if let Some(id) = v["event_id"].as_str()
         && !st.slack.first_sight(id)

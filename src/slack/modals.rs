@@ -136,6 +136,7 @@ mod tests {
             deal_id: "D42".into(),
             channel_id: Some("C1".into()),
             message_ts: Some("1600000000.000100".into()),
+            response_url: None,
         }
     }
 
@@ -188,6 +189,7 @@ mod tests {
             deal_id: "x".repeat(5000),
             channel_id: None,
             message_ts: None,
+            response_url: None,
         };
         let meta = c.to_metadata();
         assert!(meta.chars().count() <= 3000);
