@@ -90,13 +90,15 @@ class Live:
         self.n = 0
 
     def post(self, path, body, ctype, ts=None, sign=True, verifier=None):
+        fresh = ts is None
         ts = str(int(time.time()) if ts is None else ts)
         headers = {"Content-Type": ctype, "X-Slack-Request-Timestamp": ts}
         if sign:
             v = verifier or self.verifier
             headers["X-Slack-Signature"] = v.generate_signature(timestamp=ts, body=body)
-            # The verifier accepts its own signature of this exact body.
-            assert v.is_valid(body=body, timestamp=ts, signature=headers["X-Slack-Signature"])
+            # The verifier accepts its own signature of this exact body (when not stale).
+            if fresh and not v.is_valid(body=body, timestamp=ts, signature=headers["X-Slack-Signature"]):
+                fail("slack_sdk rejects its own signature")
         req = urllib.request.Request(self.base + path, data=body.encode(), headers=headers, method="POST")
         try:
             with urllib.request.urlopen(req, timeout=20) as r:

@@ -97,15 +97,16 @@ pub async fn resolve(
         }
         Err(e) => return Err(e.into()),
     };
+    // Slack's own report of the caller's email is the proof of ownership here; a user linked
+    // to another Slack account is left alone (only an admin unlinks).
     if let Some(email) = &slack_email
+        && let Some(target) = state.store.user_by_email(tenant, email).await?
         && state
             .store
-            .link_slack_user_by_email(tenant, email, slack_user_id)
+            .link_slack_user_if_free(tenant, &target.user.user_id, slack_user_id)
             .await?
-            .is_linked()
         && let Some(v) = stored(state, tenant, slack_user_id).await?
     {
-        // Slack's own report of the caller's email is the proof of ownership here.
         state
             .audit
             .record(crate::store::PendingAudit::now(

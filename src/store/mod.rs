@@ -39,7 +39,7 @@ pub use reports::{
 pub use salesforce::{SfConnectionRow, SfUser, SyncStateRow, WritebackOutcome};
 pub use scores::StoredScore;
 pub use sealed::SealedValue;
-pub use slack::{LinkOutcome, SlackInstall, SnoozeRow, false_alarm_id};
+pub use slack::{SlackInstall, SnoozeRow, false_alarm_id};
 pub use slack_links::{CodeCheck, ListedUser};
 pub use tenants::Tenant;
 

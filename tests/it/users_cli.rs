@@ -1,17 +1,8 @@
 //! `skygeni users add|import|list|unlink`: people without Salesforce, with the real binary.
+use crate::import_cli::skygeni;
 use crate::support::TestDb;
 use skygeni::domain::TenantId;
-use std::process::{Command, Output};
-
-fn skygeni(db: &TestDb, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_skygeni"))
-        .args(args)
-        .env("SKYGENI_DATABASE_URL", &db.url)
-        .env_remove("SKYGENI_CONFIG")
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run skygeni")
-}
+use std::process::Output;
 
 fn out(o: &Output) -> String {
     format!(
