@@ -84,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
             salesforce_url: "https://bench.my.salesforce.com".into(),
             slack_app_id: None,
             public_url: "http://127.0.0.1".into(),
+            unsubscribe: None,
         };
         let cfg = DispatchConfig {
             concurrency,

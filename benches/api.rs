@@ -161,7 +161,7 @@ async fn bench(name: &str, url: &str, n_deals: usize, dir: &std::path::Path) -> 
 fn body_deal(i: usize) -> serde_json::Value {
     serde_json::json!({
         "deal_id": format!("BENCH-{i}"), "created_date": "2024-02-01",
-        "amount": 10_000.0 + (i % 90) as f64 * 1_000.0, "industry": "SaaS",
+        "deal_amount": 10_000.0 + (i % 90) as f64 * 1_000.0, "industry": "SaaS",
         "region": "Europe", "product_type": "Pro", "lead_source": "Partner",
         "deal_stage": "Proposal", "as_of": "2024-06-01"
     })

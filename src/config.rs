@@ -70,7 +70,25 @@ pub struct Settings {
     pub salesforce_bulk_threshold: u32,
     /// Also create Tasks for "this_week" recommendations (always for "immediate").
     pub salesforce_tasks_this_week: bool,
+    /// JWT bearer `aud` override (an Experience Cloud site URL); unset = derived from the
+    /// login URL: `https://test.salesforce.com` for sandboxes, else `https://login.salesforce.com`.
+    pub salesforce_jwt_audience: Option<String>,
+    /// Shown in every `internal_error` body (`SKYGENI_SUPPORT_CONTACT`).
+    pub support_contact: String,
+    /// Longest accepted JWT lifetime (`exp` − now), seconds; default 30 days.
+    pub jwt_max_lifetime_secs: u64,
+    /// Most TCP connections served at once; further ones wait in the kernel backlog.
+    pub max_connections: u32,
+    /// Time a client gets to send its request headers, seconds.
+    pub header_timeout_secs: u32,
+    /// Time a client gets to send its request body, seconds.
+    pub body_timeout_secs: u32,
+    /// Per-tenant series (`tenant` label) on the unauthenticated `/metrics`; `false` drops them.
+    pub metrics_tenant_labels: bool,
 }
+
+/// Shortest accepted signing secret: HS256 and Slack/Salesforce HMACs need 256 bits of key.
+pub const MIN_SECRET_BYTES: usize = 32;
 
 /// `skygeni.toml`: the same settings, keys in lower case without the `SKYGENI_` prefix
 /// (`database_url = "postgres://…"`, `slack_api_url = "…"`).
@@ -109,17 +127,22 @@ impl Settings {
         file: &FileSettings,
     ) -> anyhow::Result<Settings> {
         let get = |var: &str| -> Option<String> {
-            if let Some(v) = env.get(var).filter(|v| !v.is_empty()) {
+            // An empty (or blank) value means "not set", in the environment and in the file
+            // alike: `jwt_secret = ""` must never become a real, guessable key.
+            if let Some(v) = env.get(var).filter(|v| !v.trim().is_empty()) {
                 return Some(v.clone());
             }
             let key = var
                 .strip_prefix("SKYGENI_")
                 .unwrap_or(var)
                 .to_ascii_lowercase();
-            file.0.get(&key).map(|v| match v {
-                toml::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
+            file.0
+                .get(&key)
+                .map(|v| match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .filter(|v| !v.trim().is_empty())
         };
         let secret = |var: &str| get(var).map(SecretString::from);
         let number = |var: &str, default: u32| -> anyhow::Result<u32> {
@@ -174,7 +197,52 @@ impl Settings {
                 get("SALESFORCE_TASKS_THIS_WEEK").as_deref(),
                 Some("1" | "true" | "yes")
             ),
+            salesforce_jwt_audience: get("SALESFORCE_JWT_AUDIENCE"),
+            support_contact: get("SKYGENI_SUPPORT_CONTACT")
+                .unwrap_or_else(|| "support@skygeni.com".into()),
+            jwt_max_lifetime_secs: u64::from(number(
+                "SKYGENI_JWT_MAX_LIFETIME_SECS",
+                crate::api::auth::DEFAULT_MAX_LIFETIME_SECS as u32,
+            )?),
+            max_connections: number("SKYGENI_MAX_CONNECTIONS", 1024)?.max(1),
+            header_timeout_secs: number("SKYGENI_HEADER_TIMEOUT_SECS", 10)?.max(1),
+            body_timeout_secs: number("SKYGENI_BODY_TIMEOUT_SECS", 30)?.max(1),
+            metrics_tenant_labels: !matches!(
+                get("SKYGENI_METRICS_TENANT_LABELS").as_deref(),
+                Some("0" | "false" | "no")
+            ),
         })
+    }
+
+    /// Why `serve` must not start: a signing secret that is set but shorter than
+    /// [`MIN_SECRET_BYTES`], or Slack configured (bot token or OAuth client) without its signing
+    /// secret. An unset secret just leaves its integration off (its routes refuse every call).
+    pub fn secret_problems(&self) -> Vec<String> {
+        use secrecy::ExposeSecret;
+        let mut out = Vec::new();
+        for (var, value) in [
+            ("SKYGENI_JWT_SECRET", &self.jwt_secret),
+            ("SLACK_SIGNING_SECRET", &self.slack_signing_secret),
+            ("SALESFORCE_WEBHOOK_SECRET", &self.salesforce_webhook_secret),
+        ] {
+            if let Some(v) = value
+                && v.expose_secret().len() < MIN_SECRET_BYTES
+            {
+                out.push(format!(
+                    "{var} is {} bytes; use at least {MIN_SECRET_BYTES} random bytes (e.g. `openssl rand -hex 32`)",
+                    v.expose_secret().len()
+                ));
+            }
+        }
+        let slack_configured = self.slack_bot_token.is_some() || self.slack_client_id.is_some();
+        if slack_configured && self.slack_signing_secret.is_none() {
+            out.push(
+                "Slack is configured (SLACK_BOT_TOKEN or SLACK_CLIENT_ID) but SLACK_SIGNING_SECRET is not set; \
+                 without it no Slack request can be verified"
+                    .into(),
+            );
+        }
+        out
     }
 }
 
@@ -193,6 +261,45 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn empty_secrets_in_the_file_or_environment_are_unset_and_short_ones_are_named() {
+        let file: FileSettings = toml::from_str(
+            "jwt_secret = \"\"\nslack_signing_secret = \" \"\nsalesforce_webhook_secret = \"\"",
+        )
+        .unwrap();
+        let s = Settings::from_sources(&env(&[("SKYGENI_JWT_SECRET", "")]), &file).unwrap();
+        assert!(s.jwt_secret.is_none() && s.slack_signing_secret.is_none());
+        assert!(s.salesforce_webhook_secret.is_none());
+        assert!(s.secret_problems().is_empty(), "unset = integration off");
+        let short = Settings::from_sources(
+            &env(&[
+                ("SKYGENI_JWT_SECRET", "short"),
+                ("SLACK_BOT_TOKEN", "xoxb-1"),
+                ("SALESFORCE_WEBHOOK_SECRET", &"w".repeat(31)),
+            ]),
+            &FileSettings::default(),
+        )
+        .unwrap();
+        let problems = short.secret_problems().join("\n");
+        for var in [
+            "SKYGENI_JWT_SECRET",
+            "SALESFORCE_WEBHOOK_SECRET",
+            "SLACK_SIGNING_SECRET is not set",
+        ] {
+            assert!(problems.contains(var), "{var} in {problems}");
+        }
+        let long = "k".repeat(32);
+        let ok = Settings::from_sources(
+            &env(&[
+                ("SKYGENI_JWT_SECRET", &long),
+                ("SLACK_SIGNING_SECRET", &long),
+            ]),
+            &FileSettings::default(),
+        )
+        .unwrap();
+        assert!(ok.secret_problems().is_empty());
     }
 
     #[test]

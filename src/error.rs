@@ -15,13 +15,17 @@ pub enum ErrorCode {
     InternalError,
 }
 
-/// The design's error body: `{"error": code, "message": ..., "details"?: ...}`.
+/// The design's error body: `{"error": code, "message": ..., "details"?: ...}`, with
+/// `retry_after` (seconds) on `rate_limit_exceeded` and `request_id` + `support_contact` on
+/// `internal_error` (both added by the HTTP envelope, which knows the request and settings).
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorBody {
     pub error: ErrorCode,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }
@@ -32,6 +36,7 @@ impl ErrorBody {
             error,
             message: message.into(),
             details: None,
+            retry_after: None,
             request_id: None,
         }
     }

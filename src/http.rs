@@ -46,6 +46,8 @@ pub struct AppState {
     pub secrets: Option<Arc<SecretBox>>,
     /// Slack Web API client and per-workspace token-refresh locks.
     pub slack: Arc<crate::slack::SlackRuntime>,
+    /// Tenants recently confirmed to exist (a token's `tenant_id` must name one).
+    pub tenants: Arc<api::auth::KnownTenants>,
 }
 
 impl AppState {
@@ -72,6 +74,7 @@ impl AppState {
             scorers: Arc::new(ScorerCache::new(DEFAULT_TTL)),
             limiter: Arc::new(limiter),
             metrics: prometheus(),
+            tenants: Arc::new(api::auth::KnownTenants::default()),
         })
     }
 
@@ -110,15 +113,22 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .merge(api::router(state.clone()))
         .merge(crate::notify::chart_route::router())
+        .merge(crate::notify::unsubscribe_route::router())
         .merge(crate::crm::salesforce::routes::router())
         .merge(crate::slack::routes::router(state.clone()))
         .route_layer(middleware::from_fn(track_latency))
         .fallback(not_found)
-        .with_state(state);
-    // Outermost first: id → trace → propagate id → error envelope → body limit → routes.
+        .with_state(state.clone());
+    // Outermost first: id → trace → propagate id → error envelope → body deadline → signed
+    // routes' pre-body check → body limit → routes.
     routes
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(error_envelope))
+        .layer(middleware::from_fn(crate::http_limits::signed_routes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http_limits::body_deadline,
+        ))
+        .layer(middleware::from_fn_with_state(state, error_envelope))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -157,12 +167,16 @@ async fn readyz(State(st): State<AppState>) -> Response {
         }),
         Err(e) => serde_json::json!({"error": format!("{e:#}")}),
     };
-    let cached: Vec<_> = st
-        .scorers
-        .summary()
-        .into_iter()
-        .map(|(t, s, v)| serde_json::json!({"tenant": t, "source": s, "version": v}))
-        .collect();
+    // Counts only: /readyz is unauthenticated, and tenant ids are not public.
+    let mut cached = serde_json::Map::new();
+    for (_, source, _) in st.scorers.summary() {
+        let key = serde_json::to_value(source)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| "unknown".into());
+        let n = cached.get(&key).and_then(|v| v.as_u64()).unwrap_or(0);
+        cached.insert(key, (n + 1).into());
+    }
     let migrations_ok = matches!(migrations, Ok((a, k)) if a >= k);
     let ready = db.is_ok() && migrations_ok;
     let body = serde_json::json!({
@@ -179,6 +193,8 @@ async fn readyz(State(st): State<AppState>) -> Response {
         "model": model,
         "cached_scorers": cached,
         "rate_limits": if st.limiter.uses_redis() { "redis" } else { "in_process" },
+        // Email never makes us unready: alerts still go to Slack.
+        "email": crate::notify::sendgrid::email_status(&st.settings),
     });
     let status = if ready {
         StatusCode::OK
@@ -190,12 +206,18 @@ async fn readyz(State(st): State<AppState>) -> Response {
 
 async fn metrics_text(State(st): State<AppState>) -> Response {
     st.metrics.run_upkeep();
+    let text = st.metrics.render();
+    let text = if st.settings.metrics_tenant_labels {
+        text
+    } else {
+        crate::http_limits::without_tenant_series(&text)
+    };
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4"),
         )],
-        st.metrics.render(),
+        text,
     )
         .into_response()
 }
@@ -224,8 +246,9 @@ async fn track_latency(req: Request, next: Next) -> Response {
 }
 
 /// Every error response leaves in our shape with the request id: our own errors get the id
-/// added; anything else (axum's plain-text rejections, 405s) is rewritten.
-async fn error_envelope(req: Request, next: Next) -> Response {
+/// added; anything else (axum's plain-text rejections, 405s) is rewritten. An
+/// `internal_error` also names the support contact (SKYGENI_SUPPORT_CONTACT).
+async fn error_envelope(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let request_id = req
         .headers()
         .get(REQUEST_ID)
@@ -255,6 +278,14 @@ async fn error_envelope(req: Request, next: Next) -> Response {
     };
     if let (Some(obj), Some(id)) = (value.as_object_mut(), request_id) {
         obj.insert("request_id".into(), serde_json::Value::String(id));
+    }
+    if let Some(obj) = value.as_object_mut()
+        && obj.get("error").and_then(|e| e.as_str()) == Some("internal_error")
+    {
+        obj.insert(
+            "support_contact".into(),
+            serde_json::Value::String(st.settings.support_contact.clone()),
+        );
     }
     let out = serde_json::to_vec(&value).expect("JSON value serialises");
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -334,21 +365,26 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let limits = crate::accept::Limits {
+            max_connections: self.state.settings.max_connections as usize,
+            header_timeout: Duration::from_secs(u64::from(self.state.settings.header_timeout_secs)),
+        };
         let app = router(self.state);
-        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+        let server = crate::accept::serve(self.listener, app, limits, async move {
             let _ = rx.await;
         });
-        let mut handle = tokio::spawn(server.into_future());
+        let mut handle = tokio::spawn(server);
         tokio::select! {
-            res = &mut handle => return res.context("server task panicked")?.context("server failed"),
+            res = &mut handle => { res.context("server task panicked")?; return Ok(()) },
             _ = shutdown => {}
         }
         tracing::info!("shutdown signal received; draining in-flight requests");
         let _ = tx.send(());
         match tokio::time::timeout(SHUTDOWN_GRACE, &mut handle).await {
-            Ok(res) => res
-                .context("server task panicked")?
-                .context("server failed"),
+            Ok(res) => {
+                res.context("server task panicked")?;
+                Ok(())
+            }
             Err(_) => {
                 handle.abort();
                 tracing::warn!(

@@ -5,6 +5,7 @@
 //! work (model loading, training, batch scoring), `slack` Block Kit messages, `cli` the thin command layer used by `main.rs`.
 #![forbid(unsafe_code)]
 
+pub mod accept;
 pub mod api;
 pub mod cli;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod http_limits;
 pub mod jobs;
 pub mod notify;
 pub mod slack;

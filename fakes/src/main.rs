@@ -94,7 +94,15 @@ async fn main() -> anyhow::Result<()> {
     let sf_router: Router = sf
         .router()
         .merge(control::router(sf.faults.clone()))
-        .route("/_control/calls", get(move || salesforce_calls(f.clone())));
+        .route("/_control/calls", get(move || salesforce_calls(f.clone())))
+        // What the package's Apex would sign with: the secret SkyGeni wrote at connect.
+        .route(
+            "/_control/webhook_secret",
+            get({
+                let f = sf.clone();
+                move || async move { f.webhook_secret().unwrap_or_default() }
+            }),
+        );
 
     let slack_srv = FakeServer::start(slack_router, a.slack_port).await?;
     let sendgrid_srv = FakeServer::start(sendgrid_router, a.sendgrid_port).await?;

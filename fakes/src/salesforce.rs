@@ -9,6 +9,7 @@
 //! recorded and [`Faults`] apply to every call. JWT signatures are not verified (claims are).
 mod bulk;
 mod handlers;
+pub mod metadata;
 pub mod orgs;
 mod soql;
 
@@ -41,6 +42,17 @@ pub type Record = Map<String, Value>;
 
 pub(crate) struct Org {
     pub base_url: String,
+    /// The org's id (in the identity URL the token endpoint returns).
+    pub org_id: String,
+    /// JWT bearer `aud` values this org accepts (its login server, plus any Experience site).
+    pub audiences: Vec<String>,
+    /// Record id → (status code, message) that every write to it fails with: a validation
+    /// rule, a required field, no access. Unlike `record_errors` these never clear by retrying.
+    pub refusals: HashMap<String, (String, String)>,
+    /// Write attempts per record id (accepted or not).
+    pub attempts: HashMap<String, u32>,
+    /// Every Bulk API 2.0 query job: (SOQL, rows it returned).
+    pub bulk_queries: Vec<(String, usize)>,
     /// Field name → describe type, per object.
     pub schema: BTreeMap<String, BTreeMap<String, String>>,
     /// Object → records by Id (Opportunity, User, OpportunityHistory, Task).
@@ -83,6 +95,7 @@ impl Org {
             let target = match rel {
                 "Account" => "Account",
                 "Owner" => "User",
+                "Opportunity" if object == "OpportunityHistory" => "Opportunity",
                 _ => return None,
             };
             return self.schema.get(target)?.get(f).map(String::as_str);
@@ -97,11 +110,20 @@ impl Org {
         id: &str,
         fields: &Record,
     ) -> Result<(), (String, String)> {
+        *self.attempts.entry(id.to_string()).or_default() += 1;
+        if let Some((code, message)) = self.refusals.get(id) {
+            return Err((code.clone(), message.clone()));
+        }
         if let Some(queue) = self.record_errors.get_mut(id)
             && !queue.is_empty()
         {
             let code = queue.remove(0);
-            return Err((code.clone(), format!("{code} (injected)")));
+            let message = match code.as_str() {
+                "UNABLE_TO_LOCK_ROW" => "unable to obtain exclusive access to this record".into(),
+                "ENTITY_IS_LOCKED" => "the entity is locked for editing (approval process)".into(),
+                _ => format!("{code} (injected)"),
+            };
+            return Err((code, message));
         }
         for f in fields.keys() {
             if self.field_type(object, f).is_none() {
@@ -200,6 +222,16 @@ fn default_schema() -> BTreeMap<String, BTreeMap<String, String>> {
                 ("IsDeleted", "boolean"),
             ]),
         ),
+        // The package's hierarchy custom setting (org default row: SetupOwnerId = org id).
+        (
+            "SkyGeni_Settings__c".to_string(),
+            obj(&[
+                ("Id", "id"),
+                ("SetupOwnerId", "reference"),
+                ("Enabled__c", "boolean"),
+                ("Webhook_Secret__c", "string"),
+            ]),
+        ),
         (
             "Task".to_string(),
             obj(&[
@@ -235,6 +267,11 @@ impl FakeSalesforce {
     pub fn new() -> FakeSalesforce {
         let org = Org {
             base_url: String::new(),
+            org_id: ORG_ID.into(),
+            audiences: vec!["https://login.salesforce.com".into()],
+            refusals: HashMap::new(),
+            attempts: HashMap::new(),
+            bulk_queries: Vec::new(),
             schema: default_schema(),
             records: BTreeMap::new(),
             clock: chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
@@ -280,6 +317,10 @@ impl FakeSalesforce {
             .route(
                 &format!("{data}/sobjects/{{object}}/describe"),
                 get(describe),
+            )
+            .route(
+                "/services/apexrest/skygeni/settings",
+                axum::routing::put(metadata::put_settings),
             )
             .route(
                 &format!("{data}/composite/sobjects"),
@@ -340,6 +381,11 @@ impl FakeSalesforce {
         rec.insert("SystemModstamp".into(), Value::String(stamp.clone()));
         rec.entry("CreatedDate").or_insert(Value::String(stamp));
         rec.entry("IsDeleted").or_insert(Value::Bool(false));
+        // Upserts by external id find records put here too.
+        if let Some(key) = rec.get("SkyGeni_Key__c").and_then(Value::as_str) {
+            let index = format!("{object}.SkyGeni_Key__c={key}");
+            org.external_ids.insert(index, id.clone());
+        }
         org.records
             .entry(object.into())
             .or_default()
@@ -457,6 +503,59 @@ impl FakeSalesforce {
         self.org.lock().writes.clone()
     }
 
+    /// A sandbox: its login server is test.salesforce.com, so that is the JWT `aud` it takes.
+    pub fn set_sandbox(&self) {
+        self.org.lock().audiences = vec!["https://test.salesforce.com".into()];
+    }
+
+    /// Also accept an Experience Cloud site URL as JWT `aud`.
+    pub fn accept_audience(&self, url: &str) {
+        self.org.lock().audiences.push(url.into());
+    }
+
+    pub fn set_org_id(&self, id: &str) {
+        self.org.lock().org_id = id.into();
+    }
+
+    pub fn org_id(&self) -> String {
+        self.org.lock().org_id.clone()
+    }
+
+    /// Every write to record `id` fails with this per-record error until [`Self::allow_writes`]
+    /// (a validation rule, a required field, no access: retrying cannot help).
+    pub fn refuse_writes(&self, id: &str, status_code: &str, message: &str) {
+        self.org
+            .lock()
+            .refusals
+            .insert(id.into(), (status_code.into(), message.into()));
+    }
+
+    pub fn allow_writes(&self, id: &str) {
+        self.org.lock().refusals.remove(id);
+    }
+
+    /// Write attempts on record `id` so far (accepted or refused).
+    pub fn write_attempts(&self, id: &str) -> u32 {
+        self.org.lock().attempts.get(id).copied().unwrap_or(0)
+    }
+
+    /// The org default's `SkyGeni_Settings__c.Webhook_Secret__c` (what the Apex signs with).
+    pub fn webhook_secret(&self) -> Option<String> {
+        let org = self.org.lock();
+        org.records
+            .get("SkyGeni_Settings__c")?
+            .values()
+            .find(|r| r.get("SetupOwnerId").and_then(Value::as_str) == Some(org.org_id.as_str()))?
+            .get("Webhook_Secret__c")?
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// Bulk API 2.0 query jobs so far: (SOQL, rows returned).
+    pub fn bulk_queries(&self) -> Vec<(String, usize)> {
+        self.org.lock().bulk_queries.clone()
+    }
+
     /// Accept `token` as a refresh token (a multi-org fake names its orgs' tokens).
     pub fn accept_refresh_token(&self, token: &str) {
         self.org.lock().refresh_tokens.insert(token.into(), ());
@@ -547,15 +646,22 @@ impl FakeSalesforce {
             "Negotiation",
             "Closed Won",
         ];
+        // Salesforce's standard Account.Industry and Opportunity.LeadSource picklist values,
+        // as a new org ships them (not the model's segment names).
         const INDUSTRIES: [&str; 6] = [
-            "Software",
-            "Financial Services",
+            "Technology",
+            "Banking",
             "Healthcare",
             "Education",
             "Retail",
             "Manufacturing",
         ];
-        const SOURCES: [&str; 4] = ["Inbound", "Outbound", "Referral", "Partner"];
+        const SOURCES: [&str; 4] = [
+            "Web",
+            "Partner Referral",
+            "Purchased List",
+            "Employee Referral",
+        ];
         const REGIONS: [&str; 4] = ["North America", "Europe", "APAC", "India"];
         let today = org.clock.date_naive();
         let mut ids = Vec::with_capacity(n);

@@ -1,7 +1,9 @@
 //! Fake SendGrid v3 Mail Send (`POST /v3/mail/send`), faithful to shared/reference/sendgrid.md:
 //! Bearer key check (401), body validation with `{"errors":[{message, field, help}]}` (400:
 //! missing from / personalizations / to / subject / content, text/plain after text/html,
-//! non-string custom_args, > 1000 personalizations), 202 with an empty body and
+//! non-string custom_args, > 1000 personalizations, `headers` that are not string values or
+//! name one of SendGrid's reserved headers), 403 when the from address is not a verified
+//! Sender Identity (SendGrid's documented error, field `from`), 202 with an empty body and
 //! `X-Message-Id`, `X-RateLimit-*` headers on every answer, 429 with `Retry-After` under
 //! [`Faults`]. Every accepted message is recorded so tests can count sends.
 use crate::faults::{Fault, Faults};
@@ -30,6 +32,9 @@ pub struct SentMail {
 #[derive(Debug)]
 struct Inner {
     sent: Vec<SentMail>,
+    /// Verified Sender Identities (addresses, or `@domain` for an authenticated domain);
+    /// `None`: every address on a public-looking domain counts as verified.
+    verified: Option<Vec<String>>,
     calls: usize,
     /// Email Activity API: requests allowed per rolling minute (SendGrid: 6), and the times of
     /// the requests in the current minute.
@@ -42,6 +47,7 @@ impl Default for Inner {
     fn default() -> Self {
         Inner {
             sent: Vec::new(),
+            verified: None,
             calls: 0,
             activity_per_minute: ACTIVITY_PER_MINUTE,
             activity_window: Vec::new(),
@@ -76,6 +82,12 @@ impl FakeSendGrid {
             .route("/v3/mail/send", post(mail_send))
             .route("/v3/messages", get(activity))
             .with_state(self.clone())
+    }
+
+    /// Only these senders are verified from now on: full addresses (single sender
+    /// verification) or `@domain` (domain authentication).
+    pub fn verify_senders(&self, senders: &[&str]) {
+        self.inner.lock().verified = Some(senders.iter().map(|s| s.to_ascii_lowercase()).collect());
     }
 
     /// Messages accepted so far (202).
@@ -116,9 +128,77 @@ fn rate_headers(resp: &mut Response, remaining: u32) {
     h.insert("x-ratelimit-reset", HeaderValue::from(reset));
 }
 
+/// Headers SendGrid sets itself and refuses in `headers` (its Mail Send reference: "These
+/// headers cannot be one of the reserved headers"; the list its own libraries check).
+pub const RESERVED_HEADERS: [&str; 12] = [
+    "x-sg-id",
+    "x-sg-eid",
+    "received",
+    "dkim-signature",
+    "content-type",
+    "content-transfer-encoding",
+    "to",
+    "from",
+    "subject",
+    "reply-to",
+    "cc",
+    "bcc",
+];
+
+/// Whether `from` is a verified Sender Identity: in `verified`, or (no list configured) on a
+/// domain someone could have authenticated (never `localhost`, a bare host or `.local`).
+fn sender_verified(from: &str, verified: Option<&[String]>) -> bool {
+    let from = from.trim().to_ascii_lowercase();
+    let Some((_, domain)) = from.rsplit_once('@') else {
+        return false;
+    };
+    match verified {
+        Some(list) => list
+            .iter()
+            .any(|v| *v == from || v.strip_prefix('@') == Some(domain)),
+        None => {
+            domain.contains('.')
+                && !["localhost", "local", "invalid", "internal"]
+                    .iter()
+                    .any(|bad| domain == *bad || domain.ends_with(&format!(".{bad}")))
+        }
+    }
+}
+
 /// Validation as SendGrid does it; an empty list means the body is acceptable.
 pub fn validate(body: &Value) -> Vec<(&'static str, Option<&'static str>)> {
     let mut errs = Vec::new();
+    match &body["headers"] {
+        Value::Null => {}
+        Value::Object(h) => {
+            if h.values().any(|v| !v.is_string()) {
+                errs.push((
+                    "Invalid type. Expected: string, given: object.",
+                    Some("headers"),
+                ));
+            }
+            if h.keys()
+                .any(|k| RESERVED_HEADERS.contains(&k.to_ascii_lowercase().as_str()))
+            {
+                errs.push((
+                    "The headers parameter cannot contain any of the reserved headers: x-sg-id, x-sg-eid, received, dkim-signature, Content-Type, Content-Transfer-Encoding, To, From, Subject, Reply-To, CC, BCC.",
+                    Some("headers"),
+                ));
+            }
+            if h.iter().any(|(k, v)| {
+                k.is_empty()
+                    || k.chars()
+                        .any(|c| c == ':' || c.is_whitespace() || c.is_control())
+                    || v.as_str().is_some_and(|v| v.contains(['\r', '\n']))
+            }) {
+                errs.push(("Invalid header name or value.", Some("headers")));
+            }
+        }
+        _ => errs.push((
+            "Invalid type. Expected: object, given: string.",
+            Some("headers"),
+        )),
+    }
     if body["from"]["email"].as_str().is_none_or(str::is_empty) {
         errs.push((
             "The from object must be provided for every email send. It is an object that requires the email parameter, but may also contain a name parameter.",
@@ -385,6 +465,16 @@ fn accept(fake: &FakeSendGrid, headers: &HeaderMap, body: &str) -> Response {
         rate_headers(&mut r, 599);
         return r;
     }
+    let from = json["from"]["email"].as_str().unwrap_or_default();
+    if !sender_verified(from, fake.inner.lock().verified.as_deref()) {
+        return errors(
+            StatusCode::FORBIDDEN,
+            &[(
+                "The from address does not match a verified Sender Identity. Mail cannot be sent until this error is resolved. Visit https://sendgrid.com/docs/for-developers/sending-email/sender-identity/ to see the Sender Identity requirements",
+                Some("from"),
+            )],
+        );
+    }
     let message_id = uuid::Uuid::new_v4().simple().to_string();
     let pers = &json["personalizations"][0];
     let part = |t: &str| {
@@ -484,5 +574,42 @@ mod tests {
         let mut b = good();
         b["personalizations"][0]["custom_args"] = json!("x");
         assert!(!validate(&b).is_empty(), "custom_args must be an object");
+    }
+
+    #[test]
+    fn reserved_or_malformed_headers_are_refused_and_list_unsubscribe_passes() {
+        let mut b = good();
+        b["headers"] = json!({"List-Unsubscribe": "<https://x.example/u/1>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"});
+        assert!(validate(&b).is_empty(), "{:?}", validate(&b));
+        for bad in [
+            json!({"From": "evil@x.com"}),
+            json!({"reply-to": "a@b.com"}),
+            json!({"DKIM-Signature": "v=1"}),
+            json!({"X-Count": 1}),
+            json!({"X-Injected": "a\r\nBcc: victim@x.com"}),
+            json!({"Bad Name": "x"}),
+            json!("List-Unsubscribe: <x>"),
+        ] {
+            let mut b = good();
+            b["headers"] = bad.clone();
+            assert!(validate(&b).iter().any(|e| e.1 == Some("headers")), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_verified_senders_may_send() {
+        assert!(sender_verified("deals@acme.com", None));
+        for bad in [
+            "skygeni@localhost",
+            "bot@intranet",
+            "bot@host.local",
+            "no-at-sign",
+        ] {
+            assert!(!sender_verified(bad, None), "{bad}");
+        }
+        let list = vec!["deals@acme.com".to_string(), "@globex.com".to_string()];
+        assert!(sender_verified("Deals@Acme.com", Some(&list)));
+        assert!(sender_verified("anyone@globex.com", Some(&list)));
+        assert!(!sender_verified("other@acme.com", Some(&list)));
     }
 }

@@ -14,8 +14,7 @@ LOADKIT=$CARGO_TARGET_DIR/release/skygeni-loadkit
 FAKES=$CARGO_TARGET_DIR/release/skygeni-fakes
 # Secrets shared by the replicas and the traffic generator (test values, loopback only).
 export SKYGENI_JWT_SECRET=loadkit-jwt-secret-0123456789abcdef0123
-export SLACK_SIGNING_SECRET=loadkit-slack-signing-secret
-export SALESFORCE_WEBHOOK_SECRET=loadkit-webhook-secret
+export SLACK_SIGNING_SECRET=loadkit-slack-signing-secret-0123456789abcdef
 export SKYGENI_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
 export RUST_LOG=${RUST_LOG:-warn}
 # The kit measures the service, not the per-user quota: lift the API rate limits.
@@ -144,7 +143,9 @@ kit_fakes() {
     FAKE_SALESFORCE=$(jq -r .salesforce_url "$KIT_DIR/fakes.json")
     export SLACK_API_URL
     SLACK_API_URL=$(jq -r .slack_api_url "$KIT_DIR/fakes.json")
-    export SLACK_BOT_TOKEN=xoxb-loadkit SENDGRID_API_URL=$FAKE_SENDGRID SENDGRID_API_KEY=SG.loadkit
+    # A sender on a real-looking domain: `serve` refuses email from the skygeni@localhost default.
+    export SLACK_BOT_TOKEN=xoxb-loadkit SENDGRID_API_URL=$FAKE_SENDGRID SENDGRID_API_KEY=SG.loadkit \
+        SKYGENI_EMAIL_FROM=deals@loadkit.example
     kit_log "fakes: slack $FAKE_SLACK sendgrid $FAKE_SENDGRID salesforce $FAKE_SALESFORCE"
 }
 
@@ -242,7 +243,8 @@ kit_slack_command() {
 
 # kit_salesforce TENANT: connect the fake Salesforce org to TENANT with the JWT bearer flow (a
 # throwaway RSA key; the fake checks the assertion's claims, not its signature) and run one
-# sync, so signed webhooks for the fake org route to TENANT. Needs kit_fakes first.
+# sync, so signed webhooks for the fake org route to TENANT, signed with the secret the connect
+# wrote into the org (exported as SALESFORCE_WEBHOOK_SECRET). Needs kit_fakes first.
 kit_salesforce() {
     local tenant=$1
     openssl genrsa -out "$KIT_DIR/sf_jwt.pem" 2048 2>/dev/null
@@ -254,4 +256,11 @@ kit_salesforce() {
         kit_log "Salesforce connect/sync failed"
         exit 2
     }
+    # Connecting wrote a secret for this org into its SkyGeni Settings; sign as its Apex would.
+    SALESFORCE_WEBHOOK_SECRET=$(curl -fsS "$FAKE_SALESFORCE/_control/webhook_secret")
+    [[ -n $SALESFORCE_WEBHOOK_SECRET ]] || {
+        kit_log "the fake org holds no webhook secret after connecting"
+        exit 2
+    }
+    export SALESFORCE_WEBHOOK_SECRET
 }

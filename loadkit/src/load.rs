@@ -31,6 +31,7 @@ pub struct LoadArgs {
     token: Option<String>,
     #[arg(long, env = "SLACK_SIGNING_SECRET")]
     slack_signing_secret: Option<String>,
+    /// The connected org's own webhook secret (`kit_salesforce` reads it from the fake org).
     #[arg(long, env = "SALESFORCE_WEBHOOK_SECRET")]
     webhook_secret: Option<String>,
     /// Slack team id the slash commands claim to come from. In single-workspace mode only the

@@ -1,4 +1,6 @@
-//! POST /v1/alerts/configure: the caller's own alert preferences (partial update).
+//! POST /v1/alerts/configure: the caller's own alert preferences in the design's body
+//! (`critical_deals`, `daily_digest`, `quiet_hours`; a partial update), answered with
+//! `{user_id, settings_updated, effective_at}` and the stored settings.
 use super::audit;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
@@ -11,22 +13,58 @@ use serde::Deserialize;
 
 pub const CHANNELS: [&str; 2] = ["slack", "email"];
 
-/// Fields left out keep their current (or default) value.
-#[derive(Debug, Deserialize)]
+/// The design's body; every part and every field in it is optional (a partial update):
+/// what is left out keeps its current (or default) value.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertConfig {
-    pub critical_enabled: Option<bool>,
+    pub critical_deals: Option<CriticalDeals>,
+    pub daily_digest: Option<DailyDigest>,
+    pub quiet_hours: Option<QuietHours>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CriticalDeals {
+    pub enabled: Option<bool>,
+    /// "slack" and/or "email"; an empty list sends alerts nowhere.
     pub channels: Option<Vec<String>>,
     /// Risk score (0-100) at or above which a deal alerts.
     pub threshold: Option<i64>,
-    /// HH:MM in `time_zone`.
-    pub digest_time: Option<String>,
-    /// IANA time zone, e.g. "Asia/Kolkata".
-    pub time_zone: Option<String>,
-    pub quiet_start: Option<String>,
-    pub quiet_end: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DailyDigest {
+    pub enabled: Option<bool>,
+    /// HH:MM in `timezone`.
+    pub time: Option<String>,
+    /// IANA time zone, e.g. "Asia/Kolkata" (also the zone of quiet hours).
+    pub timezone: Option<String>,
     /// Most deals listed in one digest (1-50).
     pub max_deals: Option<i64>,
+    /// Lowest risk score a listed deal has (0-100).
+    pub min_risk_score: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    pub enabled: Option<bool>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+/// The stored settings in the design's request shape (so a client can read back what it sent).
+pub fn settings_json(s: &AlertSettings) -> serde_json::Value {
+    serde_json::json!({
+        "critical_deals": {"enabled": s.critical_enabled, "channels": s.channels, "threshold": s.threshold},
+        "daily_digest": {
+            "enabled": s.digest_enabled, "time": s.digest_time, "timezone": s.time_zone,
+            "max_deals": s.max_deals, "min_risk_score": s.digest_min_risk_score,
+        },
+        "quiet_hours": {"enabled": s.quiet_enabled, "start": s.quiet_start, "end": s.quiet_end},
+    })
 }
 
 pub async fn configure(
@@ -39,7 +77,7 @@ pub async fn configure(
         .get_alert_settings(&caller.tenant, &caller.sub)
         .await?
         .unwrap_or_default();
-    let settings = apply(current, cfg)?;
+    let settings = apply(current.clone(), cfg)?;
     st.store
         .upsert_alert_settings(&caller.tenant, &caller.sub, &settings)
         .await?;
@@ -48,76 +86,95 @@ pub async fn configure(
         &caller,
         "alerts.configure",
         Some(&caller.sub),
-        Some(serde_json::to_value(&settings).map_err(anyhow::Error::from)?),
+        Some(settings_json(&settings)),
     )
     .await?;
-    Ok(Json(
-        serde_json::json!({"user_id": caller.sub, "settings": settings}),
-    ))
+    Ok(Json(serde_json::json!({
+        "user_id": caller.sub,
+        "settings_updated": settings != current,
+        "effective_at": crate::store::format_ts(chrono::Utc::now()),
+        "settings": settings_json(&settings),
+    })))
+}
+
+fn check_range(field: &str, v: i64, lo: i64, hi: i64) -> ApiResult<i64> {
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(ApiError::invalid_field(
+            field,
+            format!("{field} must be between {lo} and {hi}"),
+        ))
+    }
+}
+
+fn check_hhmm(field: &str, v: String) -> ApiResult<String> {
+    let ok = v.len() == 5 && chrono::NaiveTime::parse_from_str(&v, "%H:%M").is_ok();
+    if ok {
+        Ok(v)
+    } else {
+        Err(ApiError::invalid_field(
+            field,
+            format!("{field} must be HH:MM (got {v:?})"),
+        ))
+    }
 }
 
 /// Validate `cfg` and merge it onto `s`.
 pub fn apply(mut s: AlertSettings, cfg: AlertConfig) -> ApiResult<AlertSettings> {
-    if let Some(v) = cfg.critical_enabled {
+    let c = cfg.critical_deals.unwrap_or_default();
+    if let Some(v) = c.enabled {
         s.critical_enabled = v;
     }
-    if let Some(channels) = cfg.channels {
+    if let Some(channels) = c.channels {
         let mut out: Vec<String> = Vec::new();
-        for c in channels {
-            if !CHANNELS.contains(&c.as_str()) {
+        for ch in channels {
+            if !CHANNELS.contains(&ch.as_str()) {
                 return Err(ApiError::invalid_field(
-                    "channels",
-                    format!("unknown channel {c:?}: use slack and/or email"),
+                    "critical_deals.channels",
+                    format!("unknown channel {ch:?}: use slack and/or email"),
                 ));
             }
-            if !out.contains(&c) {
-                out.push(c);
+            if !out.contains(&ch) {
+                out.push(ch);
             }
         }
         s.channels = out;
     }
-    if let Some(t) = cfg.threshold {
-        if !(0..=100).contains(&t) {
-            return Err(ApiError::invalid_field(
-                "threshold",
-                "threshold must be between 0 and 100",
-            ));
-        }
-        s.threshold = t;
+    if let Some(t) = c.threshold {
+        s.threshold = check_range("critical_deals.threshold", t, 0, 100)?;
     }
-    if let Some(tz) = cfg.time_zone {
+    let d = cfg.daily_digest.unwrap_or_default();
+    if let Some(v) = d.enabled {
+        s.digest_enabled = v;
+    }
+    if let Some(tz) = d.timezone {
         if tz.parse::<chrono_tz::Tz>().is_err() {
             return Err(ApiError::invalid_field(
-                "time_zone",
+                "daily_digest.timezone",
                 format!("{tz:?} is not an IANA time zone (e.g. Europe/Berlin)"),
             ));
         }
         s.time_zone = tz;
     }
-    for (name, value, slot) in [
-        ("digest_time", cfg.digest_time, &mut s.digest_time),
-        ("quiet_start", cfg.quiet_start, &mut s.quiet_start),
-        ("quiet_end", cfg.quiet_end, &mut s.quiet_end),
-    ] {
-        if let Some(v) = value {
-            let ok = v.len() == 5 && chrono::NaiveTime::parse_from_str(&v, "%H:%M").is_ok();
-            if !ok {
-                return Err(ApiError::invalid_field(
-                    name,
-                    format!("{name} must be HH:MM (got {v:?})"),
-                ));
-            }
-            *slot = v;
-        }
+    if let Some(t) = d.time {
+        s.digest_time = check_hhmm("daily_digest.time", t)?;
     }
-    if let Some(m) = cfg.max_deals {
-        if !(1..=50).contains(&m) {
-            return Err(ApiError::invalid_field(
-                "max_deals",
-                "max_deals must be between 1 and 50",
-            ));
-        }
-        s.max_deals = m;
+    if let Some(m) = d.max_deals {
+        s.max_deals = check_range("daily_digest.max_deals", m, 1, 50)?;
+    }
+    if let Some(m) = d.min_risk_score {
+        s.digest_min_risk_score = check_range("daily_digest.min_risk_score", m, 0, 100)?;
+    }
+    let q = cfg.quiet_hours.unwrap_or_default();
+    if let Some(v) = q.enabled {
+        s.quiet_enabled = v;
+    }
+    if let Some(t) = q.start {
+        s.quiet_start = check_hhmm("quiet_hours.start", t)?;
+    }
+    if let Some(t) = q.end {
+        s.quiet_end = check_hhmm("quiet_hours.end", t)?;
     }
     Ok(s)
 }
@@ -134,14 +191,33 @@ mod tests {
     fn invalid_alert_settings_name_the_offending_field() {
         let cases = [
             (
-                serde_json::json!({"time_zone": "Mars/Olympus"}),
-                "time_zone",
+                serde_json::json!({"daily_digest": {"timezone": "Mars/Olympus"}}),
+                "daily_digest.timezone",
             ),
-            (serde_json::json!({"digest_time": "8:00"}), "digest_time"),
-            (serde_json::json!({"quiet_end": "24:30"}), "quiet_end"),
-            (serde_json::json!({"threshold": 101}), "threshold"),
-            (serde_json::json!({"channels": ["sms"]}), "channels"),
-            (serde_json::json!({"max_deals": 0}), "max_deals"),
+            (
+                serde_json::json!({"daily_digest": {"time": "8:00"}}),
+                "daily_digest.time",
+            ),
+            (
+                serde_json::json!({"quiet_hours": {"end": "24:30"}}),
+                "quiet_hours.end",
+            ),
+            (
+                serde_json::json!({"critical_deals": {"threshold": 101}}),
+                "critical_deals.threshold",
+            ),
+            (
+                serde_json::json!({"critical_deals": {"channels": ["sms"]}}),
+                "critical_deals.channels",
+            ),
+            (
+                serde_json::json!({"daily_digest": {"max_deals": 0}}),
+                "daily_digest.max_deals",
+            ),
+            (
+                serde_json::json!({"daily_digest": {"min_risk_score": -1}}),
+                "daily_digest.min_risk_score",
+            ),
         ];
         for (input, field) in cases {
             let err = apply(AlertSettings::default(), cfg(input.clone())).unwrap_err();
@@ -150,10 +226,15 @@ mod tests {
         }
         let ok = apply(
             AlertSettings::default(),
-            cfg(serde_json::json!({"time_zone": "Asia/Kolkata", "channels": ["email", "email"], "threshold": 0})),
+            cfg(serde_json::json!({
+                "critical_deals": {"channels": ["email", "email"], "threshold": 0},
+                "daily_digest": {"timezone": "Asia/Kolkata", "enabled": false},
+                "quiet_hours": {"enabled": false}
+            })),
         )
         .unwrap();
         assert_eq!(ok.channels, vec!["email"]);
         assert_eq!((ok.time_zone.as_str(), ok.threshold), ("Asia/Kolkata", 0));
+        assert!(!ok.digest_enabled && !ok.quiet_enabled);
     }
 }

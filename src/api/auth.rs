@@ -75,12 +75,28 @@ pub fn issue_token(
     )?)
 }
 
-/// Verify a bearer token. The message says what was wrong, never anything about the secret.
+/// Longest accepted token lifetime unless SKYGENI_JWT_MAX_LIFETIME_SECS says otherwise (30 days).
+pub const DEFAULT_MAX_LIFETIME_SECS: u64 = 30 * 24 * 3600;
+
+/// Verify a bearer token with the default maximum lifetime.
 pub fn verify_token(secret: &SecretString, token: &str) -> Result<Claims, ApiError> {
+    verify_token_with(secret, token, DEFAULT_MAX_LIFETIME_SECS)
+}
+
+/// Verify a bearer token. Besides signature, algorithm and expiry: a `nbf` in the future, an
+/// `exp` further away than `max_lifetime_secs` (a stolen long-lived token is worth less), and
+/// an empty or control-character `sub` are refused. The message says what was wrong, never
+/// anything about the secret.
+pub fn verify_token_with(
+    secret: &SecretString,
+    token: &str,
+    max_lifetime_secs: u64,
+) -> Result<Claims, ApiError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
+    validation.validate_nbf = true;
     validation.set_required_spec_claims(&["exp", "sub"]);
-    jsonwebtoken::decode::<Claims>(
+    let claims = jsonwebtoken::decode::<Claims>(
         token,
         &DecodingKey::from_secret(secret.expose_secret().as_bytes()),
         &validation,
@@ -90,6 +106,7 @@ pub fn verify_token(secret: &SecretString, token: &str) -> Result<Claims, ApiErr
         use jsonwebtoken::errors::ErrorKind;
         let why = match e.kind() {
             ErrorKind::ExpiredSignature => "token has expired",
+            ErrorKind::ImmatureSignature => "token is not valid yet (nbf is in the future)",
             ErrorKind::InvalidSignature => "token signature is invalid",
             ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
                 "token algorithm must be HS256"
@@ -97,7 +114,61 @@ pub fn verify_token(secret: &SecretString, token: &str) -> Result<Claims, ApiErr
             _ => "token is malformed or its claims are invalid",
         };
         ApiError::Unauthorized(why.into())
-    })
+    })?;
+    if claims.sub.trim().is_empty()
+        || claims.sub.len() > 128
+        || claims.sub.chars().any(char::is_control)
+    {
+        return Err(ApiError::Unauthorized(
+            "token sub must be a non-empty user id without control characters".into(),
+        ));
+    }
+    let now = chrono::Utc::now().timestamp().max(0) as u64;
+    if claims.exp > now.saturating_add(max_lifetime_secs) {
+        return Err(ApiError::Unauthorized(format!(
+            "token lifetime exceeds the maximum of {max_lifetime_secs} seconds; issue a shorter-lived token"
+        )));
+    }
+    Ok(claims)
+}
+
+/// Tenants seen to exist recently, so a token's `tenant_id` is checked against the database
+/// at most once a minute per tenant (the API's hot path stays query-free). Only positive
+/// answers are kept: a tenant added a moment ago is found on its first request.
+#[derive(Debug, Default)]
+pub struct KnownTenants {
+    seen: std::sync::Mutex<std::collections::HashMap<TenantId, std::time::Instant>>,
+}
+
+/// How long a "this tenant exists" answer is trusted.
+pub const KNOWN_TENANT_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl KnownTenants {
+    /// `Ok(())` when `tenant` exists; 401 when it does not; 503 when the database is down.
+    pub async fn check(&self, store: &Store, tenant: &TenantId) -> Result<(), ApiError> {
+        let fresh = self
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .is_some_and(|at| at.elapsed() < KNOWN_TENANT_TTL);
+        if fresh {
+            return Ok(());
+        }
+        match store.get_tenant(tenant).await {
+            Ok(_) => {
+                self.seen
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(tenant.clone(), std::time::Instant::now());
+                Ok(())
+            }
+            Err(crate::store::StoreError::NotFound) => Err(ApiError::Unauthorized(
+                "token tenant_id does not name an existing tenant".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 /// The bearer token of an `Authorization` header value.
@@ -158,6 +229,39 @@ mod tests {
         );
         let err = verify_token(&SecretString::from("other"), &tok).unwrap_err();
         assert!(matches!(err, ApiError::Unauthorized(m) if m.contains("signature")));
+    }
+
+    fn signed(claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"s3cret"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn future_nbf_overlong_exp_and_empty_sub_are_unauthorized() {
+        let secret = SecretString::from("s3cret");
+        let now = chrono::Utc::now().timestamp();
+        let base =
+            serde_json::json!({"sub": "u1", "tenant_id": "acme", "role": "rep", "exp": now + 600});
+        assert!(verify_token_with(&secret, &signed(base.clone()), 3600).is_ok());
+        let cases = [
+            ("nbf", serde_json::json!(now + 300), "not valid yet"),
+            ("exp", serde_json::json!(now + 7200), "lifetime"),
+            ("sub", serde_json::json!(""), "sub"),
+            ("sub", serde_json::json!("u\u{0}1"), "sub"),
+        ];
+        for (claim, value, why) in cases {
+            let mut c = base.clone();
+            c[claim] = value.clone();
+            let err = verify_token_with(&secret, &signed(c), 3600).unwrap_err();
+            assert!(
+                matches!(&err, ApiError::Unauthorized(m) if m.contains(why)),
+                "{claim}={value}: {err:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,236 +1,16 @@
-//! POST /v1/deals/score and GET /v1/deals/high-risk.
+//! GET /v1/deals/high-risk: the caller's visible open deals in the requested risk categories,
+//! in the design's shape (`deals[]`, `pagination`, `summary`) plus extra detail per deal.
 use super::audit;
-use super::auth::{Caller, Role, deal_scope, scope_from};
+use super::auth::{Caller, deal_scope};
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiQuery};
-use crate::domain::{Deal, DealScore, RiskCategory};
+use super::extract::ApiQuery;
+use crate::domain::RiskCategory;
 use crate::http::AppState;
-use crate::jobs::models::ModelSource;
 use crate::store::{HighRiskQuery, HighRiskSort, ScoredDealRow};
 use axum::extract::State;
 use axum::{Extension, Json};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use std::time::Instant;
-
-/// A deal's fields to score as sent, or just `deal_id` to score the stored deal.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScoreRequest {
-    pub deal_id: String,
-    /// Scoring date (default: today, UTC).
-    pub as_of: Option<NaiveDate>,
-    pub created_date: Option<NaiveDate>,
-    /// Expected close date.
-    pub closed_date: Option<NaiveDate>,
-    pub sales_rep_id: Option<String>,
-    pub industry: Option<String>,
-    pub region: Option<String>,
-    pub product_type: Option<String>,
-    pub lead_source: Option<String>,
-    pub deal_stage: Option<String>,
-    pub amount: Option<f64>,
-    pub company: Option<String>,
-    pub deal_name: Option<String>,
-    pub owner_email: Option<String>,
-    pub last_activity_date: Option<NaiveDate>,
-    pub stage_entered_date: Option<NaiveDate>,
-    pub close_date_pushes: Option<u32>,
-    pub amount_cut_pct: Option<f64>,
-}
-
-impl ScoreRequest {
-    fn is_reference(&self) -> bool {
-        self.created_date.is_none()
-            && self.closed_date.is_none()
-            && self.sales_rep_id.is_none()
-            && self.industry.is_none()
-            && self.region.is_none()
-            && self.product_type.is_none()
-            && self.lead_source.is_none()
-            && self.deal_stage.is_none()
-            && self.amount.is_none()
-            && self.company.is_none()
-            && self.deal_name.is_none()
-            && self.owner_email.is_none()
-            && self.last_activity_date.is_none()
-            && self.stage_entered_date.is_none()
-            && self.close_date_pushes.is_none()
-            && self.amount_cut_pct.is_none()
-    }
-
-    /// The deal as sent; every missing required field is named.
-    fn into_deal(self, caller: &Caller) -> ApiResult<Deal> {
-        let mut missing = Vec::new();
-        macro_rules! need {
-            ($f:ident) => {
-                match self.$f {
-                    Some(v) => Some(v),
-                    None => {
-                        missing.push(stringify!($f));
-                        None
-                    }
-                }
-            };
-        }
-        let created_date = need!(created_date);
-        let industry = need!(industry);
-        let region = need!(region);
-        let lead_source = need!(lead_source);
-        let deal_stage = need!(deal_stage);
-        let amount = need!(amount);
-        if !missing.is_empty() {
-            return Err(ApiError::Validation {
-                status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                message: format!(
-                    "missing field(s) {}: send all deal fields, or only deal_id to score a stored deal",
-                    missing.join(", ")
-                ),
-                details: Some(serde_json::json!({"field": missing[0], "missing": missing})),
-            });
-        }
-        let amount = amount.expect("checked");
-        if !amount.is_finite() || amount < 0.0 {
-            return Err(ApiError::invalid_field(
-                "amount",
-                "amount must be a non-negative number",
-            ));
-        }
-        if self
-            .amount_cut_pct
-            .is_some_and(|p| !(0.0..=1.0).contains(&p))
-        {
-            return Err(ApiError::invalid_field(
-                "amount_cut_pct",
-                "amount_cut_pct must be between 0 and 1",
-            ));
-        }
-        Ok(Deal {
-            deal_id: self.deal_id,
-            created_date: created_date.expect("checked"),
-            closed_date: self.closed_date,
-            sales_rep_id: self.sales_rep_id.unwrap_or_else(|| caller.sub.clone()),
-            industry: industry.expect("checked"),
-            region: region.expect("checked"),
-            product_type: self.product_type.unwrap_or_else(|| "Core".into()),
-            lead_source: lead_source.expect("checked"),
-            deal_stage: deal_stage.expect("checked"),
-            amount,
-            sales_cycle_days: None,
-            outcome: None,
-            company: self.company,
-            deal_name: self.deal_name,
-            owner_email: self.owner_email,
-            last_activity_date: self.last_activity_date,
-            stage_entered_date: self.stage_entered_date,
-            close_date_pushes: self.close_date_pushes,
-            amount_cut_pct: self.amount_cut_pct,
-        })
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct ScoreResponse {
-    #[serde(flatten)]
-    pub score: DealScore,
-    pub as_of: NaiveDate,
-    pub scored_at: String,
-    pub model_source: ModelSource,
-    /// "stored" (deal read from the database) or "request" (deal sent in the body).
-    pub deal_source: &'static str,
-}
-
-pub async fn score(
-    State(st): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    ApiJson(req): ApiJson<ScoreRequest>,
-) -> ApiResult<Json<ScoreResponse>> {
-    if req.deal_id.trim().is_empty() || req.deal_id.len() > 128 {
-        return Err(ApiError::invalid_field(
-            "deal_id",
-            "deal_id must be 1-128 characters",
-        ));
-    }
-    let as_of = req.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let (deal, deal_source) = if req.is_reference() {
-        (
-            stored_open_deal(&st, &caller, &req.deal_id, as_of).await?,
-            "stored",
-        )
-    } else {
-        (req.into_deal(&caller)?, "request")
-    };
-    if deal.created_date > as_of {
-        return Err(ApiError::invalid_field(
-            "created_date",
-            format!("created_date {} is after as_of {as_of}", deal.created_date),
-        ));
-    }
-    let loaded = st.scorers.get(&st.store, &caller.tenant).await?;
-    let started = Instant::now();
-    let mut score = loaded.scorer.score(&deal, as_of);
-    loaded.similar.fill(&deal, as_of, &mut score);
-    metrics::histogram!("skygeni_score_duration_seconds", "path" => "api")
-        .record(started.elapsed().as_secs_f64());
-    audit(
-        &st,
-        &caller,
-        "deal.score",
-        Some(&deal.deal_id),
-        Some(serde_json::json!({"deal_source": deal_source, "risk_score": score.risk_score})),
-    )
-    .await?;
-    Ok(Json(ScoreResponse {
-        score,
-        as_of,
-        scored_at: crate::store::format_ts(chrono::Utc::now()),
-        model_source: loaded.source,
-        deal_source,
-    }))
-}
-
-/// The stored deal as it was open on `as_of`, if the caller may see it. A deal that does not
-/// exist in the caller's tenant (including another tenant's) and one the caller may not see
-/// get the same 404, and the attempt is audited.
-async fn stored_open_deal(
-    st: &AppState,
-    caller: &Caller,
-    deal_id: &str,
-    as_of: NaiveDate,
-) -> ApiResult<Deal> {
-    let not_found = || ApiError::NotFound(format!("deal {deal_id} not found"));
-    let team = caller.role == Role::Manager;
-    let (deal, me, reports) = st
-        .store
-        .deal_with_viewer(&caller.tenant, deal_id, &caller.sub, team)
-        .await?;
-    let Some(deal) = deal else {
-        audit(st, caller, "deal.not_found", Some(deal_id), None).await?;
-        return Err(not_found());
-    };
-    if !scope_from(caller, me, reports).allows(&deal) {
-        audit(
-            st,
-            caller,
-            "deal.access_denied",
-            Some(deal_id),
-            Some(serde_json::json!({"role": caller.role})),
-        )
-        .await?;
-        return Err(not_found());
-    }
-    match deal.as_seen_on(as_of) {
-        None => Err(ApiError::invalid_field(
-            "as_of",
-            format!("deal {deal_id} was created after {as_of}"),
-        )),
-        Some(d) if !d.is_open() => Err(ApiError::invalid_field(
-            "deal_id",
-            format!("deal {deal_id} was already closed on {as_of}; only open deals are scored"),
-        )),
-        Some(d) => Ok(d),
-    }
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -243,11 +23,73 @@ pub struct HighRiskParams {
     pub order: Option<String>,
 }
 
+/// Deepest page offset: far beyond any tenant's open deals, and no overflow in `has_more`.
+pub const MAX_OFFSET: i64 = 1_000_000;
+
+/// One listed deal: the design's fields first, then ours.
 #[derive(Debug, Serialize)]
 pub struct HighRiskDeal {
-    #[serde(flatten)]
-    pub deal: ScoredDealRow,
-    pub age_days: i64,
+    pub deal_id: String,
+    /// The account name; the deal name, else the deal id, when the CRM gave none.
+    pub company: String,
+    pub amount: f64,
+    pub risk_score: i64,
+    pub risk_category: String,
+    /// The rep's name from the users table, else their id.
+    pub rep_name: String,
+    pub rep_id: String,
+    pub days_in_pipeline: i64,
+    pub current_stage: String,
+    /// The last recorded activity (midnight UTC of its date), else the creation date.
+    pub last_activity: String,
+    pub deal_name: Option<String>,
+    pub owner_email: Option<String>,
+    pub industry: String,
+    pub region: String,
+    pub product_type: String,
+    pub lead_source: String,
+    pub created_date: String,
+    pub win_probability: f64,
+    pub model_version: Option<String>,
+    pub scored_at: Option<String>,
+}
+
+impl HighRiskDeal {
+    fn new(d: ScoredDealRow, today: NaiveDate) -> HighRiskDeal {
+        let days_in_pipeline = NaiveDate::parse_from_str(&d.created_date, "%Y-%m-%d")
+            .map(|c| (today - c).num_days().max(0))
+            .unwrap_or(0);
+        let last = d
+            .last_activity_date
+            .clone()
+            .unwrap_or_else(|| d.created_date.clone());
+        HighRiskDeal {
+            company: d
+                .company
+                .clone()
+                .or_else(|| d.deal_name.clone())
+                .unwrap_or_else(|| d.deal_id.clone()),
+            rep_name: d.rep_name.unwrap_or_else(|| d.sales_rep_id.clone()),
+            rep_id: d.sales_rep_id,
+            days_in_pipeline,
+            current_stage: d.deal_stage,
+            last_activity: format!("{last}T00:00:00Z"),
+            deal_id: d.deal_id,
+            amount: d.amount,
+            risk_score: d.risk_score,
+            risk_category: d.risk_category,
+            deal_name: d.deal_name,
+            owner_email: d.owner_email,
+            industry: d.industry,
+            region: d.region,
+            product_type: d.product_type,
+            lead_source: d.lead_source,
+            created_date: d.created_date,
+            win_probability: d.win_probability,
+            model_version: d.model_version,
+            scored_at: d.scored_at,
+        }
+    }
 }
 
 pub async fn high_risk(
@@ -259,24 +101,34 @@ pub async fn high_risk(
     let scope = deal_scope(&st.store, &caller).await?;
     let page = st.store.high_risk_deals(&caller.tenant, &scope, &q).await?;
     let today = chrono::Utc::now().date_naive();
+    let returned = page.rows.len() as i64;
     let deals: Vec<HighRiskDeal> = page
         .rows
         .into_iter()
-        .map(|d| {
-            let age_days = NaiveDate::parse_from_str(&d.created_date, "%Y-%m-%d")
-                .map(|c| (today - c).num_days().max(0))
-                .unwrap_or(0);
-            HighRiskDeal { deal: d, age_days }
-        })
+        .map(|d| HighRiskDeal::new(d, today))
         .collect();
+    // The design's summary describes the at-risk pipeline (high + critical) in the caller's
+    // scope, whatever the listing's filter; the listing's own count is pagination.total_count.
     let mut by_category = serde_json::Map::new();
-    for (cat, n, amount) in &page.by_category {
-        by_category.insert(
-            cat.clone(),
-            serde_json::json!({"deals": n, "amount": amount}),
-        );
+    let mut amount_by_category = serde_json::Map::new();
+    let (mut at_risk_deals, mut at_risk_amount, mut at_risk_score_sum) = (0i64, 0.0, 0.0);
+    for c in [RiskCategory::Critical, RiskCategory::High] {
+        let (n, amount, score_sum) = page
+            .by_category
+            .iter()
+            .find(|row| row.0 == c.as_str())
+            .map_or((0, 0.0, 0.0), |row| (row.1, row.2, row.3));
+        by_category.insert(c.as_str().into(), n.into());
+        amount_by_category.insert(c.as_str().into(), amount.into());
+        at_risk_deals += n;
+        at_risk_amount += amount;
+        at_risk_score_sum += score_sum;
     }
-    let total_amount: f64 = page.by_category.iter().map(|c| c.2).sum();
+    let average = if at_risk_deals > 0 {
+        (at_risk_score_sum / at_risk_deals as f64 * 10.0).round() / 10.0
+    } else {
+        0.0
+    };
     audit(
         &st,
         &caller,
@@ -287,12 +139,19 @@ pub async fn high_risk(
     .await?;
     Ok(Json(serde_json::json!({
         "deals": deals,
-        "pagination": {"limit": q.limit, "offset": q.offset, "total": page.total},
+        "pagination": {
+            "total_count": page.total,
+            "limit": q.limit,
+            "offset": q.offset,
+            "has_more": q.offset.saturating_add(returned) < page.total,
+        },
         "summary": {
+            "total_at_risk_revenue": at_risk_amount,
+            "at_risk_deals": at_risk_deals,
+            "average_risk_score": average,
+            "deals_by_category": by_category,
+            "amount_by_category": amount_by_category,
             "categories": q.categories,
-            "total_deals": page.total,
-            "total_amount": total_amount,
-            "by_category": by_category,
         },
     })))
 }
@@ -306,10 +165,10 @@ fn parse_high_risk(p: HighRiskParams) -> ApiResult<HighRiskQuery> {
         ));
     }
     let offset = p.offset.unwrap_or(0);
-    if offset < 0 {
+    if !(0..=MAX_OFFSET).contains(&offset) {
         return Err(ApiError::invalid_field(
             "offset",
-            "offset must not be negative",
+            "offset must be between 0 and 1,000,000",
         ));
     }
     let sort = match p.sort_by.as_deref().unwrap_or("risk_score") {
@@ -334,24 +193,29 @@ fn parse_high_risk(p: HighRiskParams) -> ApiResult<HighRiskQuery> {
         }
     };
     let mut categories = Vec::new();
-    for c in p
-        .risk_category
-        .as_deref()
-        .unwrap_or("high,critical")
-        .split(',')
-    {
-        let c = c.trim();
-        match RiskCategory::ALL.iter().find(|k| k.as_str() == c) {
-            Some(k) if !categories.contains(&k.as_str().to_string()) => {
-                categories.push(k.as_str().to_string())
+    // "both" is the design's word for high and critical, alone or in a list.
+    let wanted = p.risk_category.as_deref().unwrap_or("both");
+    for c in wanted.split(',') {
+        let named: &[RiskCategory] = match c {
+            "both" => &[RiskCategory::High, RiskCategory::Critical],
+            "low" => &[RiskCategory::Low],
+            "medium" => &[RiskCategory::Medium],
+            "high" => &[RiskCategory::High],
+            "critical" => &[RiskCategory::Critical],
+            _ => &[],
+        };
+        for k in named {
+            if !categories.contains(&k.as_str().to_string()) {
+                categories.push(k.as_str().to_string());
             }
-            Some(_) => {}
-            None => {
-                return Err(ApiError::invalid_field(
-                    "risk_category",
-                    format!("risk_category must be low, medium, high or critical (got {c:?})"),
-                ));
-            }
+        }
+        if named.is_empty() {
+            return Err(ApiError::invalid_field(
+                "risk_category",
+                format!(
+                    "risk_category must be low, medium, high, critical, both, or a comma-separated list (got {c:?})"
+                ),
+            ));
         }
     }
     Ok(HighRiskQuery {

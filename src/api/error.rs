@@ -29,10 +29,11 @@ pub enum ApiError {
     /// 409: the same Idempotency-Key is still being processed.
     #[error("{0}")]
     Conflict(String),
-    /// 429 with Retry-After (seconds).
-    #[error("rate limit exceeded ({scope}); retry in {retry_after}s")]
+    /// 429 with Retry-After (seconds), in the header and the body's `retry_after`.
+    #[error("Max {limit} requests per minute exceeded (per {scope}); retry in {retry_after}s")]
     RateLimited {
         scope: &'static str,
+        limit: u32,
         retry_after: u64,
     },
     /// 503 with Retry-After: the database is unreachable for now (logged, never echoed).
@@ -40,7 +41,35 @@ pub enum ApiError {
     Unavailable { retry_after: u64, cause: String },
     /// 500: logged, never echoed.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+/// An error from a job or service (anyhow) is a 503 when a lost database is anywhere in its
+/// chain, so every path answers a lost connection the same way; anything else is a 500.
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        let lost = e.chain().find_map(|cause| {
+            if let Some(StoreError::Unavailable(why)) = cause.downcast_ref::<StoreError>() {
+                return Some(why.clone());
+            }
+            match cause.downcast_ref::<sqlx::Error>() {
+                Some(
+                    sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_),
+                ) => Some(cause.to_string()),
+                _ => None,
+            }
+        });
+        match lost {
+            Some(cause) => ApiError::Unavailable {
+                retry_after: 5,
+                cause,
+            },
+            None => ApiError::Internal(e),
+        }
+    }
 }
 
 impl ApiError {
@@ -74,20 +103,22 @@ impl ApiError {
     }
 
     pub fn body(&self) -> ErrorBody {
+        let retry_after = match self {
+            ApiError::RateLimited { retry_after, .. }
+            | ApiError::Unavailable { retry_after, .. } => Some((*retry_after).max(1)),
+            _ => None,
+        };
         let (code, details) = match self {
             ApiError::Validation { details, .. } => (ErrorCode::ValidationError, details.clone()),
             ApiError::Unauthorized(_) => (ErrorCode::Unauthorized, None),
             ApiError::Forbidden(_) => (ErrorCode::Forbidden, None),
             ApiError::NotFound(_) => (ErrorCode::NotFound, None),
             ApiError::Conflict(_) => (ErrorCode::Conflict, None),
-            ApiError::RateLimited { scope, retry_after } => (
+            ApiError::RateLimited { scope, limit, .. } => (
                 ErrorCode::RateLimitExceeded,
-                Some(serde_json::json!({"scope": scope, "retry_after_secs": retry_after})),
+                Some(serde_json::json!({"scope": scope, "limit_per_minute": limit})),
             ),
-            ApiError::Unavailable { retry_after, .. } => (
-                ErrorCode::InternalError,
-                Some(serde_json::json!({"retry_after_secs": retry_after})),
-            ),
+            ApiError::Unavailable { .. } => (ErrorCode::InternalError, None),
             ApiError::Internal(_) => (ErrorCode::InternalError, None),
         };
         let message = match self {
@@ -100,6 +131,7 @@ impl ApiError {
             error: code,
             message,
             details,
+            retry_after,
             request_id: None,
         }
     }
@@ -133,7 +165,7 @@ impl IntoResponse for ApiError {
         {
             resp.headers_mut().insert(
                 header::RETRY_AFTER,
-                HeaderValue::from(retry_after.max(&1).to_owned()),
+                HeaderValue::from((*retry_after).max(1)),
             );
         }
         resp

@@ -11,6 +11,8 @@ pub mod guard;
 pub mod models;
 pub mod pipeline;
 pub mod rate_limit;
+pub mod score;
+pub mod valid;
 
 use crate::http::AppState;
 use axum::Router;
@@ -34,7 +36,7 @@ pub const ROUTES: [(&str, &str); 5] = [
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/v1/deals/score", post(deals::score))
+        .route("/v1/deals/score", post(score::score))
         .route("/v1/deals/high-risk", get(deals::high_risk))
         .route("/v1/pipeline/metrics", get(pipeline::metrics))
         .route("/v1/alerts/configure", post(alerts::configure))
@@ -79,4 +81,48 @@ pub(crate) async fn audit(
         ))
         .await;
     Ok(())
+}
+
+/// Rewrite every `-0.0` in `v` as `0.0`: a negative zero is noise to a client (and some
+/// parsers render it as "-0").
+pub(crate) fn plain_zeros(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n)
+            if n.as_f64().is_some_and(|x| x == 0.0 && x.is_sign_negative()) =>
+        {
+            *v = serde_json::Value::from(0.0);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(plain_zeros),
+        serde_json::Value::Object(map) => map.values_mut().for_each(plain_zeros),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn negative_zeros_are_rewritten_everywhere_in_a_body() {
+        let mut v = serde_json::json!({"a": -0.0, "b": [1.5, -0.0], "c": {"d": -2.0}});
+        super::plain_zeros(&mut v);
+        let text = serde_json::to_string(&v).unwrap();
+        assert!(!text.contains("-0"), "{text}");
+        assert_eq!(v["c"]["d"], -2.0);
+    }
+
+    #[test]
+    fn the_openapi_time_zone_enum_is_exactly_what_the_server_accepts() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI_JSON).unwrap();
+        let schema = &doc["components"]["schemas"]["AlertConfig"]["properties"]["daily_digest"]["properties"]
+            ["timezone"];
+        let mut documented: Vec<&str> = schema["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        documented.sort_unstable();
+        let mut accepted: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
+        accepted.sort_unstable();
+        assert_eq!(documented, accepted);
+    }
 }

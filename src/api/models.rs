@@ -1,14 +1,15 @@
-//! GET /v1/models/performance (admin only): the production model's metrics, the distribution
-//! of current predictions, and drift (PSI) of predictions and two features against the
-//! model's training window.
-use super::audit;
+//! GET /v1/models/performance (admin only), in the design's shape: the production model's
+//! metrics, the share of current predictions per category, drift (PSI) of predictions and two
+//! features against the model's training window, and when it was trained and is next retrained.
 use super::auth::{Caller, Role};
 use super::error::{ApiError, ApiResult};
 use super::extract::ApiQuery;
+use super::{audit, plain_zeros, valid};
 use crate::domain::{Deal, RiskCategory};
-use crate::engine::drift::psi;
+use crate::engine::drift::{DriftStatus, psi};
 use crate::http::AppState;
 use crate::jobs::models::ModelSource;
+use crate::jobs::scheduler::SchedulerConfig;
 use axum::extract::State;
 use axum::{Extension, Json};
 use chrono::NaiveDate;
@@ -33,6 +34,7 @@ pub async fn performance(
         ));
     }
     let as_of = p.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    valid::as_of(as_of)?;
     let loaded = st.scorers.get(&st.store, &caller.tenant).await?;
     let history = st.store.load_deals(&caller.tenant).await?;
     let stored = st.store.current_scores(&caller.tenant).await?;
@@ -104,8 +106,76 @@ pub async fn performance(
         _ => crate::domain::ModelScope::Tenant(caller.tenant.clone()),
     };
     let lifecycle = crate::jobs::lifecycle::history(&st.store, &caller.tenant, &scope).await?;
+    let registered_at = match model {
+        Some(m) => st
+            .store
+            .list_models(&scope)
+            .await?
+            .into_iter()
+            .find(|r| r.version == m.version)
+            .map(|r| r.created_at),
+        None => None,
+    };
+    let zone: chrono_tz::Tz = st
+        .store
+        .get_tenant(&caller.tenant)
+        .await?
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::UTC);
+    let next_retrain = SchedulerConfig::new(Vec::new())
+        .retrain
+        .after(&chrono::Utc::now().with_timezone(&zone))
+        .next()
+        .map(|t| crate::store::format_ts(t.with_timezone(&chrono::Utc)));
+    let prediction_psi = psi(&col(0), &current_p, 10);
+    let amount_psi = psi(&col(1), &cur_amount, 10);
+    let age_psi = psi(&col(2), &cur_age, 10);
+    // The worst feature's PSI is the feature drift score.
+    let feature_drift = [amount_psi.as_ref(), age_psi.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|d| d.psi)
+        .fold(None, |acc: Option<f64>, x| {
+            Some(acc.map_or(x, |a| a.max(x)))
+        });
+    let alert_status = match (prediction_psi.as_ref().map(|d| d.psi), feature_drift) {
+        (None, None) => "insufficient_data",
+        (p, f) => match DriftStatus::from_psi(p.unwrap_or(0.0).max(f.unwrap_or(0.0))) {
+            DriftStatus::Healthy => "healthy",
+            DriftStatus::Warning => "warning",
+            DriftStatus::Alert => "alert",
+        },
+    };
+    let total = current_p.len().max(1) as f64;
+    let shares: serde_json::Map<String, serde_json::Value> = by_category
+        .iter()
+        .map(|(k, n)| (k.clone(), (n.as_f64().unwrap_or(0.0) / total).into()))
+        .collect();
+    let oof = model.map(|m| &m.metrics.out_of_fold);
     audit(&st, &caller, "models.performance", None, None).await?;
-    Ok(Json(serde_json::json!({
+    let mut body = serde_json::json!({
+        "tenant_id": caller.tenant,
+        "model_version": loaded.scorer.version(),
+        "deployed_at": registered_at,
+        "performance_metrics": {
+            "roc_auc": oof.and_then(|m| m.roc_auc),
+            "precision_high_risk": oof.map(|m| m.high_risk.precision),
+            "recall_high_risk": oof.map(|m| m.high_risk.recall),
+            "calibration_error": oof.map(|m| m.ece),
+            "f1_score": oof.map(|m| m.high_risk.f1),
+            "brier": oof.map(|m| m.brier),
+            "log_loss": oof.map(|m| m.log_loss),
+            "evaluated_on": oof.map(|m| m.n),
+        },
+        "prediction_distribution": shares,
+        "drift_metrics": {
+            "feature_drift_score": feature_drift.unwrap_or(0.0),
+            "prediction_drift_score": prediction_psi.as_ref().map_or(0.0, |d| d.psi),
+            "alert_status": alert_status,
+        },
+        "last_retrained": registered_at,
+        "next_retrain_scheduled": next_retrain,
         "model": model.map(|m| serde_json::json!({
             "version": m.version,
             "kind": m.kind,
@@ -117,7 +187,7 @@ pub async fn performance(
         "degraded": loaded.source == ModelSource::Degraded,
         "lifecycle": lifecycle,
         "note": loaded.note,
-        "prediction_distribution": {
+        "prediction_detail": {
             "as_of": as_of,
             "source": source,
             "deals": current_p.len(),
@@ -133,11 +203,13 @@ pub async fn performance(
                 None => "all closed deals, each seen half-way to its close (no model: no training window)".into(),
             },
             "thresholds": {"healthy": "< 0.1", "warning": "< 0.25", "alert": ">= 0.25"},
-            "predictions": psi(&col(0), &current_p, 10),
+            "predictions": prediction_psi,
             "features": {
-                "amount": psi(&col(1), &cur_amount, 10),
-                "deal_age_days": psi(&col(2), &cur_age, 10),
+                "amount": amount_psi,
+                "deal_age_days": age_psi,
             },
         },
-    })))
+    });
+    plain_zeros(&mut body);
+    Ok(Json(body))
 }

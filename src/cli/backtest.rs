@@ -1,16 +1,20 @@
 //! `skygeni backtest --csv FILE --as-of DATE`: replay history and compare the model with the
 //! segment-rate baseline on what really happened.
 use super::JsonFlag;
-use crate::crm::read_csv_file;
+use super::map_args::MapArgs;
+use crate::crm::validate::DateRules;
+use crate::crm::{ReadOptions, read_csv_file_with};
 use crate::engine::{TrainConfig, backtest};
 use chrono::NaiveDate;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct BacktestArgs {
-    /// Historical deals with outcomes (seed CSV schema).
+    /// Historical deals with outcomes (seed schema, a recognised CRM export, or --map).
     #[arg(long, value_parser = super::existing_file)]
     pub csv: PathBuf,
+    #[command(flatten)]
+    pub map: MapArgs,
     /// The date to replay: train on deals closed before it, score deals open on it.
     #[arg(long)]
     pub as_of: NaiveDate,
@@ -19,11 +23,12 @@ pub struct BacktestArgs {
 }
 
 pub async fn run(args: BacktestArgs) -> anyhow::Result<i32> {
-    // Quality rules are checked against today: deals created after the replay date are still
-    // valid history (they are simply not open on it).
+    // The age rule is checked against the replay date (a 2016-2017 export replays 2017), and
+    // deals created after it are still valid history (they are simply not open on it).
     let today = chrono::Utc::now().date_naive();
+    let opts = ReadOptions::new(DateRules::replay(args.as_of, today), args.map.load()?);
     let path = args.csv.clone();
-    let parsed = tokio::task::spawn_blocking(move || read_csv_file(&path, today))
+    let parsed = tokio::task::spawn_blocking(move || read_csv_file_with(&path, &opts))
         .await?
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.csv.display()))?;
     let as_of = args.as_of;

@@ -53,18 +53,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     print!("{}", history_summary(&parsed.deals));
 
     println!("\n2. Replay as of {as_of}: the CRM as it looked that day (later outcomes hidden)");
+    let week_ago = replay_week_before(&store, &tenant, &parsed.deals, as_of).await?;
     let view: Vec<Deal> = parsed
         .deals
         .iter()
         .filter_map(|d| d.as_seen_on(as_of))
         .collect();
-    let counts = store.upsert_deals(&tenant, &view, &mut |_| {}).await?;
+    store.upsert_deals(&tenant, &view, &mut |_| {}).await?;
     let open = view.iter().filter(|d| d.is_open()).count();
     println!(
         "   {} deals stored ({} closed before {as_of}, {open} open on it)",
-        counts.new,
+        view.len(),
         view.len() - open
     );
+    println!("{week_ago}");
 
     let t = Instant::now();
     let history = closed_before(&view, as_of);
@@ -104,11 +106,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
         (lo.min(s.risk_score), hi.max(s.risk_score))
     });
     println!(
-        "   Scores range {lo}–{hi}. With a {:.1}% historical win rate an average deal already has P(lost) ≈ {:.0}%, \
-         and this dataset carries little signal beyond segment rates, so scores cluster near it.",
+        "   Scores range {lo}–{hi}. With a {:.1}% historical win rate an average deal already has P(lost) ≈ {:.0}%.",
         pv.metrics.win_rate * 100.0,
         (1.0 - pv.metrics.win_rate) * 100.0
     );
+    // Said from the measured skill, not assumed: the bundled data has little signal.
+    match report.model.as_ref().and_then(|m| m.skill_line()) {
+        Some(line) => println!(
+            "   {line}: the bundled dataset has little signal, so read the ranking (relative risk) more than the number."
+        ),
+        None => println!("   The model ranks deals beyond segment win rates on this history."),
+    }
     println!("\n5. Pipeline metrics");
     print!("{}", super::render::metrics_text(&pv.metrics));
 
@@ -116,11 +124,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let loaded =
         crate::jobs::models::load_scorer(&store, &tenant, &store.load_deals(&tenant).await?)
             .await?;
-    let top: Vec<(Deal, crate::domain::DealScore)> = pv
-        .deals
+    // Ranked by relative risk: exact P(lost), not the rounded score.
+    let order = crate::engine::rank_order(&pv.scores);
+    let top: Vec<(Deal, crate::domain::DealScore)> = order
         .iter()
         .take(10)
-        .map(|d| {
+        .map(|&i| {
+            let d = &pv.deals[i];
             let mut s = loaded.scorer.score(d, as_of);
             loaded.similar.fill(d, as_of, &mut s);
             (d.clone(), s)
@@ -128,8 +138,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
         .collect();
     let top_refs: Vec<(&Deal, &crate::domain::DealScore)> =
         top.iter().map(|(d, s)| (d, s)).collect();
-    println!("\n6. The 10 deals needing attention");
-    print!("{}", super::render::attention_list(&top_refs, as_of));
+    let ranks = crate::engine::PipelineRanks::from_scores(
+        &pv.scores,
+        loaded.scorer.stats().overall_win_rate,
+    );
+    println!("\n6. The 10 deals needing attention, ranked by relative risk in this pipeline");
+    if let Some(line) = loaded.scorer.skill_line() {
+        println!("   {line}.");
+    }
+    print!(
+        "{}",
+        super::render::attention_list(&top_refs, as_of, Some(&ranks))
+    );
 
     let t = Instant::now();
     let all = parsed.deals.clone();
@@ -157,7 +177,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let all_ranked: Vec<(&Deal, &crate::domain::DealScore)> = top_refs
         .iter()
         .copied()
-        .chain(pv.deals.iter().zip(pv.scores.iter()).skip(top_refs.len()))
+        .chain(
+            order
+                .iter()
+                .skip(top_refs.len())
+                .map(|&i| (&pv.deals[i], &pv.scores[i])),
+        )
         .collect();
     let preview = crate::slack::preview::write_demo_preview(
         out,
@@ -172,21 +197,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     write_json(&out.join("digest.json"), &digest)?;
     let digest_text = blocks::digest_text(&pv.metrics, &top_refs);
     std::fs::write(out.join("digest-slack.txt"), &digest_text)?;
-    // The manager's email digest, rendered from the real templates.
-    let mut content = crate::notify::email::DigestEmail::from_pipeline(
-        "Sales manager",
-        &pv.metrics,
-        &top_refs,
-        &|id| format!("https://your-org.my.salesforce.com/lightning/r/Opportunity/{id}/view"),
-        "https://slack.com/app_redirect?app=SKYGENI",
-        "http://127.0.0.1:8080/settings",
-    );
-    // The same inline charts the scheduled digest sends (written next to digest.html).
-    let digest_images = crate::notify::charts::pipeline_inline_images(&pv.metrics)?;
-    content.charts = crate::jobs::digest::digest_charts(&digest_images);
-    let email = crate::notify::email::EmailRenderer::new()?.digest(&content)?;
-    std::fs::write(out.join("digest.html"), &email.html)?;
-    std::fs::write(out.join("digest.txt"), &email.text)?;
+    // The manager's email digest and the alert email, rendered from the real templates.
+    let email = write_digest_email(out, &pv.metrics, loaded.scorer.stats(), &top_refs)?;
+    if let Some((deal, score)) = top.first() {
+        write_alert_email(out, deal, score)?;
+    }
     write_json(
         &out.join("metrics.json"),
         &serde_json::to_value(&pv.metrics)?,
@@ -199,7 +214,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     );
     write_weekly(&store, &tenant, as_of, out).await?;
     println!(
-        "Done in {:.1} s. Files: alert.json alert.txt slack_alert.json slack_home.json digest.json digest-slack.txt digest.html digest.txt metrics.json backtest.json skygeni-demo.db",
+        "Done in {:.1} s. Files: alert.json alert.txt alert.html alert-email.txt slack_alert.json slack_home.json digest.json digest-slack.txt digest.html digest.txt weekly.html weekly.txt weekly.json metrics.json backtest.json skygeni-demo.db",
         started.elapsed().as_secs_f64()
     );
     store.close().await;
@@ -223,11 +238,12 @@ async fn write_weekly(
     let email = weekly::render_email(
         &summary,
         &weekly::WeeklyLinks {
-            deal_url: &|id| {
-                format!("https://your-org.my.salesforce.com/lightning/r/Opportunity/{id}/view")
-            },
+            deal_url: &demo_deal_url,
             slack_url: "https://slack.com/app_redirect?app=SKYGENI".into(),
-            settings_url: "http://127.0.0.1:8080/settings".into(),
+            settings_url: "https://slack.com/app_redirect?app=SKYGENI&tab=home".into(),
+            unsubscribe_url: None,
+            // The preview page shows the PNGs written beside it (a mail client gets cid:).
+            image_prefix: Some(String::new()),
         },
     )?;
     let render_ms = t.elapsed().as_secs_f64() * 1000.0;
@@ -256,6 +272,117 @@ async fn write_weekly(
         urls.join(" ")
     );
     print!("{}", indent(&email.text));
+    Ok(())
+}
+
+const DEMO_SLACK: &str = "https://slack.com/app_redirect?app=SKYGENI";
+const DEMO_HOME: &str = "https://slack.com/app_redirect?app=SKYGENI&tab=home";
+
+fn demo_deal_url(id: &str) -> String {
+    format!("https://your-org.my.salesforce.com/lightning/r/Opportunity/{id}/view")
+}
+
+/// The week before `as_of`, replayed like the real nightly run would have done it then: the
+/// CRM as it looked that day, a model trained on deals closed before it, and its scores
+/// stored at 02:00 that day. The weekly summary compares with them ("what changed", "did
+/// last week's advice work") and the digest's 7-day trend has a baseline.
+async fn replay_week_before(
+    store: &Store,
+    tenant: &TenantId,
+    deals: &[Deal],
+    as_of: NaiveDate,
+) -> anyhow::Result<String> {
+    let day = as_of - chrono::Duration::days(7);
+    let view: Vec<Deal> = deals.iter().filter_map(|d| d.as_seen_on(day)).collect();
+    store.upsert_deals(tenant, &view, &mut |_| {}).await?;
+    train_and_register(
+        store,
+        &ModelScope::Tenant(tenant.clone()),
+        &closed_before(&view, day),
+        &TrainConfig::default(),
+        false,
+    )
+    .await?;
+    let history = store.load_deals(tenant).await?;
+    let loaded = crate::jobs::models::load_scorer(store, tenant, &history).await?;
+    let open: Vec<Deal> = history.into_iter().filter(|d| d.is_open()).collect();
+    let scores = loaded.scorer.score_batch(&open, day);
+    let at = day.and_hms_opt(2, 0, 0).expect("02:00 exists").and_utc();
+    store
+        .record_scores(tenant, at, &scores, &mut |_| {})
+        .await?;
+    Ok(format!(
+        "   (and the week before: the {} deals open on {day} scored as of that day, for the weekly comparison)",
+        open.len()
+    ))
+}
+
+/// `digest.html` / `digest.txt`: the manager's Daily Pipeline Health Report, with its charts
+/// as `digest-*.png` beside it.
+fn write_digest_email(
+    out: &Path,
+    m: &crate::engine::PipelineMetrics,
+    stats: &crate::engine::SegmentStats,
+    top: &[(&Deal, &crate::domain::DealScore)],
+) -> anyhow::Result<crate::notify::email::RenderedEmail> {
+    use crate::notify::email::{DigestEmail, DigestLinks, EmailRenderer, chart_refs};
+    let mut content = DigestEmail::from_pipeline(
+        "Sales manager",
+        m,
+        stats,
+        top,
+        &DigestLinks {
+            deal_url: &demo_deal_url,
+            full_view_url: DEMO_HOME.into(),
+            slack_url: DEMO_SLACK.into(),
+            settings_url: DEMO_HOME.into(),
+            unsubscribe_url: None,
+        },
+    );
+    let mut images = crate::notify::charts::pipeline_inline_images(m)?;
+    for img in &mut images {
+        img.filename = format!("digest-{}", img.filename);
+        std::fs::write(out.join(&img.filename), &img.bytes)?;
+    }
+    content.charts = chart_refs(&images, Some(""));
+    let email = EmailRenderer::new()?.digest(&content)?;
+    std::fs::write(out.join("digest.html"), &email.html)?;
+    std::fs::write(out.join("digest.txt"), &email.text)?;
+    Ok(email)
+}
+
+/// `alert.html` / `alert-email.txt`: the critical-alert email for the riskiest deal.
+fn write_alert_email(
+    out: &Path,
+    deal: &Deal,
+    score: &crate::domain::DealScore,
+) -> anyhow::Result<()> {
+    use crate::notify::compose::{Links, alert_email};
+    use crate::notify::outbox::{AlertPayload, Recipient};
+    let payload = AlertPayload {
+        alert_id: "demo".into(),
+        deal: deal.clone(),
+        score: score.clone(),
+        previous_score: None,
+        recipient: Recipient {
+            user_id: "owner".into(),
+            name: Some("Deal owner".into()),
+            email: None,
+            slack_user_id: None,
+            role: "owner".into(),
+        },
+        budget: None,
+    };
+    let links = Links {
+        salesforce_url: "https://your-org.my.salesforce.com".into(),
+        slack_app_id: Some("SKYGENI".into()),
+        public_url: "http://127.0.0.1:8080".into(),
+        unsubscribe: None,
+    };
+    let email =
+        crate::notify::email::EmailRenderer::new()?.alert(&alert_email(&payload, &links))?;
+    std::fs::write(out.join("alert.html"), &email.html)?;
+    std::fs::write(out.join("alert-email.txt"), &email.text)?;
     Ok(())
 }
 

@@ -4,16 +4,19 @@ mod audit;
 mod backtest;
 mod demo;
 mod import;
+mod map_args;
 mod metrics;
 mod model;
 mod model_lifecycle;
 mod render;
+mod risk_settings;
 mod rotate_key;
 mod score;
 pub mod score_file;
 mod serve;
 mod sync;
 mod tenant;
+mod top;
 mod train;
 mod users;
 
@@ -43,18 +46,22 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Apply pending database migrations (they also run automatically on start).
     Migrate,
-    /// Import deals from a CSV export (seed schema; extra CRM columns kept).
+    /// Import deals from a CSV export (seed schema, Salesforce/HubSpot/Pipedrive exports, or --map).
     Import(import::ImportArgs),
     /// Train the tenant's model (or the global one) and register it.
     Train(train::TrainArgs),
     /// Score open deals (database), or a CSV file to a CSV file (--csv IN --out OUT).
     Score(score::ScoreArgs),
+    /// The open deals most at risk, ranked by relative risk in the tenant's own pipeline.
+    Top(top::TopArgs),
     /// Pipeline metrics: value, RAPV, optimism gap, REM, risk distribution, trends.
     Metrics(metrics::MetricsArgs),
     /// Replay history at a date and compare the model with the segment-rate baseline.
     Backtest(backtest::BacktestArgs),
     /// Model registry: list, promote, rollback.
     Model(model::ModelArgs),
+    /// Show or set the tenant's risk-band edges and daily alert budget per recipient.
+    RiskSettings(risk_settings::RiskSettingsArgs),
     /// Run the HTTP service (REST API, probes, metrics) on SKYGENI_BIND.
     Serve(serve::ServeArgs),
     /// Print a JWT for the REST API (needs SKYGENI_JWT_SECRET).
@@ -118,6 +125,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Score(args) => {
             score::run(
+                &Store::connect(&settings.database_url).await?,
+                &cli.tenant,
+                args,
+            )
+            .await
+        }
+        Command::RiskSettings(args) => {
+            risk_settings::run(
+                &Store::connect(&settings.database_url).await?,
+                &cli.tenant,
+                args,
+            )
+            .await
+        }
+        Command::Top(args) => {
+            top::run(
                 &Store::connect(&settings.database_url).await?,
                 &cli.tenant,
                 args,

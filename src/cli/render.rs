@@ -1,8 +1,9 @@
 //! Text renderings shared by the commands: model card, metrics, deal lists, backtest.
-use crate::domain::{Deal, DealScore};
+use crate::domain::{Deal, DealScore, RelativeRisk};
 use crate::engine::explain::fmt_money;
 use crate::engine::metrics::ForecastMetrics;
-use crate::engine::{BacktestReport, Model, PipelineMetrics};
+use crate::engine::skill::SkillMethod;
+use crate::engine::{BacktestReport, Model, PipelineMetrics, PipelineRanks};
 
 fn opt(v: Option<f64>) -> String {
     v.map_or("n/a".into(), |x| format!("{x:.3}"))
@@ -34,22 +35,56 @@ pub fn model_card(m: &Model) -> String {
         m.rows.won,
         m.rows.lost
     );
-    out.push_str(&format!(
-        "  Chosen by {}-fold cross-validated log-loss: {}\n",
-        m.metrics.folds, m.metrics.chosen
-    ));
+    let how = match &m.metrics.skill {
+        Some(s) if s.method == SkillMethod::OutOfTime => format!(
+            "out of time (validated on {} deals closed from {})",
+            s.validation_deals,
+            s.validation_from.map_or("-".into(), |d| d.to_string())
+        ),
+        _ => format!("{}-fold cross-validation", m.metrics.folds),
+    };
+    out.push_str(&format!("  Chosen {how}: {}\n", m.metrics.chosen));
     for c in &m.metrics.candidates {
         let mark = if c.name == m.metrics.chosen { "*" } else { " " };
+        let brier = c.brier.map_or(String::new(), |b| format!("  Brier {b:.4}"));
         out.push_str(&format!(
-            "   {mark} {:<40} CV log-loss {:.4}\n",
+            "   {mark} {:<40} log-loss {:.4}{brier}\n",
             c.name, c.cv_log_loss
         ));
     }
     out.push_str(&format!(
-        "  Out-of-fold (calibrated): {}\n",
+        "  Validation (calibrated): {}\n",
         forecast_line(&m.metrics.out_of_fold)
     ));
+    if let Some(s) = &m.metrics.skill {
+        out.push_str(&format!(
+            "  Skill: ROC-AUC {} vs segment rates {}; Brier {:.4} vs {:.4} ({:+.4})\n  Why: {}\n",
+            opt(s.auc),
+            opt(s.baseline_auc),
+            s.brier,
+            s.baseline_brier,
+            -s.brier_gain(),
+            s.note
+        ));
+    }
+    if let Some(line) = m.skill_line() {
+        out.push_str(&format!("  {line}.\n"));
+    }
     out
+}
+
+/// The absolute score and where it stands in the tenant's pipeline, e.g.
+/// "72/100 high · riskier than 92 % of your open deals; 9 pp above your usual loss rate".
+pub fn score_with_relative(s: &DealScore, rel: Option<&RelativeRisk>) -> String {
+    match rel {
+        Some(r) => format!(
+            "{}/100 {} · {}",
+            s.risk_score,
+            s.risk_category.as_str(),
+            r.sentence()
+        ),
+        None => format!("{}/100 {}", s.risk_score, s.risk_category.as_str()),
+    }
 }
 
 pub fn metrics_text(m: &PipelineMetrics) -> String {
@@ -108,9 +143,14 @@ pub fn metrics_text(m: &PipelineMetrics) -> String {
 }
 
 /// The deals needing attention: score, category, amount, age, 3 factors and first action.
-pub fn attention_list(pairs: &[(&Deal, &DealScore)], as_of: chrono::NaiveDate) -> String {
+pub fn attention_list(
+    pairs: &[(&Deal, &DealScore)],
+    as_of: chrono::NaiveDate,
+    ranks: Option<&PipelineRanks>,
+) -> String {
     let mut out = String::new();
     for (i, (d, s)) in pairs.iter().enumerate() {
+        let rel = ranks.map(|r| r.of(s));
         let name = d
             .company
             .clone()
@@ -128,6 +168,9 @@ pub fn attention_list(pairs: &[(&Deal, &DealScore)], as_of: chrono::NaiveDate) -
             d.product_type,
             d.age_on(as_of)
         ));
+        if let Some(r) = rel {
+            out.push_str(&format!("       {}\n", r.sentence()));
+        }
         for f in &s.risk_factors {
             out.push_str(&format!(
                 "       risk {:+5.1} pp  {}\n",

@@ -1,7 +1,10 @@
 //! `skygeni score`: batch-score the tenant's open deals in the database, or score a CSV file
 //! to a CSV file with no database (`--csv IN --out OUT`).
 use super::JsonFlag;
+use super::map_args::MapArgs;
+use crate::crm::ReadOptions;
 use crate::domain::TenantId;
+use crate::engine::PipelineRanks;
 use crate::jobs::batch::score_open_deals;
 use crate::store::{AuditEntry, Store};
 use chrono::NaiveDate;
@@ -22,9 +25,12 @@ pub struct ScoreArgs {
     /// History CSV to train on first (with --csv).
     #[arg(long, requires = "csv", value_parser = super::existing_file)]
     pub train: Option<PathBuf>,
-    /// Score as of this date (deal ages and calendar features); default today.
+    /// Score as of this date (deal ages, calendar features, data-quality rules); default today.
     #[arg(long)]
     pub as_of: Option<NaiveDate>,
+    /// Column mapping for --csv and --train files (as for import).
+    #[command(flatten)]
+    pub map: MapArgs,
     #[command(flatten)]
     pub json: JsonFlag,
 }
@@ -52,7 +58,18 @@ pub async fn run(store: &Store, tenant: &TenantId, args: ScoreArgs) -> anyhow::R
         bar.set_length(total);
         bar.set_position(done);
     };
-    let (summary, ..) = score_open_deals(store, tenant, as_of, &mut tick).await?;
+    let (summary, deals, scores, loaded) =
+        score_open_deals(store, tenant, as_of, &mut tick).await?;
+    let ranks = PipelineRanks::from_scores(&scores, loaded.scorer.stats().overall_win_rate);
+    let skill_line = loaded.scorer.skill_line();
+    // The five deals most at risk relative to this pipeline (highest P(lost) first).
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| {
+        scores[a]
+            .win_probability
+            .total_cmp(&scores[b].win_probability)
+    });
+    order.truncate(5);
     bar.finish_and_clear();
     let detail = serde_json::to_value(&summary)?;
     store
@@ -68,7 +85,16 @@ pub async fn run(store: &Store, tenant: &TenantId, args: ScoreArgs) -> anyhow::R
         )
         .await?;
     if args.json.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        let mut v = serde_json::to_value(&summary)?;
+        v["skill_line"] = serde_json::json!(skill_line);
+        v["top"] = order
+            .iter()
+            .map(|&i| {
+                serde_json::json!({"deal_id": deals[i].deal_id, "risk_score": scores[i].risk_score,
+                    "relative_risk": ranks.of(&scores[i])})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
             "Scored {} open deals of tenant {tenant} as of {as_of} with {} ({:?}) in {:.2} s scoring + {:.2} s writing = {:.0} deals/s",
@@ -81,6 +107,19 @@ pub async fn run(store: &Store, tenant: &TenantId, args: ScoreArgs) -> anyhow::R
         );
         if !summary.note.is_empty() {
             println!("Note: {}", summary.note);
+        }
+        if let Some(line) = skill_line {
+            println!("{line}.");
+        }
+        if !order.is_empty() {
+            println!("Most at risk in this pipeline:");
+        }
+        for &i in &order {
+            println!(
+                "  {:<14} {}",
+                deals[i].deal_id,
+                super::render::score_with_relative(&scores[i], Some(&ranks.of(&scores[i])))
+            );
         }
     }
     Ok(0)
@@ -95,9 +134,12 @@ pub async fn run_file(args: ScoreArgs) -> anyhow::Result<i32> {
         .as_of
         .unwrap_or_else(|| chrono::Utc::now().date_naive());
     let (model, train) = (args.model.clone(), args.train.clone());
+    let mapping = args.map.load()?;
     let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let scorer = super::score_file::scorer_for(model.as_deref(), train.as_deref(), as_of)?;
-        super::score_file::score_csv_file(&input, &output, &scorer, as_of)
+        let scorer =
+            super::score_file::scorer_with(model.as_deref(), train.as_deref(), as_of, &mapping)?;
+        let opts = ReadOptions::new(as_of, mapping);
+        super::score_file::score_csv_file_with(&input, &output, &scorer, &opts)
     })
     .await??;
     if args.json.json {

@@ -37,10 +37,13 @@ use csv_out::write_row;
 #[cfg(test)]
 use csv_out::{push_fixed, write_factor, write_field};
 
+use crate::crm::columns::{ColumnIndex, resolve};
 use crate::crm::csv_import::{
-    self, ColumnIndex, StructuralError, field_count_detail, is_blank, raw_deal,
+    self, ReadOptions, StructuralError, field_count_detail, is_blank, raw_deal,
 };
+use crate::crm::mapping::ColumnMapping;
 use crate::crm::report::{QualityReport, RowIssue};
+use crate::crm::validate::DateRules;
 use crate::crm::validate::validate_row;
 use crate::domain::Deal;
 use crate::engine::{Model, Scorer, SegmentStats, TrainConfig, train};
@@ -96,10 +99,22 @@ pub fn score_csv_file(
     scorer: &Scorer,
     as_of: NaiveDate,
 ) -> anyhow::Result<ScoreFileSummary> {
+    let opts = ReadOptions::new(as_of, ColumnMapping::default());
+    score_csv_file_with(input, output, scorer, &opts)
+}
+
+/// [`score_csv_file`] with a column mapping (presets are always detected); deals are scored
+/// as of `opts.rules.as_of`.
+pub fn score_csv_file_with(
+    input: &Path,
+    output: &Path,
+    scorer: &Scorer,
+    opts: &ReadOptions,
+) -> anyhow::Result<ScoreFileSummary> {
     let started = Instant::now();
     let bytes =
         std::fs::read(input).with_context(|| format!("failed to read {}", input.display()))?;
-    let scored = score_chunks(&bytes, scorer, as_of)
+    let scored = score_chunks(&bytes, scorer, opts)
         .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
     let mut name = output.file_name().unwrap_or_default().to_os_string();
     name.push(".partial");
@@ -122,7 +137,8 @@ pub fn score_csv_bytes(
     as_of: NaiveDate,
 ) -> Result<ScoreFileSummary, ScoreFileError> {
     let started = Instant::now();
-    let scored = score_chunks(input, scorer, as_of)?;
+    let opts = ReadOptions::new(as_of, ColumnMapping::default());
+    let scored = score_chunks(input, scorer, &opts)?;
     scored.write_to(out)?;
     Ok(scored.summary(scorer, started))
 }
@@ -135,6 +151,16 @@ pub fn scorer_for(
     history_csv: Option<&Path>,
     as_of: NaiveDate,
 ) -> anyhow::Result<Scorer> {
+    scorer_with(model_file, history_csv, as_of, &ColumnMapping::default())
+}
+
+/// [`scorer_for`] reading the history with `mapping` (the same `--map` as the scored file).
+pub fn scorer_with(
+    model_file: Option<&Path>,
+    history_csv: Option<&Path>,
+    as_of: NaiveDate,
+    mapping: &ColumnMapping,
+) -> anyhow::Result<Scorer> {
     match (model_file, history_csv) {
         (Some(path), None) => {
             let text = std::fs::read_to_string(path)
@@ -146,7 +172,8 @@ pub fn scorer_for(
             Ok(Scorer::new(Some(model), stats))
         }
         (None, Some(path)) => {
-            let parsed = csv_import::read_csv_file(path, as_of)
+            let opts = ReadOptions::new(as_of, mapping.clone());
+            let parsed = csv_import::read_csv_file_with(path, &opts)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             let closed: Vec<Deal> = parsed
                 .deals
@@ -234,17 +261,18 @@ struct ChunkResult {
 fn score_chunks(
     input: &[u8],
     scorer: &Scorer,
-    as_of: NaiveDate,
+    opts: &ReadOptions,
 ) -> Result<Scored, StructuralError> {
     let text = csv_import::decode(input)?.as_bytes();
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text);
     let header = rdr.headers().map_err(|e| csv_import::syntax(&e))?.clone();
-    let idx = csv_import::column_index(&header)?;
+    let idx = resolve(&header, &opts.mapping)?.index;
+    let rules = opts.rules;
     let body_start = (rdr.position().byte() as usize).min(text.len());
     let body = &text[body_start..];
     let results: Vec<ChunkResult> = split_records(body)
         .par_iter()
-        .map(|chunk| score_chunk(chunk, &header, &idx, scorer, as_of))
+        .map(|chunk| score_chunk(chunk, &header, &idx, scorer, rules))
         .collect();
 
     let mut line_base = count_newlines(&text[..body_start]);
@@ -317,8 +345,9 @@ fn score_chunk(
     header: &csv::StringRecord,
     idx: &ColumnIndex,
     scorer: &Scorer,
-    as_of: NaiveDate,
+    rules: DateRules,
 ) -> ChunkResult {
+    let as_of = rules.as_of;
     let mut res = ChunkResult {
         out: Vec::with_capacity(chunk.len()),
         ..ChunkResult::default()
@@ -368,7 +397,7 @@ fn score_chunk(
             res.report.reject("wrong_field_count", issue(detail));
             continue;
         }
-        match validate_row(&raw, as_of) {
+        match validate_row(&raw, rules) {
             Err(rej) => res.report.reject(rej.rule, issue(rej.detail)),
             Ok((deal, notes)) => {
                 res.report.accepted += 1;

@@ -8,7 +8,7 @@ use crate::jobs::scheduler::{Scheduler, SchedulerConfig, SystemClock};
 use crate::notify::compose::Links;
 use crate::notify::dispatcher::{DispatchConfig, Dispatcher};
 use crate::notify::senders::{ChatSender, EmailSender};
-use crate::notify::sendgrid::SendGridClient;
+use crate::notify::sendgrid::{SendGridClient, email_refusal};
 use crate::notify::slack_dm::{BotTokens, SlackDmSender};
 use std::sync::Arc;
 
@@ -32,14 +32,12 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<i3
     if let Some(b) = args.bind {
         settings.bind = b;
     }
-    match &settings.jwt_secret {
-        None => {
-            tracing::warn!("SKYGENI_JWT_SECRET is not set: every /v1 request will be refused (401)")
-        }
-        Some(s) if secrecy::ExposeSecret::expose_secret(s).len() < 32 => tracing::warn!(
-            "SKYGENI_JWT_SECRET is shorter than 32 bytes; use a long random secret for HS256"
-        ),
-        Some(_) => {}
+    let problems = settings.secret_problems();
+    if !problems.is_empty() {
+        anyhow::bail!("refusing to start: {}", problems.join("; "));
+    }
+    if settings.jwt_secret.is_none() {
+        tracing::warn!("SKYGENI_JWT_SECRET is not set: every /v1 request will be refused (401)");
     }
     if args.no_http && args.no_scheduler && args.no_dispatcher {
         anyhow::bail!(
@@ -59,19 +57,26 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<i3
     let mut workers = tokio::task::JoinSet::new();
     let links = Links::from_settings(&settings);
     if !args.no_dispatcher {
-        let email: Option<Arc<dyn EmailSender>> = match &settings.sendgrid_api_key {
-            Some(key) => Some(Arc::new(SendGridClient::new(
-                &settings.sendgrid_api_url,
-                key.clone(),
-                &settings.email_from,
-            )?)),
-            None => {
-                tracing::warn!(
-                    "SENDGRID_API_KEY is not set: email deliveries will be dead-lettered"
-                );
-                None
-            }
-        };
+        let email: Option<Arc<dyn EmailSender>> =
+            match (&settings.sendgrid_api_key, email_refusal(&settings)) {
+                (Some(key), None) => Some(Arc::new(SendGridClient::new(
+                    &settings.sendgrid_api_url,
+                    key.clone(),
+                    &settings.email_from,
+                )?)),
+                (Some(_), Some(why)) => {
+                    // Said on stderr too: the admin who set the key expects email to work.
+                    eprintln!("email is OFF: {why}");
+                    tracing::error!("email is off: {why}; email deliveries will be dead-lettered");
+                    None
+                }
+                (None, _) => {
+                    tracing::warn!(
+                        "SENDGRID_API_KEY is not set: email deliveries will be dead-lettered"
+                    );
+                    None
+                }
+            };
         let chat: Arc<dyn ChatSender> = Arc::new(SlackDmSender::new(
             &state.slack.api,
             BotTokens::App(state.clone()),
@@ -134,6 +139,13 @@ pub fn token(settings: &Settings, tenant: &TenantId, args: TokenArgs) -> anyhow:
     };
     if args.ttl <= 0 {
         anyhow::bail!("--ttl must be a positive number of seconds");
+    }
+    if args.ttl as u64 > settings.jwt_max_lifetime_secs {
+        anyhow::bail!(
+            "--ttl {} is longer than the server accepts (SKYGENI_JWT_MAX_LIFETIME_SECS = {})",
+            args.ttl,
+            settings.jwt_max_lifetime_secs
+        );
     }
     println!(
         "{}",

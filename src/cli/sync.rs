@@ -2,7 +2,7 @@
 //! report); `--jwt-username` first connects the org with the JWT bearer flow,
 //! `--field-mapping` sets which fields hold industry, region and product.
 use crate::config::Settings;
-use crate::crm::salesforce::{SyncContext, oauth, sync_tenant};
+use crate::crm::salesforce::{SyncContext, oauth, sync_tenant_with};
 use crate::crypto::SecretBox;
 use crate::domain::TenantId;
 use crate::store::Store;
@@ -22,6 +22,9 @@ pub struct SyncArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Sync even while an earlier sync's deferral (API limit, outage) lasts.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub async fn run(settings: Settings, tenant: &TenantId, args: SyncArgs) -> anyhow::Result<i32> {
@@ -57,10 +60,11 @@ pub async fn run(settings: Settings, tenant: &TenantId, args: SyncArgs) -> anyho
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let report = sync_tenant(
+    let report = sync_tenant_with(
         &ctx,
         tenant,
         chrono::Utc::now(),
+        args.force,
         &mut |stage, done, total| {
             bar.set_message(stage.to_string());
             bar.set_length(total.max(1));
@@ -72,7 +76,28 @@ pub async fn run(settings: Settings, tenant: &TenantId, args: SyncArgs) -> anyho
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("Salesforce sync for {tenant}: {}", report.status);
+        if report.status == "deferred" && report.pulled == 0 && report.api_calls == 0 {
+            // Nothing ran: say so, until when, why, and how to override.
+            println!(
+                "Salesforce sync for {tenant} not run: deferred until {} because {}",
+                report
+                    .deferred_until
+                    .map(|u| u.to_rfc3339())
+                    .unwrap_or_else(|| "later".into()),
+                report.detail.as_deref().unwrap_or("of an earlier failure"),
+            );
+            println!("  run `skygeni sync --force` to sync now anyway");
+            return Ok(2);
+        }
+        println!(
+            "Salesforce sync for {tenant}: {}{}",
+            report.status,
+            if report.forced {
+                " (forced during a deferral)"
+            } else {
+                ""
+            }
+        );
         if let Some(until) = report.deferred_until {
             println!("  deferred until {until}");
         }
@@ -106,11 +131,12 @@ pub async fn run(settings: Settings, tenant: &TenantId, args: SyncArgs) -> anyho
             report.users
         );
         println!(
-            "  scored {}; written back {} ({} unchanged, {} to retry, {} deleted in Salesforce){}",
+            "  scored {}; written back {} ({} unchanged, {} to retry, {} refused, {} deleted in Salesforce){}",
             report.scored,
             report.written_back,
             report.writeback_unchanged,
             report.writeback_failed,
+            report.writeback_rejected,
             report.writeback_skipped,
             if report.used_bulk_ingest {
                 " via Bulk API 2.0"
@@ -119,9 +145,25 @@ pub async fn run(settings: Settings, tenant: &TenantId, args: SyncArgs) -> anyho
             }
         );
         println!(
-            "  Tasks: {} created, {} already created, {} failed; {} Salesforce API calls",
-            report.tasks_created, report.tasks_skipped, report.tasks_failed, report.api_calls
+            "  Tasks: {} created, {} already in the org, {} already created, {} failed; {} Salesforce API calls",
+            report.tasks_created,
+            report.tasks_matched,
+            report.tasks_skipped,
+            report.tasks_failed,
+            report.api_calls
         );
+        for e in report.record_errors.iter().filter(|e| e.permanent) {
+            println!(
+                "  REFUSED {} {}: {}: {}",
+                e.object, e.record_id, e.status_code, e.message
+            );
+        }
+        if !report.writeback_refused.is_empty() {
+            println!(
+                "  {} Opportunities refuse SkyGeni's risk fields until fixed in Salesforce (see the data-quality report)",
+                report.writeback_refused.len()
+            );
+        }
         if report.quality.rows_read > 0 {
             print!("{}", report.quality.render_text());
         }

@@ -2,9 +2,12 @@
 //!
 //! Structural problems (empty, binary, not UTF-8, missing required column) stop the import
 //! with one clear error; row problems reject just that row, with its line number.
+use super::columns::{ColumnIndex, resolve};
+use super::mapping::ColumnMapping;
+use super::owners::owner_of;
 use super::report::{QualityReport, RowIssue};
-use super::validate::{RawDeal, validate_row};
-use crate::domain::Deal;
+use super::validate::{DateRules, RawDeal, validate_row};
+use crate::domain::{Deal, DealOwner};
 use chrono::NaiveDate;
 use std::collections::HashMap;
 use std::path::Path;
@@ -24,8 +27,21 @@ pub enum StructuralError {
         "the file is not valid UTF-8 (first bad byte at offset {offset}); save it as UTF-8 CSV"
     )]
     NotUtf8 { offset: usize },
-    #[error("missing required column(s): {missing}; found: {found}")]
+    #[error(
+        "missing required column(s): {missing}; the file's headers: {found}. Map a header with \
+         --map COLUMN=\"Header\" (repeatable) or --mapping FILE.toml"
+    )]
     MissingColumns { missing: String, found: String },
+    #[error(
+        "the mapping names header {header:?} for {column}, but the file has no such header \
+         (closest: {closest:?}); the file's headers: {found}"
+    )]
+    MappedHeaderMissing {
+        column: String,
+        header: String,
+        found: String,
+        closest: String,
+    },
     #[error("column {0:?} appears twice in the header")]
     DuplicateColumn(String),
     #[error("the file has a header but no data rows")]
@@ -39,54 +55,67 @@ pub enum StructuralError {
 pub struct ParsedFile {
     pub deals: Vec<Deal>,
     pub report: QualityReport,
+    /// Deal owners named in the file (owner email and/or name columns), one per user id.
+    pub owners: Vec<DealOwner>,
+    /// The CRM preset recognised from the header, if any.
+    pub preset: Option<&'static str>,
+    /// Seed column → the file's headers that were used (what a saved mapping replays).
+    pub mapping: ColumnMapping,
 }
 
-/// Seed column names and the CRM spellings accepted for them.
-const COLUMNS: [(&str, &[&str]); 16] = [
-    ("deal_id", &["deal_id", "id", "opportunity_id"]),
-    ("created_date", &["created_date", "createddate", "created"]),
-    ("closed_date", &["closed_date", "close_date", "closedate"]),
-    (
-        "sales_rep_id",
-        &["sales_rep_id", "owner_id", "ownerid", "sales_rep"],
-    ),
-    ("industry", &["industry"]),
-    ("region", &["region"]),
-    ("product_type", &["product_type", "product"]),
-    ("lead_source", &["lead_source", "leadsource"]),
-    (
-        "deal_stage",
-        &["deal_stage", "stage", "stagename", "stage_name"],
-    ),
-    ("deal_amount", &["deal_amount", "amount"]),
-    ("sales_cycle_days", &["sales_cycle_days"]),
-    ("outcome", &["outcome"]),
-    ("company", &["company", "account", "account_name"]),
-    ("deal_name", &["deal_name", "name", "opportunity_name"]),
-    ("owner_email", &["owner_email", "email"]),
-    (
-        "last_activity_date",
-        &["last_activity_date", "lastactivitydate"],
-    ),
-];
-const REQUIRED: [&str; 4] = ["deal_id", "created_date", "deal_stage", "deal_amount"];
+/// How to read a file: the date window of the rules and an explicit column mapping.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    pub rules: DateRules,
+    /// Empty: presets and the seed spellings alone.
+    pub mapping: ColumnMapping,
+}
+
+impl ReadOptions {
+    pub fn new(rules: impl Into<DateRules>, mapping: ColumnMapping) -> Self {
+        ReadOptions {
+            rules: rules.into(),
+            mapping,
+        }
+    }
+}
 
 pub fn read_csv_file(path: &Path, as_of: NaiveDate) -> Result<ParsedFile, StructuralError> {
+    read_csv_file_with(path, &ReadOptions::new(as_of, ColumnMapping::default()))
+}
+
+pub fn read_csv_file_with(path: &Path, opts: &ReadOptions) -> Result<ParsedFile, StructuralError> {
     let bytes = std::fs::read(path).map_err(|e| StructuralError::Io {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    parse_csv_bytes(&bytes, as_of)
+    parse_csv_with(&bytes, opts)
 }
 
-/// Check the bytes, map the header, apply the rules to every row.
+/// Check the bytes, map the header, apply the rules (dated `as_of`) to every row.
 pub fn parse_csv_bytes(bytes: &[u8], as_of: NaiveDate) -> Result<ParsedFile, StructuralError> {
+    parse_csv_with(bytes, &ReadOptions::new(as_of, ColumnMapping::default()))
+}
+
+/// The header of a CSV (after the structural checks), for looking up a saved mapping.
+pub fn read_header(bytes: &[u8]) -> Result<csv::StringRecord, StructuralError> {
+    let text = decode(bytes)?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    Ok(rdr.headers().map_err(|e| syntax(&e))?.clone())
+}
+
+/// Check the bytes, map the header (explicit mapping, preset, seed spellings), apply the rules.
+pub fn parse_csv_with(bytes: &[u8], opts: &ReadOptions) -> Result<ParsedFile, StructuralError> {
     let text = decode(bytes)?;
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
     let header = rdr.headers().map_err(|e| syntax(&e))?.clone();
-    let idx = column_index(&header)?;
+    let resolved = resolve(&header, &opts.mapping)?;
+    let idx = resolved.index;
+    let mut owners: HashMap<String, DealOwner> = HashMap::new();
 
     let mut report = QualityReport::default();
     let mut deals = Vec::new();
@@ -118,7 +147,7 @@ pub fn parse_csv_bytes(bytes: &[u8], as_of: NaiveDate) -> Result<ParsedFile, Str
             );
             continue;
         }
-        match validate_row(&raw, as_of) {
+        match validate_row(&raw, opts.rules) {
             Err(rej) => report.reject(rej.rule, issue(rej.detail)),
             Ok((deal, notes)) => {
                 if let Some(first) = seen.get(&deal.deal_id) {
@@ -129,6 +158,9 @@ pub fn parse_csv_bytes(bytes: &[u8], as_of: NaiveDate) -> Result<ParsedFile, Str
                     continue;
                 }
                 seen.insert(deal.deal_id.clone(), line);
+                if let Some(owner) = owner_of(&raw, &deal) {
+                    owners.insert(owner.user_id.clone(), owner);
+                }
                 for (rule, detail) in notes {
                     report.warn(rule, issue(detail));
                 }
@@ -141,9 +173,14 @@ pub fn parse_csv_bytes(bytes: &[u8], as_of: NaiveDate) -> Result<ParsedFile, Str
     }
     flag_amount_outliers(&deals, &mut report);
     report.accepted = deals.len() as u64;
+    let mut owners: Vec<DealOwner> = owners.into_values().collect();
+    owners.sort_by(|a, b| a.user_id.cmp(&b.user_id));
     Ok(ParsedFile {
         deals: deals.into_iter().map(|(_, d)| d).collect(),
         report,
+        owners,
+        preset: resolved.preset,
+        mapping: resolved.used,
     })
 }
 
@@ -172,18 +209,17 @@ pub(crate) fn syntax(e: &csv::Error) -> StructuralError {
     }
 }
 
-/// For each seed column (in `COLUMNS` order), its position in the file, if present.
-pub(crate) type ColumnIndex = [Option<usize>; COLUMNS.len()];
-
-/// Maps the header onto the seed columns; missing required or duplicate columns are errors.
-pub(crate) fn column_index(header: &csv::StringRecord) -> Result<ColumnIndex, StructuralError> {
-    let index = map_header(header)?;
-    Ok(COLUMNS.map(|(name, _)| index.get(name).copied()))
-}
-
 /// The cells of one record by meaning (shared by every CSV reader so the mapping is one).
+/// A seed column fed by several file columns takes the first non-empty cell.
 pub(crate) fn raw_deal<'a>(idx: &ColumnIndex, record: &'a csv::StringRecord) -> RawDeal<'a> {
-    let get = |i: usize| idx[i].and_then(|c| record.get(c));
+    let get = |i: usize| match idx[i].as_slice() {
+        [] => None,
+        [c] => record.get(*c),
+        cols => cols
+            .iter()
+            .filter_map(|&c| record.get(c))
+            .find(|v| !v.trim().is_empty()),
+    };
     RawDeal {
         deal_id: get(0),
         created_date: get(1),
@@ -201,6 +237,9 @@ pub(crate) fn raw_deal<'a>(idx: &ColumnIndex, record: &'a csv::StringRecord) -> 
         deal_name: get(13),
         owner_email: get(14),
         last_activity_date: get(15),
+        owner_name: get(16),
+        won_flag: get(17),
+        closed_flag: get(18),
     }
 }
 
@@ -249,47 +288,16 @@ pub(crate) fn field_count_detail(record: &csv::StringRecord, header: &csv::Strin
     format!("{} fields, the header has {}", record.len(), header.len())
 }
 
-/// Header names → seed column names, via the accepted spellings.
-fn map_header(header: &csv::StringRecord) -> Result<HashMap<&'static str, usize>, StructuralError> {
-    let mut index = HashMap::new();
-    for (i, name) in header.iter().enumerate() {
-        let norm = name
-            .trim()
-            .to_ascii_lowercase()
-            .replace([' ', '-', '.'], "_");
-        let canon = COLUMNS
-            .iter()
-            .find(|(_, aliases)| aliases.contains(&norm.as_str()));
-        if let Some((canon, _)) = canon
-            && index.insert(*canon, i).is_some()
-        {
-            return Err(StructuralError::DuplicateColumn(name.trim().to_string()));
-        }
-    }
-    let missing: Vec<&str> = REQUIRED
-        .iter()
-        .copied()
-        .filter(|c| !index.contains_key(c))
-        .collect();
-    if !missing.is_empty() {
-        let found: Vec<&str> = header.iter().map(str::trim).collect();
-        return Err(StructuralError::MissingColumns {
-            missing: missing.join(", "),
-            found: found.join(", "),
-        });
-    }
-    Ok(index)
-}
-
 /// Amounts more than 3 standard deviations from the mean are kept but flagged.
 fn flag_amount_outliers(deals: &[(u64, Deal)], report: &mut QualityReport) {
-    let n = deals.len() as f64;
+    // Deals kept without an amount (stored as 0) are already flagged and would skew the mean.
+    let priced = || deals.iter().filter(|(_, d)| d.amount > 0.0);
+    let n = priced().count() as f64;
     if n < 3.0 {
         return;
     }
-    let mean = deals.iter().map(|(_, d)| d.amount).sum::<f64>() / n;
-    let sd = (deals
-        .iter()
+    let mean = priced().map(|(_, d)| d.amount).sum::<f64>() / n;
+    let sd = (priced()
         .map(|(_, d)| (d.amount - mean).powi(2))
         .sum::<f64>()
         / n)
@@ -297,7 +305,7 @@ fn flag_amount_outliers(deals: &[(u64, Deal)], report: &mut QualityReport) {
     if sd == 0.0 {
         return;
     }
-    for (line, d) in deals {
+    for (line, d) in priced() {
         let z = (d.amount - mean) / sd;
         if z.abs() > 3.0 {
             let detail = format!(

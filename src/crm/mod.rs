@@ -1,10 +1,18 @@
-//! Deal sources: the CSV importer today (Salesforce joins later) and data-quality checks.
+//! Deal sources: the CSV importer (presets, mappings), Salesforce, and data-quality checks.
+pub mod columns;
 pub mod csv_import;
 pub mod dates;
+pub mod mapping;
+pub mod owners;
+pub mod presets;
 pub mod report;
 pub mod salesforce;
 pub mod synthetic;
 pub mod validate;
 
-pub use csv_import::{ParsedFile, StructuralError, parse_csv_bytes, read_csv_file};
+pub use csv_import::{
+    ParsedFile, ReadOptions, StructuralError, parse_csv_bytes, parse_csv_with, read_csv_file,
+    read_csv_file_with, read_header,
+};
+pub use mapping::ColumnMapping;
 pub use report::QualityReport;

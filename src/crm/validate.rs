@@ -1,13 +1,12 @@
 //! Data-quality rules for one incoming deal row: hard rules reject the row, soft rules
 //! normalise or flag it. Shared by every CRM source.
 use super::dates::parse_date;
+use super::owners::split_owner;
 use crate::domain::{Deal, Outcome};
 use chrono::NaiveDate;
 
-/// Amounts must be positive and below this (the design's sanity bound).
-pub const MAX_AMOUNT: f64 = 10_000_000.0;
-/// Created dates older than this many years before the as-of date are rejected.
-pub const MAX_AGE_YEARS: i32 = 5;
+use crate::domain::deal::plausible_amount;
+pub use crate::domain::deal::{MAX_AGE_YEARS, MAX_AMOUNT};
 
 /// The raw text cells of one row, by meaning; `None` when the column is absent.
 #[derive(Debug, Default, Clone)]
@@ -28,6 +27,45 @@ pub struct RawDeal<'a> {
     pub deal_name: Option<&'a str>,
     pub owner_email: Option<&'a str>,
     pub last_activity_date: Option<&'a str>,
+    /// The owner as the CRM names them: "Jane Doe", "jane@x.com" or "Jane Doe <jane@x.com>".
+    pub owner_name: Option<&'a str>,
+    /// Salesforce report flags (`Won`, `Closed`: 1/0, true/false).
+    pub won_flag: Option<&'a str>,
+    pub closed_flag: Option<&'a str>,
+}
+
+/// The window a row's `created_date` must fall in: at most [`MAX_AGE_YEARS`] before `as_of`
+/// and not after `newest`. For import and scoring `newest` is `as_of`; a backtest replays an
+/// earlier date from a file that also holds the later history, so its `newest` is today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateRules {
+    pub as_of: NaiveDate,
+    pub newest: NaiveDate,
+}
+
+impl From<NaiveDate> for DateRules {
+    fn from(as_of: NaiveDate) -> Self {
+        DateRules {
+            as_of,
+            newest: as_of,
+        }
+    }
+}
+
+impl DateRules {
+    /// Rules for replaying `as_of` from a file written up to `today`.
+    pub fn replay(as_of: NaiveDate, today: NaiveDate) -> Self {
+        DateRules {
+            as_of,
+            newest: today.max(as_of),
+        }
+    }
+
+    pub fn oldest(&self) -> NaiveDate {
+        self.as_of
+            .checked_sub_months(chrono::Months::new(12 * MAX_AGE_YEARS as u32))
+            .unwrap_or(NaiveDate::MIN)
+    }
 }
 
 /// Why a row was rejected: a stable rule code and a sentence for the user.
@@ -47,12 +85,16 @@ fn reject(rule: &'static str, detail: impl Into<String>) -> Rejection {
 /// Soft-rule notes about an accepted row.
 pub type Notes = Vec<(&'static str, String)>;
 
-fn cell(v: Option<&str>) -> Option<&str> {
+pub(crate) fn cell(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// Apply the hard and soft rules to one row.
-pub fn validate_row(raw: &RawDeal<'_>, as_of: NaiveDate) -> Result<(Deal, Notes), Rejection> {
+/// Apply the hard and soft rules to one row, dated by `rules` (or a plain as-of date).
+pub fn validate_row(
+    raw: &RawDeal<'_>,
+    rules: impl Into<DateRules>,
+) -> Result<(Deal, Notes), Rejection> {
+    let rules = rules.into();
     let mut notes = Notes::new();
     let deal_id =
         cell(raw.deal_id).ok_or_else(|| reject("missing_required", "deal_id is empty"))?;
@@ -62,40 +104,38 @@ pub fn validate_row(raw: &RawDeal<'_>, as_of: NaiveDate) -> Result<(Deal, Notes)
             "deal_id is longer than 128 characters",
         ));
     }
-    let amount_raw =
-        cell(raw.amount).ok_or_else(|| reject("missing_required", "amount is empty"))?;
     let created_raw = cell(raw.created_date)
         .ok_or_else(|| reject("missing_required", "created_date is empty"))?;
     let stage =
         cell(raw.deal_stage).ok_or_else(|| reject("missing_required", "deal_stage is empty"))?;
-
-    let amount = parse_amount(amount_raw).ok_or_else(|| {
-        reject(
-            "bad_amount",
-            format!("amount {amount_raw:?} is not a number"),
-        )
-    })?;
-    if !(amount > 0.0 && amount < MAX_AMOUNT) {
-        return Err(reject(
-            "amount_out_of_range",
-            format!("amount {amount} is not in (0, 10,000,000)"),
-        ));
-    }
+    let amount_raw = cell(raw.amount);
+    let amount = match amount_raw {
+        None => None,
+        Some(a) => Some(
+            parse_amount(a)
+                .ok_or_else(|| reject("bad_amount", format!("amount {a:?} is not a number")))?,
+        ),
+    };
     let created = parse_date(created_raw).ok_or_else(|| {
         reject(
             "bad_date",
             format!("created_date {created_raw:?} is not a date"),
         )
     })?;
-    let oldest = as_of
-        .checked_sub_months(chrono::Months::new(12 * MAX_AGE_YEARS as u32))
-        .unwrap_or(NaiveDate::MIN);
-    if created < oldest || created > as_of {
+    if created < rules.oldest() {
         return Err(reject(
             "created_date_out_of_range",
             format!(
-                "created_date {created} is not within the {MAX_AGE_YEARS} years before {as_of}"
+                "created_date {created} is more than {MAX_AGE_YEARS} years before {as_of} \
+                 (for older history pass --as-of a date near it)",
+                as_of = rules.as_of
             ),
+        ));
+    }
+    if created > rules.newest {
+        return Err(reject(
+            "created_date_out_of_range",
+            format!("created_date {created} is after {}", rules.newest),
         ));
     }
     let closed = match cell(raw.closed_date) {
@@ -113,14 +153,60 @@ pub fn validate_row(raw: &RawDeal<'_>, as_of: NaiveDate) -> Result<(Deal, Notes)
             format!("closed_date {c} is before created_date {created}"),
         ));
     }
-    let outcome = match cell(raw.outcome) {
-        None => None,
-        Some(s) => Some(parse_outcome(s).ok_or_else(|| {
+    let outcome = match (cell(raw.outcome), cell(raw.closed_flag)) {
+        (Some(s), _) => parse_outcome(s).ok_or_else(|| {
             reject(
                 "bad_outcome",
-                format!("outcome {s:?} is not Won, Lost or empty (open)"),
+                format!("outcome {s:?} is not Won, Lost, Open or empty (open)"),
             )
-        })?),
+        })?,
+        (None, Some(c)) => match (parse_flag(c), cell(raw.won_flag).and_then(parse_flag)) {
+            (Some(true), Some(true)) => Some(Outcome::Won),
+            (Some(true), _) => Some(Outcome::Lost),
+            (Some(false), _) => None,
+            (None, _) => {
+                return Err(reject(
+                    "bad_outcome",
+                    format!("closed flag {c:?} is not true/false or 1/0"),
+                ));
+            }
+        },
+        (None, None) => outcome_from_stage(stage),
+    };
+    let amount = match (amount, outcome) {
+        (Some(a), _) if plausible_amount(a) => a,
+        (Some(a), _) if a != 0.0 => {
+            return Err(reject(
+                "amount_out_of_range",
+                format!("amount {a} is not in (0, 10,000,000)"),
+            ));
+        }
+        // A lost deal's amount is often cleared in the CRM, and an open one may not be priced
+        // yet: both are kept (value figures count them as 0) and flagged. A won deal without
+        // an amount is a data error.
+        (_, Some(Outcome::Lost)) => {
+            notes.push((
+                "lost_without_amount",
+                "lost deal has no amount; kept as 0".into(),
+            ));
+            0.0
+        }
+        (_, None) => {
+            notes.push((
+                "open_without_amount",
+                "open deal has no amount yet; scored, counted as 0 in value figures".into(),
+            ));
+            0.0
+        }
+        (None, Some(Outcome::Won)) => {
+            return Err(reject("missing_required", "amount is empty on a won deal"));
+        }
+        (Some(a), Some(Outcome::Won)) => {
+            return Err(reject(
+                "amount_out_of_range",
+                format!("amount {a} is not in (0, 10,000,000)"),
+            ));
+        }
     };
     let sales_cycle_days = match cell(raw.sales_cycle_days) {
         Some(s) => {
@@ -181,7 +267,14 @@ pub fn validate_row(raw: &RawDeal<'_>, as_of: NaiveDate) -> Result<(Deal, Notes)
             "Unknown".to_string()
         }
     };
-    let sales_rep_id = text_or_unknown(raw.sales_rep_id, "sales_rep_id");
+    let (owner_name, owner_address) = cell(raw.owner_name).map_or((None, None), split_owner);
+    let owner_email = cell(raw.owner_email)
+        .map(|s| s.to_ascii_lowercase())
+        .or(owner_address);
+    let sales_rep_id = match (cell(raw.sales_rep_id), &owner_email, &owner_name) {
+        (None, Some(id), _) | (None, None, Some(id)) => id.clone(),
+        (rep, ..) => text_or_unknown(rep, "sales_rep_id"),
+    };
     let region = text_or_unknown(raw.region, "region");
     let lead_source = canonical(
         &text_or_unknown(raw.lead_source, "lead_source"),
@@ -213,7 +306,7 @@ pub fn validate_row(raw: &RawDeal<'_>, as_of: NaiveDate) -> Result<(Deal, Notes)
         outcome,
         company: cell(raw.company).map(collapse_ws),
         deal_name: cell(raw.deal_name).map(collapse_ws),
-        owner_email: cell(raw.owner_email).map(|s| s.to_ascii_lowercase()),
+        owner_email,
         last_activity_date,
         stage_entered_date: None,
         close_date_pushes: None,
@@ -240,15 +333,46 @@ pub fn parse_amount(s: &str) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-fn parse_outcome(s: &str) -> Option<Outcome> {
+/// An outcome cell: won/lost spellings, or "open" (Pipedrive's status) for an open deal;
+/// `None` when it is none of these.
+fn parse_outcome(s: &str) -> Option<Option<Outcome>> {
     match s.to_ascii_lowercase().replace(['-', '_'], " ").trim() {
-        "won" | "win" | "closed won" => Some(Outcome::Won),
-        "lost" | "loss" | "closed lost" => Some(Outcome::Lost),
+        "won" | "win" | "closed won" | "closedwon" => Some(Some(Outcome::Won)),
+        "lost" | "loss" | "closed lost" | "closedlost" => Some(Some(Outcome::Lost)),
+        "open" => Some(None),
         _ => None,
     }
 }
 
-fn collapse_ws(s: &str) -> String {
+/// The outcome a stage name implies when the file has no outcome column: Salesforce's
+/// "Closed Won"/"Closed Lost" (and variants such as "Closed Lost - No Decision"), HubSpot's
+/// `closedwon`/`closedlost` stage ids, plain "Won"/"Lost"; any other stage is open.
+pub fn outcome_from_stage(stage: &str) -> Option<Outcome> {
+    let key: String = stage
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if key.starts_with("closedwon") || matches!(key.as_str(), "won" | "win" | "dealwon") {
+        Some(Outcome::Won)
+    } else if key.starts_with("closedlost") || matches!(key.as_str(), "lost" | "loss" | "deallost")
+    {
+        Some(Outcome::Lost)
+    } else {
+        None
+    }
+}
+
+/// Report flags: 1/0, true/false, yes/no.
+fn parse_flag(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "y" => Some(true),
+        "0" | "false" | "no" | "n" => Some(false),
+        _ => None,
+    }
+}
+
+pub(crate) fn collapse_ws(s: &str) -> String {
     // Fast path (one allocation instead of a Vec and a join): ASCII with only single inner
     // spaces is already collapsed. ASCII whitespace is exactly 0x09..=0x0D and ' '.
     let b = s.as_bytes();
@@ -297,185 +421,5 @@ pub fn normalise_industry(raw: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn as_of() -> NaiveDate {
-        NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()
-    }
-
-    fn good<'a>() -> RawDeal<'a> {
-        RawDeal {
-            deal_id: Some("D1"),
-            created_date: Some("2024-01-05"),
-            deal_stage: Some("Proposal"),
-            amount: Some("12000"),
-            industry: Some("SaaS"),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn each_hard_rule_rejects_with_its_own_code() {
-        let cases: Vec<(&str, RawDeal, &str)> = vec![
-            (
-                "empty id",
-                RawDeal {
-                    deal_id: Some(" "),
-                    ..good()
-                },
-                "missing_required",
-            ),
-            (
-                "no amount",
-                RawDeal {
-                    amount: None,
-                    ..good()
-                },
-                "missing_required",
-            ),
-            (
-                "no stage",
-                RawDeal {
-                    deal_stage: Some(""),
-                    ..good()
-                },
-                "missing_required",
-            ),
-            (
-                "text amount",
-                RawDeal {
-                    amount: Some("abc"),
-                    ..good()
-                },
-                "bad_amount",
-            ),
-            (
-                "zero amount",
-                RawDeal {
-                    amount: Some("0"),
-                    ..good()
-                },
-                "amount_out_of_range",
-            ),
-            (
-                "huge amount",
-                RawDeal {
-                    amount: Some("10000000"),
-                    ..good()
-                },
-                "amount_out_of_range",
-            ),
-            (
-                "bad date",
-                RawDeal {
-                    created_date: Some("yesterday"),
-                    ..good()
-                },
-                "bad_date",
-            ),
-            (
-                "too old",
-                RawDeal {
-                    created_date: Some("2021-11-26"),
-                    ..good()
-                },
-                "created_date_out_of_range",
-            ),
-            (
-                "future",
-                RawDeal {
-                    created_date: Some("2026-12-01"),
-                    ..good()
-                },
-                "created_date_out_of_range",
-            ),
-            (
-                "close<create",
-                RawDeal {
-                    closed_date: Some("2023-01-01"),
-                    ..good()
-                },
-                "closed_before_created",
-            ),
-            (
-                "outcome",
-                RawDeal {
-                    outcome: Some("maybe"),
-                    ..good()
-                },
-                "bad_outcome",
-            ),
-            (
-                "cycle",
-                RawDeal {
-                    sales_cycle_days: Some("-3"),
-                    ..good()
-                },
-                "bad_cycle",
-            ),
-        ];
-        for (name, raw, rule) in cases {
-            let err = validate_row(&raw, as_of()).expect_err(name);
-            assert_eq!(err.rule, rule, "{name}: {}", err.detail);
-        }
-    }
-
-    #[test]
-    fn soft_rules_normalise_and_keep_the_row() {
-        let raw = RawDeal {
-            industry: Some("  software "),
-            amount: Some("$12,500.50"),
-            closed_date: Some("2024-02-04"),
-            outcome: Some("Closed Won"),
-            lead_source: Some("partner"),
-            ..good()
-        };
-        let (deal, notes) = validate_row(&raw, as_of()).unwrap();
-        assert_eq!(deal.industry, "SaaS");
-        assert_eq!(deal.amount, 12_500.5);
-        assert_eq!(deal.sales_cycle_days, Some(30));
-        assert_eq!(deal.outcome, Some(Outcome::Won));
-        assert_eq!(deal.product_type, "Core");
-        assert_eq!(deal.lead_source, "Partner");
-        let rules: Vec<_> = notes.iter().map(|n| n.0).collect();
-        for r in ["industry_normalised", "cycle_derived", "product_defaulted"] {
-            assert!(rules.contains(&r), "missing note {r} in {rules:?}");
-        }
-    }
-
-    #[test]
-    fn plain_and_formatted_amounts_and_whitespace_take_the_same_rules() {
-        for (raw, want) in [
-            ("12000", Some(12_000.0)),
-            ("1e3", Some(1_000.0)),
-            ("USD 45,000", Some(45_000.0)),
-            ("$1_000.5", Some(1_000.5)),
-            ("inf", None),
-            ("NaN", None),
-            ("", None),
-        ] {
-            assert_eq!(parse_amount(raw), want, "{raw:?}");
-        }
-        for (raw, want) in [
-            ("North America", "North America"),
-            ("a\tb  c", "a b c"),
-            ("é  x", "é x"),
-        ] {
-            assert_eq!(collapse_ws(raw), want, "{raw:?}");
-        }
-    }
-
-    #[test]
-    fn industry_synonyms_and_case_map_to_seed_names() {
-        for (raw, want) in [
-            ("saas", "SaaS"),
-            ("Software", "SaaS"),
-            ("FINTECH", "FinTech"),
-            ("E-commerce", "Ecommerce"),
-            ("Space  Mining", "Space Mining"),
-        ] {
-            assert_eq!(normalise_industry(raw), want, "{raw}");
-        }
-    }
-}
+#[path = "validate_tests.rs"]
+mod tests;

@@ -58,6 +58,34 @@ pub struct Deal {
     pub amount_cut_pct: Option<f64>,
 }
 
+/// A deal owner named in a CRM export, to be known as a user of the tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DealOwner {
+    /// The deal's `sales_rep_id` (alerts find a deal's owner by it).
+    pub user_id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+/// Amounts must be positive and below this (the design's sanity bound). The CSV/CRM importer
+/// and the API share it, so a deal the API accepts could also have been imported.
+pub const MAX_AMOUNT: f64 = 10_000_000.0;
+/// Created dates older than this many years before the as-of date are implausible.
+pub const MAX_AGE_YEARS: i32 = 5;
+
+/// Is `amount` in (0, MAX_AMOUNT)?
+pub fn plausible_amount(amount: f64) -> bool {
+    amount > 0.0 && amount < MAX_AMOUNT
+}
+
+/// Is `created` on or before `as_of` and at most MAX_AGE_YEARS before it?
+pub fn plausible_created(created: NaiveDate, as_of: NaiveDate) -> bool {
+    let oldest = as_of
+        .checked_sub_months(chrono::Months::new(12 * MAX_AGE_YEARS as u32))
+        .unwrap_or(NaiveDate::MIN);
+    created >= oldest && created <= as_of
+}
+
 impl Deal {
     pub fn is_open(&self) -> bool {
         self.outcome.is_none()

@@ -1,9 +1,11 @@
 //! Plain domain types shared by every layer; no I/O here.
-mod deal;
+pub mod deal;
+mod relative;
 mod score;
 mod tenant;
 
-pub use deal::{Deal, Outcome};
+pub use deal::{Deal, DealOwner, Outcome};
+pub use relative::{RelativeRisk, RiskBands};
 pub use score::{
     DealScore, FactorCode, Priority, Recommendation, RiskCategory, RiskFactor, SimilarDeal,
 };

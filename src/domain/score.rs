@@ -139,6 +139,9 @@ pub struct Recommendation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimilarDeal {
     pub deal_id: String,
+    /// The won deal's account name when the CRM gave one.
+    #[serde(default)]
+    pub company: Option<String>,
     pub industry: String,
     pub lead_source: String,
     pub amount: f64,

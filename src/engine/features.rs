@@ -141,7 +141,13 @@ pub fn observe(
         rates,
         seg_deals,
         blended: rates.iter().sum::<f64>() / 4.0,
-        amount: deal.amount.max(0.0),
+        // No amount (an unpriced open deal, a lost deal the CRM zeroed) is unknown, not small:
+        // the typical amount stands in, so "amount 0" cannot become a proxy for "lost".
+        amount: if deal.amount > 0.0 {
+            deal.amount
+        } else {
+            stats.amount_p50
+        },
         age_days,
         median_cycle_days: industry.median_cycle_days.max(1.0),
         days_since_activity: seen(deal.last_activity_date),
@@ -181,7 +187,7 @@ pub fn row(o: &Observation, stats: &SegmentStats, imp: &Imputes) -> Row {
 }
 
 /// Training rows: snapshots of closed deals while they were open.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Snapshots {
     pub rows: Vec<Row>,
     /// 1.0 = lost (the model predicts P(lost)).

@@ -21,19 +21,28 @@ pub fn sigmoid(z: f64) -> f64 {
 /// Minimises mean log-loss + l2/2 · ‖w‖² (intercept not penalised). `x` is row-major with `d`
 /// columns, `y` holds 0/1.
 pub fn fit(x: &[f64], d: usize, y: &[f64], l2: f64) -> LinearFit {
+    fit_weighted(x, d, y, None, l2)
+}
+
+/// [`fit`] with a weight per row (the log-loss is the weighted mean); `None` = all 1.
+pub fn fit_weighted(x: &[f64], d: usize, y: &[f64], w: Option<&[f64]>, l2: f64) -> LinearFit {
     let n = y.len();
+    let wt = |i: usize| w.map_or(1.0, |w| w[i]);
+    let total: f64 = (0..n).map(wt).sum::<f64>().max(1e-12);
     let k = d + 1;
     let mut theta = vec![0.0; k];
-    let mean_y = y.iter().sum::<f64>() / n.max(1) as f64;
+    let mean_y = (0..n).map(|i| wt(i) * y[i]).sum::<f64>() / total;
     theta[0] = (mean_y.clamp(1e-6, 1.0 - 1e-6) / (1.0 - mean_y.clamp(1e-6, 1.0 - 1e-6))).ln();
-    let mut loss = objective(x, d, y, l2, &theta);
+    let objective = |theta: &[f64]| objective(x, d, y, w, total, l2, theta);
+    let mut loss = objective(&theta);
     for _ in 0..50 {
         let mut g = vec![0.0; k];
         let mut h = vec![0.0; k * k];
         for (i, &yi) in y.iter().enumerate() {
             let xi = &x[i * d..(i + 1) * d];
             let p = sigmoid(linear(&theta, xi));
-            let (r, w) = (p - yi, (p * (1.0 - p)).max(1e-12));
+            let wi = wt(i);
+            let (r, w) = (wi * (p - yi), wi * (p * (1.0 - p)).max(1e-12));
             for a in 0..k {
                 let xa = if a == 0 { 1.0 } else { xi[a - 1] };
                 g[a] += r * xa;
@@ -44,9 +53,9 @@ pub fn fit(x: &[f64], d: usize, y: &[f64], l2: f64) -> LinearFit {
             }
         }
         for a in 0..k {
-            g[a] /= n as f64;
+            g[a] /= total;
             for b in 0..=a {
-                h[a * k + b] /= n as f64;
+                h[a * k + b] /= total;
                 h[b * k + a] = h[a * k + b];
             }
             let ridge = if a == 0 { 1e-9 } else { l2 };
@@ -62,7 +71,7 @@ pub fn fit(x: &[f64], d: usize, y: &[f64], l2: f64) -> LinearFit {
                 .zip(&theta)
                 .zip(&step)
                 .for_each(|((n, th), s)| *n = th - t * s);
-            let l = objective(x, d, y, l2, &next);
+            let l = objective(&next);
             if l <= loss + 1e-15 {
                 loss = l;
                 break;
@@ -86,18 +95,25 @@ fn linear(theta: &[f64], xi: &[f64]) -> f64 {
     theta[0] + theta[1..].iter().zip(xi).map(|(w, v)| w * v).sum::<f64>()
 }
 
-fn objective(x: &[f64], d: usize, y: &[f64], l2: f64, theta: &[f64]) -> f64 {
-    let n = y.len().max(1) as f64;
+fn objective(
+    x: &[f64],
+    d: usize,
+    y: &[f64],
+    w: Option<&[f64]>,
+    total: f64,
+    l2: f64,
+    theta: &[f64],
+) -> f64 {
     let ll: f64 = y
         .iter()
         .enumerate()
         .map(|(i, &yi)| {
             let z = linear(theta, &x[i * d..(i + 1) * d]);
             // log(1 + e^z) − y·z, stable for large |z|.
-            z.max(0.0) + (-z.abs()).exp().ln_1p() - yi * z
+            w.map_or(1.0, |w| w[i]) * (z.max(0.0) + (-z.abs()).exp().ln_1p() - yi * z)
         })
         .sum();
-    ll / n + 0.5 * l2 * theta[1..].iter().map(|w| w * w).sum::<f64>()
+    ll / total + 0.5 * l2 * theta[1..].iter().map(|w| w * w).sum::<f64>()
 }
 
 /// Solves the symmetric positive-definite system by Gaussian elimination with pivoting.

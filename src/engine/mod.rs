@@ -10,12 +10,18 @@ pub mod model;
 pub mod pipeline;
 pub mod promotion;
 pub mod recommend;
+pub mod relative;
 pub mod scorer;
 pub mod segments;
+pub(crate) mod select;
 pub mod similar;
+pub mod skill;
 pub mod train;
 pub mod trees;
+pub mod trend;
 
+#[cfg(test)]
+mod oot_tests;
 #[cfg(test)]
 pub(crate) mod testdata;
 #[cfg(test)]
@@ -25,7 +31,9 @@ pub use backtest::{BacktestReport, backtest};
 pub use features::Feature;
 pub use model::{Model, ModelError, ModelKind};
 pub use pipeline::{DEFAULT_SAVE_RATE, PipelineMetrics, pipeline_metrics};
+pub use relative::{PipelineRanks, rank_order};
 pub use scorer::{CoreScore, Scorer};
 pub use segments::{Dimension, SegmentStats};
 pub use similar::SimilarIndex;
+pub use skill::{LOW_SKILL_LINE, Skill, skill_line};
 pub use train::{TrainConfig, TrainReport, train};

@@ -7,6 +7,7 @@ use super::features::{Feature, Imputes, N_FEATURES, Row};
 use super::linear::{LinearFit, Platt};
 use super::metrics::ForecastMetrics;
 use super::segments::SegmentStats;
+use super::skill::Skill;
 use super::trees::Forest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,6 +15,9 @@ use super::trees::Forest;
 pub enum ModelKind {
     Logistic,
     GradientBoosting,
+    /// Logistic on the blended segment win rate alone: what ships when no richer candidate
+    /// beats the segment-rate baseline out of time.
+    SegmentRates,
 }
 
 impl ModelKind {
@@ -21,6 +25,7 @@ impl ModelKind {
         match self {
             Self::Logistic => "logistic",
             Self::GradientBoosting => "gradient_boosting",
+            Self::SegmentRates => "segment_rates",
         }
     }
 }
@@ -56,8 +61,11 @@ pub struct RowCounts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CandidateScore {
     pub name: String,
-    /// Mean log-loss of Platt-calibrated out-of-fold predictions (folds grouped by deal).
+    /// Log-loss on the validation rows (out of time, or out of fold), calibration cross-fitted.
     pub cv_log_loss: f64,
+    /// Brier score on the same rows (absent in models trained before issue 16).
+    #[serde(default)]
+    pub brier: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,8 +73,13 @@ pub struct ModelMetrics {
     pub folds: usize,
     pub candidates: Vec<CandidateScore>,
     pub chosen: String,
-    /// The chosen model's calibrated out-of-fold predictions on the training snapshots.
+    /// The chosen model on the validation rows (out of time when there was enough recent
+    /// history, else out of fold), calibration cross-fitted.
     pub out_of_fold: ForecastMetrics,
+    /// Measured skill next to the segment-rate baseline; `None` in models trained before it
+    /// was measured.
+    #[serde(default)]
+    pub skill: Option<Skill>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,6 +107,11 @@ pub enum ModelError {
 }
 
 impl Model {
+    /// The low-skill line when this model's measured skill is low (see [`Skill::is_low`]).
+    pub fn skill_line(&self) -> Option<&'static str> {
+        super::skill::skill_line(self.metrics.skill.as_ref())
+    }
+
     pub fn to_json(&self) -> Result<String, ModelError> {
         Ok(serde_json::to_string_pretty(self)?)
     }
@@ -129,7 +147,7 @@ impl Model {
             }
             _ => {}
         }
-        if (m.kind == ModelKind::Logistic) != matches!(m.params, Params::Logistic(_)) {
+        if (m.kind == ModelKind::GradientBoosting) == matches!(m.params, Params::Logistic(_)) {
             return bad("kind does not match params");
         }
         Ok(m)
@@ -206,7 +224,11 @@ impl Model {
             Feature::LeadSourceWinRate,
             Feature::RegionWinRate,
         ];
-        let d = rates.map(|f| row[f.index()] - self.mean_of(f).unwrap_or(row[f.index()]));
+        // A schema without the four rates (the segment-rate model) measures each rate from
+        // the blended mean: Σ (r_i − mean_b) / 4 = b − mean_b keeps the split exact.
+        let mean_b = self.mean_of(Feature::BlendedWinRate);
+        let d =
+            rates.map(|f| row[f.index()] - self.mean_of(f).or(mean_b).unwrap_or(row[f.index()]));
         if let (Params::Logistic(fit), Some(j)) = (
             &self.params,
             self.features

@@ -1,10 +1,10 @@
 //! Scoring one deal or a batch: model when there is one, segment win rates when there is not
 //! (`degraded`), always with three factors and at least one recommendation.
 //!
-//! **Confidence** (0..=1) says how much history backs the number: half is data support (mean
-//! over the four segments of min(1, closed deals in the deal's segment / 100); an unseen value
-//! counts 0), half is decisiveness (|P(lost) − 0.5| × 2: a 50/50 call is the least informative).
-//! Degraded scores halve it, since segment rates ignore age, size and timing.
+//! **Confidence** (0..=1) says how much to trust the number: segment support (mean over the
+//! four segments of min(1, closed deals in the deal's segment / 100); an unseen value counts 0)
+//! scaled by the model's measured out-of-time skill (`skill::confidence`). Segment rates with
+//! no model, or a model that cannot rank deals, stay at or below a quarter of the support.
 use chrono::NaiveDate;
 use rayon::prelude::*;
 
@@ -58,6 +58,24 @@ impl Scorer {
             .map_or(&self.fallback_stats, |m| &m.segments)
     }
 
+    /// 0..=1 measured skill behind this scorer's numbers (0 without a model; 0.5 for a model
+    /// trained before skill was measured).
+    pub fn skill_strength(&self) -> f64 {
+        match &self.model {
+            None => 0.0,
+            Some(m) => m.metrics.skill.as_ref().map_or(0.5, |s| s.strength()),
+        }
+    }
+
+    /// The low-skill line every surface shows next to a score, when it applies: no model
+    /// (segment rates) or a model whose measured skill is low.
+    pub fn skill_line(&self) -> Option<&'static str> {
+        match &self.model {
+            None => Some(super::skill::LOW_SKILL_LINE),
+            Some(m) => m.skill_line(),
+        }
+    }
+
     pub fn version(&self) -> &str {
         self.model
             .as_ref()
@@ -91,10 +109,7 @@ impl Scorer {
             .sum::<f64>()
             / 4.0;
         let degraded = self.model.is_none();
-        let mut confidence = 0.5 * support + 0.5 * (p_lost - 0.5).abs() * 2.0;
-        if degraded {
-            confidence *= 0.5;
-        }
+        let confidence = super::skill::confidence(support, self.skill_strength());
         CoreScore {
             p_lost,
             log_odds,

@@ -122,7 +122,12 @@ impl SegmentStats {
             .map(|c| c as f64)
             .collect();
         cycles.sort_by(f64::total_cmp);
-        let mut amounts: Vec<f64> = closed.iter().map(|d| d.amount.max(0.0)).collect();
+        // Deals kept without an amount (stored as 0) say nothing about deal size.
+        let mut amounts: Vec<f64> = closed
+            .iter()
+            .map(|d| d.amount)
+            .filter(|a| *a > 0.0)
+            .collect();
         amounts.sort_by(f64::total_cmp);
         let overall_cycle = if cycles.is_empty() {
             60.0

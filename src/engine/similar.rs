@@ -13,6 +13,7 @@ pub const AMOUNT_BAND: f64 = 0.30;
 #[derive(Debug, Clone)]
 struct Won {
     deal_id: String,
+    company: Option<String>,
     amount: f64,
     product_type: String,
     lead_source: String,
@@ -35,6 +36,7 @@ impl SimilarIndex {
                 .or_default()
                 .push(Won {
                     deal_id: d.deal_id.clone(),
+                    company: d.company.clone(),
                     amount: d.amount,
                     product_type: d.product_type.clone(),
                     lead_source: d.lead_source.clone(),
@@ -95,6 +97,7 @@ impl SimilarIndex {
             .take(limit)
             .map(|(s, w)| SimilarDeal {
                 deal_id: w.deal_id.clone(),
+                company: w.company.clone(),
                 industry: deal.industry.clone(),
                 lead_source: w.lead_source.clone(),
                 amount: w.amount,

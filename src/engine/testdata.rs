@@ -83,31 +83,88 @@ pub fn planted_partner_effect(n: usize, seed: u64) -> Vec<Deal> {
     let start = date("2023-01-01");
     (0..n)
         .map(|i| {
-            let mut d = Deal::example(&format!("P{i:05}"));
-            d.created_date = start + chrono::Days::new(rng.next_u64() % 540);
-            d.industry = rng
-                .pick(&["SaaS", "FinTech", "HealthTech", "Retail"])
-                .into();
-            d.region = rng.pick(&["Europe", "APAC", "North America"]).into();
-            d.product_type = rng.pick(&["Core", "Pro", "Enterprise"]).into();
-            d.lead_source = rng
-                .pick(&["Partner", "Inbound", "Outbound", "Referral"])
-                .into();
-            d.amount = (5_000.0 + 40_000.0 * rng.unit()).round();
-            let cycle = 10 + (rng.next_u64() % 110) as i64;
-            let p_win = if d.lead_source == "Partner" {
-                0.15
-            } else {
-                0.60
-            };
-            d.sales_cycle_days = Some(cycle);
-            d.closed_date = Some(d.created_date + chrono::Days::new(cycle as u64));
-            d.outcome = Some(if rng.unit() < p_win {
-                Outcome::Won
-            } else {
-                Outcome::Lost
-            });
-            d
+            let created = start + chrono::Days::new(rng.next_u64() % 540);
+            let industries = ["SaaS", "FinTech", "HealthTech", "Retail"];
+            generated_deal(
+                &mut rng,
+                format!("P{i:05}"),
+                created,
+                &industries,
+                (10, 110),
+                |d| {
+                    if d.lead_source == "Partner" {
+                        0.15
+                    } else {
+                        0.60
+                    }
+                },
+            )
         })
         .collect()
+}
+
+/// `n` deals created across 2022-01 … 2024-06 whose win rate drifts from 65 % to 45 % (20 pp)
+/// with the creation date, on top of a modest real effect (Partner leads −15 pp) — the data
+/// on which a model that trusts all history equally is worse than plain segment rates.
+/// Returns the deals and each deal's true P(lost).
+pub fn drifting_history(n: usize, seed: u64) -> (Vec<Deal>, Vec<f64>) {
+    let mut rng = Rng::new(seed);
+    let start = date("2022-01-01");
+    let span = 900.0;
+    (0..n)
+        .map(|i| {
+            let day = rng.next_u64() % span as u64;
+            let created = start + chrono::Days::new(day);
+            let trend = 0.65 - 0.20 * day as f64 / span;
+            let p_win = |d: &Deal| {
+                trend
+                    - if d.lead_source == "Partner" {
+                        0.15
+                    } else {
+                        0.0
+                    }
+            };
+            let industries = ["SaaS", "FinTech", "HealthTech"];
+            let d = generated_deal(
+                &mut rng,
+                format!("W{i:05}"),
+                created,
+                &industries,
+                (15, 100),
+                p_win,
+            );
+            let p = p_win(&d);
+            (d, 1.0 - p)
+        })
+        .unzip()
+}
+
+/// One generated closed deal: attributes drawn in a fixed order (so fixtures stay stable), a
+/// cycle of `cycle.0 + (0..cycle.1)` days, and the outcome drawn with `p_win(&deal)`.
+fn generated_deal(
+    rng: &mut Rng,
+    id: String,
+    created: NaiveDate,
+    industries: &[&str],
+    cycle: (i64, u64),
+    p_win: impl Fn(&Deal) -> f64,
+) -> Deal {
+    let mut d = Deal::example(&id);
+    d.created_date = created;
+    d.industry = rng.pick(industries).into();
+    d.region = rng.pick(&["Europe", "APAC", "North America"]).into();
+    d.product_type = rng.pick(&["Core", "Pro", "Enterprise"]).into();
+    d.lead_source = rng
+        .pick(&["Partner", "Inbound", "Outbound", "Referral"])
+        .into();
+    d.amount = (5_000.0 + 40_000.0 * rng.unit()).round();
+    let days = cycle.0 + (rng.next_u64() % cycle.1) as i64;
+    d.sales_cycle_days = Some(days);
+    d.closed_date = Some(d.created_date + chrono::Days::new(days as u64));
+    d.outcome = Some(if rng.unit() < p_win(&d) {
+        Outcome::Won
+    } else {
+        Outcome::Lost
+    });
+    d
 }

@@ -24,7 +24,13 @@ fn open_deal(id: &str, industry: &str, source: &str, amount: f64, created: &str)
 fn contributions_add_up_to_the_linear_model_output() {
     let report = train(&seed_deals(), &logistic_only());
     let model = report.model.expect("seed data is enough to train");
-    assert_eq!(model.kind, ModelKind::Logistic);
+    // The seed history has little signal beyond segments, so the segment-rate model may win;
+    // both are logistic, whose contributions must add up exactly.
+    assert!(
+        matches!(model.params, model::Params::Logistic(_)),
+        "{:?}",
+        model.kind
+    );
     let as_of = date("2024-03-01");
     for (i, d) in seed_deals().iter().take(200).enumerate() {
         let mut d = d.clone();
@@ -171,10 +177,10 @@ fn training_refuses_thin_history_and_says_why() {
 fn deals_without_activity_fields_score_and_every_score_has_an_action() {
     let deals = seed_deals();
     let model = train(&deals, &logistic_only()).model.expect("trained");
-    assert_eq!(
-        model.features.len(),
-        Feature::N_BASE,
-        "no activity data → base features only"
+    assert!(
+        model.features.iter().all(|f| f.index() < Feature::N_BASE),
+        "no activity data → base features only: {:?}",
+        model.features
     );
     let scorer = Scorer::new(Some(model), SegmentStats::from_closed(&deals, 10));
     let open: Vec<Deal> = deals

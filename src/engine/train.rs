@@ -1,16 +1,24 @@
-//! Training: data-sufficiency gate, snapshot rows, grouped k-fold model selection by log-loss,
-//! Platt calibration on out-of-fold scores, and the final fit on all rows.
+//! Training: data-sufficiency gate, snapshot rows, **out-of-time** model selection (fit on
+//! older deals with recent ones weighted more, judge on the most recently closed deals against
+//! the segment-rate baseline, calibrate on that latest window), grouped k-fold only when the
+//! recent window is too small. A candidate whose out-of-time Brier is worse than the baseline's
+//! is not used: the segment-rate model is, and its skill note says why.
+use chrono::NaiveDate;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::features::{Feature, Imputes, N_FEATURES, snapshots};
-use super::linear::{self, Platt, sigmoid};
-use super::metrics::{evaluate, log_loss};
+use super::features::{Feature, Imputes, N_FEATURES, Snapshots, snapshots};
+use super::linear::Platt;
+use super::metrics::ForecastMetrics;
 use super::model::{
     CandidateScore, Model, ModelKind, ModelMetrics, Params, RowCounts, Scaler, TrainingWindow,
 };
 use super::segments::{SegmentStats, cycle_days};
-use super::trees::{self, GbtParams};
+use super::select::{
+    Candidate, baseline_raw, choose, judge, matrix, normalise, predict, recency, scaler,
+};
+use super::skill::{Skill, SkillMethod};
+use super::trees::GbtParams;
 use crate::domain::{Deal, Outcome};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,6 +35,22 @@ pub struct TrainConfig {
     /// `None` skips the tree candidate (faster training).
     pub gbt: Option<GbtParams>,
     pub seed: u64,
+    /// Share of the closed deals, most recently closed first, held out for out-of-time
+    /// selection and calibration.
+    #[serde(default = "default_validation_fraction")]
+    pub validation_fraction: f64,
+    /// A deal's training weight halves for every this many days between its close and the
+    /// newest training close (0 = all equal).
+    #[serde(default = "default_half_life")]
+    pub recency_half_life_days: f64,
+}
+
+fn default_validation_fraction() -> f64 {
+    0.2
+}
+
+fn default_half_life() -> f64 {
+    365.0
 }
 
 impl Default for TrainConfig {
@@ -41,6 +65,8 @@ impl Default for TrainConfig {
             l2_candidates: vec![1e-3, 1e-1],
             gbt: Some(GbtParams::default()),
             seed: 42,
+            validation_fraction: default_validation_fraction(),
+            recency_half_life_days: default_half_life(),
         }
     }
 }
@@ -54,43 +80,6 @@ pub struct TrainReport {
     pub won: usize,
     pub lost: usize,
     pub model: Option<Model>,
-}
-
-#[derive(Debug, Clone)]
-enum Candidate {
-    Logistic(f64),
-    Trees(GbtParams),
-}
-
-impl Candidate {
-    fn name(&self) -> String {
-        match self {
-            Self::Logistic(l2) => format!("logistic(l2={l2})"),
-            Self::Trees(p) => format!(
-                "gradient_boosting(trees={},depth={})",
-                p.iterations, p.max_depth
-            ),
-        }
-    }
-
-    fn fit(&self, x: &[f64], d: usize, y: &[f64]) -> Result<Params, String> {
-        Ok(match self {
-            Self::Logistic(l2) => Params::Logistic(linear::fit(x, d, y, *l2)),
-            Self::Trees(p) => Params::GradientBoosting(trees::fit(x, d, y, p)?),
-        })
-    }
-}
-
-/// Out-of-fold raw log-odds of one candidate: (candidate, [(row, log-odds)]).
-type FoldPredictions = (usize, Vec<(usize, f64)>);
-
-fn raw(params: &Params, z: &[f64]) -> f64 {
-    match params {
-        Params::Logistic(f) => {
-            f.intercept + f.weights.iter().zip(z).map(|(w, x)| w * x).sum::<f64>()
-        }
-        Params::GradientBoosting(f) => f.predict(z),
-    }
 }
 
 /// Stable pseudo-random fold for a deal, so all its snapshots land in the same fold.
@@ -134,18 +123,11 @@ pub fn train(deals: &[Deal], cfg: &TrainConfig) -> TrainReport {
     match fit_model(&closed, cfg) {
         Ok(model) => {
             report.reason = format!(
-                "trained {} on {} closed deals ({won} won, {lost} lost) as {} snapshots; chosen by \
-                 {}-fold CV log-loss {:.4}",
+                "trained {} on {} closed deals ({won} won, {lost} lost) as {} snapshots; {}",
                 model.kind.as_str(),
                 closed.len(),
                 model.rows.snapshots,
-                model.metrics.folds,
-                model
-                    .metrics
-                    .candidates
-                    .iter()
-                    .map(|c| c.cv_log_loss)
-                    .fold(f64::INFINITY, f64::min)
+                model.metrics.skill.as_ref().map_or("", |s| s.note.as_str())
             );
             report.trained = true;
             report.model = Some(model);
@@ -155,111 +137,207 @@ pub fn train(deals: &[Deal], cfg: &TrainConfig) -> TrainReport {
     report
 }
 
+/// Close date of a closed deal (from the date or the cycle length).
+fn close_of(d: &Deal) -> NaiveDate {
+    d.created_date + chrono::Days::new(cycle_days(d).unwrap_or(0) as u64)
+}
+
+/// The out-of-time cut: deals closing on or after it are the validation window. `None` when
+/// the window or the rest would be too small to judge or to learn from.
+fn out_of_time_cutoff(closed: &[Deal], cfg: &TrainConfig) -> Option<NaiveDate> {
+    let mut closes: Vec<NaiveDate> = closed.iter().map(close_of).collect();
+    closes.sort();
+    let n = closes.len();
+    let n_val = ((n as f64 * cfg.validation_fraction).round() as usize).max(60);
+    if n_val * 2 > n {
+        return None;
+    }
+    let cutoff = closes[n - n_val];
+    let count = |late: bool, o: Outcome| {
+        closed
+            .iter()
+            .filter(|d| (close_of(d) >= cutoff) == late && d.outcome == Some(o))
+            .count()
+    };
+    let enough = count(true, Outcome::Won) >= 15
+        && count(true, Outcome::Lost) >= 15
+        && count(false, Outcome::Won) >= 25
+        && count(false, Outcome::Lost) >= 25;
+    enough.then_some(cutoff)
+}
+
+/// One candidate's validation raw scores and the parameters that would ship.
+struct Fitted {
+    params: Params,
+    features: Vec<Feature>,
+    scaler: Scaler,
+    raw: Vec<f64>,
+}
+
 fn fit_model(closed: &[Deal], cfg: &TrainConfig) -> Result<Model, String> {
-    let stats = SegmentStats::from_closed(closed, cfg.min_segment_deals);
     let imputes = Imputes::default();
-    let snap = snapshots(closed, &stats, cfg.snapshot_step_days, &imputes);
+    let cutoff = out_of_time_cutoff(closed, cfg);
+    // The deals the shipped model learns from: all, or (out of time) those closed before the
+    // cut; the validation rows are the later deals, or (k-fold) all rows out of fold.
+    let learn: Vec<Deal> = match cutoff {
+        Some(c) => closed.iter().filter(|d| close_of(d) < c).cloned().collect(),
+        None => closed.to_vec(),
+    };
+    let stats = SegmentStats::from_closed(&learn, cfg.min_segment_deals);
+    let snap = snapshots(&learn, &stats, cfg.snapshot_step_days, &imputes);
     // Activity features enter only when the history carries them at all.
-    let features: Vec<Feature> = Feature::ALL
+    let available: Vec<Feature> = Feature::ALL
         .into_iter()
         .filter(|f| f.index() < Feature::N_BASE || snap.has_signal[f.index() - Feature::N_BASE])
         .collect();
-    let (n, d) = (snap.rows.len(), features.len());
-    let mut scaler = Scaler {
-        mean: vec![0.0; d],
-        std: vec![1.0; d],
-    };
-    for (j, f) in features.iter().enumerate() {
-        let col = snap.rows.iter().map(|r| r[f.index()]);
-        let mean = col.clone().sum::<f64>() / n as f64;
-        let var = col.map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64;
-        scaler.mean[j] = mean;
-        // A constant column (e.g. no Q4 dates in the window) gets std 1 so it stays 0.
-        scaler.std[j] = if var.sqrt() > 1e-9 { var.sqrt() } else { 1.0 };
-    }
-    let mut x = Vec::with_capacity(n * d);
-    for r in &snap.rows {
-        x.extend(
-            features
-                .iter()
-                .enumerate()
-                .map(|(j, f)| (r[f.index()] - scaler.mean[j]) / scaler.std[j]),
-        );
-    }
-    let y = &snap.lost;
+    let newest = learn.iter().map(close_of).max().ok_or("no deals")?;
+    let mut w: Vec<f64> = snap
+        .deal
+        .iter()
+        .map(|&i| {
+            recency(
+                close_of(&learn[i as usize]),
+                newest,
+                cfg.recency_half_life_days,
+            )
+        })
+        .collect();
+    normalise(&mut w);
     let mut candidates: Vec<Candidate> = cfg
         .l2_candidates
         .iter()
         .map(|l| Candidate::Logistic(*l))
         .collect();
     candidates.extend(cfg.gbt.clone().map(Candidate::Trees));
-    let k = cfg.folds.max(2);
-    let fold: Vec<usize> = snap.deal.iter().map(|&g| fold_of(g, cfg.seed, k)).collect();
-    let jobs: Vec<(usize, usize)> = (0..candidates.len())
-        .flat_map(|c| (0..k).map(move |f| (c, f)))
-        .collect();
-    let fitted: Vec<Result<FoldPredictions, String>> = jobs
-        .par_iter()
-        .map(|&(c, f)| {
-            let (mut xt, mut yt) = (Vec::new(), Vec::new());
-            for i in (0..n).filter(|&i| fold[i] != f) {
-                xt.extend_from_slice(&x[i * d..(i + 1) * d]);
-                yt.push(y[i]);
-            }
-            let params = candidates[c].fit(&xt, d, &yt)?;
-            let preds = (0..n)
-                .filter(|&i| fold[i] == f)
-                .map(|i| (i, raw(&params, &x[i * d..(i + 1) * d])))
+    candidates.push(Candidate::SegmentRates);
+
+    let (val, fitted, k) = match cutoff {
+        Some(c) => {
+            let late: Vec<Deal> = closed
+                .iter()
+                .filter(|d| close_of(d) >= c)
+                .cloned()
                 .collect();
-            Ok((c, preds))
-        })
-        .collect();
-    let mut oof = vec![vec![0.0; n]; candidates.len()];
-    for r in fitted {
-        let (c, preds) = r?;
-        for (i, z) in preds {
-            oof[c][i] = z;
+            // Late deals are seen with the segment stats known at the cut, as they would be.
+            let val = snapshots(&late, &stats, cfg.snapshot_step_days, &imputes);
+            let fitted: Result<Vec<Fitted>, String> = candidates
+                .par_iter()
+                .map(|cand| {
+                    let features = cand.features(&available);
+                    let sc = scaler(&snap.rows, &features);
+                    let params =
+                        cand.fit(&matrix(&snap.rows, &snap.lost, &features, &sc), Some(&w))?;
+                    let raw = predict(&params, &matrix(&val.rows, &val.lost, &features, &sc));
+                    Ok(Fitted {
+                        params,
+                        features,
+                        scaler: sc,
+                        raw,
+                    })
+                })
+                .collect();
+            (val, fitted?, 0)
         }
-    }
-    let scored: Vec<(CandidateScore, Platt)> = candidates
-        .iter()
-        .zip(&oof)
-        .map(|(c, z)| {
-            let platt = Platt::fit(z, y);
-            let p: Vec<f64> = z.iter().map(|v| sigmoid(platt.apply(*v))).collect();
+        None => {
+            let k = cfg.folds.max(2);
             (
-                CandidateScore {
-                    name: c.name(),
-                    cv_log_loss: log_loss(y, &p),
-                },
-                platt,
+                snap.clone(),
+                kfold(&snap, &w, &candidates, &available, cfg, k)?,
+                k,
             )
+        }
+    };
+    let y = &val.lost;
+    let scores: Vec<ForecastMetrics> = fitted.iter().map(|f| judge(&f.raw, y, &val.deal)).collect();
+    let base_raw: Vec<f64> = val.rows.iter().map(baseline_raw).collect();
+    let baseline = judge(&base_raw, y, &val.deal);
+    let segment = candidates.len() - 1;
+    let best = choose(&scores[..segment], baseline.brier);
+    let (chosen, note) = match best {
+        Some(i) => (
+            i,
+            format!(
+                "{} chosen by {} log-loss {:.4}; Brier {:.4} vs segment-rate baseline {:.4}",
+                candidates[i].name(),
+                if cutoff.is_some() {
+                    "out-of-time"
+                } else {
+                    "k-fold"
+                },
+                scores[i].log_loss,
+                scores[i].brier,
+                baseline.brier
+            ),
+        ),
+        None => (
+            segment,
+            format!(
+                "segment-rate model used: every candidate's {} Brier was worse than the \
+                 segment-rate baseline's {:.4} (best {:.4})",
+                if cutoff.is_some() {
+                    "out-of-time"
+                } else {
+                    "k-fold"
+                },
+                baseline.brier,
+                scores[..segment]
+                    .iter()
+                    .map(|s| s.brier)
+                    .fold(f64::INFINITY, f64::min)
+            ),
+        ),
+    };
+    let skill = Skill {
+        method: if cutoff.is_some() {
+            SkillMethod::OutOfTime
+        } else {
+            SkillMethod::GroupedKfold
+        },
+        validation_from: cutoff,
+        validation_deals: val
+            .deal
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        auc: scores[chosen].roc_auc,
+        brier: scores[chosen].brier,
+        baseline_auc: baseline.roc_auc,
+        baseline_brier: baseline.brier,
+        note,
+    };
+    // Calibrated on the validation rows: the latest window out of time.
+    let calibrator = Platt::fit(&fitted[chosen].raw, y);
+    let cand_scores = candidates
+        .iter()
+        .zip(&scores)
+        .map(|(c, s)| CandidateScore {
+            name: c.name(),
+            cv_log_loss: s.log_loss,
+            brier: Some(s.brier),
         })
         .collect();
-    let best = (0..candidates.len())
-        .min_by(|&a, &b| scored[a].0.cv_log_loss.total_cmp(&scored[b].0.cv_log_loss))
+    let Fitted {
+        params,
+        features,
+        scaler,
+        ..
+    } = fitted
+        .into_iter()
+        .nth(chosen)
         .ok_or("no model candidates configured")?;
-    let params = candidates[best].fit(&x, d, y)?;
-    let calibrator = scored[best].1;
-    let p_oof: Vec<f64> = oof[best]
-        .iter()
-        .map(|v| sigmoid(calibrator.apply(*v)))
-        .collect();
-    let kind = match params {
-        Params::Logistic(_) => ModelKind::Logistic,
-        Params::GradientBoosting(_) => ModelKind::GradientBoosting,
+    let kind = match (&candidates[chosen], &params) {
+        (Candidate::SegmentRates, _) => ModelKind::SegmentRates,
+        (_, Params::Logistic(_)) => ModelKind::Logistic,
+        (_, Params::GradientBoosting(_)) => ModelKind::GradientBoosting,
     };
-    let from = closed
+    let from = learn
         .iter()
         .map(|d| d.created_date)
         .min()
         .ok_or("no deals")?;
-    let to = closed
-        .iter()
-        .filter_map(|d| d.closed_date)
-        .max()
-        .unwrap_or(from);
-    debug_assert!(d <= N_FEATURES);
+    let to = closed.iter().map(close_of).max().unwrap_or(from);
+    debug_assert!(features.len() <= N_FEATURES);
+    let count = |o: Outcome| learn.iter().filter(|d| d.outcome == Some(o)).count();
     Ok(Model {
         kind,
         version: format!(
@@ -271,16 +349,10 @@ fn fit_model(closed: &[Deal], cfg: &TrainConfig) -> Result<Model, String> {
         features,
         training_window: TrainingWindow { from, to },
         rows: RowCounts {
-            deals: closed.len(),
-            snapshots: n,
-            won: closed
-                .iter()
-                .filter(|d| d.outcome == Some(Outcome::Won))
-                .count(),
-            lost: closed
-                .iter()
-                .filter(|d| d.outcome == Some(Outcome::Lost))
-                .count(),
+            deals: learn.len(),
+            snapshots: snap.rows.len(),
+            won: count(Outcome::Won),
+            lost: count(Outcome::Lost),
         },
         segments: stats,
         imputes,
@@ -289,9 +361,56 @@ fn fit_model(closed: &[Deal], cfg: &TrainConfig) -> Result<Model, String> {
         calibrator,
         metrics: ModelMetrics {
             folds: k,
-            candidates: scored.into_iter().map(|s| s.0).collect(),
-            chosen: candidates[best].name(),
-            out_of_fold: evaluate(y, &p_oof),
+            candidates: cand_scores,
+            chosen: candidates[chosen].name(),
+            out_of_fold: scores[chosen].clone(),
+            skill: Some(skill),
         },
     })
+}
+
+/// Grouped k-fold (folds by deal) when the recent window is too small: each candidate's
+/// out-of-fold raw scores over all rows, and its parameters refitted on all of them.
+fn kfold(
+    snap: &Snapshots,
+    w: &[f64],
+    candidates: &[Candidate],
+    available: &[Feature],
+    cfg: &TrainConfig,
+    k: usize,
+) -> Result<Vec<Fitted>, String> {
+    let n = snap.rows.len();
+    let fold: Vec<usize> = snap.deal.iter().map(|&g| fold_of(g, cfg.seed, k)).collect();
+    candidates
+        .par_iter()
+        .map(|cand| {
+            let features = cand.features(available);
+            let sc = scaler(&snap.rows, &features);
+            let all = matrix(&snap.rows, &snap.lost, &features, &sc);
+            let mut raw = vec![0.0; n];
+            for f in 0..k {
+                let pick = |keep: bool| -> (Vec<super::features::Row>, Vec<f64>, Vec<f64>) {
+                    let mut r = (Vec::new(), Vec::new(), Vec::new());
+                    for i in (0..n).filter(|&i| (fold[i] == f) == keep) {
+                        r.0.push(snap.rows[i]);
+                        r.1.push(snap.lost[i]);
+                        r.2.push(w[i]);
+                    }
+                    r
+                };
+                let (rows, y, wt) = pick(false);
+                let params = cand.fit(&matrix(&rows, &y, &features, &sc), Some(&wt))?;
+                for i in (0..n).filter(|&i| fold[i] == f) {
+                    raw[i] = super::select::raw(&params, &all.x[i * all.d..(i + 1) * all.d]);
+                }
+            }
+            let params = cand.fit(&all, Some(w))?;
+            Ok(Fitted {
+                params,
+                features,
+                scaler: sc,
+                raw,
+            })
+        })
+        .collect()
 }

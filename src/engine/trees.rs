@@ -56,6 +56,17 @@ pub struct Forest {
 
 /// Fits on row-major `x` with `d` columns and 0/1 labels.
 pub fn fit(x: &[f64], d: usize, y: &[f64], params: &GbtParams) -> Result<Forest, String> {
+    fit_weighted(x, d, y, None, params)
+}
+
+/// [`fit`] with a weight per row (`None` = all 1).
+pub fn fit_weighted(
+    x: &[f64],
+    d: usize,
+    y: &[f64],
+    w: Option<&[f64]>,
+    params: &GbtParams,
+) -> Result<Forest, String> {
     let n = y.len();
     let mut col_major = vec![0.0; n * d];
     for i in 0..n {
@@ -73,8 +84,16 @@ pub fn fit(x: &[f64], d: usize, y: &[f64], params: &GbtParams) -> Result<Forest,
         .set_nbins(64)
         // Training runs inside rayon CV loops already; nested pools only add contention.
         .set_parallel(false);
+    let ones;
+    let weights = match w {
+        Some(w) => w,
+        None => {
+            ones = vec![1.0; n];
+            &ones
+        }
+    };
     booster
-        .fit_unweighted(&matrix, y, None)
+        .fit(&matrix, y, weights, None)
         .map_err(|e| format!("gradient boosting failed: {e}"))?;
     let trees = booster
         .trees

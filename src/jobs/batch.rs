@@ -35,12 +35,17 @@ pub async fn score_open_deals(
     let history = store.load_deals(tenant).await?;
     let loaded = load_scorer(store, tenant, &history).await?;
     let open: Vec<Deal> = history.into_iter().filter(|d| d.is_open()).collect();
+    let bands = store.risk_bands(tenant).await?;
     let total = open.len() as u64 * 2;
     let mut scores = Vec::with_capacity(open.len());
     for chunk in open.chunks(CHUNK) {
         let mut part = loaded.scorer.score_batch(chunk, as_of);
         for (deal, s) in chunk.iter().zip(part.iter_mut()) {
             loaded.similar.fill(deal, as_of, s);
+            // The tenant's own band edges, when it set them (the design's otherwise).
+            if let Some(b) = &bands {
+                s.risk_category = b.category(s.risk_score);
+            }
         }
         scores.extend(part);
         progress(scores.len() as u64, total);

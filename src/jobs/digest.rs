@@ -6,9 +6,10 @@ use super::metrics::pipeline_view_of;
 use super::models::LoadedScorer;
 use crate::domain::{Deal, DealScore, TenantId};
 use crate::notify::compose::Links;
-use crate::notify::email::{DigestEmail, EmailRenderer, RenderedEmail};
+use crate::notify::email::{DigestEmail, DigestLinks, EmailRenderer, RenderedEmail, chart_refs};
 use crate::notify::outbox::{KIND_DIGEST, MessagePayload, Payload};
 use crate::notify::policy::Channel;
+use crate::notify::unsubscribe::List;
 use crate::store::{DealScope, NewOutboxRow, Store, UserContact};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -30,51 +31,57 @@ pub struct RenderedDigest {
     pub inline_images: Vec<crate::notify::weekly::InlineImage>,
 }
 
-/// Render the digest from a pipeline view: the top `max_deals` high/critical deals.
+/// The recipient's digest settings: how many deals at most, and the lowest risk score listed.
+#[derive(Debug, Clone, Copy)]
+pub struct DigestLimits {
+    pub max_deals: usize,
+    pub min_risk_score: u8,
+}
+
+/// Render the digest from a pipeline view: the top `max_deals` high/critical deals whose risk
+/// score is at least `min_risk_score` (the recipient's setting; 51 = every high deal); the email
+/// lists the first five, the design's "Top 5". `stats` gives the lead-source gap.
 pub fn render_digest(
     recipient_name: &str,
     view: &super::metrics::PipelineView,
-    max_deals: usize,
+    stats: &crate::engine::SegmentStats,
+    DigestLimits {
+        max_deals,
+        min_risk_score,
+    }: DigestLimits,
     links: &Links,
+    unsubscribe_url: Option<String>,
     renderer: &EmailRenderer,
 ) -> anyhow::Result<RenderedDigest> {
-    let top: Vec<(&Deal, &DealScore)> = view
+    let at_risk: Vec<(&Deal, &DealScore)> = view
         .deals
         .iter()
         .zip(view.scores.iter())
-        .filter(|(_, s)| s.risk_category.is_at_risk())
-        .take(max_deals)
+        .filter(|(_, s)| s.risk_category.is_at_risk() && s.risk_score >= min_risk_score)
         .collect();
+    let top = &at_risk[..max_deals.min(at_risk.len())];
     let inline_images = crate::notify::charts::pipeline_inline_images(&view.metrics)?;
     let mut content = DigestEmail::from_pipeline(
         recipient_name,
         &view.metrics,
-        &top,
-        &|id| links.deal_url(id),
-        &links.slack_url(),
-        &links.settings_url(),
+        stats,
+        top,
+        &DigestLinks {
+            deal_url: &|id| links.deal_url(id),
+            full_view_url: links.full_view_url(),
+            slack_url: links.slack_url(),
+            settings_url: links.settings_url(),
+            unsubscribe_url,
+        },
     );
-    content.charts = digest_charts(&inline_images);
+    content.charts = chart_refs(&inline_images, None);
     let email = renderer.digest(&content)?;
     Ok(RenderedDigest {
         email,
-        slack: crate::slack::blocks::digest_message(&view.metrics, &top),
+        slack: crate::slack::blocks::digest_message(&view.metrics, top),
         deals_listed: top.len(),
         inline_images,
     })
-}
-
-/// The `<img>` references of the digest email for its inline images.
-pub fn digest_charts(
-    images: &[crate::notify::weekly::InlineImage],
-) -> Vec<crate::notify::email::DigestChart> {
-    images
-        .iter()
-        .map(|i| crate::notify::email::DigestChart {
-            content_id: i.content_id.clone(),
-            alt: i.filename.trim_end_matches(".png").replace('-', " "),
-        })
-        .collect()
 }
 
 /// Build and queue one manager's digest for `date` (their local date).
@@ -116,7 +123,28 @@ pub async fn queue_manager_digest(
         .name
         .clone()
         .unwrap_or_else(|| manager.user_id.clone());
-    let digest = render_digest(&name, &view, max_deals, links, renderer)?;
+    let min_risk_score = manager
+        .settings
+        .as_ref()
+        .map_or(51, |s| s.digest_min_risk_score.clamp(0, 100) as u8);
+    // One-click unsubscribe (RFC 8058): the same signed link in the footer and the headers.
+    let unsubscribe = links.unsubscribe.as_ref();
+    let unsubscribe_url = unsubscribe.map(|u| u.url(tenant, &manager.user_id, List::Digest, now));
+    let email_headers = unsubscribe
+        .map(|u| u.headers(tenant, &manager.user_id, List::Digest, now))
+        .unwrap_or_default();
+    let digest = render_digest(
+        &name,
+        &view,
+        loaded.scorer.stats(),
+        DigestLimits {
+            max_deals,
+            min_risk_score,
+        },
+        links,
+        unsubscribe_url,
+        renderer,
+    )?;
     // Digests follow the channel settings even when critical alerts are switched off.
     let wanted = {
         let s = manager.policy_settings();
@@ -137,11 +165,18 @@ pub async fn queue_manager_digest(
             .iter()
             .map(|i| i.attachment())
             .collect(),
+        email_headers,
     }))
     .to_json();
+    let left = store
+        .email_unsubscribed(tenant, List::Digest.as_str())
+        .await?
+        .contains(&manager.user_id);
     let rows: Vec<NewOutboxRow> = manager
         .deliverable(&wanted)
         .into_iter()
+        // Unsubscribed from the digest email: Slack (if wanted) still gets it.
+        .filter(|ch| !(left && *ch == crate::notify::outbox::CHANNEL_EMAIL))
         .map(|ch| NewOutboxRow {
             kind: KIND_DIGEST.into(),
             channel: ch.into(),

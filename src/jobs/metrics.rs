@@ -63,11 +63,17 @@ pub async fn pipeline_view_of(
             .then(a.0.deal_id.cmp(&b.0.deal_id))
     });
     let (deals, scores): (Vec<Deal>, Vec<DealScore>) = pairs.into_iter().unzip();
-    let week_ago = chrono::Utc::now() - chrono::Duration::days(7);
+    // A week before the view's day (or before now, for today's view): a replay as of an
+    // earlier date compares with the scores of the week before *that* date.
+    let end_of_day = (as_of + chrono::Duration::days(1))
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
+    let week_ago = end_of_day.min(chrono::Utc::now()) - chrono::Duration::days(7);
     let in_view: std::collections::HashSet<&str> =
         deals.iter().map(|d| d.deal_id.as_str()).collect();
     let previous: Vec<DealScore> = store
-        .scores_at_or_before(tenant, week_ago)
+        .scores_at_or_before(tenant, week_ago, week_ago - super::weekly::SNAPSHOT_WINDOW)
         .await?
         .iter()
         .filter(|s| in_view.contains(s.deal_id.as_str()))

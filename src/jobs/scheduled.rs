@@ -6,6 +6,7 @@ use crate::notify::compose::Links;
 use crate::notify::outbox::{MessagePayload, Payload};
 use crate::notify::policy::Channel;
 use crate::notify::senders::InlineAttachment;
+use crate::notify::unsubscribe::List;
 use crate::store::{NewOutboxRow, Store, UserContact};
 use chrono::{DateTime, Utc};
 
@@ -22,6 +23,10 @@ pub struct Message {
     pub text: String,
     pub slack: serde_json::Value,
     pub inline_images: Vec<InlineAttachment>,
+    /// Mail headers of the email part (List-Unsubscribe on summaries).
+    pub email_headers: Vec<(String, String)>,
+    /// The mailing list users can leave (`None`: operational messages everyone gets).
+    pub list: Option<List>,
 }
 
 /// Queue `msg` for `user` on their channels (email when they chose none). Returns rows queued
@@ -48,11 +53,21 @@ pub async fn queue_message(
         text: msg.text.clone(),
         slack: msg.slack.clone(),
         inline_images: msg.inline_images.clone(),
+        email_headers: msg.email_headers.clone(),
     }))
     .to_json();
+    let left = match msg.list {
+        Some(list) => store
+            .email_unsubscribed(tenant, list.as_str())
+            .await?
+            .contains(&user.user_id),
+        None => false,
+    };
     let rows: Vec<NewOutboxRow> = user
         .deliverable(&wanted)
         .into_iter()
+        // Unsubscribed from this list's email: other channels still get it.
+        .filter(|ch| !(left && *ch == crate::notify::outbox::CHANNEL_EMAIL))
         .map(|ch| NewOutboxRow {
             kind: msg.kind.into(),
             channel: ch.into(),
@@ -89,14 +104,6 @@ pub async fn weekly_summary(
     use crate::notify::charts::{Chart, signed_url};
     use crate::notify::weekly;
     let summary = super::weekly::weekly_summary(store, tenant, now).await?;
-    let email = weekly::render_email(
-        &summary,
-        &weekly::WeeklyLinks {
-            deal_url: &|id| links.deal_url(id),
-            slack_url: links.slack_url(),
-            settings_url: links.settings_url(),
-        },
-    )?;
     // Slack fetches image_url itself and rejects the whole message when it cannot (http,
     // localhost): images only behind an https public URL, else weekly::slack_blocks says where
     // the charts are in a text line.
@@ -117,19 +124,40 @@ pub async fn weekly_summary(
             .collect(),
         None => Vec::new(),
     };
-    let msg = Message {
-        kind: KIND_WEEKLY,
-        key: format!("weekly:{}", summary.as_of),
-        subject: email.subject.clone(),
-        html: email.html.clone(),
-        text: email.text.clone(),
-        slack: weekly::slack_blocks(&summary, &chart_urls),
-        inline_images: email.inline_images.iter().map(|i| i.attachment()).collect(),
-    };
+    let slack = weekly::slack_blocks(&summary, &chart_urls);
+    // Charts are drawn once; each recipient's email differs only in its unsubscribe link.
+    let images = weekly::inline_images(&summary)?;
+    let renderer = crate::notify::email::EmailRenderer::new()?;
     let users = store.user_contacts(tenant).await?;
     let to = leaders(&users);
     let mut queued = 0;
     for u in &to {
+        let unsubscribe = links.unsubscribe.as_ref();
+        let email = weekly::render_email_with(
+            &summary,
+            &weekly::WeeklyLinks {
+                deal_url: &|id| links.deal_url(id),
+                slack_url: links.slack_url(),
+                settings_url: links.settings_url(),
+                unsubscribe_url: unsubscribe.map(|s| s.url(tenant, &u.user_id, List::Weekly, now)),
+                image_prefix: None,
+            },
+            images.clone(),
+            &renderer,
+        )?;
+        let msg = Message {
+            kind: KIND_WEEKLY,
+            key: format!("weekly:{}", summary.as_of),
+            subject: email.subject.clone(),
+            html: email.html.clone(),
+            text: email.text.clone(),
+            slack: slack.clone(),
+            inline_images: email.inline_images.iter().map(|i| i.attachment()).collect(),
+            email_headers: unsubscribe
+                .map(|s| s.headers(tenant, &u.user_id, List::Weekly, now))
+                .unwrap_or_default(),
+            list: Some(List::Weekly),
+        };
         queued += queue_message(store, tenant, u, &msg, now).await?;
     }
     Ok(format!(
@@ -200,6 +228,8 @@ pub async fn calibration_check(
             text: text.clone(),
             slack: serde_json::json!({"text": text}),
             inline_images: Vec::new(),
+            email_headers: Vec::new(),
+            list: None,
         };
         let users = store.user_contacts(tenant).await?;
         let mut queued = 0;

@@ -538,7 +538,11 @@ impl Scheduler {
             })
             .collect();
         let mut due = Vec::new();
-        for m in managers {
+        // A manager who switched the daily digest off (POST /v1/alerts/configure) is skipped.
+        for m in managers
+            .into_iter()
+            .filter(|m| m.settings.as_ref().is_none_or(|s| s.digest_enabled))
+        {
             let digest_time = m
                 .settings
                 .as_ref()

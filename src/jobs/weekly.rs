@@ -6,7 +6,7 @@ use super::models::{ModelSource, load_scorer};
 use crate::domain::{Deal, ModelScope, Outcome, RiskCategory, TenantId};
 use crate::engine::{DEFAULT_SAVE_RATE, PipelineMetrics};
 use crate::store::{CalibrationCheck, ModelEvaluation, Store, StoredScore};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,8 +14,14 @@ use std::collections::{BTreeMap, HashMap};
 pub const TREND_WEEKS: usize = 12;
 /// A score change of at least this many points counts as "moved".
 pub const MOVE_POINTS: i32 = 10;
+/// A week-old snapshot takes each deal's newest score within this long before the cutoff
+/// (the nightly run scores daily; a missed night or two is tolerated).
+pub const SNAPSHOT_WINDOW: Duration = Duration::days(3);
 /// Deals listed per section (counts are always complete).
 pub const LIST_LIMIT: usize = 10;
+/// With no critical deal a week ago, the loop follows this many of its highest-risk high
+/// deals (the digest's "Deals Needing Attention (Top 5)"), so the advice is still checked.
+pub const LOOP_TOP_HIGH: usize = 5;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct WeeklySummary {
@@ -90,10 +96,15 @@ pub struct ModelHealth {
     pub status: String,
 }
 
-/// What happened to the deals that were critical a week ago.
+/// What happened to the deals SkyGeni flagged a week ago: the critical ones (alerted), or,
+/// when none was critical, the top [`LOOP_TOP_HIGH`] high-risk deals the digest put first.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClosingTheLoop {
     pub critical_last_week: usize,
+    /// `critical`, `high` (the fallback above) or `none` (no flagged deals a week ago).
+    pub basis: String,
+    /// Deals followed (all counts below are over these).
+    pub followed: usize,
     pub actions_total: usize,
     pub actions_done: usize,
     pub snoozed: usize,
@@ -164,7 +175,9 @@ pub async fn weekly_summary(
         .into_iter()
         .map(|s| (s.deal_id.clone(), s))
         .collect();
-    let previous = store.scores_at_or_before(tenant, week_ago).await?;
+    let previous = store
+        .scores_at_or_before(tenant, week_ago, week_ago - SNAPSHOT_WINDOW)
+        .await?;
     let line = |id: &str, score: u8, prev: Option<u8>| {
         let d = by_id.get(id);
         DealLine {
@@ -232,16 +245,12 @@ fn factor_label(code: &str) -> &'static str {
     }
 }
 
-/// Monday of the week containing `d`.
-fn monday(d: NaiveDate) -> NaiveDate {
-    d - Duration::days(i64::from(d.weekday().num_days_from_monday()))
-}
-
-/// Win rate per week for the `weeks` weeks up to and including the week of `as_of`, from the
-/// deals' close dates (closed date, else created date + cycle length).
+/// Win rate per week for the `weeks` seven-day weeks before `as_of` (the last one is
+/// `[as_of - 7, as_of)`, the week the summary covers, so its heading and the trend's last
+/// week are the same days), from the deals' close dates (closed date, else created date +
+/// cycle length).
 pub fn win_rate_trend(deals: &[Deal], as_of: NaiveDate, weeks: usize) -> Vec<WeekWinRate> {
-    let last = monday(as_of);
-    let first = last - Duration::weeks(weeks as i64 - 1);
+    let first = as_of - Duration::weeks(weeks as i64);
     let mut out: Vec<WeekWinRate> = (0..weeks)
         .map(|i| WeekWinRate {
             week_start: first + Duration::weeks(i as i64),
@@ -256,10 +265,10 @@ pub fn win_rate_trend(deals: &[Deal], as_of: NaiveDate, weeks: usize) -> Vec<Wee
             d.sales_cycle_days
                 .map(|c| d.created_date + Duration::days(c))
         });
-        let Some(closed) = closed.filter(|c| *c >= first && *c <= as_of) else {
+        let Some(closed) = closed.filter(|c| *c >= first && *c < as_of) else {
             continue;
         };
-        let w = &mut out[((monday(closed) - first).num_days() / 7) as usize];
+        let w = &mut out[((closed - first).num_days() / 7) as usize];
         match outcome {
             Outcome::Won => w.won += 1,
             Outcome::Lost => w.lost += 1,
@@ -318,7 +327,7 @@ fn week_changes(
     up.truncate(LIST_LIMIT);
     down.truncate(LIST_LIMIT);
     WeekChanges {
-        compared_with: previous.first().map(|s| s.scored_at.clone()),
+        compared_with: previous.iter().map(|s| s.scored_at.clone()).max(),
         became_critical: became,
         became_critical_count: bc,
         moved_up: up,
@@ -343,11 +352,31 @@ async fn close_the_loop(
         .iter()
         .filter(|s| s.risk_category == RiskCategory::Critical)
         .collect();
-    let ids: Vec<String> = critical.iter().map(|s| s.deal_id.clone()).collect();
+    let critical_last_week = critical.len();
+    let (basis, flagged) = if !critical.is_empty() {
+        ("critical", critical)
+    } else {
+        let mut high: Vec<&StoredScore> = previous
+            .iter()
+            .filter(|s| s.risk_category.is_at_risk())
+            .collect();
+        let amount = |id: &str| by_id.get(id).map_or(0.0, |d| d.amount);
+        high.sort_by(|a, b| {
+            b.risk_score
+                .cmp(&a.risk_score)
+                .then(amount(&b.deal_id).total_cmp(&amount(&a.deal_id)))
+                .then(a.deal_id.cmp(&b.deal_id))
+        });
+        high.truncate(LOOP_TOP_HIGH);
+        (if high.is_empty() { "none" } else { "high" }, high)
+    };
+    let ids: Vec<String> = flagged.iter().map(|s| s.deal_id.clone()).collect();
     let tasks = store.action_tasks_for(tenant, &ids).await?;
     let feedback = store.deal_feedback_between(tenant, week_ago, now).await?;
     let mut out = ClosingTheLoop {
-        critical_last_week: critical.len(),
+        critical_last_week,
+        basis: basis.into(),
+        followed: flagged.len(),
         actions_total: 0,
         actions_done: 0,
         snoozed: 0,
@@ -358,7 +387,7 @@ async fn close_the_loop(
         improved: 0,
         deals: Vec::new(),
     };
-    for s in critical {
+    for s in flagged {
         let id = s.deal_id.as_str();
         let mine: Vec<_> = tasks.iter().filter(|t| t.deal_id == id).collect();
         let done = mine.iter().filter(|t| t.status == "Completed").count();
@@ -380,8 +409,8 @@ async fn close_the_loop(
             "lost" => out.lost += 1,
             "open" => {
                 out.still_open += 1;
-                if now_score.is_some_and(|n| RiskCategory::from_score(n) != RiskCategory::Critical)
-                {
+                // Improved: out of the category it was flagged in (critical, or high).
+                if now_score.is_some_and(|n| RiskCategory::from_score(n) < s.risk_category) {
                     out.improved += 1;
                 }
             }
@@ -481,9 +510,9 @@ mod tests {
     use crate::engine::testdata::{closed_deal, date};
 
     #[test]
-    fn win_rate_trend_buckets_closed_deals_by_monday_week() {
+    fn win_rate_trend_buckets_closed_deals_by_the_summary_weeks() {
         let mut deals = Vec::new();
-        // 2024-02-26 is a Monday; as_of Friday 2024-03-01.
+        // as_of Friday 2024-03-01: weeks start 02-09, 02-16, 02-23 (the summary's week).
         for (closed, won) in [
             ("2024-02-26", true),
             ("2024-02-29", false),
@@ -497,10 +526,14 @@ mod tests {
         }
         let t = win_rate_trend(&deals, date("2024-03-01"), 3);
         assert_eq!(t.len(), 3);
-        assert_eq!(t[2].week_start, date("2024-02-26"));
-        assert_eq!((t[2].won, t[2].lost), (2, 1), "after as_of is left out");
+        assert_eq!(t[2].week_start, date("2024-02-23"));
+        assert_eq!(
+            (t[2].won, t[2].lost),
+            (1, 1),
+            "as_of itself and later are left out"
+        );
         assert_eq!((t[1].won, t[1].lost), (0, 1));
         assert_eq!(t[0].win_rate, None);
-        assert!((t[2].win_rate.unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        assert!((t[2].win_rate.unwrap() - 0.5).abs() < 1e-12);
     }
 }

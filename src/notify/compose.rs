@@ -15,6 +15,9 @@ pub struct Links {
     /// Slack app id (SLACK_APP_ID) for "Open in Slack" and the App Home settings link.
     pub slack_app_id: Option<String>,
     pub public_url: String,
+    /// Signs the one-click unsubscribe links of digests and summaries; `None` when no
+    /// signing secret is configured (those emails then carry no List-Unsubscribe).
+    pub unsubscribe: Option<super::unsubscribe::UnsubscribeSigner>,
 }
 
 impl Links {
@@ -26,6 +29,7 @@ impl Links {
                 .unwrap_or_else(|| s.salesforce_login_url.clone()),
             slack_app_id: s.slack_app_id.clone(),
             public_url: s.public_url.clone(),
+            unsubscribe: super::unsubscribe::UnsubscribeSigner::from_settings(s),
         }
     }
 
@@ -40,6 +44,15 @@ impl Links {
     pub fn slack_url(&self) -> String {
         match &self.slack_app_id {
             Some(app) => format!("https://slack.com/app_redirect?app={app}"),
+            None => "https://slack.com/app".into(),
+        }
+    }
+
+    /// The full view of the pipeline: SkyGeni's App Home in Slack (every deal needing
+    /// attention, with filters); the product has no separate web dashboard.
+    pub fn full_view_url(&self) -> String {
+        match &self.slack_app_id {
+            Some(app) => format!("https://slack.com/app_redirect?app={app}&tab=home"),
             None => "https://slack.com/app".into(),
         }
     }
@@ -69,7 +82,8 @@ pub fn alert_email(a: &AlertPayload, links: &Links) -> AlertEmail {
         amount: a.deal.amount,
         risk_score: a.score.risk_score,
         category_title: capitalise(a.score.risk_category.as_str()),
-        color: a.score.risk_category.slack_color().to_string(),
+        category_upper: a.score.risk_category.as_str().to_uppercase(),
+        color: super::email::email_color(a.score.risk_category).to_string(),
         win_probability_pct: (a.score.win_probability * 100.0).round() as u32,
         factors: a
             .score
@@ -83,7 +97,8 @@ pub fn alert_email(a: &AlertPayload, links: &Links) -> AlertEmail {
             .iter()
             .take(3)
             .map(|r| ActionLine {
-                priority: r.priority.as_str().to_string(),
+                // "this_week" → "this week": the email shows it in words.
+                priority: r.priority.as_str().replace('_', " "),
                 action: r.action.to_string(),
             })
             .collect(),
@@ -108,18 +123,19 @@ pub fn email_for(
         .email
         .clone()
         .ok_or_else(|| SendError::Permanent(format!("user {} has no email address", r.user_id)))?;
-    let (subject, text, html, inline) = match payload {
+    let (subject, text, html, inline, headers) = match payload {
         Payload::Alert(a) => {
             let e = renderer
                 .alert(&alert_email(a, links))
                 .map_err(|e| SendError::Permanent(format!("alert template: {e:#}")))?;
-            (e.subject, e.text, e.html, Vec::new())
+            (e.subject, e.text, e.html, Vec::new(), Vec::new())
         }
         Payload::Message(m) => (
             m.subject.clone(),
             m.text.clone(),
             m.html.clone(),
             m.inline_images.clone(),
+            m.email_headers.clone(),
         ),
     };
     Ok(OutgoingEmail {
@@ -135,6 +151,7 @@ pub fn email_for(
             kind.to_string()
         },
         inline,
+        headers,
     })
 }
 

@@ -34,6 +34,10 @@ pub struct AlertPayload {
     pub score: DealScore,
     pub previous_score: Option<u8>,
     pub recipient: Recipient,
+    /// The recipient's daily alert budget after this alert; on the last one
+    /// (`AlertBudget::note`) the DM says further critical deals roll into the digest.
+    #[serde(default)]
+    pub budget: Option<super::policy::AlertBudget>,
 }
 
 /// A finished message (digest, weekly summary): email parts and the Slack DM.
@@ -48,6 +52,9 @@ pub struct MessagePayload {
     /// Charts embedded in the email's HTML part.
     #[serde(default)]
     pub inline_images: Vec<super::senders::InlineAttachment>,
+    /// Mail headers for the email part (List-Unsubscribe…); older rows have none.
+    #[serde(default)]
+    pub email_headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -16,6 +16,55 @@ use chrono_tz::Tz;
 pub const THROTTLE: Duration = Duration::hours(24);
 /// A deal marked "false alarm" alerts again only after its score rises this much.
 pub const DEFAULT_FALSE_ALARM_MARGIN: u8 = 10;
+/// Critical alerts one recipient gets in 24 h before the rest roll into their digest (a
+/// tenant can change it): a tenant whose usual win rate is 20 % must not get dozens a day.
+pub const DEFAULT_DAILY_ALERT_BUDGET: u32 = 5;
+
+/// Where a recipient stands against the daily alert budget once this alert is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AlertBudget {
+    /// Alerts in the last 24 h including this one.
+    pub sent: u32,
+    pub limit: u32,
+}
+
+impl AlertBudget {
+    /// True on the last alert the budget allows: its DM says further ones go to the digest.
+    pub fn is_last(&self) -> bool {
+        self.sent >= self.limit
+    }
+
+    /// The sentence the DM carries on the last alert of the day.
+    pub fn note(&self) -> Option<String> {
+        self.is_last().then(|| {
+            format!(
+                "This is alert {} of {} today; further critical deals roll into your digest.",
+                self.sent, self.limit
+            )
+        })
+    }
+}
+
+/// Applies the daily budget to a decision: an alert beyond `limit` in 24 h (after
+/// `sent_before` already went out) goes to the digest instead. Returns the budget standing of
+/// an alert that is still sent.
+pub fn apply_budget(
+    decision: Decision,
+    sent_before: u32,
+    limit: u32,
+) -> (Decision, Option<AlertBudget>) {
+    match decision {
+        Decision::Alert { .. } if sent_before >= limit => (Decision::Digest, None),
+        d @ Decision::Alert { .. } => (
+            d,
+            Some(AlertBudget {
+                sent: sent_before + 1,
+                limit,
+            }),
+        ),
+        other => (other, None),
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
@@ -384,5 +433,27 @@ mod tests {
             Decision::Alert { at, .. } => assert_eq!(at, utc("2024-03-01T13:00:00Z")),
             other => panic!("expected a held alert, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn past_the_daily_budget_a_critical_alert_rolls_into_the_digest_and_the_last_one_says_so() {
+        let alert = Decision::Alert {
+            at: utc("2024-06-03T10:00:00Z"),
+            channels: vec![Channel::Slack],
+        };
+        let limit = DEFAULT_DAILY_ALERT_BUDGET;
+        let (d, b) = apply_budget(alert.clone(), 0, limit);
+        assert_eq!(d, alert);
+        assert_eq!(b, Some(AlertBudget { sent: 1, limit }));
+        assert_eq!(b.unwrap().note(), None);
+        let (d, b) = apply_budget(alert.clone(), limit - 1, limit);
+        assert_eq!(d, alert);
+        let note = b.unwrap().note().expect("the last alert says so");
+        assert!(note.contains("5 of 5") && note.contains("digest"), "{note}");
+        assert_eq!(apply_budget(alert, limit, limit), (Decision::Digest, None));
+        assert_eq!(
+            apply_budget(Decision::Skip(SkipReason::Snoozed), 9, limit),
+            (Decision::Skip(SkipReason::Snoozed), None)
+        );
     }
 }

@@ -64,6 +64,8 @@ pub struct OutgoingEmail {
     pub category: String,
     /// Charts embedded in the HTML (weekly summary); usually empty.
     pub inline: Vec<InlineAttachment>,
+    /// Extra mail headers (List-Unsubscribe, List-Unsubscribe-Post on digests and summaries).
+    pub headers: Vec<(String, String)>,
 }
 
 /// Sends email; returns the provider's message id.

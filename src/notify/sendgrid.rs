@@ -12,6 +12,44 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use std::time::Duration;
 
+/// The sender address when `SKYGENI_EMAIL_FROM` is not set: never a verified SendGrid
+/// Sender Identity, so SendGrid would refuse every email with 403.
+pub const DEFAULT_FROM: &str = "skygeni@localhost";
+
+/// Whether email can be sent with these settings, and if not, why: the API key must be set
+/// and the sender must be an address SendGrid can have verified (not the `localhost`
+/// default). `serve` enables the email sender only when this says so; `/readyz` shows it.
+pub fn email_status(s: &crate::config::Settings) -> serde_json::Value {
+    match email_refusal(s) {
+        None => json!({"enabled": true, "from": s.email_from}),
+        Some(why) => json!({"enabled": false, "reason": why}),
+    }
+}
+
+/// `None` when email can be enabled, else the message for the admin.
+pub fn email_refusal(s: &crate::config::Settings) -> Option<String> {
+    if s.sendgrid_api_key.is_none() {
+        return Some("SENDGRID_API_KEY is not set".into());
+    }
+    let from = s.email_from.trim();
+    let domain = from.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
+    match domain.as_deref() {
+        _ if from.eq_ignore_ascii_case(DEFAULT_FROM) => Some(format!(
+            "SKYGENI_EMAIL_FROM is still the default {DEFAULT_FROM}, which SendGrid cannot have \
+             verified (every email would be refused with 403): set it to a verified Sender \
+             Identity or an address on your authenticated domain"
+        )),
+        None | Some("") => Some(format!(
+            "SKYGENI_EMAIL_FROM {from:?} is not an email address"
+        )),
+        Some(d) if d == "localhost" || !d.contains('.') => Some(format!(
+            "SKYGENI_EMAIL_FROM {from:?} is on {d:?}, which SendGrid cannot verify: use an \
+             address on your authenticated domain"
+        )),
+        Some(_) => None,
+    }
+}
+
 pub struct SendGridClient {
     http: reqwest::Client,
     url: String,
@@ -64,6 +102,15 @@ impl SendGridClient {
             "categories": [e.category],
             "tracking_settings": {"click_tracking": {"enable": false}}
         });
+        if !e.headers.is_empty() {
+            // SendGrid's `headers`: an object of string values (List-Unsubscribe & co).
+            body["headers"] = e
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
         if !e.inline.is_empty() {
             body["attachments"] = e
                 .inline
@@ -249,11 +296,46 @@ mod tests {
             idempotency_key: "k1".into(),
             category: "alert".into(),
             inline: vec![],
+            headers: vec![(
+                "List-Unsubscribe-Post".into(),
+                "List-Unsubscribe=One-Click".into(),
+            )],
         });
+        assert_eq!(
+            b["headers"]["List-Unsubscribe-Post"],
+            "List-Unsubscribe=One-Click"
+        );
         assert_eq!(b["content"][0]["type"], "text/plain");
         assert_eq!(b["content"][1]["type"], "text/html");
         assert_eq!(b["personalizations"][0]["custom_args"]["skygeni_key"], "k1");
         assert_eq!(b["personalizations"][0]["to"][0]["name"], "A");
+    }
+
+    #[test]
+    fn email_is_refused_with_the_default_or_an_unverifiable_sender() {
+        let s = |vars: &[(&str, &str)]| {
+            crate::config::Settings::from_vars(vars.iter().copied()).unwrap()
+        };
+        assert!(email_refusal(&s(&[])).unwrap().contains("SENDGRID_API_KEY"));
+        let why = email_refusal(&s(&[("SENDGRID_API_KEY", "SG.x")])).unwrap();
+        assert!(
+            why.contains("skygeni@localhost") && why.contains("verified"),
+            "{why}"
+        );
+        for bad in ["bot@localhost", "bot@intranet", "not-an-address"] {
+            let st = s(&[("SENDGRID_API_KEY", "SG.x"), ("SKYGENI_EMAIL_FROM", bad)]);
+            assert!(email_refusal(&st).is_some(), "{bad}");
+            assert_eq!(email_status(&st)["enabled"], false, "{bad}");
+        }
+        let ok = s(&[
+            ("SENDGRID_API_KEY", "SG.x"),
+            ("SKYGENI_EMAIL_FROM", "deals@acme.com"),
+        ]);
+        assert_eq!(email_refusal(&ok), None);
+        assert_eq!(
+            email_status(&ok),
+            json!({"enabled": true, "from": "deals@acme.com"})
+        );
     }
 
     #[test]

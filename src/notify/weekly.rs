@@ -3,16 +3,13 @@
 //! loaded from signed URLs). Same conventions as `notify::email`: strict handlebars, HTML
 //! escaped, money as $45K / $3,443,466.
 use super::charts::{Chart, rapv_vs_pipeline_png, risk_distribution_png, win_rate_trend_png};
-use super::email::{money, money_short};
+use super::email::{DigestChart, EmailRenderer, chart_refs, email_color, money, money_short};
 use crate::domain::RiskCategory;
 use crate::jobs::weekly::{DealLine, WeeklySummary};
 use crate::slack::kit::{MAX_SECTION_TEXT, truncate};
-use handlebars::{Handlebars, handlebars_helper};
+use chrono::{Duration, NaiveDate};
 use serde::Serialize;
 use serde_json::{Value, json};
-
-const HTML: &str = include_str!("../../templates/email/weekly.html.hbs");
-const TEXT: &str = include_str!("../../templates/email/weekly.txt.hbs");
 
 /// A PNG shown inline in the email (`<img src="cid:…">`); the SendGrid client sends it as an
 /// attachment with `disposition: inline` and this `content_id`.
@@ -57,6 +54,17 @@ pub struct WeeklyLinks<'a> {
     pub deal_url: &'a dyn Fn(&str) -> String,
     pub slack_url: String,
     pub settings_url: String,
+    /// This recipient's signed one-click unsubscribe page; `None` in previews.
+    pub unsubscribe_url: Option<String>,
+    /// `Some(prefix)`: images point at `prefix + file name` (a preview page beside the PNGs)
+    /// instead of `cid:` content ids.
+    pub image_prefix: Option<String>,
+}
+
+/// "Feb 23 – Feb 29, 2024": the seven days starting `start`.
+pub fn week_label(start: NaiveDate) -> String {
+    let end = start + Duration::days(6);
+    format!("{} – {}", start.format("%b %-d"), end.format("%b %-d, %Y"))
 }
 
 /// The three charts of the summary, drawn from its own figures.
@@ -75,6 +83,8 @@ pub fn chart_pngs(s: &WeeklySummary) -> anyhow::Result<Vec<(Chart, Vec<u8>)>> {
 
 #[derive(Serialize)]
 struct LineView {
+    label: &'static str,
+    color: &'static str,
     name: String,
     url: String,
     amount: f64,
@@ -101,16 +111,10 @@ struct IssueView {
 }
 
 #[derive(Serialize)]
-struct ChartView {
-    content_id: String,
-    title: &'static str,
-}
-
-#[derive(Serialize)]
 struct View {
     tenant_name: String,
-    week_start: String,
-    as_of: String,
+    week_label: String,
+    as_of_long: String,
     open_deals: usize,
     pipeline_value: f64,
     rapv: f64,
@@ -123,17 +127,17 @@ struct View {
     at_risk_pct: String,
     recovery: f64,
     recovery_assumption: String,
-    charts: Vec<ChartView>,
+    charts: Vec<DigestChart>,
     top_issues: Vec<IssueView>,
     changes_summary: String,
-    became_critical: Vec<LineView>,
-    moved_up: Vec<LineView>,
-    moved_down: Vec<LineView>,
+    /// Became critical, moved up, moved down: one list, each line labelled.
+    change_lines: Vec<LineView>,
     loop_summary: String,
     loop_deals: Vec<LoopView>,
     model_status: String,
     slack_url: String,
     settings_url: String,
+    unsubscribe_url: Option<String>,
 }
 
 /// "54% in the week of 2024-02-26 (…) vs 48% over the previous 11 weeks" (or why not).
@@ -155,16 +159,12 @@ pub fn win_rate_summary(s: &WeeklySummary) -> String {
     };
     match last.win_rate {
         Some(r) => format!(
-            "{:.0}% in the week of {} ({} won, {} lost) vs {before}",
+            "{:.0}% this week ({} won, {} lost) vs {before}",
             r * 100.0,
-            last.week_start,
             last.won,
             last.lost
         ),
-        None => format!(
-            "no deals closed in the week of {}; {before}",
-            last.week_start
-        ),
+        None => format!("no deals closed this week; {before}"),
     }
 }
 
@@ -184,29 +184,47 @@ pub fn changes_summary(s: &WeeklySummary) -> String {
 
 pub fn loop_summary(s: &WeeklySummary) -> String {
     let l = &s.closing_the_loop;
-    if l.critical_last_week == 0 {
-        return "no deals were critical a week ago".into();
-    }
+    let who = match l.basis.as_str() {
+        "critical" => format!("{} deals were critical a week ago", l.followed),
+        "high" => format!(
+            "No deal was critical a week ago; the {} highest-risk deals then",
+            l.followed
+        ),
+        _ => {
+            return if s.changes.compared_with.is_none() {
+                "No scores from a week ago yet: next week this section follows up the deals flagged today.".into()
+            } else {
+                "No deals were at high or critical risk a week ago.".into()
+            };
+        }
+    };
+    let flagged = if l.basis == "critical" {
+        "critical"
+    } else {
+        "high risk"
+    };
+    let actions = if l.actions_total == 0 {
+        "No recommended action was pushed to Salesforce as a Task".to_string()
+    } else {
+        format!(
+            "Recommended actions done: {} of {} Salesforce Tasks completed",
+            l.actions_done, l.actions_total
+        )
+    };
     format!(
-        "{} deals were critical a week ago: {} won, {} lost, {} still open ({} no longer critical). \
-         Recommended actions done: {} of {} Salesforce Tasks completed. {} snoozed, {} marked false alarm.",
-        l.critical_last_week,
-        l.won,
-        l.lost,
-        l.still_open,
-        l.improved,
-        l.actions_done,
-        l.actions_total,
-        l.snoozed,
-        l.false_alarms
+        "{who}: {} won, {} lost, {} still open ({} no longer {flagged}). {actions}. \
+         {} snoozed, {} marked false alarm.",
+        l.won, l.lost, l.still_open, l.improved, l.snoozed, l.false_alarms
     )
 }
 
 fn view(s: &WeeklySummary, links: &WeeklyLinks<'_>, charts: &[InlineImage]) -> View {
     let m = &s.metrics;
-    let lines = |v: &[DealLine]| -> Vec<LineView> {
+    let lines = |v: &[DealLine], label: &'static str, color: &'static str| -> Vec<LineView> {
         v.iter()
             .map(|l| LineView {
+                label,
+                color,
                 name: l.name.clone(),
                 url: (links.deal_url)(&l.deal_id),
                 amount: l.amount,
@@ -217,8 +235,8 @@ fn view(s: &WeeklySummary, links: &WeeklyLinks<'_>, charts: &[InlineImage]) -> V
     };
     View {
         tenant_name: s.tenant_name.clone(),
-        week_start: s.week_start.to_string(),
-        as_of: s.as_of.to_string(),
+        week_label: week_label(s.week_start),
+        as_of_long: super::email_data::long_date(s.as_of),
         open_deals: m.open_deals,
         pipeline_value: m.pipeline_value,
         rapv: m.rapv,
@@ -231,14 +249,7 @@ fn view(s: &WeeklySummary, links: &WeeklyLinks<'_>, charts: &[InlineImage]) -> V
         at_risk_pct: format!("{:.1}", s.at_risk_pct),
         recovery: m.recovery.potential_revenue,
         recovery_assumption: m.recovery.assumption.clone(),
-        charts: charts
-            .iter()
-            .zip(Chart::ALL)
-            .map(|(c, chart)| ChartView {
-                content_id: c.content_id.clone(),
-                title: chart.title(),
-            })
-            .collect(),
+        charts: chart_refs(charts, links.image_prefix.as_deref()),
         top_issues: s
             .top_issues
             .iter()
@@ -249,9 +260,22 @@ fn view(s: &WeeklySummary, links: &WeeklyLinks<'_>, charts: &[InlineImage]) -> V
             })
             .collect(),
         changes_summary: changes_summary(s),
-        became_critical: lines(&s.changes.became_critical),
-        moved_up: lines(&s.changes.moved_up),
-        moved_down: lines(&s.changes.moved_down),
+        change_lines: [
+            lines(
+                &s.changes.became_critical,
+                "▲ critical",
+                email_color(RiskCategory::Critical),
+            ),
+            lines(&s.changes.moved_up, "▲ up", email_color(RiskCategory::High)),
+            lines(
+                &s.changes.moved_down,
+                "▼ down",
+                email_color(RiskCategory::Low),
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         loop_summary: loop_summary(s),
         loop_deals: s
             .closing_the_loop
@@ -269,12 +293,22 @@ fn view(s: &WeeklySummary, links: &WeeklyLinks<'_>, charts: &[InlineImage]) -> V
                     name: d.deal.name.clone(),
                     url: (links.deal_url)(&d.deal.deal_id),
                     amount: d.deal.amount,
-                    status: d.status.clone(),
+                    status: match d.status.as_str() {
+                        "won" => "Won",
+                        "lost" => "Lost",
+                        "open" => "Open",
+                        _ => "Removed",
+                    }
+                    .into(),
                     scores: match d.current_score {
-                        Some(now) => format!("risk {} → {now}", d.deal.score),
-                        None => format!("risk was {}", d.deal.score),
+                        Some(now) => format!("{} → {now}", d.deal.score),
+                        None => format!("{} → closed", d.deal.score),
                     },
-                    actions: format!("{}/{} actions done", d.actions_done, d.actions_total),
+                    actions: if d.actions_total == 0 {
+                        "no Tasks".into()
+                    } else {
+                        format!("{} of {} Tasks done", d.actions_done, d.actions_total)
+                    },
                     flags: if flags.is_empty() {
                         String::new()
                     } else {
@@ -286,27 +320,13 @@ fn view(s: &WeeklySummary, links: &WeeklyLinks<'_>, charts: &[InlineImage]) -> V
         model_status: s.model_health.status.clone(),
         slack_url: links.slack_url.clone(),
         settings_url: links.settings_url.clone(),
+        unsubscribe_url: links.unsubscribe_url.clone(),
     }
 }
 
-handlebars_helper!(money_helper: |v: f64| money(v));
-handlebars_helper!(money_short_helper: |v: f64| money_short(v));
-
-fn registry(template: &'static str, escape: bool) -> anyhow::Result<Handlebars<'static>> {
-    let mut hb = Handlebars::new();
-    if !escape {
-        hb.register_escape_fn(handlebars::no_escape);
-    }
-    hb.set_strict_mode(true);
-    hb.register_helper("money", Box::new(money_helper));
-    hb.register_helper("money_short", Box::new(money_short_helper));
-    hb.register_template_string("weekly", template)?;
-    Ok(hb)
-}
-
-/// Subject, HTML and text parts, and the charts as inline images.
-pub fn render_email(s: &WeeklySummary, links: &WeeklyLinks<'_>) -> anyhow::Result<WeeklyEmail> {
-    let inline_images: Vec<InlineImage> = chart_pngs(s)?
+/// The summary's three charts as inline images (drawn once, shared by every recipient).
+pub fn inline_images(s: &WeeklySummary) -> anyhow::Result<Vec<InlineImage>> {
+    Ok(chart_pngs(s)?
         .into_iter()
         .map(|(chart, bytes)| InlineImage {
             content_id: chart.as_str().to_string(),
@@ -314,7 +334,21 @@ pub fn render_email(s: &WeeklySummary, links: &WeeklyLinks<'_>) -> anyhow::Resul
             mime_type: "image/png",
             bytes,
         })
-        .collect();
+        .collect())
+}
+
+/// Subject, HTML and text parts, and the charts as inline images.
+pub fn render_email(s: &WeeklySummary, links: &WeeklyLinks<'_>) -> anyhow::Result<WeeklyEmail> {
+    render_email_with(s, links, inline_images(s)?, &EmailRenderer::new()?)
+}
+
+/// As [`render_email`] with charts already drawn (one recipient of several).
+pub fn render_email_with(
+    s: &WeeklySummary,
+    links: &WeeklyLinks<'_>,
+    inline_images: Vec<InlineImage>,
+    renderer: &EmailRenderer,
+) -> anyhow::Result<WeeklyEmail> {
     let v = view(s, links, &inline_images);
     let subject = format!(
         "Weekly pipeline summary {}: {} pipeline, {} risk-adjusted, {} deals at high or critical risk",
@@ -323,10 +357,19 @@ pub fn render_email(s: &WeeklySummary, links: &WeeklyLinks<'_>) -> anyhow::Resul
         money_short(s.metrics.rapv),
         s.at_risk_deals
     );
+    let preheader = format!(
+        "{} open deals, {} at high or critical risk ({:.0}%); RAPV gap {:.0}%. {}",
+        s.metrics.open_deals,
+        s.at_risk_deals,
+        s.at_risk_pct,
+        s.metrics.optimism_gap_pct,
+        changes_summary(s)
+    );
+    let r = renderer.render("weekly", subject, "Weekly Pipeline Summary", &preheader, &v)?;
     Ok(WeeklyEmail {
-        subject,
-        html: registry(HTML, true)?.render("weekly", &v)?,
-        text: registry(TEXT, false)?.render("weekly", &v)?,
+        subject: r.subject,
+        html: r.html,
+        text: r.text,
         inline_images,
     })
 }

@@ -122,6 +122,9 @@ pub struct ScoredDealRow {
     pub win_probability: f64,
     pub model_version: Option<String>,
     pub scored_at: Option<String>,
+    pub last_activity_date: Option<String>,
+    /// The rep's name from `users`, when the rep is a known user.
+    pub rep_name: Option<String>,
 }
 
 /// A page of the listing plus totals over every matching deal.
@@ -129,8 +132,9 @@ pub struct ScoredDealRow {
 pub struct HighRiskPage {
     pub rows: Vec<ScoredDealRow>,
     pub total: i64,
-    /// (category, deals, amount) over all matching deals.
-    pub by_category: Vec<(String, i64, f64)>,
+    /// (category, deals, amount, sum of risk scores) per category over every open scored deal
+    /// in scope (not only the listed categories); `total` counts the listed ones.
+    pub by_category: Vec<(String, i64, f64, f64)>,
 }
 
 /// Alert preferences of one user.
@@ -144,10 +148,16 @@ pub struct AlertSettings {
     pub quiet_start: String,
     pub quiet_end: String,
     pub max_deals: i64,
+    /// Send the daily digest at all (migration 0011).
+    pub digest_enabled: bool,
+    /// Lowest risk score a deal needs to be listed in the digest.
+    pub digest_min_risk_score: i64,
+    /// Hold alerts during quiet hours at all.
+    pub quiet_enabled: bool,
 }
 
 impl Default for AlertSettings {
-    /// The column defaults of migration 0001.
+    /// The column defaults of migrations 0001 and 0011.
     fn default() -> Self {
         AlertSettings {
             critical_enabled: true,
@@ -158,6 +168,9 @@ impl Default for AlertSettings {
             quiet_start: "20:00".into(),
             quiet_end: "08:00".into(),
             max_deals: 10,
+            digest_enabled: true,
+            digest_min_risk_score: 51,
+            quiet_enabled: true,
         }
     }
 }
@@ -273,22 +286,31 @@ impl Store {
         scope: &DealScope,
         q: &HighRiskQuery,
     ) -> StoreResult<HighRiskPage> {
-        let mut binds: Vec<String> = vec![tenant.as_str().to_string()];
-        let cats: Vec<String> = q
-            .categories
-            .iter()
-            .map(|c| {
-                binds.push(c.clone());
-                format!("${}", binds.len())
-            })
-            .collect();
-        let (scope_sql, scope_binds) = scope.sql(binds.len() + 1);
-        binds.extend(scope_binds);
-        let filter = format!(
-            "FROM deals WHERE tenant_id = $1 AND outcome IS NULL AND current_risk_score IS NOT NULL \
-             AND current_risk_category IN ({}){scope_sql}",
-            cats.join(", ")
-        );
+        // (WHERE clause, binds) for open scored deals in `scope` in one of `categories`.
+        let filter_for = |categories: &[String]| {
+            let mut binds: Vec<String> = vec![tenant.as_str().to_string()];
+            let cats: Vec<String> = categories
+                .iter()
+                .map(|c| {
+                    binds.push(c.clone());
+                    format!("${}", binds.len())
+                })
+                .collect();
+            let (scope_sql, scope_binds) = scope.sql(binds.len() + 1);
+            binds.extend(scope_binds);
+            let filter = format!(
+                "FROM deals WHERE tenant_id = $1 AND outcome IS NULL AND current_risk_score IS NOT NULL \
+                 AND current_risk_category IN ({}){scope_sql}",
+                cats.join(", ")
+            );
+            (filter, binds)
+        };
+        let (filter, binds) = filter_for(&q.categories);
+        // The summary covers every category, whatever the listing's filter.
+        let all: Vec<String> = ["low", "medium", "high", "critical"]
+            .map(String::from)
+            .to_vec();
+        let (all_filter, all_binds) = filter_for(&all);
         let key = match q.sort {
             HighRiskSort::RiskScore => "current_risk_score",
             HighRiskSort::Amount => "amount",
@@ -303,13 +325,16 @@ impl Store {
         let page_sql = format!(
             "SELECT deal_id, company, deal_name, sales_rep_id, owner_email, industry, region, product_type, \
              lead_source, deal_stage, amount, created_date, current_risk_score, current_risk_category, \
-             current_win_probability, current_model_version, scored_at {filter} \
+             current_win_probability, current_model_version, scored_at, last_activity_date, \
+             (SELECT u.name FROM users u WHERE u.tenant_id = deals.tenant_id \
+              AND u.user_id = deals.sales_rep_id) AS rep_name {filter} \
              ORDER BY {key} {dir}, deal_id LIMIT {} OFFSET {}",
             q.limit.max(0),
             q.offset.max(0)
         );
         let summary_sql = format!(
-            "SELECT current_risk_category, COUNT(*), SUM(amount) {filter} GROUP BY current_risk_category"
+            "SELECT current_risk_category, COUNT(*), SUM(amount), \
+             CAST(SUM(current_risk_score) AS DOUBLE PRECISION) {all_filter} GROUP BY current_risk_category"
         );
         let mut tx = self.begin_tenant(tenant).await?;
         let mut page = sqlx::query(sqlx::AssertSqlSafe(page_sql));
@@ -317,8 +342,9 @@ impl Store {
             page = page.bind(b.clone());
         }
         let rows = page.fetch_all(&mut *tx).await?;
-        let mut summary = sqlx::query_as::<_, (String, i64, f64)>(sqlx::AssertSqlSafe(summary_sql));
-        for b in &binds {
+        let mut summary =
+            sqlx::query_as::<_, (String, i64, f64, f64)>(sqlx::AssertSqlSafe(summary_sql));
+        for b in &all_binds {
             summary = summary.bind(b.clone());
         }
         let by_category = summary.fetch_all(&mut *tx).await?;
@@ -344,10 +370,16 @@ impl Store {
                     win_probability: r.try_get("current_win_probability")?,
                     model_version: r.try_get("current_model_version")?,
                     scored_at: r.try_get("scored_at")?,
+                    last_activity_date: r.try_get("last_activity_date")?,
+                    rep_name: r.try_get("rep_name")?,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let total = by_category.iter().map(|c| c.1).sum();
+        let total = by_category
+            .iter()
+            .filter(|c| q.categories.contains(&c.0))
+            .map(|c| c.1)
+            .sum();
         Ok(HighRiskPage {
             rows,
             total,
@@ -364,12 +396,16 @@ impl Store {
         let mut tx = self.begin_tenant(tenant).await?;
         sqlx::query(
             "INSERT INTO alert_settings (tenant_id, user_id, critical_enabled, channels, threshold, \
-             digest_time, time_zone, quiet_start, quiet_end, max_deals, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             digest_time, time_zone, quiet_start, quiet_end, max_deals, updated_at, \
+             digest_enabled, digest_min_risk_score, quiet_enabled) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (tenant_id, user_id) DO UPDATE SET critical_enabled = excluded.critical_enabled, \
              channels = excluded.channels, threshold = excluded.threshold, digest_time = excluded.digest_time, \
              time_zone = excluded.time_zone, quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, \
-             max_deals = excluded.max_deals, updated_at = excluded.updated_at",
+             max_deals = excluded.max_deals, updated_at = excluded.updated_at, \
+             digest_enabled = excluded.digest_enabled, \
+             digest_min_risk_score = excluded.digest_min_risk_score, \
+             quiet_enabled = excluded.quiet_enabled",
         )
         .bind(tenant.as_str().to_string())
         .bind(user_id.to_string())
@@ -382,6 +418,9 @@ impl Store {
         .bind(s.quiet_end.clone())
         .bind(s.max_deals)
         .bind(format_ts(chrono::Utc::now()))
+        .bind(i64::from(s.digest_enabled))
+        .bind(s.digest_min_risk_score)
+        .bind(i64::from(s.quiet_enabled))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -396,7 +435,8 @@ impl Store {
         let mut tx = self.begin_tenant(tenant).await?;
         let row = sqlx::query(
             "SELECT critical_enabled, channels, threshold, digest_time, time_zone, quiet_start, quiet_end, \
-             max_deals FROM alert_settings WHERE tenant_id = $1 AND user_id = $2",
+             max_deals, digest_enabled, digest_min_risk_score, quiet_enabled \
+             FROM alert_settings WHERE tenant_id = $1 AND user_id = $2",
         )
         .bind(tenant.as_str().to_string())
         .bind(user_id.to_string())
@@ -414,18 +454,34 @@ impl Store {
             quiet_start: r.try_get("quiet_start")?,
             quiet_end: r.try_get("quiet_end")?,
             max_deals: r.try_get("max_deals")?,
+            digest_enabled: r.try_get::<i64, _>("digest_enabled")? != 0,
+            digest_min_risk_score: r.try_get("digest_min_risk_score")?,
+            quiet_enabled: r.try_get::<i64, _>("quiet_enabled")? != 0,
         }))
     }
 
-    /// Claim `key` for a request with `request_hash`. `Ok(None)`: claimed, go ahead.
+    /// Claim `key` for a request with `request_hash` at `now`. `Ok(None)`: claimed, go ahead.
     /// `Ok(Some(record))`: the key was used before (compare hashes, replay the response).
+    /// A claim without a response that is older than `ttl` (its request died without
+    /// releasing it) is taken over.
     pub async fn claim_idempotency_key(
         &self,
         tenant: &TenantId,
         key: &str,
         request_hash: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        ttl: chrono::Duration,
     ) -> StoreResult<Option<IdempotencyRecord>> {
         let mut tx = self.begin_tenant(tenant).await?;
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2 \
+             AND response_status IS NULL AND created_at < $3",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(key.to_string())
+        .bind(format_ts(now - ttl))
+        .execute(&mut *tx)
+        .await?;
         let inserted = sqlx::query(
             "INSERT INTO idempotency_keys (tenant_id, idem_key, request_hash, created_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, idem_key) DO NOTHING",
@@ -433,7 +489,7 @@ impl Store {
         .bind(tenant.as_str().to_string())
         .bind(key.to_string())
         .bind(request_hash.to_string())
-        .bind(format_ts(chrono::Utc::now()))
+        .bind(format_ts(now))
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -56,8 +56,17 @@ impl UserContact {
                     })
                     .collect(),
                 time_zone: zone(&s.time_zone),
-                quiet_start: time(&s.quiet_start, d.quiet_start),
-                quiet_end: time(&s.quiet_end, d.quiet_end),
+                // Quiet hours switched off: an empty window (start == end holds nothing back).
+                quiet_start: if s.quiet_enabled {
+                    time(&s.quiet_start, d.quiet_start)
+                } else {
+                    NaiveTime::MIN
+                },
+                quiet_end: if s.quiet_enabled {
+                    time(&s.quiet_end, d.quiet_end)
+                } else {
+                    NaiveTime::MIN
+                },
             },
         }
     }
@@ -97,7 +106,8 @@ impl UserContact {
 
 const CONTACT_SQL: &str = "SELECT u.user_id, u.email, u.name, u.role, u.manager_id, u.time_zone, \
      u.slack_user_id, u.salesforce_user_id, s.critical_enabled, s.channels, s.threshold, s.digest_time, \
-     s.time_zone AS s_time_zone, s.quiet_start, s.quiet_end, s.max_deals \
+     s.time_zone AS s_time_zone, s.quiet_start, s.quiet_end, s.max_deals, \
+     s.digest_enabled, s.digest_min_risk_score, s.quiet_enabled \
      FROM users u LEFT JOIN alert_settings s ON s.tenant_id = u.tenant_id AND s.user_id = u.user_id \
      WHERE u.tenant_id = $1 ORDER BY u.user_id";
 
@@ -116,6 +126,9 @@ fn contact_from(r: &sqlx::any::AnyRow) -> StoreResult<UserContact> {
                 quiet_start: r.try_get("quiet_start")?,
                 quiet_end: r.try_get("quiet_end")?,
                 max_deals: r.try_get("max_deals")?,
+                digest_enabled: r.try_get::<i64, _>("digest_enabled")? != 0,
+                digest_min_risk_score: r.try_get("digest_min_risk_score")?,
+                quiet_enabled: r.try_get::<i64, _>("quiet_enabled")? != 0,
             })
         }
     };
@@ -201,10 +214,12 @@ pub(super) async fn enqueue_critical_alerts(
         .chain([75])
         .max()
         .unwrap_or(75);
-    let candidates: Vec<&DealScore> = scores
+    // Riskiest first, so a recipient's daily alert budget goes to the deals most at risk.
+    let mut candidates: Vec<&DealScore> = scores
         .iter()
         .filter(|s| s.risk_score > min_threshold)
         .collect();
+    candidates.sort_by_key(|s| std::cmp::Reverse(s.risk_score));
     if candidates.is_empty() || users.is_empty() {
         return Ok(0);
     }
@@ -265,6 +280,27 @@ pub(super) async fn enqueue_critical_alerts(
     .into_iter()
     .map(|(d, u, at)| ((d, u), at))
     .collect();
+    // Critical alerts per recipient in the last 24 h, against the tenant's daily budget.
+    let mut sent: HashMap<String, u32> = sqlx::query_as::<_, (String, i64)>(
+        "SELECT user_id, COUNT(*) FROM alerts WHERE tenant_id = $1 AND kind = 'critical' \
+         AND created_at > $2 GROUP BY user_id",
+    )
+    .bind(t.clone())
+    .bind(format_ts(now - chrono::Duration::hours(24)))
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|(u, n)| (u, n.clamp(0, i64::from(u32::MAX)) as u32))
+    .collect();
+    let budget: u32 = sqlx::query_as::<_, (i64,)>(
+        "SELECT alerts_per_day FROM risk_settings WHERE tenant_id = $1",
+    )
+    .bind(t.clone())
+    .fetch_optional(&mut *conn)
+    .await?
+    .map_or(policy::DEFAULT_DAILY_ALERT_BUDGET, |(n,)| {
+        n.clamp(1, i64::from(u32::MAX)) as u32
+    });
     let parse_ts = |s: &str| {
         DateTime::parse_from_rfc3339(s)
             .ok()
@@ -307,6 +343,8 @@ pub(super) async fn enqueue_critical_alerts(
                 now,
                 DEFAULT_FALSE_ALARM_MARGIN,
             );
+            let sent_before = sent.get(&user.user_id).copied().unwrap_or(0);
+            let (decision, standing) = policy::apply_budget(decision, sent_before, budget);
             let Decision::Alert { at, channels } = decision else {
                 continue;
             };
@@ -323,6 +361,7 @@ pub(super) async fn enqueue_critical_alerts(
                 score: s.clone(),
                 previous_score: *prev,
                 recipient: user.recipient(role),
+                budget: standing,
             }))
             .to_json();
             outbox.insert(
@@ -340,6 +379,7 @@ pub(super) async fn enqueue_critical_alerts(
                     })
                     .collect(),
             );
+            *sent.entry(user.user_id.clone()).or_default() += 1;
             alerts.push((
                 alert_id,
                 deal.deal_id.clone(),

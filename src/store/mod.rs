@@ -10,16 +10,20 @@ mod alerts;
 mod audit;
 pub mod audit_writer;
 mod deals;
+mod imports;
 mod job_runs;
 mod models;
 pub mod outbox;
 mod reports;
+mod risk_settings;
 mod salesforce;
+mod salesforce_orgs;
 mod scores;
 mod sealed;
 mod slack;
 mod slack_links;
 mod tenants;
+mod unsubscribes;
 
 pub use access::{
     AlertSettings, DealScope, HighRiskPage, HighRiskQuery, HighRiskSort, IdempotencyRecord,
@@ -36,7 +40,9 @@ pub use reports::{
     ActionTask, CalibrationCheck, ClosedPrediction, DealFeedbackRow, ModelEvaluation, PurgeCounts,
     PurgeCutoffs,
 };
+pub use risk_settings::RiskSettingsRow;
 pub use salesforce::{SfConnectionRow, SfUser, SyncStateRow, WritebackOutcome};
+pub use salesforce_orgs::WritebackRejection;
 pub use scores::StoredScore;
 pub use sealed::SealedValue;
 pub use slack::{SlackInstall, SnoozeRow, false_alarm_id};

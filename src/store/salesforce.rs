@@ -51,6 +51,13 @@ pub enum WritebackOutcome {
     Retry { error: String },
     /// The record is gone (ENTITY_IS_DELETED): never retried for this hash.
     Skipped { hash: String, error: String },
+    /// Salesforce refused these values for good (validation rule, required field, invalid
+    /// picklist value, no access): not retried until the values change, and reported.
+    Rejected {
+        hash: String,
+        code: String,
+        message: String,
+    },
 }
 
 impl Store {
@@ -115,19 +122,12 @@ impl Store {
 
     /// Replace the tenant's field mapping (JSON).
     pub async fn set_sf_field_mapping(&self, tenant: &TenantId, json: &str) -> StoreResult<()> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        let done = sqlx::query(
-            "UPDATE salesforce_connections SET field_mapping = $2 WHERE tenant_id = $1",
+        self.set_connection_column(
+            tenant,
+            super::salesforce_orgs::ConnColumn::FieldMapping,
+            json,
         )
-        .bind(tenant.as_str().to_string())
-        .bind(json.to_string())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        if done.rows_affected() == 0 {
-            return Err(super::StoreError::NotFound);
-        }
-        Ok(())
+        .await
     }
 
     /// Which tenant connected this org (webhook routing).
@@ -359,21 +359,36 @@ impl Store {
         for part in outcomes.chunks(self.chunk_rows()) {
             // A retry keeps the last written hash, so the record stays "changed" until it lands.
             let sql = format!(
-                "INSERT INTO salesforce_writeback (tenant_id, deal_id, written_hash, written_at, status, error, attempts) \
+                "INSERT INTO salesforce_writeback (tenant_id, deal_id, written_hash, written_at, status, error, attempts, error_code) \
                  VALUES {} ON CONFLICT (tenant_id, deal_id) DO UPDATE SET \
                  written_hash = COALESCE(excluded.written_hash, salesforce_writeback.written_hash), \
                  written_at = excluded.written_at, status = excluded.status, error = excluded.error, \
+                 error_code = excluded.error_code, \
                  attempts = CASE WHEN excluded.status = 'retry' THEN salesforce_writeback.attempts + 1 ELSE 0 END",
-                values_sql(part.len(), 7)
+                values_sql(part.len(), 8)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (deal, o) in part {
-                let (hash, status, error) = match o {
-                    WritebackOutcome::Written { hash } => (Some(hash.clone()), "written", None),
-                    WritebackOutcome::Retry { error } => (None, "retry", Some(error.clone())),
-                    WritebackOutcome::Skipped { hash, error } => {
-                        (Some(hash.clone()), "skipped", Some(error.clone()))
+                let (hash, status, error, code) = match o {
+                    WritebackOutcome::Written { hash } => {
+                        (Some(hash.clone()), "written", None, None)
                     }
+                    WritebackOutcome::Retry { error } => (None, "retry", Some(error.clone()), None),
+                    WritebackOutcome::Skipped { hash, error } => {
+                        (Some(hash.clone()), "skipped", Some(error.clone()), None)
+                    }
+                    // The refused values' hash is remembered so the same values are not sent
+                    // again every night; new values get a new hash and are tried.
+                    WritebackOutcome::Rejected {
+                        hash,
+                        code,
+                        message,
+                    } => (
+                        Some(hash.clone()),
+                        "rejected",
+                        Some(message.clone()),
+                        Some(code.clone()),
+                    ),
                 };
                 q = q
                     .bind(tenant.as_str().to_string())
@@ -382,7 +397,8 @@ impl Store {
                     .bind(ts.clone())
                     .bind(status.to_string())
                     .bind(error)
-                    .bind(1i64);
+                    .bind(1i64)
+                    .bind(code);
             }
             q.execute(&mut *tx).await?;
         }

@@ -115,28 +115,29 @@ impl Store {
         Ok(())
     }
 
-    /// The newest batch scored at or before `cutoff` (for 7-day trends), if any.
+    /// The scores as they stood at `cutoff` (for 7-day trends and the weekly summary): each
+    /// deal's newest score in `(since, cutoff]`. Per deal, not "the newest batch": a webhook
+    /// that rescored three deals after the nightly run is a batch of three, and taking it as
+    /// the snapshot made the weekly "closing the loop" forget every other deal.
     pub async fn scores_at_or_before(
         &self,
         tenant: &TenantId,
         cutoff: chrono::DateTime<chrono::Utc>,
+        since: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<Vec<StoredScore>> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let (latest,): (Option<String>,) = sqlx::query_as(
-            "SELECT MAX(scored_at) FROM risk_scores WHERE tenant_id = $1 AND scored_at <= $2",
+        let rows = sqlx::query(
+            "SELECT rs.tenant_id, rs.deal_id, rs.scored_at, rs.risk_score, rs.risk_category, rs.win_probability, \
+                    rs.confidence, rs.model_version, rs.degraded, rs.factors \
+             FROM risk_scores rs JOIN ( \
+                 SELECT deal_id, MAX(scored_at) AS at FROM risk_scores \
+                 WHERE tenant_id = $1 AND scored_at <= $2 AND scored_at > $3 GROUP BY deal_id \
+             ) newest ON rs.deal_id = newest.deal_id AND rs.scored_at = newest.at \
+             WHERE rs.tenant_id = $1 ORDER BY rs.deal_id",
         )
         .bind(tenant.as_str().to_string())
         .bind(format_ts(cutoff))
-        .fetch_one(&mut *tx)
-        .await?;
-        let Some(latest) = latest else {
-            return Ok(Vec::new());
-        };
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SCORE_COLUMNS} FROM risk_scores WHERE tenant_id = $1 AND scored_at = $2 ORDER BY deal_id"
-        )))
-        .bind(tenant.as_str().to_string())
-        .bind(latest)
+        .bind(format_ts(since))
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -170,7 +171,14 @@ fn score_from_row(row: &sqlx::any::AnyRow) -> StoreResult<StoredScore> {
         deal_id: row.try_get("deal_id")?,
         scored_at: row.try_get("scored_at")?,
         risk_score: score,
-        risk_category: RiskCategory::from_score(score),
+        // The category as stored: a tenant's own band edges decided it when it was scored.
+        risk_category: {
+            let stored: String = row.try_get("risk_category")?;
+            RiskCategory::ALL
+                .into_iter()
+                .find(|c| c.as_str() == stored)
+                .unwrap_or_else(|| RiskCategory::from_score(score))
+        },
         win_probability: row.try_get("win_probability")?,
         confidence: row.try_get("confidence")?,
         model_version: row.try_get("model_version")?,

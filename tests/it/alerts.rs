@@ -11,7 +11,7 @@ use skygeni::notify::dispatcher::{DispatchConfig, Dispatcher};
 use skygeni::notify::sendgrid::SendGridClient;
 use skygeni::notify::slack_dm::{BotTokens, SlackDmSender};
 use skygeni::slack::SlackApi;
-use skygeni::store::{AlertSettings, NewUser, Store};
+use skygeni::store::{AlertSettings, Store};
 use skygeni_fakes::sendgrid::FakeSendGrid;
 use skygeni_fakes::slack::SlackFake;
 use skygeni_fakes::{FakeServer, Fault};
@@ -52,20 +52,7 @@ impl Harness {
             ("mgr", "manager", None, manager_zone, "UMGR"),
             ("rep1", "rep", Some("mgr"), rep_zone, "UREP"),
         ] {
-            let email = format!("{id}@example.com");
-            store
-                .upsert_user(
-                    &tenant,
-                    &NewUser {
-                        user_id: id,
-                        email: Some(&email),
-                        name: Some(id),
-                        role,
-                        manager_id: manager,
-                    },
-                )
-                .await
-                .unwrap();
+            crate::support::add_user(&store, &tenant, id, role, manager).await;
             store
                 .set_user_delivery(&tenant, id, Some(slack), zone)
                 .await
@@ -188,6 +175,7 @@ pub fn links() -> Links {
         salesforce_url: "https://acme.my.salesforce.com".into(),
         slack_app_id: Some("A123".into()),
         public_url: "https://skygeni.example".into(),
+        unsubscribe: None,
     }
 }
 
@@ -591,6 +579,7 @@ async fn the_fake_sendgrid_refuses_a_bad_key_and_the_row_is_dead_at_once() {
         idempotency_key: "k".into(),
         category: "test".into(),
         inline: vec![],
+        headers: vec![],
     };
     use skygeni::notify::senders::{EmailSender, SendError};
     let err = client.send_email(&email).await.unwrap_err();

@@ -14,14 +14,14 @@ pub fn skygeni(db: &TestDb, args: &[&str]) -> Output {
         .expect("run skygeni")
 }
 
-fn text(out: &Output) -> (String, String) {
+pub(crate) fn text(out: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
 
-fn write_file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
+pub(crate) fn write_file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
     let path = dir.path().join(name);
     std::fs::File::create(&path)
         .unwrap()

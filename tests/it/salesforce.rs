@@ -18,24 +18,23 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
 
-const KEY: &str = "0000000000000000000000000000000000000000000000000000000000000001";
-const WEBHOOK_SECRET: &str = "webhook-test-secret";
-const JWT_SECRET: &str = "api-test-secret";
+pub(crate) const KEY: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+pub(crate) const JWT_SECRET: &str = "api-test-secret";
 
-struct Org {
-    _db: TestDb,
-    store: Store,
-    fake: FakeSalesforce,
-    server: FakeServer,
-    ctx: SyncContext,
-    tenant: TenantId,
+pub(crate) struct Org {
+    pub(crate) _db: TestDb,
+    pub(crate) store: Store,
+    pub(crate) fake: FakeSalesforce,
+    pub(crate) server: FakeServer,
+    pub(crate) ctx: SyncContext,
+    pub(crate) tenant: TenantId,
 }
 
-fn now() -> chrono::DateTime<chrono::Utc> {
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap()
 }
 
-fn settings(login: &str) -> Settings {
+pub(crate) fn settings(login: &str) -> Settings {
     let jwt_key = format!(
         "{}/tests/fixtures/salesforce_jwt_test_key.pem",
         env!("CARGO_MANIFEST_DIR")
@@ -44,7 +43,6 @@ fn settings(login: &str) -> Settings {
         ("SALESFORCE_LOGIN_URL", login),
         ("SALESFORCE_CLIENT_ID", CLIENT_ID),
         ("SALESFORCE_CLIENT_SECRET", CLIENT_SECRET),
-        ("SALESFORCE_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ("SALESFORCE_JWT_PRIVATE_KEY", jwt_key.as_str()),
         ("SKYGENI_ENCRYPTION_KEY", KEY),
         ("SKYGENI_JWT_SECRET", JWT_SECRET),
@@ -54,22 +52,17 @@ fn settings(login: &str) -> Settings {
     .unwrap()
 }
 
-/// A fake org with `n` Opportunities, connected to the default tenant with a refresh token.
-async fn org(n: usize) -> Org {
-    let db = TestDb::new().await;
-    let store = db.store().await;
-    let fake = FakeSalesforce::new();
-    let server = fake.start(0).await.unwrap();
-    fake.seed_opportunities(n, 3, 1);
-    let secrets = Arc::new(SecretBox::new(Some(KEY), None).unwrap());
-    let tenant = TenantId::default_tenant();
+/// Store `tenant`'s connection to `fake` (served at `url`) as the web-server flow leaves it:
+/// a sealed instance URL and refresh token.
+pub(crate) async fn connect(store: &Store, tenant: &TenantId, fake: &FakeSalesforce, url: &str) {
+    let secrets = SecretBox::new(Some(KEY), None).unwrap();
     store
         .save_sf_connection(
-            &tenant,
+            tenant,
             &SfConnectionRow {
-                org_id: ORG_ID.into(),
+                org_id: fake.org_id(),
                 auth_flow: "web_server".into(),
-                instance_url_sealed: secrets.seal(tenant.as_str(), &server.url()),
+                instance_url_sealed: secrets.seal(tenant.as_str(), url),
                 refresh_token_sealed: Some(
                     secrets.seal(tenant.as_str(), &fake.issue_refresh_token()),
                 ),
@@ -79,6 +72,18 @@ async fn org(n: usize) -> Org {
         )
         .await
         .unwrap();
+}
+
+/// A fake org with `n` Opportunities, connected to the default tenant with a refresh token.
+pub(crate) async fn org(n: usize) -> Org {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let fake = FakeSalesforce::new();
+    let server = fake.start(0).await.unwrap();
+    fake.seed_opportunities(n, 3, 1);
+    let secrets = Arc::new(SecretBox::new(Some(KEY), None).unwrap());
+    let tenant = TenantId::default_tenant();
+    connect(&store, &tenant, &fake, &server.url()).await;
     let mut ctx = SyncContext::new(store.clone(), Arc::new(settings(&server.url())), secrets);
     ctx.config.client.retry_base = Duration::from_millis(5);
     ctx.config.client.timeout = Duration::from_millis(500);
@@ -94,7 +99,7 @@ async fn org(n: usize) -> Org {
 }
 
 impl Org {
-    async fn sync_at(
+    pub(crate) async fn sync_at(
         &self,
         at: chrono::DateTime<chrono::Utc>,
     ) -> skygeni::crm::salesforce::SyncReport {
@@ -103,11 +108,33 @@ impl Org {
             .unwrap()
     }
 
-    async fn sync(&self) -> skygeni::crm::salesforce::SyncReport {
+    pub(crate) async fn sync(&self) -> skygeni::crm::salesforce::SyncReport {
         self.sync_at(now()).await
     }
 
-    fn open_ids(&self) -> Vec<String> {
+    /// Give the org a webhook secret as connecting does, and read it back from the org's
+    /// SkyGeni_Settings__c org default, where the package's Apex reads it.
+    pub(crate) async fn webhook_secret(&self) -> String {
+        skygeni::crm::salesforce::org_secret::after_connect(
+            &self.ctx.settings,
+            &self.store,
+            &self.ctx.secrets,
+            &self.ctx.http,
+            &self.tenant,
+        )
+        .await
+        .unwrap();
+        self.fake
+            .records("SkyGeni_Settings__c")
+            .into_iter()
+            .find(|r| r["SetupOwnerId"] == json!(self.fake.org_id()))
+            .expect("the org default holds the secret")["Webhook_Secret__c"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub(crate) fn open_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self
             .fake
             .records("Opportunity")
@@ -465,7 +492,7 @@ async fn tasks_are_created_once_and_a_closed_task_is_never_reopened() {
     );
 }
 
-fn signed(body: &Value, ts: i64, secret: &str) -> Request<Body> {
+pub(crate) fn signed(body: &Value, ts: i64, secret: &str) -> Request<Body> {
     let raw = serde_json::to_vec(body).unwrap();
     let ts = ts.to_string();
     Request::post("/webhooks/salesforce")
@@ -479,14 +506,14 @@ fn signed(body: &Value, ts: i64, secret: &str) -> Request<Body> {
         .unwrap()
 }
 
-async fn app(o: &Org) -> axum::Router {
+pub(crate) async fn app(o: &Org) -> axum::Router {
     let state = skygeni::http::AppState::new(settings(&o.server.url()), o.store.clone())
         .await
         .unwrap();
     skygeni::http::router(state)
 }
 
-async fn json_body(resp: axum::response::Response) -> Value {
+pub(crate) async fn json_body(resp: axum::response::Response) -> Value {
     serde_json::from_slice(
         &axum::body::to_bytes(resp.into_body(), 1 << 20)
             .await
@@ -498,6 +525,7 @@ async fn json_body(resp: axum::response::Response) -> Value {
 #[tokio::test]
 async fn a_webhook_with_a_bad_signature_gets_401_and_nothing_happens() {
     let o = org(5).await;
+    let secret = o.webhook_secret().await;
     let app = app(&o).await;
     o.fake.clear_calls();
     let id = o.open_ids()[0].clone();
@@ -513,10 +541,7 @@ async fn a_webhook_with_a_bad_signature_gets_401_and_nothing_happens() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let stale = chrono::Utc::now().timestamp_millis() - 6 * 60 * 1000;
-    let resp = app
-        .oneshot(signed(&body, stale, WEBHOOK_SECRET))
-        .await
-        .unwrap();
+    let resp = app.oneshot(signed(&body, stale, &secret)).await.unwrap();
     assert_eq!(
         resp.status(),
         StatusCode::UNAUTHORIZED,
@@ -537,6 +562,7 @@ async fn a_webhook_with_a_bad_signature_gets_401_and_nothing_happens() {
 async fn a_signed_webhook_rescores_the_deal_writes_back_and_is_handled_once() {
     let o = org(8).await;
     o.sync().await;
+    let secret = o.webhook_secret().await;
     let id = o.open_ids()[0].clone();
     let before = o.fake.record("Opportunity", &id).unwrap();
     o.fake.edit(
@@ -554,7 +580,7 @@ async fn a_signed_webhook_rescores_the_deal_writes_back_and_is_handled_once() {
         .oneshot(signed(
             &body,
             chrono::Utc::now().timestamp_millis(),
-            WEBHOOK_SECRET,
+            &secret,
         ))
         .await
         .unwrap();
@@ -594,7 +620,7 @@ async fn a_signed_webhook_rescores_the_deal_writes_back_and_is_handled_once() {
         .oneshot(signed(
             &body,
             chrono::Utc::now().timestamp_millis(),
-            WEBHOOK_SECRET,
+            &secret,
         ))
         .await
         .unwrap();

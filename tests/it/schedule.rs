@@ -2,7 +2,7 @@
 //! once even with two scheduler instances (two connection pools) on the same database, and
 //! a missed run is caught up once after a restart.
 use crate::alerts::{fakes_and_dispatcher, links, score, utc};
-use crate::support::TestDb;
+use crate::support::{TestDb, add_user};
 use chrono::Duration;
 use skygeni::domain::{Deal, TenantId};
 use skygeni::jobs::scheduler::{JobKind, Scheduler, SchedulerConfig, parse_cron};
@@ -19,20 +19,7 @@ fn config() -> SchedulerConfig {
 
 async fn team(store: &Store, tenant: &TenantId, mgr: &str, rep: &str, zone: &str, slack: &str) {
     for (id, role, manager) in [(mgr, "manager", None), (rep, "rep", Some(mgr))] {
-        let email = format!("{id}@example.com");
-        store
-            .upsert_user(
-                tenant,
-                &NewUser {
-                    user_id: id,
-                    email: Some(&email),
-                    name: Some(id),
-                    role,
-                    manager_id: manager,
-                },
-            )
-            .await
-            .unwrap();
+        add_user(store, tenant, id, role, manager).await;
     }
     store
         .set_user_delivery(tenant, mgr, Some(slack), zone)
@@ -141,7 +128,11 @@ async fn digests_fire_at_8am_in_each_managers_zone_once_across_two_schedulers() 
         .iter()
         .find(|m| m.to == ["mgr_ny@example.com"])
         .expect("NY digest");
-    assert!(ny.subject.contains("digest"), "{}", ny.subject);
+    assert!(
+        ny.subject.contains("Daily Pipeline Health Report"),
+        "{}",
+        ny.subject
+    );
     let text = ny.text.as_deref().unwrap();
     assert!(
         text.contains("Acme Corp") && !text.contains("Globex"),

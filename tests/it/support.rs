@@ -75,3 +75,27 @@ pub async fn metrics_text(client: &reqwest::Client, base: &str) -> String {
         .await
         .unwrap()
 }
+
+/// A user `id` with the address `id@example.com` and the name `id` (role, manager).
+pub async fn add_user(
+    store: &Store,
+    tenant: &skygeni::domain::TenantId,
+    id: &str,
+    role: &str,
+    manager: Option<&str>,
+) {
+    let email = format!("{id}@example.com");
+    store
+        .upsert_user(
+            tenant,
+            &skygeni::store::NewUser {
+                user_id: id,
+                email: Some(&email),
+                name: Some(id),
+                role,
+                manager_id: manager,
+            },
+        )
+        .await
+        .unwrap();
+}

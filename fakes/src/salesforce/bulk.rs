@@ -61,17 +61,19 @@ pub async fn create_query(State(sf): State<FakeSalesforce>, Json(body): Json<Val
         Ok(r) => r,
         Err(e) => return sf_error(StatusCode::BAD_REQUEST, "INVALID_FIELD", &e),
     };
-    let rows = rows
+    let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
             parsed
                 .fields
                 .iter()
-                .map(|f| soql::csv_cell(r.get(f)))
+                .map(|f| soql::csv_cell(soql::value_of(&org, &parsed.object, r, f).as_ref()))
                 .collect()
         })
         .collect();
     let id = org.new_id("750");
+    let soql = body["query"].as_str().unwrap_or("").to_string();
+    org.bulk_queries.push((soql, rows.len()));
     org.query_jobs.insert(
         id.clone(),
         QueryJob {
@@ -115,7 +117,20 @@ pub async fn query_results(
             "job is not complete",
         );
     }
-    let start: usize = q.get("locator").and_then(|l| l.parse().ok()).unwrap_or(0);
+    // Locators are opaque strings Salesforce hands out; one it did not hand out is refused.
+    let start: usize = match q.get("locator") {
+        None => 0,
+        Some(l) => match decode_locator(&id, l) {
+            Some(n) if n <= job.rows.len() => n,
+            _ => {
+                return sf_error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALIDLOCATOR",
+                    "Invalid locator value",
+                );
+            }
+        },
+    };
     let max: usize = q
         .get("maxRecords")
         .and_then(|m| m.parse().ok())
@@ -124,7 +139,7 @@ pub async fn query_results(
     let end = (start + max).min(job.rows.len());
     let text = csv_text(&job.header, job.rows[start.min(end)..end].iter().cloned());
     let locator = if end < job.rows.len() {
-        end.to_string()
+        encode_locator(&id, end)
     } else {
         "null".into()
     };
@@ -140,6 +155,22 @@ pub async fn query_results(
         text,
     )
         .into_response()
+}
+
+/// An opaque locator for row `n` of job `id` (base64 of both, like the API's short tokens).
+fn encode_locator(id: &str, n: usize) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{id}:{n}"))
+}
+
+fn decode_locator(id: &str, l: &str) -> Option<usize> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(l)
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (job, n) = text.split_once(':')?;
+    (job == id).then(|| n.parse().ok()).flatten()
 }
 
 pub async fn create_ingest(State(sf): State<FakeSalesforce>, Json(body): Json<Value>) -> Response {

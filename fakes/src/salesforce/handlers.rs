@@ -1,9 +1,7 @@
 //! The fake org's HTTP handlers: the gate every call passes (call log, faults, bearer token,
 //! API limit, `Sforce-Limit-Info`), OAuth authorize/token, REST query/queryAll/paging,
 //! describe, and sObject Collections update and upsert by external id.
-use super::{
-    API_VERSION, CLIENT_ID, CLIENT_SECRET, Call, FakeSalesforce, ORG_ID, Org, Record, soql,
-};
+use super::{API_VERSION, CLIENT_ID, CLIENT_SECRET, Call, FakeSalesforce, Org, Record, soql};
 use crate::faults::Fault;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -62,7 +60,7 @@ pub(super) async fn gate(State(sf): State<FakeSalesforce>, req: Request, next: N
         Some(Fault::LoseResponse) => lose_response = true,
         None => {}
     }
-    if !path.starts_with("/services/data/") {
+    if !path.starts_with("/services/data/") && !path.starts_with("/services/apexrest/") {
         return next.run(req).await;
     }
     let token = req
@@ -198,10 +196,17 @@ pub(super) async fn token(
             };
             let now = chrono::Utc::now().timestamp();
             let exp = c["exp"].as_i64().unwrap_or(0);
+            // Salesforce: `aud` is https://login.salesforce.com (production),
+            // https://test.salesforce.com (sandbox) or an Experience Cloud site URL, never the
+            // My Domain URL the request goes to; `exp` within 3 minutes.
+            let aud = c["aud"].as_str().unwrap_or("");
+            if !org.audiences.iter().any(|a| a == aud) {
+                return grant_error("audience is invalid");
+            }
             if c["iss"] != CLIENT_ID
                 || c["sub"].as_str().is_none_or(str::is_empty)
                 || exp < now
-                || exp > now + 300
+                || exp > now + 3 * 60 + 5
             {
                 return grant_error("invalid assertion");
             }
@@ -219,7 +224,7 @@ pub(super) async fn token(
     let mut body = json!({
         "access_token": access,
         "instance_url": org.base_url,
-        "id": format!("{}/id/{ORG_ID}/005MGR000000000001", org.base_url),
+        "id": format!("{}/id/{}/005MGR000000000001", org.base_url, org.org_id),
         "token_type": "Bearer",
         "issued_at": chrono::Utc::now().timestamp_millis().to_string(),
         "signature": "fake",

@@ -96,6 +96,8 @@ impl FakeOrgs {
                 // Fixed width, so no two orgs share a user id (digest keys are per user id).
                 sf.seed_org(opportunities, owners.max(1), k as u64, &format!("o{k:05}"));
                 sf.accept_refresh_token(&refresh_token(k));
+                // Each org its own id (webhook routing and secrets are per org).
+                sf.set_org_id(&format!("00DFAKEORG{k:06}AA"));
                 sf.set_url(&format!("{base}/org/{k}"));
                 let router = sf
                     .router()

@@ -1,6 +1,7 @@
 //! Just enough SOQL for what SkyGeni sends: `SELECT f, Rel.f | COUNT() FROM Obj [WHERE c AND c …]
 //! [ORDER BY …] [LIMIT n]` with conditions `F = v`, `F != v`, `F > v`, `F >= v`, `F < v`,
-//! `F IN (v, …)`; values are quoted strings, numbers, booleans, `null` or unquoted datetimes.
+//! `F IN (v, …)`; values are quoted strings, numbers, booleans, `null` or unquoted datetimes;
+//! `Opportunity.X` on OpportunityHistory reads the parent Opportunity.
 use super::{Org, Record};
 use serde_json::{Map, Value, json};
 
@@ -175,6 +176,23 @@ fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     }
 }
 
+/// A field of a record; `Opportunity.X` on a child row (OpportunityHistory) is read from its
+/// parent Opportunity, other relationship fields are stored flat on the record.
+pub fn value_of(org: &Org, object: &str, r: &Record, f: &str) -> Option<Value> {
+    if object != "Opportunity"
+        && let Some(field) = f.strip_prefix("Opportunity.")
+    {
+        let parent = r.get("OpportunityId")?.as_str()?;
+        return org
+            .records
+            .get("Opportunity")?
+            .get(parent)?
+            .get(field)
+            .cloned();
+    }
+    r.get(f).cloned()
+}
+
 /// Matching records (soft-deleted ones only when `all`), or an INVALID_FIELD message.
 pub fn execute(org: &Org, q: &Soql, all: bool) -> Result<Vec<Record>, String> {
     if !org.schema.contains_key(&q.object) {
@@ -192,7 +210,7 @@ pub fn execute(org: &Org, q: &Soql, all: bool) -> Result<Vec<Record>, String> {
         .filter(|r| all || r.get("IsDeleted") != Some(&Value::Bool(true)))
         .filter(|r| {
             q.conds.iter().all(|(f, op, vals)| {
-                let have = r.get(f).cloned().unwrap_or(Value::Null);
+                let have = value_of(org, &q.object, r, f).unwrap_or(Value::Null);
                 let want: Vec<Value> = vals.iter().map(|v| literal(v)).collect();
                 use std::cmp::Ordering::*;
                 match op.as_str() {

@@ -26,13 +26,31 @@ pub(super) fn write_factor(out: &mut Vec<u8>, f: &FactorImpact) {
     out.extend_from_slice(b"pp");
 }
 
-/// A text cell, quoted only when CSV needs it.
+/// Does a spreadsheet read this text cell as a formula? (`=`, `+`, `-`, `@`, tab or CR
+/// first: the OWASP "CSV injection" list.)
+pub(super) fn looks_like_formula(s: &str) -> bool {
+    matches!(
+        s.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
+}
+
+/// A text cell, quoted only when CSV needs it. A cell a spreadsheet would run as a formula
+/// (a deal id like `=HYPERLINK(...)` from the CRM) gets a leading `'`, which makes it text;
+/// numbers are written by `push_uint` / `push_fixed` and never pass through here.
 pub(super) fn write_field(out: &mut Vec<u8>, s: &str) {
+    let prefix = looks_like_formula(s);
     if !s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        if prefix {
+            out.push(b'\'');
+        }
         out.extend_from_slice(s.as_bytes());
         return;
     }
     out.push(b'"');
+    if prefix {
+        out.push(b'\'');
+    }
     for b in s.bytes() {
         if b == b'"' {
             out.push(b'"');
@@ -76,5 +94,40 @@ pub(super) fn push_fixed(out: &mut Vec<u8>, v: f64, decimals: u32, signed: bool)
             out.push(b'0' + ((frac / div) % 10) as u8);
             div /= 10;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(s: &str) -> String {
+        let mut out = Vec::new();
+        write_field(&mut out, s);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn formula_cells_get_a_quote_prefix_and_plain_text_and_numbers_do_not() {
+        let cases = [
+            ("=1+1", "'=1+1"),
+            ("+SUM(A1)", "'+SUM(A1)"),
+            ("-2", "'-2"),
+            ("@cmd", "'@cmd"),
+            ("\tx", "'\tx"),
+            ("\rx", "\"'\rx\""),
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"",
+            ),
+            ("D-1", "D-1"),
+            ("a,b", "\"a,b\""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(cell(input), want, "{input:?}");
+        }
+        let mut out = Vec::new();
+        push_fixed(&mut out, -0.25, 2, false);
+        assert_eq!(out, b"-0.25", "numbers stay plain, sign and all");
     }
 }

@@ -31,6 +31,9 @@ pub enum FieldKind {
 }
 
 /// One custom field: object, API name, type.
+///
+/// Task and Event custom fields are defined on the Activity object in metadata (the
+/// package's `objects/Activity/fields/`), but read, written and permissioned as `Task.X`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldSpec {
     pub object: &'static str,
@@ -85,10 +88,20 @@ pub const TASK_KEY_FIELD: FieldSpec = FieldSpec {
     kind: FieldKind::ExternalIdText { length: 100 },
 };
 
+impl FieldSpec {
+    /// The object directory the field's metadata lives under in the package.
+    pub fn metadata_object(&self) -> &'static str {
+        match self.object {
+            "Task" | "Event" => "Activity",
+            o => o,
+        }
+    }
+}
+
 /// Headers of the package's signed webhook callout (`SkyGeniWebhook.cls`).
 pub const WEBHOOK_SIGNATURE_HEADER: &str = "X-SkyGeni-Signature";
 pub const WEBHOOK_TIMESTAMP_HEADER: &str = "X-SkyGeni-Timestamp";
-/// Named Credential the Apex callout goes through (admin sets its URL to SKYGENI_PUBLIC_URL).
+/// Named Credential the Apex callout goes through (its URL is SKYGENI_PUBLIC_URL at deploy).
 pub const NAMED_CREDENTIAL: &str = "SkyGeni_Webhook";
 /// Opportunity fields whose change makes the trigger ask SkyGeni to rescore (what the model
 /// reads). Risk fields are deliberately absent so our own write-back never re-triggers.

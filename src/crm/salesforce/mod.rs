@@ -6,6 +6,8 @@ pub mod bulk;
 pub mod client;
 pub mod fields;
 pub mod oauth;
+pub mod org_secret;
+pub mod picklists;
 pub mod pull;
 pub mod routes;
 pub mod sync;
@@ -14,7 +16,7 @@ pub mod webhook;
 pub mod writeback;
 
 pub use fields::{FieldKind, FieldSpec, OPPORTUNITY_RISK_FIELDS, TASK_KEY_FIELD};
-pub use sync::{SyncConfig, SyncContext, SyncReport, sync_records, sync_tenant};
+pub use sync::{SyncConfig, SyncContext, SyncReport, sync_records, sync_tenant, sync_tenant_with};
 
 #[cfg(test)]
 mod package_tests;

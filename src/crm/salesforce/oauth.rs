@@ -64,6 +64,8 @@ pub enum Grant {
 #[derive(Clone)]
 pub struct Credentials {
     pub login_url: String,
+    /// `aud` of JWT bearer assertions (see [`jwt_audience`]).
+    pub jwt_audience: String,
     pub client_id: String,
     pub client_secret: Option<SecretString>,
     pub grant: Grant,
@@ -76,6 +78,29 @@ pub struct TokenGrant {
     pub instance_url: Option<String>,
     pub refresh_token: Option<String>,
     pub id: Option<String>,
+}
+
+/// The JWT bearer `aud`: Salesforce accepts only `https://login.salesforce.com` (production),
+/// `https://test.salesforce.com` (sandboxes) or an Experience Cloud site URL (the override),
+/// never the My Domain login URL the token request itself goes to.
+pub fn jwt_audience(login_url: &str, override_url: Option<&str>) -> String {
+    if let Some(site) = override_url.map(str::trim).filter(|s| !s.is_empty()) {
+        return site.trim_end_matches('/').to_string();
+    }
+    let host = reqwest::Url::parse(login_url.trim())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    // test.salesforce.com, enhanced sandbox My Domains (x--sb.sandbox.my.salesforce.com) and
+    // legacy ones (x--sb.my.salesforce.com) are sandboxes.
+    let sandbox = host == "test.salesforce.com"
+        || host.ends_with(".sandbox.my.salesforce.com")
+        || (host.contains("--") && host.ends_with(".my.salesforce.com"));
+    if sandbox {
+        "https://test.salesforce.com".into()
+    } else {
+        "https://login.salesforce.com".into()
+    }
 }
 
 /// `…/id/<orgId>/<userId>` → orgId.
@@ -151,7 +176,7 @@ pub async fn fetch_access_token(
                 jwt_assertion(
                     &creds.client_id,
                     username,
-                    &creds.login_url,
+                    &creds.jwt_audience,
                     private_key_pem.expose_secret(),
                     chrono::Utc::now(),
                 )?,
@@ -248,6 +273,8 @@ pub enum CallbackError {
     BadState,
     #[error("Salesforce refused the authorization code: {0}")]
     Exchange(String),
+    #[error("the org is connected, but {0:#}; fix that and connect again")]
+    Setup(anyhow::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -281,9 +308,9 @@ pub async fn finish_connect(
         .open(tenant.as_str(), &sealed)
         .map_err(|_| CallbackError::BadState)?;
     let client = oauth_client(settings)?;
-    let http = http.clone();
+    let exchange_http = http.clone();
     let send = move |req: oauth2::HttpRequest| {
-        let http = http.clone();
+        let http = exchange_http.clone();
         async move {
             let (parts, body) = req.into_parts();
             let resp = http
@@ -334,6 +361,9 @@ pub async fn finish_connect(
         )
         .await
         .map_err(|e| CallbackError::Other(e.into()))?;
+    super::org_secret::after_connect(settings, store, secrets, http, &tenant)
+        .await
+        .map_err(CallbackError::Setup)?;
     Ok(tenant)
 }
 
@@ -349,6 +379,7 @@ pub async fn connect_jwt(
 ) -> anyhow::Result<String> {
     let creds = Credentials {
         login_url: settings.salesforce_login_url.clone(),
+        jwt_audience: audience(settings),
         client_id: settings
             .salesforce_client_id
             .clone()
@@ -381,7 +412,15 @@ pub async fn connect_jwt(
             },
         )
         .await?;
+    super::org_secret::after_connect(settings, store, secrets, http, tenant).await?;
     Ok(org_id)
+}
+
+fn audience(settings: &Settings) -> String {
+    jwt_audience(
+        &settings.salesforce_login_url,
+        settings.salesforce_jwt_audience.as_deref(),
+    )
 }
 
 /// The connected app's private key: PEM text, or a path to a PEM file.
@@ -432,6 +471,7 @@ pub fn credentials_for(
     Ok((
         Credentials {
             login_url: settings.salesforce_login_url.clone(),
+            jwt_audience: audience(settings),
             client_id: settings
                 .salesforce_client_id
                 .clone()
@@ -454,5 +494,28 @@ mod tests {
             Some("00Dxx0000001gPL".into())
         );
         assert_eq!(super::org_id_from_identity("nothing"), None);
+    }
+
+    #[test]
+    fn the_jwt_audience_is_login_or_test_never_the_my_domain_url() {
+        let aud = |login: &str, site: Option<&str>| super::jwt_audience(login, site);
+        let prod = "https://login.salesforce.com";
+        let test = "https://test.salesforce.com";
+        assert_eq!(aud("https://login.salesforce.com/", None), prod);
+        assert_eq!(aud("https://acme.my.salesforce.com", None), prod);
+        assert_eq!(aud("https://test.salesforce.com", None), test);
+        assert_eq!(
+            aud("https://acme--uat.sandbox.my.salesforce.com/", None),
+            test
+        );
+        assert_eq!(aud("https://acme--uat.my.salesforce.com", None), test);
+        assert_eq!(
+            aud(
+                "https://acme.my.salesforce.com",
+                Some("https://acme.my.site.com/partners/")
+            ),
+            "https://acme.my.site.com/partners",
+            "an Experience Cloud site is configured, not guessed"
+        );
     }
 }

@@ -24,7 +24,8 @@ fn child<'a>(doc: &'a roxmltree::Document, tag: &str) -> Option<&'a str> {
 fn field_doc(spec: &FieldSpec) -> String {
     read(&format!(
         "objects/{}/fields/{}.field-meta.xml",
-        spec.object, spec.api_name
+        spec.metadata_object(),
+        spec.api_name
     ))
 }
 
@@ -89,7 +90,6 @@ fn every_field_the_code_writes_exists_in_the_package_with_the_right_type() {
                 assert_eq!(child(&doc, "type"), Some("Text"), "{name}");
                 assert_eq!(num("length"), Some(length), "{name}");
                 assert_eq!(child(&doc, "externalId"), Some("true"), "{name}");
-                assert_eq!(child(&doc, "unique"), Some("true"), "{name}");
             }
         }
     }
@@ -122,10 +122,95 @@ fn the_integration_user_may_edit_every_field_and_reps_may_only_read_them() {
             );
         }
     }
-    let xml = read("permissionsets/SkyGeni_Integration.permissionset-meta.xml");
+}
+
+#[test]
+fn the_task_key_field_is_defined_on_activity_as_an_external_id() {
     assert!(
-        xml.contains("<object>Task</object>") && xml.contains("<allowCreate>true</allowCreate>"),
-        "Tasks can be created"
+        !pkg("objects/Task").exists(),
+        "Salesforce refuses custom fields under objects/Task; they are defined on Activity"
+    );
+    let xml = field_doc(&TASK_KEY_FIELD);
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert_eq!(child(&doc, "externalId"), Some("true"), "upsert key");
+}
+
+/// `<name>` of every enabled userPermissions entry.
+fn user_permissions(doc: &roxmltree::Document) -> Vec<String> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("userPermissions"))
+        .filter(|n| {
+            n.children()
+                .any(|c| c.has_tag_name("enabled") && c.text() == Some("true"))
+        })
+        .filter_map(|n| {
+            n.children()
+                .find(|c| c.has_tag_name("name"))
+                .and_then(|c| c.text())
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+#[test]
+fn the_integration_user_has_api_access_task_rights_and_reaches_every_opportunity() {
+    let xml = read("permissionsets/SkyGeni_Integration.permissionset-meta.xml");
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let perms = user_permissions(&doc);
+    for p in ["ApiEnabled", "EditTask", "AssignTask"] {
+        assert!(perms.iter().any(|x| x == p), "{p} missing: {perms:?}");
+    }
+    // Task access is a user permission; Task has no object permissions to grant.
+    assert!(!xml.contains("<object>Task</object>"));
+    // Private sharing: only Modify All lets the write-back reach deals the user does not own.
+    assert!(
+        xml.contains(
+            "<modifyAllRecords>true</modifyAllRecords>\n        <object>Opportunity</object>"
+        ),
+        "Modify All on Opportunity"
+    );
+}
+
+#[test]
+fn the_webhook_goes_through_a_named_credential_of_the_current_model() {
+    let nc = read(&format!(
+        "namedCredentials/{NAMED_CREDENTIAL}.namedCredential-meta.xml"
+    ));
+    assert!(nc.contains("<namedCredentialType>SecuredEndpoint</namedCredentialType>"));
+    assert!(!nc.contains("<endpoint>"), "not the legacy format");
+    assert!(
+        nc.contains(&format!(
+            "<externalCredential>{NAMED_CREDENTIAL}</externalCredential>"
+        )),
+        "authenticated through the External Credential"
+    );
+    assert!(
+        pkg(&format!(
+            "externalCredentials/{NAMED_CREDENTIAL}.externalCredential-meta.xml"
+        ))
+        .exists()
+    );
+    let project: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(pkg("../../../sfdx-project.json")).unwrap())
+            .unwrap();
+    let version: f64 = project["sourceApiVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(version >= 56.0, "External Credentials need API 56+");
+    let r = &project["replacements"][0];
+    assert_eq!(r["replaceWithEnv"], "SKYGENI_PUBLIC_URL");
+    assert!(
+        r.get("allowUnsetEnvVariable").is_none(),
+        "an unset URL must fail the deploy, not ship a placeholder"
+    );
+    assert!(nc.contains(r["stringToReplace"].as_str().unwrap()));
+    // Reps' saves call out, so their permission set grants the credential's principal.
+    assert!(
+        read("permissionsets/SkyGeni_Reader.permissionset-meta.xml").contains(
+            "<externalCredentialPrincipal>SkyGeni_Webhook-SkyGeni</externalCredentialPrincipal>"
+        )
     );
 }
 
@@ -179,7 +264,14 @@ fn the_apex_callout_speaks_the_webhook_contract_the_service_verifies() {
             "our write-back must not re-trigger"
         );
     }
-    assert!(read("triggers/SkyGeniOpportunityTrigger.trigger").contains("SkyGeniWebhook.enqueue"));
+    assert!(
+        read("triggers/SkyGeniOpportunityTrigger.trigger")
+            .contains("SkyGeniWebhook.onOpportunitiesSaved")
+    );
+    assert!(
+        apex.contains("Limits.getQueueableJobs() >= Limits.getLimitQueueableJobs()"),
+        "enqueue only while the transaction has a Queueable slot"
+    );
     assert!(
         pkg(&format!(
             "namedCredentials/{NAMED_CREDENTIAL}.namedCredential-meta.xml"
@@ -202,11 +294,18 @@ fn the_integration_user_may_read_and_write_every_object_the_sync_touches() {
     let xml = read("permissionsets/SkyGeni_Integration.permissionset-meta.xml");
     let doc = roxmltree::Document::parse(&xml).unwrap();
     // (object, permissions the sync needs): pull reads Opportunities (+ Account fields) of
-    // every owner, write-back edits them, Tasks are created.
-    let needs: [(&str, &[&str]); 3] = [
-        ("Opportunity", &["allowRead", "allowEdit", "viewAllRecords"]),
+    // every owner, write-back edits them (Tasks come from the EditTask user permission).
+    let needs: [(&str, &[&str]); 2] = [
+        (
+            "Opportunity",
+            &[
+                "allowRead",
+                "allowEdit",
+                "viewAllRecords",
+                "modifyAllRecords",
+            ],
+        ),
         ("Account", &["allowRead", "viewAllRecords"]),
-        ("Task", &["allowRead", "allowCreate", "allowEdit"]),
     ];
     for (object, perms) in needs {
         let node = doc

@@ -2,6 +2,7 @@
 //! (describe), Opportunity rows → validated domain `Deal`s (the CSV importer's rules),
 //! OpportunityHistory → days in stage / close-date pushes / amount cuts, and owners → users.
 use super::client::FlatRecord;
+use super::picklists::map_value;
 use crate::crm::QualityReport;
 use crate::crm::report::RowIssue;
 use crate::crm::validate::{RawDeal, validate_row};
@@ -20,6 +21,9 @@ pub struct FieldMapping {
     pub region: String,
     /// `None`: the org has no product field; deals are stored as "Core" (flagged).
     pub product: Option<String>,
+    /// Org picklist values → model segments, per dimension, on top of the standard ones
+    /// (see `picklists`), e.g. `{"lead_source": {"Other": "Inbound"}}`.
+    pub values: super::picklists::ValueMap,
 }
 
 impl Default for FieldMapping {
@@ -28,6 +32,7 @@ impl Default for FieldMapping {
             industry: "Account.Industry".into(),
             region: "Account.BillingCountry".into(),
             product: None,
+            values: Default::default(),
         }
     }
 }
@@ -49,6 +54,7 @@ impl FieldMapping {
                 anyhow::bail!("field mapping names must be API names, got {f:?}");
             }
         }
+        super::picklists::validate(&m.values).map_err(|e| anyhow::anyhow!("field mapping {e}"))?;
         Ok(m)
     }
 }
@@ -255,10 +261,14 @@ pub fn to_deals(
             // An open deal's CloseDate is the expected close; it must not derive a cycle length.
             closed_date: if closed { get("CloseDate") } else { None },
             sales_rep_id: get("OwnerId"),
-            industry: get(&mapping.industry),
-            region: get(&mapping.region),
-            product_type: mapping.product.as_deref().and_then(get),
-            lead_source: get("LeadSource"),
+            industry: get(&mapping.industry).map(|v| map_value(&mapping.values, "industry", v)),
+            region: get(&mapping.region).map(|v| map_value(&mapping.values, "region", v)),
+            product_type: mapping
+                .product
+                .as_deref()
+                .and_then(get)
+                .map(|v| map_value(&mapping.values, "product", v)),
+            lead_source: get("LeadSource").map(|v| map_value(&mapping.values, "lead_source", v)),
             deal_stage: get("StageName"),
             amount: get("Amount"),
             sales_cycle_days: None,
@@ -269,6 +279,7 @@ pub fn to_deals(
                 .and_then(|o| owner_emails.get(o))
                 .map(String::as_str),
             last_activity_date: get("LastActivityDate"),
+            ..RawDeal::default()
         };
         let line = i as u64 + 1;
         match validate_row(&raw, as_of) {
@@ -282,6 +293,31 @@ pub fn to_deals(
             ),
             Ok((mut deal, notes)) => {
                 report.accepted += 1;
+                for (dim, value, field) in [
+                    ("lead_source", deal.lead_source.as_str(), "LeadSource"),
+                    (
+                        "industry",
+                        deal.industry.as_str(),
+                        mapping.industry.as_str(),
+                    ),
+                ] {
+                    if let Some(segments) = super::picklists::model_segments(dim)
+                        && value != "Unknown"
+                        && !segments.contains(&value)
+                    {
+                        report.warn(
+                            "segment_value_unmapped",
+                            RowIssue {
+                                line,
+                                deal_id: Some(deal.deal_id.clone()),
+                                detail: format!(
+                                    "{field} {value:?} is none of the global model's {dim} segments ({}), so it scores as unseen; map it in the field mapping's \"values\" or train a tenant model on the org's own values",
+                                    segments.join(", ")
+                                ),
+                            },
+                        );
+                    }
+                }
                 for (rule, detail) in notes {
                     report.warn(
                         rule,

@@ -1,11 +1,12 @@
 //! HTTP edge of the Salesforce integration: `GET /salesforce/connect` (admin starts the OAuth
 //! web-server flow), `GET /salesforce/oauth/callback`, and `POST /webhooks/salesforce` (signed
-//! change notifications from the package's Apex callout: verify → tenant by org → claim the
-//! notification id once → re-pull, score, write back).
+//! change notifications from the package's Apex callout: org → its tenant and secret → verify
+//! → claim the notification id once → re-pull, score, write back).
 use super::sync::{SyncContext, sync_records};
-use super::{oauth, webhook};
+use super::{oauth, org_secret, webhook};
 use crate::api::auth::{Role, bearer, verify_token};
 use crate::api::error::ApiError;
+use crate::domain::TenantId;
 use crate::http::AppState;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -122,26 +123,67 @@ fn is_sf_id(s: &str) -> bool {
     matches!(s.len(), 15 | 18) && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// The one answer to every notification that fails authentication (unknown org, an org
+/// without a secret yet, bad or missing signature, stale timestamp, unreadable body): the
+/// same 401 body, so the answer says nothing about which org ids exist. The reason is logged.
+fn rejected() -> ApiError {
+    ApiError::Unauthorized("webhook rejected".into())
+}
+
+/// Who sent this notification: the org named in the body is looked up first, then the body
+/// is verified with that org's own secret. `None` = reject.
+async fn authenticate(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    now_ms: i64,
+) -> Result<Option<TenantId>, ApiError> {
+    #[derive(Deserialize)]
+    struct Sender {
+        org_id: String,
+    }
+    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (ts, sig) = (
+        h(super::fields::WEBHOOK_TIMESTAMP_HEADER),
+        h(super::fields::WEBHOOK_SIGNATURE_HEADER),
+    );
+    let Ok(sender) = serde_json::from_slice::<Sender>(body) else {
+        tracing::info!("Salesforce notification rejected: body names no org_id");
+        return Ok(None);
+    };
+    let route = st.store.sf_webhook_route(&sender.org_id).await?;
+    let opened = route.as_ref().and_then(|(tenant, sealed)| {
+        let secrets = st.secrets.as_ref()?;
+        Some((
+            tenant.clone(),
+            org_secret::open(secrets, tenant, sealed.as_deref()?)?,
+        ))
+    });
+    let Some((tenant, secret)) = opened else {
+        // Verify against a throw-away key anyway, so an unknown org costs the same time.
+        let _ = webhook::verify(&org_secret::generate().into_bytes(), ts, sig, body, now_ms);
+        tracing::info!(org = %sender.org_id, known = route.is_some(), "Salesforce notification rejected: org not connected or has no webhook secret yet");
+        return Ok(None);
+    };
+    match webhook::verify(secret.as_bytes(), ts, sig, body, now_ms) {
+        Ok(()) => Ok(Some(tenant)),
+        Err(e) => {
+            tracing::info!(tenant = %tenant, error = %e, "Salesforce notification rejected");
+            Ok(None)
+        }
+    }
+}
+
 async fn notification(
     State(st): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    use secrecy::ExposeSecret;
-    let Some(secret) = st.settings.salesforce_webhook_secret.as_ref() else {
-        return Err(ApiError::Unauthorized(
-            "SALESFORCE_WEBHOOK_SECRET is not configured".into(),
-        ));
+    let Some(tenant) =
+        authenticate(&st, &headers, &body, chrono::Utc::now().timestamp_millis()).await?
+    else {
+        return Err(rejected());
     };
-    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    webhook::verify(
-        secret.expose_secret().as_bytes(),
-        h(super::fields::WEBHOOK_TIMESTAMP_HEADER),
-        h(super::fields::WEBHOOK_SIGNATURE_HEADER),
-        &body,
-        chrono::Utc::now().timestamp_millis(),
-    )
-    .map_err(|e| ApiError::Unauthorized(format!("webhook rejected: {e}")))?;
     let n: Notification = serde_json::from_slice(&body).map_err(|e| ApiError::Validation {
         status: StatusCode::BAD_REQUEST,
         message: format!("notification is not the package's JSON: {e}"),
@@ -158,13 +200,6 @@ async fn notification(
             details: None,
         });
     }
-    let tenant = st
-        .store
-        .tenant_for_sf_org(&n.org_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("org {} is not connected to SkyGeni", n.org_id))
-        })?;
     if !st
         .store
         .claim_sf_notification(&tenant, &n.notification_id, n.record_ids.len())

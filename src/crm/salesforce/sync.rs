@@ -5,7 +5,7 @@
 //! [`sync_records`] for the few Opportunities that changed.
 use super::client::{ClientConfig, FlatRecord, SfClient, SfError};
 use super::pull::{self, FieldMapping};
-use super::{bulk, oauth, tasks, writeback};
+use super::{bulk, oauth, org_secret, tasks, writeback};
 use crate::config::Settings;
 use crate::crm::QualityReport;
 use crate::crypto::SecretBox;
@@ -39,6 +39,9 @@ pub struct SyncConfig {
     pub reserve_defer_for: chrono::Duration,
     pub bulk_poll: Duration,
     pub tasks_this_week: bool,
+    /// A first load reads OpportunityHistory of open Opportunities changed within this window
+    /// (closed deals are not scored, and older history does not move the signals).
+    pub history_window: chrono::Duration,
 }
 
 impl SyncConfig {
@@ -56,6 +59,7 @@ impl SyncConfig {
             reserve_defer_for: chrono::Duration::hours(1),
             bulk_poll: Duration::from_secs(2),
             tasks_this_week: s.salesforce_tasks_this_week,
+            history_window: chrono::Duration::days(730),
         }
     }
 }
@@ -133,12 +137,25 @@ pub struct SyncReport {
     pub scored: u64,
     pub written_back: u64,
     pub writeback_unchanged: u64,
+    /// Transient errors (row locks), retried on the next run.
     pub writeback_failed: u64,
     pub writeback_skipped: u64,
+    /// Refused for good in this run (validation rule, required field, …); not retried.
+    pub writeback_rejected: u64,
     pub used_bulk_ingest: bool,
+    /// Tasks the API reported as created (`"created": true`).
     pub tasks_created: u64,
+    /// Upserts that found the Task already in the org.
+    pub tasks_matched: u64,
     pub tasks_skipped: u64,
     pub tasks_failed: u64,
+    /// Per-record errors of this run (Opportunity write-back and Tasks).
+    pub record_errors: Vec<writeback::RecordError>,
+    /// Opportunities whose current risk values Salesforce refuses (this run or earlier ones),
+    /// waiting for an admin to fix the record or the rule.
+    pub writeback_refused: Vec<crate::store::WritebackRejection>,
+    /// `--force`: a deferral was overridden.
+    pub forced: bool,
     pub api_calls: u64,
     pub volume_drop: bool,
     pub schema_halt: Option<String>,
@@ -161,6 +178,18 @@ pub async fn sync_tenant(
     now: chrono::DateTime<chrono::Utc>,
     progress: Progress<'_>,
 ) -> anyhow::Result<SyncReport> {
+    sync_tenant_with(ctx, tenant, now, false, progress).await
+}
+
+/// [`sync_tenant`]; `force` runs even while an earlier sync's deferral lasts (an admin who
+/// knows the limit was raised or the outage is over).
+pub async fn sync_tenant_with(
+    ctx: &SyncContext,
+    tenant: &TenantId,
+    now: chrono::DateTime<chrono::Utc>,
+    force: bool,
+    progress: Progress<'_>,
+) -> anyhow::Result<SyncReport> {
     let mut report = SyncReport {
         tenant: tenant.to_string(),
         ..Default::default()
@@ -172,14 +201,30 @@ pub async fn sync_tenant(
         .and_then(pull::parse_sf_datetime)
         && until > now
     {
-        report.status = "deferred".into();
-        report.deferred_until = Some(until);
-        report.detail = state.detail.clone();
-        return Ok(report);
+        if !force {
+            report.status = "deferred".into();
+            report.deferred_until = Some(until);
+            report.detail = Some(
+                state
+                    .detail
+                    .clone()
+                    .unwrap_or_else(|| format!("the last sync ended {}", state.status)),
+            );
+            return Ok(report);
+        }
+        report.forced = true;
+        tracing::info!(tenant = %tenant, until = %until, "Salesforce sync forced during a deferral");
     }
     let conn = ctx.connection(tenant).await?;
     let mapping = FieldMapping::parse(&conn.field_mapping)?;
     let client = ctx.client_for(tenant, &conn)?;
+    // Orgs connected before secrets were per org get theirs on their next sync.
+    if ctx.store.sf_webhook_secret(tenant).await?.is_none()
+        && let Err(e) =
+            org_secret::rotate(&client, &ctx.store, &ctx.secrets, tenant, &conn.org_id).await
+    {
+        tracing::warn!(tenant = %tenant, error = %format!("{e:#}"), "could not give the org a webhook secret; change notifications stay off until it has one");
+    }
     let result = run(
         ctx,
         &client,
@@ -359,7 +404,7 @@ async fn ingest(
         let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
         bulk::query(
             client,
-            &format!("SELECT {hist_fields} FROM OpportunityHistory"),
+            &history_bulk_soql(&hist_fields, as_of, ctx.config.history_window),
             false,
             ctx.config.bulk_poll,
         )
@@ -416,6 +461,23 @@ async fn ingest(
     }
     report.users += ctx.store.upsert_sf_users(tenant, &users).await?;
     Ok(())
+}
+
+/// The first load's one Bulk query for history: open Opportunities only (closed ones are not
+/// scored) and snapshots within the window, never the whole org's history.
+pub fn history_bulk_soql(
+    fields: &str,
+    as_of: chrono::NaiveDate,
+    window: chrono::Duration,
+) -> String {
+    let since = (as_of - window)
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
+    format!(
+        "SELECT {fields} FROM OpportunityHistory WHERE Opportunity.IsClosed = false AND CreatedDate >= {}",
+        pull::soql_datetime(since)
+    )
 }
 
 /// Owners of the pulled Opportunities and their managers (up to three levels up).
@@ -487,7 +549,9 @@ async fn finish(
     report.writeback_unchanged += wb.unchanged;
     report.writeback_failed += wb.failed;
     report.writeback_skipped += wb.skipped;
+    report.writeback_rejected += wb.rejected;
     report.used_bulk_ingest |= wb.used_bulk;
+    report.record_errors.extend(wb.errors);
     progress("tasks", 0, scores.len() as u64);
     let t = tasks::create_tasks(
         client,
@@ -500,9 +564,39 @@ async fn finish(
     )
     .await?;
     report.tasks_created += t.created;
+    report.tasks_matched += t.matched;
     report.tasks_skipped += t.skipped;
     report.tasks_failed += t.failed;
+    report.record_errors.extend(t.errors);
+    report_refusals(ctx, tenant, report).await?;
     progress("done", 1, 1);
+    Ok(())
+}
+
+/// Put the Opportunities Salesforce refuses (this run's and earlier ones not yet fixed) in the
+/// report, its data-quality section and the `skygeni_salesforce_writeback_refused` gauge.
+async fn report_refusals(
+    ctx: &SyncContext,
+    tenant: &TenantId,
+    report: &mut SyncReport,
+) -> anyhow::Result<()> {
+    let refused = ctx.store.sf_writeback_rejections(tenant).await?;
+    metrics::gauge!("skygeni_salesforce_writeback_refused", "tenant" => tenant.to_string())
+        .set(refused.len() as f64);
+    for r in &refused {
+        report.quality.warn(
+            "salesforce_writeback_refused",
+            crate::crm::report::RowIssue {
+                line: 0,
+                deal_id: Some(r.record_id.clone()),
+                detail: format!(
+                    "Salesforce refuses SkyGeni's risk fields on this Opportunity: {}: {}",
+                    r.status_code, r.message
+                ),
+            },
+        );
+    }
+    report.writeback_refused = refused;
     Ok(())
 }
 

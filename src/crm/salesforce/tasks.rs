@@ -14,10 +14,16 @@ use std::collections::HashMap;
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct TaskCounts {
+    /// Tasks the API says it created (`"created": true`).
     pub created: u64,
+    /// Upserts that matched a Task already in the org (`"created": false`), e.g. one created
+    /// by a run whose answer was lost: the org's count, not ours.
+    pub matched: u64,
     /// Already created on an earlier run (open or closed by the rep).
     pub skipped: u64,
     pub failed: u64,
+    /// Per-record errors (a permanently refused key is remembered and not sent again).
+    pub errors: Vec<super::writeback::RecordError>,
 }
 
 /// `deal:rule:level`, hashed when it would not fit the 100-character external id.
@@ -113,7 +119,11 @@ pub async fn create_tasks(
         let mut done = Vec::new();
         for ((key, deal, _), r) in chunk.iter().zip(res.as_array().into_iter().flatten()) {
             if r["success"].as_bool().unwrap_or(false) {
-                counts.created += 1;
+                if r["created"].as_bool() == Some(true) {
+                    counts.created += 1;
+                } else {
+                    counts.matched += 1;
+                }
                 done.push((
                     key.clone(),
                     deal.clone(),
@@ -121,7 +131,25 @@ pub async fn create_tasks(
                 ));
             } else {
                 counts.failed += 1;
-                tracing::warn!(tenant = %tenant, %key, errors = %r["errors"], "Salesforce Task upsert failed");
+                let err = &r["errors"][0];
+                let code = err["statusCode"].as_str().unwrap_or("UNKNOWN").to_string();
+                let permanent = !super::writeback::is_transient(&code);
+                super::writeback::count_error("Task", &code, permanent);
+                tracing::warn!(tenant = %tenant, %key, errors = %r["errors"], permanent, "Salesforce Task upsert failed");
+                counts.errors.push(super::writeback::RecordError {
+                    object: "Task",
+                    record_id: deal.clone(),
+                    message: format!(
+                        "{} (Task {key})",
+                        err["message"].as_str().unwrap_or_default()
+                    ),
+                    status_code: code,
+                    permanent,
+                });
+                // The same Task would be refused again tomorrow: remember the key (no Task id).
+                if permanent {
+                    done.push((key.clone(), deal.clone(), None));
+                }
             }
         }
         store.record_sf_tasks(tenant, &done).await?;

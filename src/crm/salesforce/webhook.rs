@@ -1,5 +1,5 @@
 //! Verifying change notifications from the package's Apex callout (`SkyGeniWebhook.cls`):
-//! HMAC-SHA256 over `timestamp + "." + body` with `SALESFORCE_WEBHOOK_SECRET`, compared in
+//! HMAC-SHA256 over `timestamp + "." + body` with the sending org's own secret, compared in
 //! constant time, with stale or future timestamps rejected so a captured request cannot be
 //! replayed later. Time is an input so tests can freeze it.
 use hmac::{Hmac, Mac};

@@ -1,7 +1,10 @@
 //! Writing scores back to the Opportunity's risk fields: only deals whose written values would
 //! change (a hash per deal remembers what Salesforce holds), sObject Collections PATCH in
-//! chunks of 200 with `allOrNone: false`, Bulk API 2.0 above a threshold; `UNABLE_TO_LOCK_ROW`
-//! retried once in the run and otherwise on the next run, deleted records skipped.
+//! chunks of 200 with `allOrNone: false`, Bulk API 2.0 above a threshold. Per-record errors are
+//! told apart: transient ones (`UNABLE_TO_LOCK_ROW`, `ENTITY_IS_LOCKED`) are retried once in
+//! the run and otherwise on the next run; deleted records are skipped; permanent ones
+//! (validation rule, required field, bad picklist value, no access) are reported with record
+//! id, status code and message and not sent again until the values change.
 use super::bulk;
 use super::client::{SfClient, SfError};
 use crate::domain::{DealScore, TenantId};
@@ -18,11 +21,51 @@ pub const COLLECTION_CHUNK: usize = 200;
 pub struct WritebackCounts {
     pub written: u64,
     pub unchanged: u64,
-    /// Left for the next run (lock contention or another error).
+    /// Left for the next run (a transient error: row lock, locked entity).
     pub failed: u64,
     /// The record was deleted in Salesforce.
     pub skipped: u64,
+    /// Refused for good; in `errors`, not retried until the values change.
+    pub rejected: u64,
     pub used_bulk: bool,
+    /// Every per-record error of this run.
+    pub errors: Vec<RecordError>,
+}
+
+/// One record Salesforce refused, as the API reported it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RecordError {
+    /// `Opportunity` (risk fields) or `Task` (follow-up Tasks, record id = the deal).
+    pub object: &'static str,
+    pub record_id: String,
+    pub status_code: String,
+    pub message: String,
+    /// Retrying cannot help (false: retried, in this run or the next).
+    pub permanent: bool,
+}
+
+/// Row-lock contention and locked records clear by themselves; anything else about a record's
+/// values (validation rules, required fields, picklist values, access) does not.
+pub fn is_transient(code: &str) -> bool {
+    matches!(
+        code,
+        "UNABLE_TO_LOCK_ROW"
+            | "ENTITY_IS_LOCKED"
+            | "UNKNOWN_EXCEPTION"
+            | "REQUEST_RUNNING_TOO_LONG"
+            | "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+    )
+}
+
+/// Count a per-record error in the `skygeni_salesforce_record_errors_total` metric.
+pub fn count_error(object: &'static str, code: &str, permanent: bool) {
+    metrics::counter!(
+        "skygeni_salesforce_record_errors_total",
+        "object" => object,
+        "status_code" => code.to_string(),
+        "kind" => if permanent { "permanent" } else { "transient" }
+    )
+    .increment(1);
 }
 
 /// The six risk fields for one score (`scored_at` excluded from the change hash).
@@ -72,8 +115,13 @@ fn outcome_for(code: &str, message: &str, hash: &str) -> WritebackOutcome {
             hash: hash.to_string(),
             error: format!("{code}: {message}"),
         },
-        _ => WritebackOutcome::Retry {
+        c if is_transient(c) => WritebackOutcome::Retry {
             error: format!("{code}: {message}"),
+        },
+        _ => WritebackOutcome::Rejected {
+            hash: hash.to_string(),
+            code: code.to_string(),
+            message: message.to_string(),
         },
     }
 }
@@ -188,7 +236,7 @@ pub async fn write_scores(
     // Row locks clear quickly: one more try in this run before leaving it for the next.
     let locked: Vec<&RiskFields> = results
         .iter()
-        .filter(|(_, r)| matches!(r, Err((c, _)) if c == "UNABLE_TO_LOCK_ROW"))
+        .filter(|(_, r)| matches!(r, Err((c, _)) if is_transient(c)))
         .filter_map(|(id, _)| refs.iter().find(|f| &f.deal_id == id).copied())
         .collect();
     if !locked.is_empty() {
@@ -216,11 +264,31 @@ pub async fn write_scores(
             }
             Err((code, message)) => {
                 let o = outcome_for(&code, &message, hash);
-                match &o {
-                    WritebackOutcome::Skipped { .. } => counts.skipped += 1,
-                    _ => counts.failed += 1,
+                let permanent = match &o {
+                    WritebackOutcome::Skipped { .. } => {
+                        counts.skipped += 1;
+                        false
+                    }
+                    WritebackOutcome::Rejected { .. } => {
+                        counts.rejected += 1;
+                        true
+                    }
+                    _ => {
+                        counts.failed += 1;
+                        false
+                    }
+                };
+                if !matches!(o, WritebackOutcome::Skipped { .. }) {
+                    count_error("Opportunity", &code, permanent);
+                    counts.errors.push(RecordError {
+                        object: "Opportunity",
+                        record_id: id.clone(),
+                        status_code: code.clone(),
+                        message: message.clone(),
+                        permanent,
+                    });
                 }
-                tracing::warn!(tenant = %tenant, deal = %id, %code, %message, "Salesforce write-back failed for a record");
+                tracing::warn!(tenant = %tenant, deal = %id, %code, %message, permanent, "Salesforce write-back failed for a record");
                 o
             }
         };

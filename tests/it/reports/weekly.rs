@@ -2,6 +2,7 @@
 //! `skygeni metrics`, last week's changes and critical deals followed up, rendered email and
 //! Slack parts, PNG charts, and the signed `/charts/{file}` route.
 use super::score;
+use crate::email::loop_rows;
 use crate::support::{TestDb, seed_csv};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use skygeni::config::Settings;
@@ -13,7 +14,8 @@ use skygeni::jobs::batch::score_open_deals;
 use skygeni::jobs::metrics::pipeline_view;
 use skygeni::jobs::models::{closed_before, train_and_register};
 use skygeni::jobs::weekly::weekly_summary;
-use skygeni::notify::charts::{Chart, HEIGHT, WIDTH, signed_url};
+use skygeni::notify::charts::{Chart, HEIGHT, SCALE, WIDTH, signed_url};
+use skygeni::notify::email_lint::lint;
 use skygeni::notify::weekly::{WeeklyLinks, render_email, slack_blocks};
 use skygeni::store::{ActionTask, Store};
 
@@ -194,7 +196,8 @@ async fn the_weekly_summary_on_the_seed_matches_skygeni_metrics_and_closes_the_l
     let first = s.win_rate_trend[0].week_start;
     let closed_in_range = view
         .iter()
-        .filter(|d| d.closed_date.is_some_and(|c| c >= first && c <= as_of()))
+        // The weeks end the day before as_of (the summary covers [as_of - 7, as_of)).
+        .filter(|d| d.closed_date.is_some_and(|c| c >= first && c < as_of()))
         .count()
         + 1; // the deal won this week
     let counted: usize = s.win_rate_trend.iter().map(|w| w.won + w.lost).sum();
@@ -227,6 +230,8 @@ async fn the_weekly_summary_on_the_seed_matches_skygeni_metrics_and_closes_the_l
         deal_url: &|id| format!("https://acme.my.salesforce.com/lightning/r/Opportunity/{id}/view"),
         slack_url: "https://slack.com/app_redirect?app=A1".into(),
         settings_url: "https://bot.example.com/settings".into(),
+        unsubscribe_url: Some("https://bot.example.com/unsubscribe/tok".into()),
+        image_prefix: None,
     };
     let email = render_email(&s, &links).unwrap();
     for part in [&email.html, &email.text] {
@@ -246,6 +251,26 @@ async fn the_weekly_summary_on_the_seed_matches_skygeni_metrics_and_closes_the_l
         }
     }
     assert!(email.html.contains("Acme &lt;Sales&gt; &amp; Co") && !email.html.contains("<Sales>"));
+    assert_eq!(lint(&email.html), Vec::<String>::new(), "client-proof HTML");
+    // "Did last week's advice work?": a table with headers and a row per followed deal.
+    assert_eq!(loop_rows(&email.html), 5, "{}", email.html);
+    assert!(
+        email
+            .text
+            .contains("Did Last Week's Advice Work? 5 deals were critical a week ago")
+    );
+    // The heading's week is the trend's last week (the seven days before as_of).
+    assert_eq!(s.week_start, s.win_rate_trend.last().unwrap().week_start);
+    assert!(
+        email.html.contains("week of Feb 23 – Feb 29, 2024"),
+        "heading"
+    );
+    assert!(s.metrics.as_of == as_of() && email.text.contains("% this week ("));
+    assert!(
+        email
+            .html
+            .contains("href=\"https://bot.example.com/unsubscribe/tok\"")
+    );
     assert!(
         email.text.contains("Acme <Sales> & Co"),
         "plain text is not escaped"
@@ -254,7 +279,7 @@ async fn the_weekly_summary_on_the_seed_matches_skygeni_metrics_and_closes_the_l
     assert_eq!(email.inline_images.len(), 3);
     for img in &email.inline_images {
         assert!(email.html.contains(&format!("cid:{}", img.content_id)));
-        assert_eq!(png_size(&img.bytes), (WIDTH, HEIGHT));
+        assert_eq!(png_size(&img.bytes), (WIDTH * SCALE, HEIGHT * SCALE));
         assert_eq!(img.mime_type, "image/png");
         assert!(
             img.base64().starts_with("iVBORw0KGgo"),
@@ -326,7 +351,10 @@ async fn signed_chart_urls_serve_pngs_and_refuse_tampered_or_expired_links() {
         let r = client.get(&url).send().await.unwrap();
         assert_eq!(r.status(), 200, "{url}");
         assert_eq!(r.headers()["content-type"], "image/png");
-        assert_eq!(png_size(&r.bytes().await.unwrap()), (WIDTH, HEIGHT));
+        assert_eq!(
+            png_size(&r.bytes().await.unwrap()),
+            (WIDTH * SCALE, HEIGHT * SCALE)
+        );
     }
     let good = signed_url(
         &base,
@@ -379,18 +407,71 @@ async fn the_demo_writes_the_weekly_summary_and_its_three_charts() {
     let demo = dir.path().join("demo-out");
     for chart in Chart::ALL {
         let png = std::fs::read(demo.join(format!("{}.png", chart.as_str()))).unwrap();
-        assert_eq!(png_size(&png), (WIDTH, HEIGHT), "{}", chart.as_str());
+        assert_eq!(
+            png_size(&png),
+            (WIDTH * SCALE, HEIGHT * SCALE),
+            "{}",
+            chart.as_str()
+        );
     }
     let html = std::fs::read_to_string(demo.join("weekly.html")).unwrap();
     let text = std::fs::read_to_string(demo.join("weekly.txt")).unwrap();
     for part in [&html, &text] {
         assert!(!part.contains("{{"), "unrendered template: {part}");
         assert!(
-            part.contains("$18,896,782") && part.contains("Top issues"),
+            part.contains("$18,896,782") && part.contains("Top Issues"),
             "{part}"
         );
     }
-    assert!(html.contains("cid:win-rate-trend"));
+    // The preview page shows the PNGs beside it (a sent email uses cid: references).
+    assert!(html.contains("src=\"win-rate-trend.png\""), "{html}");
+    // The demo replays the week before, so the loop follows last week's top high-risk deals
+    // (no deal in this dataset is critical) and its table has rows.
+    assert_eq!(loop_rows(&html), 5, "{html}");
+    assert!(
+        text.contains("No deal was critical a week ago; the 5 highest-risk deals then"),
+        "{text}"
+    );
+    for (file, wants) in [
+        (
+            "weekly.html",
+            &["Weekly Pipeline Summary", "What Changed This Week"][..],
+        ),
+        (
+            "digest.html",
+            &[
+                "Daily Pipeline Health Report",
+                "Deals Needing Attention (Top 5)",
+                "Trends This Week",
+                "Lead source win-rate gap:",
+                "src=\"digest-risk-distribution.png\"",
+            ][..],
+        ),
+        (
+            "alert.html",
+            &[
+                "RISK DEAL ALERT",
+                "<strong>Risk Score:</strong>",
+                ">View Deal</a>",
+                ">Snooze Alert</a>",
+                ">Mark False Alarm</a>",
+            ][..],
+        ),
+    ] {
+        let page = std::fs::read_to_string(demo.join(file)).unwrap();
+        assert_eq!(lint(&page), Vec::<String>::new(), "{file}");
+        for w in wants {
+            assert!(page.contains(w), "{file}: missing {w:?}");
+        }
+        // Every image the page shows is a file the demo wrote.
+        for src in page
+            .split("<img src=\"")
+            .skip(1)
+            .map(|s| &s[..s.find('"').unwrap()])
+        {
+            assert!(demo.join(src).is_file(), "{file}: {src} not written");
+        }
+    }
     let slack: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(demo.join("weekly.json")).unwrap()).unwrap();
     let images = slack["blocks"]
