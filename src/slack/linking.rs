@@ -146,6 +146,8 @@ pub async fn link(state: &AppState, ctx: &CommandCtx, email: &str) -> anyhow::Re
         text,
         slack: json!({}),
         inline_images: Vec::new(),
+        // A one-off transactional message: no List-Unsubscribe (nothing to unsubscribe from).
+        email_headers: Vec::new(),
     }));
     state
         .store
