@@ -11,6 +11,7 @@ pub mod salesforce;
 pub mod sendgrid;
 pub mod server;
 pub mod slack;
+pub mod slack_rules;
 
 pub use faults::{Fault, Faults};
 pub use server::FakeServer;

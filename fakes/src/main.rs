@@ -44,6 +44,10 @@ struct Args {
     /// Owners (users) the seeded Opportunities are spread over.
     #[arg(long, default_value_t = 20)]
     sf_owners: usize,
+    /// A Slack user the fake knows (users.info / users.lookupByEmail), as ID:EMAIL:NAME;
+    /// repeatable.
+    #[arg(long)]
+    slack_user: Vec<String>,
 }
 
 #[tokio::main]
@@ -54,6 +58,15 @@ async fn main() -> anyhow::Result<()> {
         "--sf-opportunities is capped at 1,000,000"
     );
     let slack = SlackFake::new(&a.slack_token);
+    for u in &a.slack_user {
+        let mut parts = u.splitn(3, ':');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(id), Some(email), name) if !id.is_empty() && email.contains('@') => {
+                slack.add_user(id, email, name.unwrap_or(id))
+            }
+            _ => anyhow::bail!("--slack-user takes ID:EMAIL:NAME, got {u:?}"),
+        }
+    }
     let sendgrid = FakeSendGrid::new(&a.sendgrid_key);
     sendgrid.set_activity_limit(a.sendgrid_activity_per_minute);
     let sf = FakeSalesforce::new();

@@ -1,9 +1,13 @@
 //! A fake Slack Web API (`SLACK_API_URL` = `{url}/api`) plus `response_url` endpoints
-//! (`{url}/response/<id>`), faithful to shared/reference/slack.md: Bearer tokens checked
-//! (`invalid_auth`, `token_expired`), HTTP 200 with `ok:false` + Slack's error names, 429 with
-//! `Retry-After`, real response shapes. Every call is recorded (method, token, parsed body) so
-//! tests and the load kit can count sends; [`Faults`] apply to every `/api` method.
+//! (`{url}/response/<id>`), faithful to Slack's docs and shared/reference/slack.md: Bearer
+//! tokens checked (`invalid_auth`, `token_expired`), HTTP 200 with `ok:false` + Slack's error
+//! names, 429 with `Retry-After`, real response shapes; read methods ignore JSON bodies (see
+//! [`crate::slack_rules`]), a trigger_id lives 3 s and is single-use, posting to a channel the
+//! bot is not a member of is `channel_not_found`, and Block Kit limits are enforced. Every call
+//! is recorded (method, token, parsed body) so tests and the load kit can count sends;
+//! [`Faults`] apply to every `/api` method.
 use crate::faults::{Fault, Faults};
+use crate::slack_rules;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -15,7 +19,10 @@ use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long a trigger_id can be exchanged for a modal (Slack: 3 seconds).
+pub const TRIGGER_TTL: Duration = Duration::from_secs(3);
 
 /// Seconds a rotated token lives (Slack: 12 hours).
 pub const ROTATED_TOKEN_TTL_SECS: u64 = 43_200;
@@ -32,6 +39,10 @@ pub struct SlackCall {
     pub body: Value,
     /// The response-URL id for `response_url` calls.
     pub response_id: Option<String>,
+    /// `GET` or `POST`.
+    pub http_method: String,
+    /// The request's Content-Type header, if any.
+    pub content_type: Option<String>,
     /// `"ok"`, Slack's error name, or `http_<status>` when a fault answered.
     pub outcome: String,
 }
@@ -65,7 +76,11 @@ struct Inner {
     forced: HashMap<String, Vec<String>>,
     messages: HashMap<(String, String), Value>,
     views: HashMap<String, Value>,
+    /// trigger_id → when Slack issued it ([`SlackFake::issue_trigger`]).
+    triggers: HashMap<String, Instant>,
     used_triggers: HashSet<String>,
+    /// Public/private channels the bot is a member of (DMs and user ids always work).
+    channels: HashSet<String>,
     oauth_client: Option<(String, String)>,
     codes: HashMap<String, FakeInstall>,
     /// refresh token → team it belongs to.
@@ -109,6 +124,27 @@ impl SlackFake {
             name: name.into(),
             team_id: "T0FAKE".into(),
         });
+    }
+
+    /// A trigger_id as Slack puts in a slash command or interaction: usable once, for
+    /// [`TRIGGER_TTL`] from now.
+    pub fn issue_trigger(&self) -> String {
+        let id = format!(
+            "{}.{}.{}",
+            self.next_seq(),
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
+        self.inner
+            .lock()
+            .triggers
+            .insert(id.clone(), Instant::now());
+        id
+    }
+
+    /// The bot becomes a member of `channel` (as after `/invite @bot`).
+    pub fn join_channel(&self, channel: &str) {
+        self.inner.lock().channels.insert(channel.to_string());
     }
 
     /// The OAuth client credentials oauth.v2.access accepts.
@@ -204,6 +240,7 @@ impl SlackFake {
         Router::new()
             .route("/api/{method}", any(api))
             .route("/response/{id}", post(response_url))
+            .route("/_control/trigger", post(issue_trigger))
             .with_state(self.clone())
     }
 
@@ -221,20 +258,21 @@ impl SlackFake {
     }
 }
 
-/// Parses a Web API body: JSON, form-encoded or query string, into one JSON object.
-fn parse_body(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Value {
+/// Parses a Web API request's arguments into one JSON object: the query string, then a form
+/// body, or a JSON body only when `method` reads JSON (Slack ignores JSON bodies elsewhere).
+fn parse_body(method: &str, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Value {
     let mut out = Map::new();
     if let Some(q) = query {
         for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(q).unwrap_or_default() {
             out.insert(k, Value::String(v));
         }
     }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
-        if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(body) {
+    if is_json(headers) {
+        if slack_rules::accepts_json(method)
+            && let Ok(Value::Object(mut m)) = serde_json::from_slice::<Value>(body)
+        {
+            // Slack takes the token of a JSON call only from the Authorization header.
+            m.remove("token");
             out.extend(m);
         }
     } else if !body.is_empty() {
@@ -252,6 +290,26 @@ fn parse_body(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Value {
         }
     }
     Value::Object(out)
+}
+
+fn content_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    content_type(headers).is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// Slack answers a JSON body without `charset=utf-8` but warns about it.
+fn missing_charset(headers: &HeaderMap) -> bool {
+    is_json(headers)
+        && !content_type(headers)
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+            .contains("charset=utf-8")
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -317,16 +375,19 @@ async fn api(
     State(fake): State<SlackFake>,
     Path(method): Path<String>,
     RawQuery(query): RawQuery,
+    http_method: axum::http::Method,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let parsed = parse_body(&headers, query.as_deref(), &body);
+    let parsed = parse_body(&method, &headers, query.as_deref(), &body);
     let token = bearer(&headers).or_else(|| str_arg(&parsed, "token").map(str::to_string));
     let mut call = SlackCall {
         method: method.clone(),
         token: token.clone(),
         body: parsed.clone(),
         response_id: None,
+        http_method: http_method.to_string(),
+        content_type: content_type(&headers),
         outcome: String::new(),
     };
 
@@ -373,7 +434,19 @@ async fn api(
     let resp = fake.handle(&method, token.as_deref(), &headers, &parsed);
     call.outcome = outcome_of(&resp);
     fake.record(call);
-    resp.into_response()
+    match resp {
+        Handled::Ok(mut v) if missing_charset(&headers) => {
+            v["warning"] = json!("missing_charset");
+            v["response_metadata"] = json!({"warnings": ["missing_charset"]});
+            Handled::Ok(v).into_response()
+        }
+        other => other.into_response(),
+    }
+}
+
+/// `POST /_control/trigger`: a fresh trigger_id for a test or witness posting as Slack.
+async fn issue_trigger(State(fake): State<SlackFake>) -> Response {
+    axum::Json(json!({"trigger_id": fake.issue_trigger()})).into_response()
 }
 
 /// What a handled call answered: "ok" or Slack's error name.
@@ -403,6 +476,16 @@ impl IntoResponse for Handled {
 
 fn err(e: &str) -> Handled {
     Handled::Err(e.to_string())
+}
+
+/// Slack's `invalid_blocks`; the reason goes to stderr for whoever reads the test output.
+fn invalid_blocks(why: &str) -> Handled {
+    tracing_free_note(why);
+    err("invalid_blocks")
+}
+
+fn tracing_free_note(why: &str) {
+    eprintln!("fake Slack refused blocks: {why}");
 }
 
 fn user_json(u: &FakeUser) -> Value {
@@ -457,11 +540,17 @@ impl SlackFake {
             "conversations.history" => self.history(b),
             "chat.update" => self.update_message(b),
             "chat.postEphemeral" => {
-                if str_arg(b, "channel").is_none() || str_arg(b, "user").is_none() {
+                let (Some(channel), Some(_)) = (str_arg(b, "channel"), str_arg(b, "user")) else {
                     return err("invalid_arguments");
+                };
+                if !self.is_member(channel) {
+                    return err("channel_not_found");
                 }
                 if !has_content(b) {
                     return err("no_text");
+                }
+                if let Err(why) = slack_rules::check_message(b) {
+                    return invalid_blocks(&why);
                 }
                 Handled::Ok(json!({"message_ts": self.ts()}))
             }
@@ -484,8 +573,12 @@ impl SlackFake {
                 let Some(trigger) = str_arg(b, "trigger_id") else {
                     return err("invalid_arguments");
                 };
-                if trigger.starts_with("expired") {
-                    return err("expired_trigger_id");
+                let issued = self.inner.lock().triggers.get(trigger).copied();
+                match issued {
+                    _ if trigger.starts_with("expired") => return err("expired_trigger_id"),
+                    None => return err("invalid_trigger_id"),
+                    Some(at) if at.elapsed() > TRIGGER_TTL => return err("expired_trigger_id"),
+                    Some(_) => {}
                 }
                 if !self.inner.lock().used_triggers.insert(trigger.to_string()) {
                     return err("exchanged_trigger_id");
@@ -611,12 +704,27 @@ impl SlackFake {
                            "response_metadata": {"next_cursor": next}}))
     }
 
+    /// DMs (`D…`, or a user id, which posts in the app DM) always work; a channel only
+    /// after [`SlackFake::join_channel`].
+    fn is_member(&self, channel: &str) -> bool {
+        channel.starts_with('D')
+            || channel.starts_with('U')
+            || channel.starts_with('W')
+            || self.inner.lock().channels.contains(channel)
+    }
+
     fn post_message(&self, b: &Value) -> Handled {
         let Some(channel) = str_arg(b, "channel") else {
             return err("channel_not_found");
         };
+        if !self.is_member(channel) {
+            return err("channel_not_found");
+        }
         if !has_content(b) {
             return err("no_text");
+        }
+        if let Err(why) = slack_rules::check_message(b) {
+            return invalid_blocks(&why);
         }
         // Posting to a user id lands in the app's DM with that user.
         let channel = match channel.strip_prefix('U') {
@@ -636,6 +744,9 @@ impl SlackFake {
         let (Some(channel), Some(ts)) = (str_arg(b, "channel"), str_arg(b, "ts")) else {
             return err("invalid_arguments");
         };
+        if let Err(why) = slack_rules::check_message(b) {
+            return invalid_blocks(&why);
+        }
         let key = (channel.to_string(), ts.to_string());
         let mut inner = self.inner.lock();
         if !inner.messages.contains_key(&key) {
@@ -652,17 +763,9 @@ impl SlackFake {
         let Some(view) = b.get("view").filter(|v| v.is_object()) else {
             return err("invalid_arguments");
         };
-        let blocks = view
-            .get("blocks")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
-        let limit = if view["type"] == "home" || view["type"] == "modal" {
-            100
-        } else {
-            50
-        };
-        if blocks > limit {
-            return err("invalid_blocks");
+        if let Err(why) = slack_rules::check_view(view) {
+            tracing_free_note(&why);
+            return err("invalid_arguments");
         }
         if serde_json::to_vec(view).map_or(0, |v| v.len()) > 250_000 {
             return err("view_too_large");
@@ -758,12 +861,19 @@ async fn response_url(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let parsed = parse_body(&headers, None, &body);
+    // response_url takes JSON (or form) bodies.
+    let parsed = if is_json(&headers) {
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    } else {
+        parse_body("response_url", &headers, None, &body)
+    };
     fake.record(SlackCall {
         method: "response_url".into(),
         token: None,
         body: parsed,
         response_id: Some(id),
+        http_method: "POST".into(),
+        content_type: content_type(&headers),
         outcome: "ok".into(),
     });
     (StatusCode::OK, "ok").into_response()

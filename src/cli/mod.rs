@@ -18,6 +18,7 @@ mod sync;
 mod tenant;
 mod top;
 mod train;
+mod users;
 
 use crate::config::Settings;
 use crate::domain::TenantId;
@@ -79,6 +80,11 @@ pub enum Command {
     /// Re-seal stored Slack/Salesforce tokens under the current SKYGENI_ENCRYPTION_KEY
     /// (after a rotation; the old key in SKYGENI_ENCRYPTION_KEY_PREVIOUS).
     RotateKey,
+    /// SkyGeni users without Salesforce: add, import from CSV, list, unlink from Slack.
+    Users {
+        #[command(subcommand)]
+        action: users::UsersCommand,
+    },
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -185,6 +191,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Token(args) => serve::token(&settings, &cli.tenant, args),
         Command::Sync(args) => sync::run(settings, &cli.tenant, args).await,
         Command::RotateKey => rotate_key::run(&settings).await,
+        Command::Users { action } => {
+            let store = Store::connect(&settings.database_url).await?;
+            users::run(&store, &cli.tenant, action).await
+        }
         Command::Tenant { action } => {
             let store = Store::connect(&settings.database_url).await?;
             tenant::run(&store, action).await

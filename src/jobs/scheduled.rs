@@ -104,7 +104,11 @@ pub async fn weekly_summary(
     use crate::notify::charts::{Chart, signed_url};
     use crate::notify::weekly;
     let summary = super::weekly::weekly_summary(store, tenant, now).await?;
-    let chart_urls: Vec<(Chart, String)> = match chart_secret {
+    // Slack fetches image_url itself and rejects the whole message when it cannot (http,
+    // localhost): images only behind an https public URL, else weekly::slack_blocks says where
+    // the charts are in a text line.
+    let https = weekly::slack_can_fetch(&links.public_url);
+    let chart_urls: Vec<(Chart, String)> = match chart_secret.filter(|_| https) {
         Some(key) => Chart::ALL
             .into_iter()
             .map(|c| {

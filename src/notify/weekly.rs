@@ -384,7 +384,7 @@ fn deal_lines(title: &str, v: &[DealLine]) -> Option<Value> {
         .map(|l| {
             format!(
                 "• *{}* {} — {} → {}",
-                l.name,
+                crate::slack::kit::escape(&l.name),
                 money_short(l.amount),
                 l.previous_score.map_or("-".into(), |p| p.to_string()),
                 l.score
@@ -393,6 +393,15 @@ fn deal_lines(title: &str, v: &[DealLine]) -> Option<Value> {
         .collect();
     Some(json!({"type": "section", "text": {"type": "mrkdwn",
         "text": truncate(&format!("*{title}*\n{}", body.join("\n")), MAX_SECTION_TEXT)}}))
+}
+
+/// Whether Slack can fetch images under `public_url`: https to a host that is not loopback.
+pub fn slack_can_fetch(public_url: &str) -> bool {
+    let Some(rest) = public_url.strip_prefix("https://") else {
+        return false;
+    };
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    !(host.is_empty() || host == "localhost" || host.starts_with("127.") || host == "[")
 }
 
 /// The summary as a Slack DM: figures, charts (image blocks from `chart_urls`), changes,
@@ -411,6 +420,10 @@ pub fn slack_blocks(s: &WeeklySummary, chart_urls: &[(Chart, String)]) -> Value 
         ]}),
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&m.recovery.assumption, 2000)}]}),
     ];
+    if chart_urls.is_empty() {
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn",
+            "text": "Charts: see the email version of this summary (Slack shows them only when SKYGENI_PUBLIC_URL is https)."}]}));
+    }
     for (chart, url) in chart_urls {
         blocks.push(
             json!({"type": "image", "image_url": url, "alt_text": chart.title(),
@@ -424,7 +437,7 @@ pub fn slack_blocks(s: &WeeklySummary, chart_urls: &[(Chart, String)]) -> Value 
             .map(|i| {
                 format!(
                     "• {}: {} deals, {}",
-                    i.label,
+                    crate::slack::kit::escape(&i.label),
                     i.deals,
                     money_short(i.amount)
                 )
@@ -451,7 +464,7 @@ pub fn slack_blocks(s: &WeeklySummary, chart_urls: &[(Chart, String)]) -> Value 
         .take(5)
     {
         blocks.push(json!({"type": "section",
-            "text": {"type": "mrkdwn", "text": truncate(&format!("*{}* {}", l.name, money_short(l.amount)), MAX_SECTION_TEXT)},
+            "text": {"type": "mrkdwn", "text": truncate(&format!("*{}* {}", crate::slack::kit::escape(&l.name), money_short(l.amount)), MAX_SECTION_TEXT)},
             "accessory": {"type": "button", "action_id": crate::slack::actions::VIEW_DEAL, "value": l.deal_id,
                 "text": {"type": "plain_text", "text": "View deal"}}}));
     }

@@ -67,7 +67,24 @@ pub async fn home_for(state: &AppState, viewer: &Viewer) -> anyhow::Result<Value
     }
     // The chart URLs draw the whole tenant's pipeline, so only admins (whose scope is the whole
     // tenant) get them; a rep's or manager's Home stays within their own deals.
+    // Slack fetches image_url itself and refuses the whole view when it cannot: images only
+    // behind an https public URL, else a text line says where the charts are.
+    let fetchable = crate::notify::weekly::slack_can_fetch(&state.settings.public_url);
     if viewer.is_admin()
+        && !fetchable
+        && let Some(blocks) = home.get_mut("blocks").and_then(Value::as_array_mut)
+        && blocks.len() < 100
+    {
+        let at = blocks.len().min(3);
+        blocks.insert(
+            at,
+            super::kit::context(
+                "Charts appear here when SKYGENI_PUBLIC_URL is an https address Slack can reach;                  the weekly summary email carries them meanwhile.",
+            ),
+        );
+    }
+    if viewer.is_admin()
+        && fetchable
         && let Some(secret) = crate::notify::chart_route::url_secret(&state.settings)
     {
         add_chart_images(

@@ -2,8 +2,8 @@
 //! renderings of the same content for terminals and notification fallbacks.
 use super::actions;
 use super::card::{CardKind, deal_card_blocks};
-use super::kit::{MAX_SECTION_TEXT, truncate};
-use super::views::{capitalise, deal_title, emoji};
+use super::kit::{MAX_SECTION_TEXT, escape, truncate};
+use super::views::{capitalise, deal_title, deal_title_md, emoji};
 use crate::domain::{Deal, DealScore};
 use crate::engine::PipelineMetrics;
 use crate::engine::explain::fmt_money;
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 pub fn alert_message(deal: &Deal, score: &DealScore, deal_url: Option<&str>) -> Value {
     json!({
         "text": truncate(&format!("{} risk: {} ({}) scored {}/100", capitalise(score.risk_category.as_str()),
-            deal_title(deal), fmt_money(deal.amount), score.risk_score), MAX_SECTION_TEXT),
+            deal_title_md(deal), fmt_money(deal.amount), score.risk_score), MAX_SECTION_TEXT),
         "attachments": [{"color": score.risk_category.slack_color(),
             "blocks": deal_card_blocks(deal, score, deal_url, CardKind::Alert)}]
     })
@@ -71,7 +71,7 @@ pub fn digest_message(m: &PipelineMetrics, top: &[(&Deal, &DealScore)]) -> Value
             .map(|f| f.description.as_str())
             .unwrap_or("");
         blocks.push(json!({"type": "section",
-            "text": {"type": "mrkdwn", "text": truncate(&format!("{} *{}* {} — {}/100\n{}", emoji(s.risk_category), deal_title(deal), fmt_money(deal.amount), s.risk_score, first), MAX_SECTION_TEXT)},
+            "text": {"type": "mrkdwn", "text": truncate(&format!("{} *{}* {} — {}/100\n{}", emoji(s.risk_category), deal_title_md(deal), fmt_money(deal.amount), s.risk_score, escape(first)), MAX_SECTION_TEXT)},
             "accessory": {"type": "button", "action_id": actions::VIEW_DEAL, "value": deal.deal_id, "text": {"type": "plain_text", "text": "View deal"}}}));
     }
     if top.len() > 10 {

@@ -9,7 +9,7 @@ use crate::domain::{Deal, DealScore, TenantId};
 use crate::engine::DEFAULT_SAVE_RATE;
 use crate::http::AppState;
 use crate::jobs::metrics::{PipelineView, pipeline_view_of};
-use crate::store::{AuditEntry, DealScope, LinkOutcome, PendingAudit};
+use crate::store::{AuditEntry, DealScope, PendingAudit};
 use chrono::{NaiveDate, Utc};
 use serde_json::{Value, json};
 
@@ -24,6 +24,8 @@ pub struct CommandCtx {
     pub channel_id: String,
     pub slack_user_id: String,
     pub trigger_id: String,
+    /// When the request carrying `trigger_id` arrived (the trigger lives 3 s from about then).
+    pub received: std::time::Instant,
     /// The workspace's bot token (`None`: Slack Web API calls are impossible, e.g. no token
     /// configured; answers still go back inline / via response_url).
     pub token: Option<String>,
@@ -63,7 +65,10 @@ pub async fn run(state: &AppState, ctx: &CommandCtx, text: &str) -> anyhow::Resu
         return Ok(Reply::Ephemeral(views::help()));
     }
     if let DealRiskCommand::Link(email) = &cmd {
-        return link(state, ctx, email).await;
+        return super::linking::link(state, ctx, email).await;
+    }
+    if let DealRiskCommand::ConfirmLink(code) = &cmd {
+        return super::linking::confirm(state, ctx, code).await;
     }
     let viewer =
         match identity::resolve(state, &ctx.tenant, &ctx.slack_user_id, ctx.token.as_deref())
@@ -84,7 +89,10 @@ pub async fn run(state: &AppState, ctx: &CommandCtx, text: &str) -> anyhow::Resu
         DealRiskCommand::Pipeline => ("pipeline", pipeline(state, &viewer, today).await?),
         DealRiskCommand::Rep(user) => ("rep", rep(state, ctx, &viewer, &user.0, today).await?),
         DealRiskCommand::Settings => ("settings", open_settings(state, ctx, &viewer).await?),
-        DealRiskCommand::Help | DealRiskCommand::Unknown(_) | DealRiskCommand::Link(_) => {
+        DealRiskCommand::Help
+        | DealRiskCommand::Unknown(_)
+        | DealRiskCommand::Link(_)
+        | DealRiskCommand::ConfirmLink(_) => {
             unreachable!("answered above")
         }
     };
@@ -209,13 +217,6 @@ pub async fn scoped_view(
     .await
 }
 
-/// The polite refusal for a deal outside the caller's scope: names nothing about the deal.
-pub fn not_yours() -> Value {
-    let text = "That deal belongs to another team, so I can't show it to you. \
-                Ask its owner or your manager if you need the details.";
-    message(text, vec![section(text)])
-}
-
 async fn lookup(
     state: &AppState,
     viewer: &Viewer,
@@ -232,6 +233,8 @@ async fn lookup(
     let mine: Vec<&Deal> = all.iter().copied().filter(|d| scope.allows(d)).collect();
     if mine.is_empty() {
         if !all.is_empty() {
+            // Audited, but answered exactly like a deal that does not exist: the reply must not
+            // tell a curious user that `D123` is real (the REST API answers 404 alike).
             audit(
                 state,
                 viewer,
@@ -240,7 +243,6 @@ async fn lookup(
                 None,
             )
             .await;
-            return Ok(Reply::Ephemeral(not_yours()));
         }
         return Ok(Reply::Ephemeral(views::no_match(query)));
     }
@@ -390,7 +392,7 @@ pub async fn open_settings(
     let view_id = state
         .slack
         .api
-        .open_view(token, &ctx.trigger_id, &loading_modal())
+        .open_view(token, &ctx.trigger_id, ctx.received, &loading_modal())
         .await?;
     let stored = state
         .store
@@ -406,43 +408,4 @@ pub async fn open_settings(
 pub fn loading_modal() -> Value {
     json!({"type": "modal", "title": {"type": "plain_text", "text": "SkyGeni"},
            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Loading…"}}]})
-}
-
-async fn link(state: &AppState, ctx: &CommandCtx, email: &str) -> anyhow::Result<Reply> {
-    let outcome = state
-        .store
-        .link_slack_user_by_email(&ctx.tenant, email, &ctx.slack_user_id)
-        .await?;
-    let text = match &outcome {
-        LinkOutcome::Linked(u) => {
-            state
-                .slack
-                .forget_identity(ctx.tenant.as_str(), &ctx.slack_user_id);
-            state
-                .audit
-                .record(PendingAudit::now(
-                    &ctx.tenant,
-                    AuditEntry {
-                        actor: &u.user_id,
-                        action: "slack.link",
-                        target: Some(&u.user_id),
-                        request_id: None,
-                        detail: Some(json!({"slack_user_id": ctx.slack_user_id, "email": email})),
-                    },
-                ))
-                .await;
-            format!(
-                "Linked: your Slack account now acts as *{}* ({email}). Try `/deal-risk top`.",
-                u.name.as_deref().unwrap_or(&u.user_id)
-            )
-        }
-        LinkOutcome::NoSuchEmail => format!(
-            "No SkyGeni user has the email *{email}*. Use the email of your Salesforce user, \
-             or ask your SkyGeni admin to add you."
-        ),
-        LinkOutcome::TakenByOther => format!(
-            "*{email}* is already linked to another Slack account. Ask your SkyGeni admin to re-map it."
-        ),
-    };
-    Ok(Reply::Ephemeral(message(&text, vec![section(&text)])))
 }

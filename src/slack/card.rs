@@ -2,7 +2,7 @@
 //! actions, similar won deals and the buttons. Used by `/deal-risk <deal>` and by alerts.
 use super::actions;
 use super::kit::*;
-use super::views::{capitalise, deal_title, emoji};
+use super::views::{capitalise, deal_title, deal_title_md, emoji};
 use crate::domain::{Deal, DealScore};
 use crate::engine::explain::fmt_money;
 use serde_json::{Value, json};
@@ -22,7 +22,10 @@ pub fn deal_card_blocks(
     deal_url: Option<&str>,
     kind: CardKind,
 ) -> Vec<Value> {
+    // Every string from the CRM or the engine's CRM-derived sentences is escaped (kit::escape)
+    // before it goes into mrkdwn; the header is plain_text and takes the raw title.
     let title = deal_title(deal);
+    let title_md = deal_title_md(deal);
     let factors: Vec<String> = s
         .risk_factors
         .iter()
@@ -30,7 +33,8 @@ pub fn deal_card_blocks(
         .map(|f| {
             format!(
                 "• {} ({:+.1} pp win probability for this deal)",
-                f.description, f.impact_pp
+                escape(&f.description),
+                f.impact_pp
             )
         })
         .collect();
@@ -42,7 +46,7 @@ pub fn deal_card_blocks(
             format!(
                 "• *{}* — {}",
                 r.priority.as_str().replace('_', " "),
-                r.action
+                escape(&r.action)
             )
         })
         .collect();
@@ -55,8 +59,8 @@ pub fn deal_card_blocks(
         fields(&[
             format!(
                 "*Deal*\n{} ({})",
-                truncate(&title, 1000),
-                truncate(&deal.deal_id, 500)
+                truncate(&title_md, 1000),
+                truncate(&escape(&deal.deal_id), 500)
             ),
             format!("*Amount*\n{}", fmt_money(deal.amount)),
             format!(
@@ -65,10 +69,10 @@ pub fn deal_card_blocks(
                 s.risk_category.as_str()
             ),
             format!("*Win probability*\n{:.0}%", s.win_probability * 100.0),
-            format!("*Stage*\n{}", deal.deal_stage),
+            format!("*Stage*\n{}", escape(&deal.deal_stage)),
             format!(
                 "*Owner*\n{}",
-                deal.owner_email.as_deref().unwrap_or(&deal.sales_rep_id)
+                escape(deal.owner_email.as_deref().unwrap_or(&deal.sales_rep_id))
             ),
         ]),
         section(&format!("*Top risk factors*\n{}", factors.join("\n"))),
@@ -86,8 +90,8 @@ pub fn deal_card_blocks(
                     .unwrap_or_default();
                 format!(
                     "• {} — {}, {}{cycle}",
-                    w.deal_id,
-                    w.industry,
+                    escape(&w.deal_id),
+                    escape(&w.industry),
                     fmt_money(w.amount)
                 )
             })
@@ -132,7 +136,7 @@ pub fn deal_card_blocks(
 pub fn deal_card(deal: &Deal, s: &DealScore, deal_url: Option<&str>) -> Value {
     json!({
         "text": truncate(&format!("{} risk: {} ({}) scored {}/100", capitalise(s.risk_category.as_str()),
-            deal_title(deal), fmt_money(deal.amount), s.risk_score), MAX_SECTION_TEXT),
+            deal_title_md(deal), fmt_money(deal.amount), s.risk_score), MAX_SECTION_TEXT),
         "attachments": [{"color": s.risk_category.slack_color(), "blocks": deal_card_blocks(deal, s, deal_url, CardKind::Lookup)}]
     })
 }

@@ -25,6 +25,8 @@ pub enum DealRiskCommand {
     Settings,
     /// Link the caller's Slack user to their CRM email.
     Link(String),
+    /// `link confirm CODE`: the one-time code mailed to the email being linked.
+    ConfirmLink(String),
     /// Post a deal card to the channel for everyone (`in_channel`), not just the caller.
     Share(String),
     Help,
@@ -43,10 +45,21 @@ pub enum CommandError {
     BadEmail(String),
     #[error("`{0}` needs a deal: `/deal-risk {0} <deal or company>`.")]
     MissingDeal(&'static str),
+    #[error("`link confirm` needs the code from the email: `/deal-risk link confirm ABCD-EFGH`.")]
+    BadCode,
+    #[error(
+        "Your text contains invisible control characters (for example a NUL byte), so I can't search for it. Please retype it."
+    )]
+    ControlCharacters,
 }
 
 pub fn parse(text: &str) -> Result<DealRiskCommand, CommandError> {
     let capped: String = text.chars().take(MAX_TEXT_CHARS).collect();
+    // Tabs and newlines are whitespace; NUL and other controls cannot be part of a deal name
+    // (and PostgreSQL refuses NUL in text), so they get a clear answer rather than an error.
+    if capped.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+        return Err(CommandError::ControlCharacters);
+    }
     let text = unescape(capped.trim());
     let (head, rest) = match text.split_once(char::is_whitespace) {
         Some((h, r)) => (h, r.trim()),
@@ -58,7 +71,13 @@ pub fn parse(text: &str) -> Result<DealRiskCommand, CommandError> {
         "pipeline" if rest.is_empty() => DealRiskCommand::Pipeline,
         "settings" if rest.is_empty() => DealRiskCommand::Settings,
         "rep" => DealRiskCommand::Rep(parse_user(rest).ok_or(CommandError::BadRep)?),
-        "link" => DealRiskCommand::Link(parse_email(rest)?),
+        "link" => match rest.split_once(char::is_whitespace) {
+            Some((c, code)) if c.eq_ignore_ascii_case("confirm") => {
+                DealRiskCommand::ConfirmLink(parse_code(code).ok_or(CommandError::BadCode)?)
+            }
+            _ if rest.eq_ignore_ascii_case("confirm") => return Err(CommandError::BadCode),
+            _ => DealRiskCommand::Link(parse_email(rest)?),
+        },
         "share" => DealRiskCommand::Share(query(rest).ok_or(CommandError::MissingDeal("share"))?),
         // An explicit prefix lets a user look up a company literally called "Pipeline".
         "deal" | "lookup" => {
@@ -93,6 +112,18 @@ fn parse_top(arg: &str) -> Result<usize, CommandError> {
         Ok(n) if (1..=TOP_MAX).contains(&n) => Ok(n),
         _ => Err(CommandError::BadTop(arg.chars().take(40).collect())),
     }
+}
+
+/// A confirmation code as mailed (`ABCD-EFGH`): letters and digits, dashes and spaces ignored,
+/// upper-cased.
+fn parse_code(arg: &str) -> Option<String> {
+    let code: String = arg
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect::<String>()
+        .to_ascii_uppercase();
+    (code.len() >= 6 && code.len() <= 32 && code.chars().all(|c| c.is_ascii_alphanumeric()))
+        .then_some(code)
 }
 
 /// `<@U123|name>` / `<@U123>` (Slack's escaped mention) or a bare `U123` id.

@@ -118,3 +118,35 @@ fn the_usage_text_names_every_subcommand() {
         );
     }
 }
+
+#[test]
+fn nul_and_other_control_characters_get_a_clear_answer() {
+    for text in ["D123\0", "acme\u{1b}[31m", "\u{7}bell", "link a@b.co\0"] {
+        let e = parse(text).unwrap_err();
+        assert_eq!(e, CommandError::ControlCharacters, "{text:?}");
+        assert!(e.to_string().contains("control characters"));
+    }
+    // Tabs and newlines are only whitespace.
+    assert_eq!(
+        parse("acme\trockets").unwrap(),
+        Lookup("acme rockets".into())
+    );
+}
+
+#[test]
+fn link_takes_both_email_forms_and_confirm_takes_the_mailed_code() {
+    assert_eq!(parse("link a@b.co").unwrap(), Link("a@b.co".into()));
+    assert_eq!(
+        parse("link <mailto:A@B.co|A@B.co>").unwrap(),
+        Link("a@b.co".into())
+    );
+    assert_eq!(
+        parse("link confirm abcd-efgh").unwrap(),
+        ConfirmLink("ABCDEFGH".into())
+    );
+    assert_eq!(parse("link confirm").unwrap_err(), CommandError::BadCode);
+    assert_eq!(
+        parse("link confirm <b>").unwrap_err(),
+        CommandError::BadCode
+    );
+}

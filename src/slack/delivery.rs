@@ -9,8 +9,19 @@
 //! Slack, Salesforce and SendGrid alike, timeouts are explicit, and messages are the same Block
 //! Kit JSON the builders in this module produce (tests deserialise them into slack-morphism's
 //! types, so the shapes are the crate's).
+use super::transport::{Transport, pairs, transport};
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[path = "delivery_oauth.rs"]
+mod oauth;
+pub use oauth::OAuthGrant;
+
+/// A trigger_id is valid for 3 s after Slack issued it; calls that need one stop this much
+/// earlier, leaving room for the network.
+pub const TRIGGER_LIFE: Duration = Duration::from_millis(2700);
 
 /// How a failed call should be treated by the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -118,20 +129,6 @@ pub struct SlackUser {
     pub deleted: bool,
 }
 
-/// A bot token granted by oauth.v2.access (install or refresh).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuthGrant {
-    pub access_token: String,
-    pub team_id: String,
-    pub team_name: String,
-    pub bot_user_id: Option<String>,
-    pub authed_user_id: Option<String>,
-    pub scope: String,
-    /// With token rotation: seconds until `access_token` expires, and the single-use refresh token.
-    pub expires_in: Option<u64>,
-    pub refresh_token: Option<String>,
-}
-
 /// Per-request timeout: Slack answers in well under a second; a hung call must not hold a
 /// slash-command reply or a dispatcher worker.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -143,6 +140,9 @@ pub struct SlackApi {
     /// `https://slack.com/api` or the fake's `http://127.0.0.1:PORT/api`, no trailing slash.
     base: String,
     retry: RetryPolicy,
+    /// Slack user id → the app's DM channel with them (`D…`), learnt from chat.postMessage
+    /// answers, so neither a DM nor the duplicate check needs a conversations.open each time.
+    dm_channels: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl SlackApi {
@@ -157,6 +157,7 @@ impl SlackApi {
             http,
             base: api_url.trim_end_matches('/').to_string(),
             retry: RetryPolicy::INTERACTIVE,
+            dm_channels: Arc::default(),
         }
     }
 
@@ -172,22 +173,53 @@ impl SlackApi {
         &self.base
     }
 
-    /// Calls `method` with a JSON body, retrying per the policy. Returns the whole `ok:true`
-    /// response object.
+    /// Calls `method` in its transport ([`super::transport`]), retrying per the policy.
+    /// Returns the whole `ok:true` response object.
     pub async fn call(&self, token: &str, method: &str, body: &Value) -> Result<Value, SlackError> {
+        self.call_until(token, method, body, None).await
+    }
+
+    /// [`Self::call`] that gives up (no retry, no wait) once `deadline` would be passed: a
+    /// trigger_id lives 3 s, so a modal that cannot open in time is not worth a late retry.
+    async fn call_until(
+        &self,
+        token: &str,
+        method: &str,
+        body: &Value,
+        deadline: Option<Instant>,
+    ) -> Result<Value, SlackError> {
         let url = format!("{}/{method}", self.base);
         let mut attempt = 1;
         loop {
-            let req = self.http.post(&url).bearer_auth(token).json(body);
+            let mut req = match transport(method) {
+                Transport::Json => self
+                    .http
+                    .post(&url)
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        "application/json; charset=utf-8",
+                    )
+                    .body(serde_json::to_vec(body).unwrap_or_default()),
+                Transport::Form => self.http.post(&url).form(&pairs(body)),
+                Transport::Query => self.http.get(&url).query(&pairs(body)),
+            }
+            .bearer_auth(token);
+            if let Some(d) = deadline {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(SlackError::Permanent("expired_trigger_id".into()));
+                }
+                req = req.timeout(left);
+            }
             match self.send_once(req).await {
                 Ok(v) => return Ok(v),
                 Err(e) => match self.wait_before_retry(&e, attempt) {
-                    Some(wait) => {
+                    Some(wait) if deadline.is_none_or(|d| Instant::now() + wait < d) => {
                         tracing::warn!(method, attempt, error = %e, ?wait, "Slack call retried");
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                     }
-                    None => return Err(e),
+                    _ => return Err(e),
                 },
             }
         }
@@ -259,16 +291,40 @@ impl SlackApi {
         posted(&v, channel)
     }
 
-    /// A direct message to a Slack user: opens (or reuses) the app DM with conversations.open
-    /// and posts there. Returns the DM channel and the message ts (for later updates).
+    /// A direct message to a Slack user: chat.postMessage with the user id as `channel` (Slack
+    /// posts it in the app's DM with them). Returns the DM channel and the message ts.
     pub async fn send_dm(
         &self,
         token: &str,
         slack_user_id: &str,
         message: &Value,
     ) -> Result<Posted, SlackError> {
-        let channel = self.open_dm(token, slack_user_id).await?;
-        self.post_message(token, &channel, message).await
+        let posted = self.post_message(token, slack_user_id, message).await?;
+        if posted.channel != slack_user_id {
+            self.dm_channels
+                .lock()
+                .expect("dm cache lock")
+                .insert(slack_user_id.to_string(), posted.channel.clone());
+        }
+        Ok(posted)
+    }
+
+    /// The DM channel with `slack_user_id`: cached, else conversations.open (then cached).
+    async fn dm_channel(&self, token: &str, slack_user_id: &str) -> Result<String, SlackError> {
+        if let Some(c) = self
+            .dm_channels
+            .lock()
+            .expect("dm cache lock")
+            .get(slack_user_id)
+        {
+            return Ok(c.clone());
+        }
+        let c = self.open_dm(token, slack_user_id).await?;
+        self.dm_channels
+            .lock()
+            .expect("dm cache lock")
+            .insert(slack_user_id.to_string(), c.clone());
+        Ok(c)
     }
 
     /// Finds a message this app posted in the DM with `slack_user_id` whose message metadata
@@ -284,7 +340,7 @@ impl SlackApi {
         oldest: i64,
     ) -> Result<Option<Posted>, SlackError> {
         const MAX_HISTORY_PAGES: usize = 10;
-        let channel = self.open_dm(token, slack_user_id).await?;
+        let channel = self.dm_channel(token, slack_user_id).await?;
         let mut cursor = String::new();
         for _ in 0..MAX_HISTORY_PAGES {
             let mut args = json!({"channel": channel, "oldest": oldest.to_string(),
@@ -373,18 +429,21 @@ impl SlackApi {
         .map(|_| ())
     }
 
-    /// `views.open` with a trigger_id (valid 3 s, single use) → the new view's id.
+    /// `views.open` with a trigger_id (valid 3 s from `issued`, single use) → the new view's
+    /// id. Retries (429, 5xx) only while the trigger can still be used.
     pub async fn open_view(
         &self,
         token: &str,
         trigger_id: &str,
+        issued: Instant,
         view: &Value,
     ) -> Result<String, SlackError> {
         let v = self
-            .call(
+            .call_until(
                 token,
                 "views.open",
                 &json!({"trigger_id": trigger_id, "view": view}),
+                Some(issued + TRIGGER_LIFE),
             )
             .await?;
         view_id(&v)
@@ -434,122 +493,6 @@ impl SlackApi {
     pub async fn auth_test(&self, token: &str) -> Result<String, SlackError> {
         let v = self.call(token, "auth.test", &json!({})).await?;
         Ok(v["team_id"].as_str().unwrap_or_default().to_string())
-    }
-
-    /// `oauth.v2.access` with an authorization `code` (install). Client credentials go in HTTP
-    /// Basic auth, as Slack recommends.
-    pub async fn oauth_exchange(
-        &self,
-        client_id: &str,
-        client_secret: &str,
-        code: &str,
-        redirect_uri: &str,
-    ) -> Result<OAuthGrant, SlackError> {
-        self.oauth(
-            client_id,
-            client_secret,
-            &[("code", code), ("redirect_uri", redirect_uri)],
-        )
-        .await
-    }
-
-    /// `oauth.v2.access` with `grant_type=refresh_token` (token rotation).
-    pub async fn oauth_refresh(
-        &self,
-        client_id: &str,
-        client_secret: &str,
-        refresh_token: &str,
-    ) -> Result<OAuthGrant, SlackError> {
-        self.oauth(
-            client_id,
-            client_secret,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token),
-            ],
-        )
-        .await
-    }
-
-    async fn oauth(
-        &self,
-        client_id: &str,
-        client_secret: &str,
-        form: &[(&str, &str)],
-    ) -> Result<OAuthGrant, SlackError> {
-        let url = format!("{}/oauth.v2.access", self.base);
-        let mut attempt = 1;
-        let v = loop {
-            let req = self
-                .http
-                .post(&url)
-                .basic_auth(client_id, Some(client_secret))
-                .form(form);
-            match self.send_once(req).await {
-                Ok(v) => break v,
-                Err(e) => match self.wait_before_retry(&e, attempt) {
-                    Some(wait) => {
-                        tokio::time::sleep(wait).await;
-                        attempt += 1;
-                    }
-                    None => return Err(e),
-                },
-            }
-        };
-        let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
-        Ok(OAuthGrant {
-            access_token: s("/access_token")
-                .ok_or_else(|| SlackError::Permanent("missing_access_token".into()))?,
-            team_id: s("/team/id").ok_or_else(|| SlackError::Permanent("missing_team".into()))?,
-            team_name: s("/team/name").unwrap_or_default(),
-            bot_user_id: s("/bot_user_id"),
-            authed_user_id: s("/authed_user/id"),
-            scope: s("/scope").unwrap_or_default(),
-            expires_in: v["expires_in"].as_u64(),
-            refresh_token: s("/refresh_token"),
-        })
-    }
-
-    /// POSTs a message to a `response_url` (no token: the URL is the credential). `body` is a
-    /// message plus `response_type` / `replace_original` as wanted. Retried like Web API calls.
-    pub async fn respond(&self, response_url: &str, body: &Value) -> Result<(), SlackError> {
-        let mut attempt = 1;
-        loop {
-            let res = self
-                .http
-                .post(response_url)
-                .json(body)
-                .send()
-                .await
-                .map_err(|e| SlackError::Transient(format!("connection: {e}")));
-            let err = match res {
-                Ok(r) if r.status().is_success() => return Ok(()),
-                Ok(r) if r.status().as_u16() == 429 => SlackError::RateLimited {
-                    retry_after: retry_after(r.headers()),
-                },
-                Ok(r) if r.status().is_server_error() => {
-                    SlackError::Transient(format!("http_{}", r.status().as_u16()))
-                }
-                // response_url errors come back as text (`expired_url`, `used_url`…).
-                Ok(r) => SlackError::Permanent(
-                    r.text()
-                        .await
-                        .unwrap_or_default()
-                        .trim()
-                        .chars()
-                        .take(100)
-                        .collect(),
-                ),
-                Err(e) => e,
-            };
-            match self.wait_before_retry(&err, attempt) {
-                Some(wait) => {
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                None => return Err(err),
-            }
-        }
     }
 }
 

@@ -135,7 +135,7 @@ pub fn home_view(input: &HomeInput) -> Value {
                     .unwrap_or_default();
                 section(&format!(
                     "*{}* · {} open deals · {} · {} at risk ({}) · avg risk {:.0}/100{win}",
-                    r.rep_id,
+                    escape(&r.rep_id),
                     r.open_deals,
                     fmt_money(r.pipeline_value),
                     r.at_risk_deals,

@@ -97,14 +97,30 @@ pub async fn resolve(
         }
         Err(e) => return Err(e.into()),
     };
+    // Slack's own report of the caller's email is the proof of ownership here; a user linked
+    // to another Slack account is left alone (only an admin unlinks).
     if let Some(email) = &slack_email
+        && let Some(target) = state.store.user_by_email(tenant, email).await?
         && state
             .store
-            .link_slack_user_by_email(tenant, email, slack_user_id)
+            .link_slack_user_if_free(tenant, &target.user.user_id, slack_user_id)
             .await?
-            .is_linked()
         && let Some(v) = stored(state, tenant, slack_user_id).await?
     {
+        state
+            .audit
+            .record(crate::store::PendingAudit::now(
+                tenant,
+                crate::store::AuditEntry {
+                    actor: &format!("slack:{slack_user_id}"),
+                    action: "slack.link",
+                    target: Some(&v.user.user_id),
+                    request_id: None,
+                    detail: Some(serde_json::json!({"proof": "slack_profile_email",
+                                                    "slack_user_id": slack_user_id})),
+                },
+            ))
+            .await;
         state.slack.remember(key, v.clone());
         return Ok(Resolved::Known(v));
     }
@@ -132,7 +148,8 @@ async fn stored(
 pub fn how_to_link(slack_email: Option<&str>) -> Value {
     let why = match slack_email {
         Some(e) => format!(
-            "I couldn't find a SkyGeni user with your Slack email *{e}*, so I don't know which deals are yours."
+            "I couldn't find a SkyGeni user with your Slack email *{}*, so I don't know which deals are yours.",
+            super::kit::escape(e)
         ),
         None => "I couldn't match your Slack account to a SkyGeni user (your Slack profile shows no email I can read).".to_string(),
     };

@@ -7,13 +7,14 @@
 //! an older or attachment-style message may lack, and a click it cannot parse must still be
 //! answered. The handful of fields used here are read defensively; unknown shapes get a clear
 //! 400 from the route, never a panic.
-use super::bot::{self, CommandCtx, audit, deal_url, not_yours, score_deals};
+use super::bot::{self, CommandCtx, audit, deal_url, score_deals};
 use super::card::{CardKind, deal_card_blocks};
 use super::identity::{self, Resolved, Viewer};
+use super::kit::escape;
 use super::kit::{MAX_MODAL_TITLE, context, plain, section};
 use super::modals::{self, ModalContext};
 use super::settings::{self, NotificationSettings};
-use super::views::deal_title;
+use super::views::deal_title_md;
 use super::{actions, app_home, callbacks};
 use crate::domain::{Deal, TenantId};
 use crate::http::AppState;
@@ -35,6 +36,8 @@ pub struct Interaction {
     pub action_id: Option<String>,
     pub action_value: Option<String>,
     pub view: Value,
+    /// When the payload arrived: its trigger_id lives 3 s from about then.
+    pub received: std::time::Instant,
 }
 
 impl Interaction {
@@ -81,6 +84,7 @@ impl Interaction {
                 .map(str::to_string),
             action_value: action.and_then(|a| a["value"].as_str()).map(str::to_string),
             view: p.get("view").cloned().unwrap_or(Value::Null),
+            received: std::time::Instant::now(),
         })
     }
 
@@ -154,7 +158,12 @@ pub async fn handle(
                 state
                     .slack
                     .api
-                    .open_view(t, trigger, &notice_modal("Link your account", text))
+                    .open_view(
+                        t,
+                        trigger,
+                        ia.received,
+                        &notice_modal("Link your account", text),
+                    )
                     .await?;
             }
             return Ok(Ack::Empty);
@@ -230,6 +239,7 @@ async fn block_action(
                     channel_id: ia.channel_id.clone().unwrap_or_default(),
                     slack_user_id: ia.slack_user_id.clone(),
                     trigger_id: trigger.clone(),
+                    received: ia.received,
                     token: Some(t.to_string()),
                 };
                 bot::open_settings(state, &ctx, viewer).await?;
@@ -238,16 +248,15 @@ async fn block_action(
         }
         _ => {}
     }
+    // Someone else's deal and a missing one get the same answer (no existence oracle).
     let deal = match visible_deal(state, viewer, &value).await? {
         Ok(Some(d)) => d,
-        Ok(None) => {
-            let text =
-                format!("I can't find the deal `{value}` any more; it may have been deleted.");
+        Ok(None) | Err(()) => {
+            let text = format!(
+                "I can't find the deal `{}`; it may have been deleted.",
+                super::kit::escape(&super::kit::truncate(&value, 100))
+            );
             return tell(state, token, ia, "Deal not found", &text).await;
-        }
-        Err(()) => {
-            let text = not_yours()["text"].as_str().unwrap_or_default().to_string();
-            return tell(state, token, ia, "Not your deal", &text).await;
         }
     };
     let ctx = ModalContext {
@@ -256,6 +265,7 @@ async fn block_action(
         // an ephemeral note instead.
         channel_id: ia.channel_id.clone(),
         message_ts: ia.message_ts.clone().filter(|_| !ia.is_ephemeral),
+        response_url: ia.response_url.clone(),
     };
     match action {
         actions::VIEW_DEAL => {
@@ -266,7 +276,7 @@ async fn block_action(
             let view_id = state
                 .slack
                 .api
-                .open_view(t, trigger, &bot::loading_modal())
+                .open_view(t, trigger, ia.received, &bot::loading_modal())
                 .await?;
             let today = Utc::now().date_naive();
             let score = score_deals(state, &viewer.tenant, std::slice::from_ref(&deal), today)
@@ -276,7 +286,7 @@ async fn block_action(
             let mut blocks = deal_card_blocks(&deal, &score, url.as_deref(), CardKind::Alert);
             blocks.retain(|b| b["type"] != "actions");
             if let Some(u) = &url {
-                blocks.push(section(&format!("<{u}|Open in Salesforce>")));
+                blocks.push(section(&super::kit::link(u, "Open in Salesforce")));
             }
             let modal = json!({"type": "modal", "title": plain("Deal details", MAX_MODAL_TITLE),
                 "close": plain("Close", MAX_MODAL_TITLE), "blocks": blocks});
@@ -285,13 +295,21 @@ async fn block_action(
         actions::SNOOZE => {
             if let (Some(t), Some(trigger)) = (token, &ia.trigger_id) {
                 let modal = modals::snooze_modal(&deal, &ctx);
-                state.slack.api.open_view(t, trigger, &modal).await?;
+                state
+                    .slack
+                    .api
+                    .open_view(t, trigger, ia.received, &modal)
+                    .await?;
             }
         }
         actions::FALSE_ALARM => {
             if let (Some(t), Some(trigger)) = (token, &ia.trigger_id) {
                 let modal = modals::false_alarm_modal(&deal, &ctx);
-                state.slack.api.open_view(t, trigger, &modal).await?;
+                state
+                    .slack
+                    .api
+                    .open_view(t, trigger, ia.received, &modal)
+                    .await?;
             }
         }
         actions::SHARE | actions::PICK_DEAL => {
@@ -339,7 +357,7 @@ async fn tell(
         state
             .slack
             .api
-            .open_view(t, trigger, &notice_modal(title, text))
+            .open_view(t, trigger, ia.received, &notice_modal(title, text))
             .await?;
     }
     Ok(())
@@ -430,7 +448,8 @@ async fn view_submission(
                 .unwrap_or(row.user_id.clone())
         };
         format!(
-            ":zzz: Snoozed by {by} until {}",
+            ":zzz: Snoozed by {} until {}",
+            escape(&by),
             row.until.get(..16).unwrap_or(&row.until).replace('T', " ")
         )
     } else {
@@ -456,12 +475,12 @@ async fn view_submission(
         match reason {
             Some(r) => format!(
                 ":white_check_mark: Marked as a false alarm by {} — “{}”",
-                viewer.display_name(),
-                super::kit::truncate(&r, 300)
+                escape(&viewer.display_name()),
+                escape(&super::kit::truncate(&r, 300))
             ),
             None => format!(
                 ":white_check_mark: Marked as a false alarm by {}",
-                viewer.display_name()
+                escape(&viewer.display_name())
             ),
         }
     };
@@ -492,7 +511,7 @@ async fn update_origin(
             );
             blocks.push(context(note));
             let msg = json!({
-                "text": format!("{} — {}", deal_title(deal), note),
+                "text": format!("{} — {}", deal_title_md(deal), note),
                 "attachments": [{"color": score.risk_category.slack_color(), "blocks": blocks}],
             });
             state
@@ -502,12 +521,39 @@ async fn update_origin(
                 .await?;
         }
         (Some(channel), None) => {
-            let msg = json!({"text": format!("{} — {}", deal_title(deal), note)});
-            state
+            let msg = json!({"text": format!("{} — {}", deal_title_md(deal), note)});
+            if let Some(url) = &ctx.response_url {
+                // The ephemeral card is replaced in place with the outcome.
+                let mut blocks = deal_card_blocks(
+                    deal,
+                    score,
+                    deal_url(state, deal).as_deref(),
+                    CardKind::Alert,
+                );
+                blocks.retain(|b| b["type"] != "actions");
+                blocks.push(context(note));
+                let body = json!({"response_type": "ephemeral", "replace_original": true,
+                    "text": msg["text"],
+                    "attachments": [{"color": score.risk_category.slack_color(), "blocks": blocks}]});
+                state.slack.api.respond(url, &body).await?;
+                return Ok(());
+            }
+            match state
                 .slack
                 .api
                 .post_ephemeral(token, channel, &viewer.slack_user_id, &msg)
-                .await?;
+                .await
+            {
+                // Not in that channel: tell the user in the app DM instead of losing it.
+                Err(e) if e.error_name() == Some("channel_not_found") => {
+                    state
+                        .slack
+                        .api
+                        .send_dm(token, &viewer.slack_user_id, &msg)
+                        .await?;
+                }
+                other => other?,
+            }
         }
         _ => {
             app_home::publish_for(state, viewer, token).await?;

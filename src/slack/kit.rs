@@ -16,6 +16,35 @@ pub const MAX_ACTIONS_ELEMENTS: usize = 25;
 pub const MAX_MODAL_TITLE: usize = 24;
 pub const MAX_OPTION_TEXT: usize = 75;
 
+/// Escapes a CRM- or user-supplied string for Slack mrkdwn (and a message's top-level `text`):
+/// `&`, `<` and `>` are the only characters Slack parses as control sequences (`<!channel>`,
+/// `<@U…>`, `<https://…|label>`), so escaping them makes any deal name, company, owner, reason
+/// or query show literally. Every builder puts outside text into mrkdwn through this one
+/// function; plain_text objects (headers, buttons) do not parse markup and take text as is.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A mrkdwn link we build: `<url|label>` with the label escaped and the URL unable to close the
+/// link early (`|`, `<`, `>` percent-encoded, `&` escaped as Slack expects).
+pub fn link(url: &str, label: &str) -> String {
+    let url = url
+        .replace('&', "&amp;")
+        .replace('|', "%7C")
+        .replace('<', "%3C")
+        .replace('>', "%3E");
+    format!("<{url}|{}>", escape(label))
+}
+
 /// Cuts `s` to at most `max` characters (Slack counts characters, not bytes), marking the cut.
 pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -129,6 +158,20 @@ mod tests {
         assert_eq!(blocks.len(), 10);
         let last = blocks[9]["elements"][0]["text"].as_str().unwrap();
         assert_eq!(last, "…and 21 more");
+    }
+
+    #[test]
+    fn escape_neutralises_mentions_and_disguised_links() {
+        assert_eq!(escape("<!channel> urgent"), "&lt;!channel&gt; urgent");
+        assert_eq!(
+            escape("<https://evil.example|Open in Salesforce>"),
+            "&lt;https://evil.example|Open in Salesforce&gt;"
+        );
+        assert_eq!(escape("AT&T"), "AT&amp;T");
+        assert_eq!(
+            link("https://x.example/a?b=1&c=|>", "<!here> & co"),
+            "<https://x.example/a?b=1&amp;c=%7C%3E|&lt;!here&gt; &amp; co>"
+        );
     }
 
     #[test]

@@ -93,3 +93,13 @@ fn the_manifest_enables_app_home_and_subscribes_to_lifecycle_events() {
         "Slack caps the short description at 140"
     );
 }
+
+#[test]
+fn the_messages_tab_is_read_only_because_no_message_handler_exists() {
+    let m = manifest();
+    let home = &m["features"]["app_home"];
+    assert_eq!(home["messages_tab_enabled"].as_bool(), Some(true));
+    assert_eq!(home["messages_tab_read_only_enabled"].as_bool(), Some(true));
+    let events = strings(&m["settings"]["event_subscriptions"]["bot_events"]);
+    assert!(!events.contains(&"message.im"), "{events:?}");
+}

@@ -8,11 +8,13 @@ pub mod card;
 pub mod command;
 pub mod degraded;
 pub mod delivery;
+pub mod events;
 pub mod home;
 pub mod identity;
 pub mod install;
 pub mod interact;
 pub mod kit;
+pub mod linking;
 pub mod matching;
 pub mod modals;
 pub mod preview;
@@ -21,8 +23,11 @@ pub mod runtime;
 pub mod settings;
 pub mod signature;
 pub mod tokens;
+pub mod transport;
 pub mod views;
 
+#[cfg(test)]
+mod corpus_tests;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]

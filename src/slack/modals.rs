@@ -2,7 +2,7 @@
 //! their `view_submission` values. Block and action ids are constants shared by both sides.
 use super::callbacks;
 use super::kit::*;
-use super::views::deal_title;
+use super::views::deal_title_md;
 use crate::domain::Deal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -23,6 +23,10 @@ pub struct ModalContext {
     pub deal_id: String,
     pub channel_id: Option<String>,
     pub message_ts: Option<String>,
+    /// The clicked message's `response_url`: confirms on an ephemeral card go through it (the
+    /// bot may not be in the channel, so chat.postEphemeral would answer channel_not_found).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_url: Option<String>,
 }
 
 impl ModalContext {
@@ -78,7 +82,7 @@ pub fn snooze_modal(deal: &Deal, ctx: &ModalContext) -> Value {
         vec![
             section(&format!(
                 "No alerts for *{}* until the snooze ends.",
-                truncate(&deal_title(deal), 500)
+                truncate(&deal_title_md(deal), 500)
             )),
             input(SNOOZE_BLOCK, "Snooze for", radio, false),
         ],
@@ -98,7 +102,7 @@ pub fn false_alarm_modal(deal: &Deal, ctx: &ModalContext) -> Value {
             section(&format!(
                 "Alerts for *{}* stop until its risk score rises further. \
             Your feedback also helps us measure the model.",
-                truncate(&deal_title(deal), 500)
+                truncate(&deal_title_md(deal), 500)
             )),
             input(REASON_BLOCK, "Why is this a false alarm?", text, true),
         ],
@@ -132,6 +136,7 @@ mod tests {
             deal_id: "D42".into(),
             channel_id: Some("C1".into()),
             message_ts: Some("1600000000.000100".into()),
+            response_url: None,
         }
     }
 
@@ -184,6 +189,7 @@ mod tests {
             deal_id: "x".repeat(5000),
             channel_id: None,
             message_ts: None,
+            response_url: None,
         };
         let meta = c.to_metadata();
         assert!(meta.chars().count() <= 3000);

@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use slack_morphism::prelude::{SlackCommandEvent, SlackEventCallbackBody, SlackPushEvent};
+use slack_morphism::prelude::SlackCommandEvent;
 use std::future::Future;
 use std::time::Duration;
 
@@ -33,7 +33,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     let signed = Router::new()
         .route(super::COMMANDS_PATH, post(commands))
         .route(super::INTERACTIONS_PATH, post(interactions))
-        .route(super::EVENTS_PATH, post(events))
+        .route(super::EVENTS_PATH, post(super::events::events))
         .layer(middleware::from_fn_with_state(state, verify_signature));
     Router::new()
         .merge(signed)
@@ -66,7 +66,7 @@ async fn verify_signature(State(st): State<AppState>, req: Request, next: Next) 
         .await
 }
 
-fn bad_request(msg: impl Into<String>) -> Response {
+pub(crate) fn bad_request(msg: impl Into<String>) -> Response {
     let msg = msg.into();
     tracing::warn!(%msg, "malformed Slack request");
     (StatusCode::BAD_REQUEST, msg).into_response()
@@ -94,6 +94,9 @@ pub async fn workspace(
     let Some(bot) = st.settings.slack_bot_token.as_ref() else {
         return Ok(None);
     };
+    if st.slack.single_revoked() {
+        return Ok(None);
+    }
     let bot = bot.expose_secret();
     let own = st.slack.single_team(bot).await?;
     if own != team_id {
@@ -141,6 +144,7 @@ where
 }
 
 async fn commands(State(st): State<AppState>, body: Bytes) -> Response {
+    let received = std::time::Instant::now();
     let ev: SlackCommandEvent = match serde_urlencoded::from_bytes(&body) {
         Ok(ev) => ev,
         Err(e) => return bad_request(format!("malformed slash command form: {e}")),
@@ -159,6 +163,7 @@ async fn commands(State(st): State<AppState>, body: Bytes) -> Response {
         channel_id: ev.channel_id.0.clone(),
         slack_user_id: ev.user_id.0.clone(),
         trigger_id: ev.trigger_id.0.clone(),
+        received,
         token: ws.1,
     };
     let text = ev.text.clone().unwrap_or_default();
@@ -171,14 +176,30 @@ async fn commands(State(st): State<AppState>, body: Bytes) -> Response {
         })
     };
     let late = move |out: Result<Reply, ()>| async move {
+        // The follow-up takes the place of the "Working on it…" acknowledgement instead of
+        // adding a second message. An ephemeral message cannot become in_channel (share), so
+        // that one is posted and the acknowledgement deleted; a modal answer just deletes it.
         let body = match out {
             Ok(r) => r.body(),
             Err(()) => Some(oops()),
         };
-        if let Some(body) = body
-            && let Err(e) = late_st.slack.api.respond(&response_url, &body).await
-        {
-            tracing::warn!(error = %e, "response_url post failed");
+        let mut posts = Vec::new();
+        match body {
+            Some(mut b) if b["response_type"] == "in_channel" => {
+                b["replace_original"] = json!(false);
+                posts.push(b);
+                posts.push(json!({"delete_original": true}));
+            }
+            Some(mut b) => {
+                b["replace_original"] = json!(true);
+                posts.push(b);
+            }
+            None => posts.push(json!({"delete_original": true})),
+        }
+        for b in posts {
+            if let Err(e) = late_st.slack.api.respond(&response_url, &b).await {
+                tracing::warn!(error = %e, "response_url post failed");
+            }
         }
     };
     match within_budget(work, late).await {
@@ -217,93 +238,5 @@ async fn interactions(State(st): State<AppState>, body: Bytes) -> Response {
     match within_budget(work, |_| async {}).await {
         Some(Ok(Ack::Json(v))) => axum::Json(v).into_response(),
         _ => StatusCode::OK.into_response(),
-    }
-}
-
-async fn events(State(st): State<AppState>, body: Bytes) -> Response {
-    let ev: SlackPushEvent = match serde_json::from_slice(&body) {
-        Ok(ev) => ev,
-        Err(e) => return bad_request(format!("unrecognised Events API payload: {e}")),
-    };
-    let cb = match ev {
-        SlackPushEvent::UrlVerification(v) => {
-            return axum::Json(json!({"challenge": v.challenge})).into_response();
-        }
-        SlackPushEvent::EventCallback(cb) => cb,
-        SlackPushEvent::AppRateLimited(r) => {
-            tracing::warn!(team = %r.team_id, "Slack rate-limited our event subscriptions");
-            return StatusCode::OK.into_response();
-        }
-    };
-    let team_id = cb.team_id.0.clone();
-    match cb.event {
-        SlackEventCallbackBody::AppHomeOpened(home) => {
-            // Ack now; publishing scores the user's pipeline.
-            let user = home.user.0.clone();
-            tokio::spawn(async move {
-                if let Err(e) = home_opened(&st, &team_id, &user).await {
-                    tracing::warn!(error = %e, "App Home publish failed");
-                }
-            });
-        }
-        SlackEventCallbackBody::AppUninstalled(_) => {
-            deactivate(&st, &team_id, "app_uninstalled").await
-        }
-        SlackEventCallbackBody::Unknown(v) if v["type"] == "tokens_revoked" => {
-            let bot_revoked = v
-                .pointer("/tokens/bot")
-                .and_then(Value::as_array)
-                .is_some_and(|b| !b.is_empty());
-            if bot_revoked {
-                deactivate(&st, &team_id, "tokens_revoked").await;
-            }
-        }
-        _ => {}
-    }
-    StatusCode::OK.into_response()
-}
-
-async fn home_opened(st: &AppState, team_id: &str, slack_user: &str) -> anyhow::Result<()> {
-    let Some((tenant, Some(token))) = workspace(st, team_id).await? else {
-        return Ok(());
-    };
-    match super::identity::resolve(st, &tenant, slack_user, Some(&token)).await? {
-        super::identity::Resolved::Known(v) => super::app_home::publish_for(st, &v, &token).await,
-        super::identity::Resolved::Unmapped { slack_email } => {
-            let msg = super::identity::how_to_link(slack_email.as_deref());
-            let view = json!({"type": "home", "blocks": msg["blocks"]});
-            st.slack.api.publish_home(&token, slack_user, &view).await?;
-            Ok(())
-        }
-    }
-}
-
-async fn deactivate(st: &AppState, team_id: &str, why: &str) {
-    let tenant = match st.store.slack_team_tenant(team_id).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::error!(error = %e, "Slack team lookup failed");
-            return;
-        }
-    };
-    match st.store.deactivate_slack_team(&tenant, team_id).await {
-        Ok(done) => {
-            st.slack.forget_team(team_id);
-            tracing::info!(team = team_id, why, done, "Slack workspace deactivated");
-            st.audit
-                .record(crate::store::PendingAudit::now(
-                    &tenant,
-                    crate::store::AuditEntry {
-                        actor: "slack",
-                        action: &format!("slack.workspace.{why}"),
-                        target: Some(team_id),
-                        request_id: None,
-                        detail: None,
-                    },
-                ))
-                .await;
-        }
-        Err(e) => tracing::error!(error = %e, "Slack workspace deactivation failed"),
     }
 }

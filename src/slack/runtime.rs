@@ -18,7 +18,19 @@ pub struct SlackRuntime {
     teams: std::sync::Mutex<HashMap<String, (std::time::Instant, Option<crate::domain::TenantId>)>>,
     /// Single-workspace mode: the team `SLACK_BOT_TOKEN` belongs to (`auth.test`, asked once).
     single_team: tokio::sync::OnceCell<String>,
+    /// Set when Slack says `SLACK_BOT_TOKEN` was revoked or the app uninstalled: the token is
+    /// not used again by this process (a restart with a new token clears it).
+    single_revoked: std::sync::atomic::AtomicBool,
+    /// Recently seen Events API `event_id`s (Slack retries deliveries; each is handled once),
+    /// oldest first for eviction.
+    seen_events: std::sync::Mutex<(
+        std::collections::HashSet<String>,
+        std::collections::VecDeque<String>,
+    )>,
 }
+
+/// How many event ids are remembered for de-duplication (Slack retries within ~5 minutes).
+pub const SEEN_EVENTS: usize = 10_000;
 
 /// How long a team → tenant binding is reused before it is read again.
 pub const TEAM_TTL: std::time::Duration = std::time::Duration::from_secs(60);
@@ -31,6 +43,8 @@ impl SlackRuntime {
             identities: Default::default(),
             teams: Default::default(),
             single_team: Default::default(),
+            single_revoked: Default::default(),
+            seen_events: Default::default(),
         }
     }
 
@@ -96,6 +110,36 @@ impl SlackRuntime {
             .get_or_try_init(|| self.api.auth_test(bot_token))
             .await
             .map(String::as_str)
+    }
+
+    /// Stops using `SLACK_BOT_TOKEN` (tokens_revoked / app_uninstalled for its workspace).
+    pub fn revoke_single(&self) {
+        self.single_revoked
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn single_revoked(&self) -> bool {
+        self.single_revoked
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// `true` the first time `event_id` is seen, `false` for a redelivery.
+    pub fn first_sight(&self, event_id: &str) -> bool {
+        let mut g = self
+            .seen_events
+            .lock()
+            .expect("event id set is never poisoned: no panics while held");
+        let (set, order) = &mut *g;
+        if !set.insert(event_id.to_string()) {
+            return false;
+        }
+        order.push_back(event_id.to_string());
+        if order.len() > SEEN_EVENTS
+            && let Some(old) = order.pop_front()
+        {
+            set.remove(&old);
+        }
+        true
     }
 
     /// Drops a cached team binding (after an install or a deactivation).

@@ -27,6 +27,9 @@ pub async fn bot_token_at(
     if let Some(install) = state.store.slack_install(tenant, team_id).await? {
         return token_of(state, install, now).await.map(Some);
     }
+    if state.slack.single_revoked() {
+        return Ok(None);
+    }
     Ok(state
         .settings
         .slack_bot_token

@@ -20,6 +20,11 @@ pub(crate) fn deal_title(deal: &Deal) -> String {
     }
 }
 
+/// [`deal_title`] escaped for mrkdwn.
+pub(crate) fn deal_title_md(deal: &Deal) -> String {
+    escape(&deal_title(deal))
+}
+
 pub(crate) fn emoji(c: RiskCategory) -> &'static str {
     match c {
         RiskCategory::Critical => ":red_circle:",
@@ -46,11 +51,11 @@ pub(crate) fn deal_line(deal: &Deal, s: &DealScore) -> String {
     format!(
         "{} *{}* · {} · {}/100 ({})\n{}",
         emoji(s.risk_category),
-        truncate(&deal_title(deal), 200),
+        truncate(&deal_title_md(deal), 200),
         fmt_money(deal.amount),
         s.risk_score,
         s.risk_category.as_str(),
-        truncate(reason, 500)
+        truncate(&escape(reason), 500)
     )
 }
 
@@ -65,7 +70,7 @@ pub fn pick_list(query: &str, matches: &[(&Deal, &DealScore)]) -> Value {
     let mut blocks = vec![section(&format!(
         "{} deals match “{}”. Which one?",
         matches.len(),
-        truncate(query, 200)
+        escape(&truncate(query, 200))
     ))];
     push_capped(
         &mut blocks,
@@ -84,7 +89,7 @@ pub fn no_match(query: &str) -> Value {
         "No deal found",
         vec![section(&format!(
             "No open deal matches “{}”. Try a company name, a deal name or a deal id.",
-            truncate(query, 200)
+            escape(&truncate(query, 200))
         ))],
     )
 }
@@ -194,7 +199,11 @@ pub fn rep_portfolio(rep: &str, ranked: &[(&Deal, &DealScore)]) -> Value {
         MAX_LIST_ROWS,
     );
     message(
-        &format!("{rep}: {} open deals, {at_risk} at risk", ranked.len()),
+        &format!(
+            "{}: {} open deals, {at_risk} at risk",
+            escape(rep),
+            ranked.len()
+        ),
         blocks,
     )
 }

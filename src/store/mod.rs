@@ -21,6 +21,7 @@ mod salesforce_orgs;
 mod scores;
 mod sealed;
 mod slack;
+mod slack_links;
 mod tenants;
 mod unsubscribes;
 
@@ -44,7 +45,8 @@ pub use salesforce::{SfConnectionRow, SfUser, SyncStateRow, WritebackOutcome};
 pub use salesforce_orgs::WritebackRejection;
 pub use scores::StoredScore;
 pub use sealed::SealedValue;
-pub use slack::{LinkOutcome, SlackInstall, SnoozeRow, false_alarm_id};
+pub use slack::{SlackInstall, SnoozeRow, false_alarm_id};
+pub use slack_links::{CodeCheck, ListedUser};
 pub use tenants::Tenant;
 
 use crate::domain::TenantId;

@@ -34,21 +34,6 @@ pub struct SnoozeRow {
     pub created: bool,
 }
 
-/// Result of `/deal-risk link <email>`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LinkOutcome {
-    Linked(UserRow),
-    NoSuchEmail,
-    /// The user with that email is linked to another Slack account.
-    TakenByOther,
-}
-
-impl LinkOutcome {
-    pub fn is_linked(&self) -> bool {
-        matches!(self, LinkOutcome::Linked(_))
-    }
-}
-
 /// The feedback row id of a false alarm on `deal_id` at `risk_score`: the same deal at the same
 /// score is one false alarm however often (or by however many people) it is clicked.
 pub fn false_alarm_id(deal_id: &str, risk_score: i64) -> String {
@@ -302,51 +287,6 @@ impl Store {
                 .await?;
         tx.commit().await?;
         Ok(row.and_then(|r| r.0))
-    }
-
-    /// Maps the user with `email` (case-insensitive) to `slack_user_id`, unless that user is
-    /// already linked to a different Slack account (then only an admin may re-map it).
-    pub async fn link_slack_user_by_email(
-        &self,
-        tenant: &TenantId,
-        email: &str,
-        slack_user_id: &str,
-    ) -> StoreResult<LinkOutcome> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        let row = sqlx::query(
-            "SELECT user_id, email, name, role, manager_id, time_zone, slack_user_id FROM users \
-             WHERE tenant_id = $1 AND LOWER(email) = $2 ORDER BY user_id LIMIT 1",
-        )
-        .bind(tenant.as_str().to_string())
-        .bind(email.trim().to_lowercase())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            tx.commit().await?;
-            return Ok(LinkOutcome::NoSuchEmail);
-        };
-        let current: Option<String> = row.try_get("slack_user_id")?;
-        let user = user_from_row(&row)?;
-        if current.as_deref().is_some_and(|c| c != slack_user_id) {
-            tx.commit().await?;
-            return Ok(LinkOutcome::TakenByOther);
-        }
-        // One Slack account maps to one user: clear it elsewhere first.
-        sqlx::query(
-            "UPDATE users SET slack_user_id = NULL WHERE tenant_id = $1 AND slack_user_id = $2",
-        )
-        .bind(tenant.as_str().to_string())
-        .bind(slack_user_id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE users SET slack_user_id = $3 WHERE tenant_id = $1 AND user_id = $2")
-            .bind(tenant.as_str().to_string())
-            .bind(user.user_id.clone())
-            .bind(slack_user_id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(LinkOutcome::Linked(user))
     }
 
     /// Admin mapping: sets a user's Slack id whatever it was. Returns false for an unknown user.

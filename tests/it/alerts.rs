@@ -113,11 +113,11 @@ impl Harness {
     }
 
     pub fn dms_to(&self, slack_user: &str) -> usize {
-        // conversations.open names the user; each DM is one open + one post.
+        // DMs are posted to the user id itself.
         self.slack
-            .calls_to("conversations.open")
+            .calls_to("chat.postMessage")
             .iter()
-            .filter(|c| c.body["users"] == slack_user)
+            .filter(|c| c.body["channel"] == slack_user)
             .count()
     }
 

@@ -3,7 +3,8 @@ use crate::support::{HEADER, TestDb, generated_rows, seed_csv};
 use std::io::Write;
 use std::process::{Command, Output};
 
-pub(crate) fn skygeni(db: &TestDb, args: &[&str]) -> Output {
+/// Runs the real binary against `db` (shared with the users CLI tests).
+pub fn skygeni(db: &TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_skygeni"))
         .args(args)
         .env("SKYGENI_DATABASE_URL", &db.url)

@@ -25,7 +25,7 @@ const ENC_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1
 const TEAM: &str = "T0FAKE";
 static SEQ: AtomicU64 = AtomicU64::new(1);
 
-fn tenant() -> TenantId {
+pub fn tenant() -> TenantId {
     TenantId::default_tenant()
 }
 
@@ -209,7 +209,7 @@ impl SlackApp {
             ("command", "/deal-risk"),
             ("text", text),
             ("response_url", &self.response_url(&rid)),
-            ("trigger_id", &format!("trigger-{n}")),
+            ("trigger_id", &self.fake.issue_trigger()),
             ("api_app_id", "A0FAKE"),
             ("is_enterprise_install", "false"),
         ])
@@ -236,6 +236,14 @@ impl SlackApp {
 
     /// An interaction payload as Slack posts it: form field `payload` = JSON.
     pub async fn interact(&self, payload: &Value) -> (StatusCode, Value) {
+        // Slack mints a fresh trigger_id for each interaction; placeholders become real ones.
+        let mut payload = payload.clone();
+        if payload["trigger_id"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("trigger-"))
+        {
+            payload["trigger_id"] = json!(self.fake.issue_trigger());
+        }
         let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
         let r = self
             .post_signed(
@@ -304,7 +312,7 @@ fn text_of(v: &Value) -> String {
     v.to_string()
 }
 
-fn block_actions(user: &str, action_id: &str, value: &str, message_ts: Option<&str>) -> Value {
+pub fn block_actions(user: &str, action_id: &str, value: &str, message_ts: Option<&str>) -> Value {
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
     let mut p = json!({
         "type": "block_actions",
@@ -327,7 +335,7 @@ fn block_actions(user: &str, action_id: &str, value: &str, message_ts: Option<&s
     p
 }
 
-fn view_submission(user: &str, callback: &str, metadata: &str, values: Value) -> Value {
+pub fn view_submission(user: &str, callback: &str, metadata: &str, values: Value) -> Value {
     json!({
         "type": "view_submission",
         "team": {"id": TEAM, "domain": "acme"},
@@ -463,12 +471,23 @@ async fn a_deal_lookup_shows_the_card_and_maps_the_user_once_by_email() {
 }
 
 #[tokio::test]
-async fn a_rep_asking_for_another_teams_deal_gets_a_polite_refusal() {
+async fn another_teams_deal_is_answered_exactly_like_a_deal_that_does_not_exist() {
     let app = SlackApp::spawn().await;
-    let (_, v) = app.command("UREP0", "globex").await;
-    let s = text_of(&v);
-    assert!(s.contains("belongs to another team"), "{v}");
-    assert!(!s.contains("Globex"), "nothing about the deal leaks: {v}");
+    let (_, theirs) = app.command("UREP0", &app.globex).await;
+    let (_, missing) = app.command("UREP0", "D999999").await;
+    let s = text_of(&theirs);
+    assert!(s.contains("No open deal matches"), "{theirs}");
+    assert!(
+        !s.contains("Globex"),
+        "nothing about the deal leaks: {theirs}"
+    );
+    assert_eq!(
+        text_of(&theirs).replace(&app.globex, "Q"),
+        text_of(&missing).replace("D999999", "Q"),
+        "not-yours and does-not-exist read the same"
+    );
+    let (_, v) = app.command("UREP0", "acme\u{0}rockets").await;
+    assert!(text_of(&v).contains("control characters"), "{v}");
     // The admin sees it.
     let (_, v) = app.command("UADMIN", "globex").await;
     assert!(text_of(&v).contains("Globex Widgets"));
@@ -509,7 +528,7 @@ async fn top_pipeline_and_rep_are_scoped_by_role() {
 }
 
 #[tokio::test]
-async fn unmapped_users_are_told_how_to_link_and_link_works() {
+async fn unmapped_users_are_told_how_to_link() {
     let app = SlackApp::spawn().await;
     let (_, v) = app.command("USTRANGER", "top").await;
     let s = text_of(&v);
@@ -519,14 +538,6 @@ async fn unmapped_users_are_told_how_to_link_and_link_works() {
     );
     let (_, v) = app.command("USTRANGER", "link nobody@acme.test").await;
     assert!(text_of(&v).contains("No SkyGeni user has the email"), "{v}");
-    let (_, v) = app.command("USTRANGER", "link rep9@acme.test").await;
-    assert!(text_of(&v).contains("Linked"), "{v}");
-    let (_, v) = app.command("USTRANGER", "top").await;
-    assert!(!text_of(&v).contains("/deal-risk link"), "now mapped: {v}");
-    // rep0@ is already Rita's (mapped by email on first use): not re-linkable by someone else.
-    app.command("UREP0", "top").await;
-    let (_, v) = app.command("USTRANGER", "link rep0@acme.test").await;
-    assert!(text_of(&v).contains("already linked"), "{v}");
 }
 
 #[tokio::test]
@@ -638,11 +649,11 @@ async fn view_deal_opens_the_details_modal_and_share_and_pick_answer_through_res
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let r = &app.fake.responses("forged")[0];
-    assert!(r.to_string().contains("belongs to another team") && !r.to_string().contains("Globex"));
+    assert!(r.to_string().contains("can't find the deal") && !r.to_string().contains("Globex"));
 }
 
 /// Posts an alert as the alert dispatcher would and returns its ts.
-async fn post_alert(app: &SlackApp, deal_id: &str) -> String {
+pub async fn post_alert(app: &SlackApp, deal_id: &str) -> String {
     let deal = app.deal(deal_id).await;
     let score = skygeni::slack::bot::score_deals(
         &app.state,

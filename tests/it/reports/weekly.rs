@@ -316,6 +316,19 @@ async fn the_weekly_summary_on_the_seed_matches_skygeni_metrics_and_closes_the_l
     );
     assert!(blocks.len() <= 50, "Slack allows 50 blocks");
     assert!(msg["text"].as_str().unwrap().contains("risk-adjusted"));
+    // Without an https public URL Slack cannot fetch images: a text line instead, no image.
+    for (url, ok) in [
+        ("https://bot.example.com", true),
+        ("http://bot.example.com", false),
+        ("https://localhost:8080", false),
+        ("https://127.0.0.1", false),
+    ] {
+        assert_eq!(skygeni::notify::weekly::slack_can_fetch(url), ok, "{url}");
+    }
+    let plain = slack_blocks(&s, &[]);
+    let text = plain.to_string();
+    assert!(!text.contains("\"image\""), "{text}");
+    assert!(text.contains("Charts: see the email"), "{text}");
 }
 
 #[tokio::test]
