@@ -18,7 +18,7 @@ conf_log "manifest against $(basename "$SCHEMA")"
 conf_log "Block Kit corpus from the corpus test"
 rm -rf "$CONF_OUT/corpus"
 (cd "$REPO_ROOT" && SKYGENI_SLACK_CORPUS="$CONF_OUT/corpus" \
-    cargo test -q --lib slack::corpus_tests >&2) || conf_fail "the corpus test failed"
+    cargo test -q --workspace --lib slack::corpus_tests >&2) || conf_fail "the corpus test failed"
 "$PY" "$HERE/20-slack.py" corpus "$CONF_OUT/corpus" >&2
 
 conf_log "signed requests against skygeni serve + fake Slack"

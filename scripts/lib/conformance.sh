@@ -80,13 +80,16 @@ conf_npm() {
 }
 
 conf_bin() {
-    local name=$1 pkg
-    case $name in
-    skygeni) pkg=skygeni ;;
-    skygeni-fakes | fakes) name=skygeni-fakes pkg=skygeni-fakes ;;
-    *) pkg=$name ;;
-    esac
-    (cd "$REPO_ROOT" && cargo build -q -p "$pkg" --bin "$name" >&2) || conf_fail "cargo build --bin $name failed"
+    local name=$1
+    [[ $name == fakes ]] && name=skygeni-fakes
+    # The same build as scripts/test (`cargo test --workspace --no-run` builds every binary
+    # for the integration tests): a `-p` build would unify features differently and compile
+    # the dependencies a second time (about 15 minutes on a cold 2-core machine).
+    if [[ -z ${_CONF_BUILT:-} ]]; then
+        (cd "$REPO_ROOT" && cargo test --workspace --no-run -q >&2) || conf_fail "cargo test --workspace --no-run failed"
+        _CONF_BUILT=1
+    fi
+    [[ -x $CARGO_TARGET_DIR/debug/$name ]] || conf_fail "no binary $name in $CARGO_TARGET_DIR/debug"
     printf '%s\n' "$CARGO_TARGET_DIR/debug/$name"
 }
 
