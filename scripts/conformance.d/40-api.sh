@@ -55,7 +55,8 @@ EOF
 run_as() {
     local who=$1 token=$2
     conf_log "schemathesis $SCHEMATHESIS_VERSION as $who"
-    if ! "$st" --config-file "$work/schemathesis.toml" run "$REPO_ROOT/openapi/v1.json" \
+    # From $work: Schemathesis keeps a .schemathesis/ cache in its working directory, not ours.
+    if ! (cd "$work" && "$st" --config-file "$work/schemathesis.toml" run "$REPO_ROOT/openapi/v1.json" \
         --url "http://127.0.0.1:$port" \
         --header "Authorization: Bearer $token" \
         --checks all \
@@ -65,7 +66,7 @@ run_as() {
         --seed 15 \
         --request-timeout 10 \
         --report junit --report-dir "$CONF_OUT/$who" \
-        --no-color >"$CONF_OUT/schemathesis-$who.log" 2>&1; then
+        --no-color >"$CONF_OUT/schemathesis-$who.log" 2>&1); then
         tail -80 "$CONF_OUT/schemathesis-$who.log" >&2
         conf_fail "Schemathesis found failures as $who (full log: $CONF_OUT/schemathesis-$who.log)"
     fi
