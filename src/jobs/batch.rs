@@ -2,6 +2,8 @@
 //! current scores.
 use super::models::{LoadedScorer, ModelSource, load_scorer};
 use crate::domain::{Deal, DealScore, TenantId};
+use crate::engine::PipelineRanks;
+use crate::notify::outbox::AlertContext;
 use crate::store::Store;
 use chrono::NaiveDate;
 use std::time::{Duration, Instant};
@@ -53,8 +55,17 @@ pub async fn score_open_deals(
     let score_time = started.elapsed();
     let t = Instant::now();
     let n = open.len() as u64;
+    // The whole open pipeline was scored: each alert can say where its deal stands in it.
+    let ranks = PipelineRanks::from_scores(&scores, loaded.scorer.stats().overall_win_rate);
+    let context = AlertContext {
+        relative: scores
+            .iter()
+            .map(|s| (s.deal_id.clone(), ranks.of(s)))
+            .collect(),
+        skill_line: loaded.scorer.skill_line().map(str::to_string),
+    };
     store
-        .record_scores(tenant, chrono::Utc::now(), &scores, &mut |w| {
+        .record_scores_with(tenant, chrono::Utc::now(), &scores, &context, &mut |w| {
             progress(n + w, total)
         })
         .await?;
@@ -97,8 +108,13 @@ pub async fn score_deals(
         loaded.similar.fill(deal, as_of, s);
     }
     if !scores.is_empty() {
+        // Only a few deals were scored, so no pipeline standing; the skill line still applies.
+        let context = AlertContext {
+            relative: Default::default(),
+            skill_line: loaded.scorer.skill_line().map(str::to_string),
+        };
         store
-            .record_scores(tenant, chrono::Utc::now(), &scores, &mut |_| {})
+            .record_scores_with(tenant, chrono::Utc::now(), &scores, &context, &mut |_| {})
             .await?;
     }
     Ok((open, scores))
