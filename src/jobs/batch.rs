@@ -89,13 +89,14 @@ pub async fn score_open_deals(
 }
 
 /// Score only `deal_ids` (those still open) as of `as_of` and store the results through
-/// `record_scores`, like the batch run: the webhook's path for a few changed deals.
+/// `record_scores`, like the batch run: the webhook's path for a few changed deals. Also
+/// returns the tenant's overall win rate (for relative risk).
 pub async fn score_deals(
     store: &Store,
     tenant: &TenantId,
     deal_ids: &[String],
     as_of: NaiveDate,
-) -> anyhow::Result<(Vec<Deal>, Vec<DealScore>)> {
+) -> anyhow::Result<(Vec<Deal>, Vec<DealScore>, f64)> {
     let history = store.load_deals(tenant).await?;
     let loaded = load_scorer(store, tenant, &history).await?;
     let wanted: std::collections::HashSet<&str> = deal_ids.iter().map(String::as_str).collect();
@@ -117,5 +118,5 @@ pub async fn score_deals(
             .record_scores_with(tenant, chrono::Utc::now(), &scores, &context, &mut |_| {})
             .await?;
     }
-    Ok((open, scores))
+    Ok((open, scores, loaded.scorer.stats().overall_win_rate))
 }
