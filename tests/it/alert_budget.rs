@@ -6,7 +6,8 @@ use skygeni::domain::{Deal, RiskBands, RiskCategory};
 use skygeni::store::RiskSettingsRow;
 use std::collections::HashMap;
 
-async fn critical_burst(h: &Harness, n: usize, at: &str) -> HashMap<String, usize> {
+/// Stores `n` open deals B0.. owned by rep1.
+async fn rep_deals(h: &Harness, n: usize) {
     let deals: Vec<Deal> = (0..n)
         .map(|i| {
             let mut d = Deal::example(&format!("B{i}"));
@@ -18,6 +19,10 @@ async fn critical_burst(h: &Harness, n: usize, at: &str) -> HashMap<String, usiz
         .upsert_deals(&h.tenant, &deals, &mut |_| {})
         .await
         .unwrap();
+}
+
+async fn critical_burst(h: &Harness, n: usize, at: &str) -> HashMap<String, usize> {
+    rep_deals(h, n).await;
     // Riskier deals later in the list: the budget must still go to them first.
     let scores: Vec<_> = (0..n)
         .map(|i| score(&format!("B{i}"), 76 + i as u8))
@@ -111,17 +116,7 @@ async fn the_alert_dm_says_where_the_deal_stands_the_low_skill_line_and_the_spen
     use skygeni::engine::{LOW_SKILL_LINE, PipelineRanks};
     use skygeni::notify::outbox::AlertContext;
     let h = Harness::new("UTC", "UTC").await;
-    let deals: Vec<Deal> = (0..5)
-        .map(|i| {
-            let mut d = Deal::example(&format!("B{i}"));
-            d.sales_rep_id = "rep1".into();
-            d
-        })
-        .collect();
-    h.store
-        .upsert_deals(&h.tenant, &deals, &mut |_| {})
-        .await
-        .unwrap();
+    rep_deals(&h, 5).await;
     let scores: Vec<_> = (0..5)
         .map(|i| score(&format!("B{i}"), 76 + i as u8))
         .collect();
