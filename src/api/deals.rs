@@ -5,6 +5,7 @@ use super::auth::{Caller, deal_scope};
 use super::error::{ApiError, ApiResult};
 use super::extract::ApiQuery;
 use crate::domain::RiskCategory;
+use crate::engine::PipelineRanks;
 use crate::http::AppState;
 use crate::store::{HighRiskQuery, HighRiskSort, ScoredDealRow};
 use axum::extract::State;
@@ -52,10 +53,13 @@ pub struct HighRiskDeal {
     pub win_probability: f64,
     pub model_version: Option<String>,
     pub scored_at: Option<String>,
+    /// Where the deal stands in the tenant's open pipeline (issue 16).
+    pub relative_risk: super::standing::RelativeRiskOut,
 }
 
 impl HighRiskDeal {
-    fn new(d: ScoredDealRow, today: NaiveDate) -> HighRiskDeal {
+    fn new(d: ScoredDealRow, today: NaiveDate, ranks: &PipelineRanks) -> HighRiskDeal {
+        let relative_risk = ranks.relative(1.0 - d.win_probability).into();
         let days_in_pipeline = NaiveDate::parse_from_str(&d.created_date, "%Y-%m-%d")
             .map(|c| (today - c).num_days().max(0))
             .unwrap_or(0);
@@ -88,6 +92,7 @@ impl HighRiskDeal {
             win_probability: d.win_probability,
             model_version: d.model_version,
             scored_at: d.scored_at,
+            relative_risk,
         }
     }
 }
@@ -102,10 +107,18 @@ pub async fn high_risk(
     let page = st.store.high_risk_deals(&caller.tenant, &scope, &q).await?;
     let today = chrono::Utc::now().date_naive();
     let returned = page.rows.len() as i64;
+    let loaded = st.scorers.get(&st.store, &caller.tenant).await?;
+    // Ranked in the tenant's whole open pipeline, not only the caller's scope.
+    let ranks = super::standing::pipeline_ranks(
+        &st,
+        &caller.tenant,
+        loaded.scorer.stats().overall_win_rate,
+    )
+    .await?;
     let deals: Vec<HighRiskDeal> = page
         .rows
         .into_iter()
-        .map(|d| HighRiskDeal::new(d, today))
+        .map(|d| HighRiskDeal::new(d, today, &ranks))
         .collect();
     // The design's summary describes the at-risk pipeline (high + critical) in the caller's
     // scope, whatever the listing's filter; the listing's own count is pagination.total_count.
@@ -153,6 +166,7 @@ pub async fn high_risk(
             "amount_by_category": amount_by_category,
             "categories": q.categories,
         },
+        "model_skill_note": loaded.scorer.skill_line(),
     })))
 }
 

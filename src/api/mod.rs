@@ -12,6 +12,7 @@ pub mod models;
 pub mod pipeline;
 pub mod rate_limit;
 pub mod score;
+pub mod standing;
 pub mod valid;
 
 use crate::http::AppState;

@@ -289,6 +289,10 @@ pub struct ScoreResponse {
     pub model_source: ModelSource,
     /// "stored" (deal read from the database) or "request" (deal sent in the body).
     pub deal_source: &'static str,
+    /// Where the deal stands in the tenant's open pipeline (issue 16).
+    pub relative_risk: super::standing::RelativeRiskOut,
+    /// The low-skill line when the model's measured skill is low; null when skill is fine.
+    pub model_skill_note: Option<&'static str>,
 }
 
 /// The short name of a factor as the design writes them ("Partner lead source").
@@ -320,8 +324,11 @@ impl ScoreResponse {
         as_of: NaiveDate,
         source: ModelSource,
         deal_source: &'static str,
+        standing: (super::standing::RelativeRiskOut, Option<&'static str>),
     ) -> Self {
         ScoreResponse {
+            relative_risk: standing.0,
+            model_skill_note: standing.1,
             risk_factors: score
                 .risk_factors
                 .iter()
@@ -396,6 +403,17 @@ pub async fn score(
     let started = Instant::now();
     let mut score = loaded.scorer.score(&deal, as_of);
     loaded.similar.fill(&deal, as_of, &mut score);
+    // The tenant's own band edges, when it set them (the design's otherwise), as the batch run.
+    if let Some(b) = st.store.risk_bands(&caller.tenant).await? {
+        score.risk_category = b.category(score.risk_score);
+    }
+    let ranks = super::standing::pipeline_ranks(
+        &st,
+        &caller.tenant,
+        loaded.scorer.stats().overall_win_rate,
+    )
+    .await?;
+    let standing = (ranks.of(&score).into(), loaded.scorer.skill_line());
     metrics::histogram!("skygeni_score_duration_seconds", "path" => "api")
         .record(started.elapsed().as_secs_f64());
     audit(
@@ -412,6 +430,7 @@ pub async fn score(
         as_of,
         loaded.source,
         deal_source,
+        standing,
     )))
 }
 

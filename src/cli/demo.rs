@@ -372,6 +372,8 @@ fn write_alert_email(
             role: "owner".into(),
         },
         budget: None,
+        relative: None,
+        skill_line: None,
     };
     let links = Links {
         salesforce_url: "https://your-org.my.salesforce.com".into(),

@@ -2,6 +2,8 @@
 //! current scores.
 use super::models::{LoadedScorer, ModelSource, load_scorer};
 use crate::domain::{Deal, DealScore, TenantId};
+use crate::engine::PipelineRanks;
+use crate::notify::outbox::AlertContext;
 use crate::store::Store;
 use chrono::NaiveDate;
 use std::time::{Duration, Instant};
@@ -53,8 +55,17 @@ pub async fn score_open_deals(
     let score_time = started.elapsed();
     let t = Instant::now();
     let n = open.len() as u64;
+    // The whole open pipeline was scored: each alert can say where its deal stands in it.
+    let ranks = PipelineRanks::from_scores(&scores, loaded.scorer.stats().overall_win_rate);
+    let context = AlertContext {
+        relative: scores
+            .iter()
+            .map(|s| (s.deal_id.clone(), ranks.of(s)))
+            .collect(),
+        skill_line: loaded.scorer.skill_line().map(str::to_string),
+    };
     store
-        .record_scores(tenant, chrono::Utc::now(), &scores, &mut |w| {
+        .record_scores_with(tenant, chrono::Utc::now(), &scores, &context, &mut |w| {
             progress(n + w, total)
         })
         .await?;
@@ -78,13 +89,14 @@ pub async fn score_open_deals(
 }
 
 /// Score only `deal_ids` (those still open) as of `as_of` and store the results through
-/// `record_scores`, like the batch run: the webhook's path for a few changed deals.
+/// `record_scores`, like the batch run: the webhook's path for a few changed deals. Also
+/// returns the tenant's overall win rate (for relative risk).
 pub async fn score_deals(
     store: &Store,
     tenant: &TenantId,
     deal_ids: &[String],
     as_of: NaiveDate,
-) -> anyhow::Result<(Vec<Deal>, Vec<DealScore>)> {
+) -> anyhow::Result<(Vec<Deal>, Vec<DealScore>, f64)> {
     let history = store.load_deals(tenant).await?;
     let loaded = load_scorer(store, tenant, &history).await?;
     let wanted: std::collections::HashSet<&str> = deal_ids.iter().map(String::as_str).collect();
@@ -97,9 +109,14 @@ pub async fn score_deals(
         loaded.similar.fill(deal, as_of, s);
     }
     if !scores.is_empty() {
+        // Only a few deals were scored, so no pipeline standing; the skill line still applies.
+        let context = AlertContext {
+            relative: Default::default(),
+            skill_line: loaded.scorer.skill_line().map(str::to_string),
+        };
         store
-            .record_scores(tenant, chrono::Utc::now(), &scores, &mut |_| {})
+            .record_scores_with(tenant, chrono::Utc::now(), &scores, &context, &mut |_| {})
             .await?;
     }
-    Ok((open, scores))
+    Ok((open, scores, loaded.scorer.stats().overall_win_rate))
 }

@@ -59,7 +59,15 @@ pub fn render_digest(
         .zip(view.scores.iter())
         .filter(|(_, s)| s.risk_category.is_at_risk() && s.risk_score >= min_risk_score)
         .collect();
+    // Ranked by exact P(lost), as `top` does: two deals both shown as 80/100 keep their order.
+    let exact: Vec<DealScore> = at_risk.iter().map(|(_, s)| (*s).clone()).collect();
+    let at_risk: Vec<(&Deal, &DealScore)> = crate::engine::rank_order(&exact)
+        .into_iter()
+        .map(|i| at_risk[i])
+        .collect();
     let top = &at_risk[..max_deals.min(at_risk.len())];
+    // "Your open deals" in a manager's digest are the team's: the view's deals.
+    let ranks = crate::engine::PipelineRanks::from_scores(&view.scores, stats.overall_win_rate);
     let inline_images = crate::notify::charts::pipeline_inline_images(&view.metrics)?;
     let mut content = DigestEmail::from_pipeline(
         recipient_name,
@@ -75,6 +83,10 @@ pub fn render_digest(
         },
     );
     content.charts = chart_refs(&inline_images, None);
+    for (listed, (_, s)) in content.deals.iter_mut().zip(top) {
+        listed.relative = ranks.of(s).sentence();
+    }
+    content.skill_line = view.skill_line.map(str::to_string);
     let email = renderer.digest(&content)?;
     Ok(RenderedDigest {
         email,

@@ -14,6 +14,8 @@ pub struct PipelineView {
     pub scores: Vec<DealScore>,
     /// Open deals that had no stored score and were scored in memory for this view.
     pub scored_in_memory: usize,
+    /// The scorer's low-skill line, for surfaces that show these scores (`None`: skill is fine).
+    pub skill_line: Option<&'static str>,
 }
 
 pub async fn pipeline_view(
@@ -93,5 +95,6 @@ pub async fn pipeline_view_of(
         deals,
         scores,
         scored_in_memory,
+        skill_line: loaded.scorer.skill_line(),
     })
 }

@@ -167,10 +167,17 @@ pub fn chat_for(
         SendError::Permanent(format!("user {} is not linked to a Slack user", r.user_id))
     })?;
     let message = match payload {
-        Payload::Alert(a) => crate::slack::blocks::alert_message(
-            &a.deal,
-            &a.score,
-            Some(&links.deal_url(&a.deal.deal_id)),
+        Payload::Alert(a) => crate::slack::card::with_standing(
+            crate::slack::blocks::alert_message(
+                &a.deal,
+                &a.score,
+                Some(&links.deal_url(&a.deal.deal_id)),
+            ),
+            &crate::slack::card::Standing {
+                relative: a.relative,
+                skill_line: a.skill_line.clone(),
+                budget_note: a.budget.and_then(|b| b.note()),
+            },
         ),
         Payload::Message(m) => m.slack.clone(),
     };

@@ -69,6 +69,8 @@ pub struct DigestDeal {
     pub color: String,
     pub top_factor: String,
     pub url: String,
+    /// "riskier than 92 % of your open deals; …" (empty when not computed).
+    pub relative: String,
 }
 
 /// One inline chart: `src` is `cid:<content id>` in a sent email, a file name in the demo.
@@ -140,6 +142,8 @@ pub struct DigestEmail {
     pub unsubscribe_url: Option<String>,
     /// Charts shown inline (`cid:` images sent as inline attachments); empty = none.
     pub charts: Vec<DigestChart>,
+    /// The model's low-skill line when its measured skill is low.
+    pub skill_line: Option<String>,
 }
 
 /// "Tuesday, February 11, 2026", the design's date line.
@@ -214,6 +218,7 @@ impl DigestEmail {
                     .map(|f| f.description.clone())
                     .unwrap_or_default(),
                 url: (links.deal_url)(&d.deal_id),
+                relative: String::new(),
             })
             .collect();
         DigestEmail {
@@ -243,6 +248,7 @@ impl DigestEmail {
             settings_url: links.settings_url.clone(),
             unsubscribe_url: links.unsubscribe_url.clone(),
             charts: Vec::new(),
+            skill_line: None,
         }
     }
 }

@@ -66,6 +66,11 @@ fn digest(names: &[&str]) -> DigestEmail {
                 color: email_color(crate::domain::RiskCategory::Critical).into(),
                 top_factor: "Partner leads win 2.1 pp less than Inbound".into(),
                 url: format!("https://example.my.salesforce.com/lightning/r/Opportunity/{i}/view"),
+                relative: format!(
+                    "riskier than {} % of your open deals; {} pp above your usual loss rate",
+                    99 - i,
+                    20 - i
+                ),
             })
             .collect(),
         more_deals: 653,
@@ -78,6 +83,7 @@ fn digest(names: &[&str]) -> DigestEmail {
             src: "cid:risk-distribution".into(),
             alt: "Open deals by risk category".into(),
         }],
+        skill_line: Some(crate::engine::LOW_SKILL_LINE.into()),
     }
 }
 
@@ -216,6 +222,26 @@ fn the_digest_reads_as_the_designs_daily_pipeline_health_report() {
         "Daily Pipeline Health Report 2026-02-11: 658 deals at high or critical risk"
     );
     assert_eq!(lint(&r.html), Vec::<String>::new());
+}
+
+#[test]
+fn the_digest_shows_relative_risk_per_deal_and_the_low_skill_line_only_when_low() {
+    let renderer = EmailRenderer::new().unwrap();
+    let mut d = digest(&["Acme Corp", "Beta Inc"]);
+    let r = renderer.digest(&d).unwrap();
+    let line = crate::engine::LOW_SKILL_LINE;
+    for part in [&r.text, &r.html] {
+        assert!(part.contains(line), "{part}");
+        for listed in &d.deals {
+            assert!(
+                part.contains(&format!("Relative risk: {}", listed.relative)),
+                "{part}"
+            );
+        }
+    }
+    d.skill_line = None;
+    let r = renderer.digest(&d).unwrap();
+    assert!(!r.text.contains(line) && !r.html.contains(line));
 }
 
 #[test]

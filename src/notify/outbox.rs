@@ -38,6 +38,22 @@ pub struct AlertPayload {
     /// (`AlertBudget::note`) the DM says further critical deals roll into the digest.
     #[serde(default)]
     pub budget: Option<super::policy::AlertBudget>,
+    /// Where the deal stood in the tenant's open pipeline when the alert was raised (older
+    /// rows and alerts raised without the pipeline at hand have none).
+    #[serde(default)]
+    pub relative: Option<crate::domain::RelativeRisk>,
+    /// The model's low-skill line when its measured skill is low (`None`: skill is fine).
+    #[serde(default)]
+    pub skill_line: Option<String>,
+}
+
+/// What the scoring run knows beyond each score and puts into the alerts it raises: each
+/// deal's standing in the tenant's open pipeline (when the whole pipeline was scored) and the
+/// model's low-skill line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertContext {
+    pub relative: std::collections::HashMap<String, crate::domain::RelativeRisk>,
+    pub skill_line: Option<String>,
 }
 
 /// A finished message (digest, weekly summary): email parts and the Slack DM.

@@ -6,7 +6,7 @@ use super::identity::{self, Resolved, Viewer};
 use super::kit::{context, message, section};
 use super::{card, settings, views};
 use crate::domain::{Deal, DealScore, TenantId};
-use crate::engine::DEFAULT_SAVE_RATE;
+use crate::engine::{DEFAULT_SAVE_RATE, PipelineRanks};
 use crate::http::AppState;
 use crate::jobs::metrics::{PipelineView, pipeline_view_of};
 use crate::store::{AuditEntry, DealScope, PendingAudit};
@@ -191,6 +191,26 @@ pub async fn score_deals(
         .collect())
 }
 
+/// Where one score stands in the tenant's whole open pipeline ("your open deals" is the
+/// tenant's, not the viewer's scope, so a rep sees the same percentile as the manager) and the
+/// model's low-skill line.
+pub async fn standing_of(
+    state: &AppState,
+    tenant: &TenantId,
+    score: &DealScore,
+    as_of: NaiveDate,
+) -> anyhow::Result<card::Standing> {
+    let loaded = state.scorers.get(&state.store, tenant).await?;
+    let open = state.store.load_open_deals(tenant).await?;
+    let scores: Vec<DealScore> = open.iter().map(|d| loaded.scorer.score(d, as_of)).collect();
+    let ranks = PipelineRanks::from_scores(&scores, loaded.scorer.stats().overall_win_rate);
+    Ok(card::Standing {
+        relative: Some(ranks.of(score)),
+        skill_line: loaded.scorer.skill_line().map(str::to_string),
+        budget_note: None,
+    })
+}
+
 /// The caller's open deals with metrics, riskiest first.
 pub async fn scoped_view(
     state: &AppState,
@@ -254,7 +274,11 @@ async fn lookup(
         let score = score_deals(state, &viewer.tenant, std::slice::from_ref(deal), today)
             .await?
             .remove(0);
-        let body = card::deal_card(deal, &score, deal_url(state, deal).as_deref());
+        let standing = standing_of(state, &viewer.tenant, &score, today).await?;
+        let body = card::with_standing(
+            card::deal_card(deal, &score, deal_url(state, deal).as_deref()),
+            &standing,
+        );
         audit(state, viewer, "slack.deal.view", Some(&deal.deal_id), None).await;
         return Ok(if share {
             Reply::InChannel(body)

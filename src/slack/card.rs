@@ -3,7 +3,7 @@
 use super::actions;
 use super::kit::*;
 use super::views::{capitalise, deal_title, deal_title_md, emoji};
-use crate::domain::{Deal, DealScore};
+use crate::domain::{Deal, DealScore, RelativeRisk};
 use crate::engine::explain::fmt_money;
 use serde_json::{Value, json};
 
@@ -139,4 +139,99 @@ pub fn deal_card(deal: &Deal, s: &DealScore, deal_url: Option<&str>) -> Value {
             deal_title_md(deal), fmt_money(deal.amount), s.risk_score), MAX_SECTION_TEXT),
         "attachments": [{"color": s.risk_category.slack_color(), "blocks": deal_card_blocks(deal, s, deal_url, CardKind::Lookup)}]
     })
+}
+
+/// What a card says beyond the deal itself: where the deal stands in the tenant's open
+/// pipeline, the model's low-skill line, and (alert DMs) that the day's alert budget is spent.
+#[derive(Debug, Clone, Default)]
+pub struct Standing {
+    pub relative: Option<RelativeRisk>,
+    pub skill_line: Option<String>,
+    pub budget_note: Option<String>,
+}
+
+impl Standing {
+    /// The lines in display order; empty when there is nothing to add.
+    fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(r) = &self.relative {
+            out.push(format!("*Relative risk:* {}", escape(&r.sentence())));
+        }
+        if let Some(l) = &self.skill_line {
+            out.push(format!(":warning: {}", escape(l)));
+        }
+        if let Some(n) = &self.budget_note {
+            out.push(format!("_{}_", escape(n)));
+        }
+        out
+    }
+}
+
+/// Puts the standing right under the score fields of a card message (`deal_card`,
+/// `blocks::alert_message`); a message without the card layout is returned unchanged.
+pub fn with_standing(mut message: Value, st: &Standing) -> Value {
+    let lines = st.lines();
+    if lines.is_empty() {
+        return message;
+    }
+    if let Some(blocks) = message
+        .pointer_mut("/attachments/0/blocks")
+        .and_then(Value::as_array_mut)
+    {
+        // After the header and the fields with the score: the sentence sits next to it.
+        let at = blocks.len().min(2);
+        blocks.insert(at, section(&lines.join("\n")));
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slack::fixtures::book;
+    use crate::slack::kit_check::assert_valid_message;
+
+    fn relative() -> RelativeRisk {
+        crate::engine::PipelineRanks::new([0.1, 0.3, 0.5, 0.9], 0.6).relative(0.7)
+    }
+
+    #[test]
+    fn the_standing_sits_under_the_score_and_stays_valid_block_kit() {
+        let b = book();
+        let (d, s) = (&b.open[0], &b.scores[0]);
+        let st = Standing {
+            relative: Some(relative()),
+            skill_line: Some(crate::engine::LOW_SKILL_LINE.into()),
+            budget_note: Some("This is alert 5 of 5 today; <!channel> & more".into()),
+        };
+        let card = with_standing(deal_card(d, s, None), &st);
+        assert_valid_message(&card);
+        let text = card["attachments"][0]["blocks"][2]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(text.contains(&relative().sentence()), "{text}");
+        assert!(text.contains(crate::engine::LOW_SKILL_LINE), "{text}");
+        // Whatever goes into mrkdwn is escaped: no mention can be smuggled in.
+        assert!(text.contains("&lt;!channel&gt; &amp; more"), "{text}");
+        assert!(!text.contains("<!channel>"), "{text}");
+    }
+
+    #[test]
+    fn with_fine_skill_and_no_budget_note_only_the_relative_risk_is_added() {
+        let b = book();
+        let (d, s) = (&b.open[0], &b.scores[0]);
+        let plain = deal_card(d, s, None);
+        let st = Standing {
+            relative: Some(relative()),
+            ..Standing::default()
+        };
+        let card = with_standing(plain.clone(), &st);
+        let n = |v: &Value| v["attachments"][0]["blocks"].as_array().unwrap().len();
+        assert_eq!(n(&card), n(&plain) + 1);
+        let text = card.to_string();
+        assert!(!text.contains(crate::engine::LOW_SKILL_LINE));
+        assert!(!text.contains("roll into your digest"));
+        assert_eq!(with_standing(plain.clone(), &Standing::default()), plain);
+    }
 }

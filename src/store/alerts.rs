@@ -198,6 +198,7 @@ pub(super) async fn enqueue_critical_alerts(
     tenant: &TenantId,
     now: DateTime<Utc>,
     scores: &[DealScore],
+    context: &crate::notify::outbox::AlertContext,
 ) -> StoreResult<u64> {
     let users = contacts(conn, tenant).await?;
     let min_threshold = users
@@ -362,6 +363,8 @@ pub(super) async fn enqueue_critical_alerts(
                 previous_score: *prev,
                 recipient: user.recipient(role),
                 budget: standing,
+                relative: context.relative.get(&deal.deal_id).copied(),
+                skill_line: context.skill_line.clone(),
             }))
             .to_json();
             outbox.insert(

@@ -1,6 +1,7 @@
 //! Risk-score history and each deal's current score, written in bulk after a batch run.
 use super::{Backend, Store, StoreResult, format_ts, values_sql};
 use crate::domain::{DealScore, RiskCategory, RiskFactor, TenantId};
+use crate::notify::outbox::AlertContext;
 use sqlx::Row;
 
 /// A score as stored: enough for metrics, trends and lists, without recommendations.
@@ -54,6 +55,20 @@ impl Store {
         scores: &[DealScore],
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> StoreResult<()> {
+        let none = AlertContext::default();
+        self.record_scores_with(tenant, scored_at, scores, &none, progress)
+            .await
+    }
+
+    /// `record_scores`, with what the alerts it raises should also say (`AlertContext`).
+    pub async fn record_scores_with(
+        &self,
+        tenant: &TenantId,
+        scored_at: chrono::DateTime<chrono::Utc>,
+        scores: &[DealScore],
+        alert_context: &AlertContext,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> StoreResult<()> {
         let ts = format_ts(scored_at);
         let mut tx = self.begin_tenant(tenant).await?;
         // Same reasoning as the deal upsert: SQLite binds get slow in wide statements.
@@ -87,7 +102,15 @@ impl Store {
             progress(done);
         }
         // Before the UPDATE: the crossing is judged against the deals' previous current score.
-        super::alerts::enqueue_critical_alerts(self, &mut tx, tenant, scored_at, scores).await?;
+        super::alerts::enqueue_critical_alerts(
+            self,
+            &mut tx,
+            tenant,
+            scored_at,
+            scores,
+            alert_context,
+        )
+        .await?;
         // One set-based statement instead of 100k single-row updates.
         if self.backend == Backend::Postgres && scores.len() >= HASH_JOIN_FROM {
             // Just after a big first load the planner's statistics still say `deals` and

@@ -6,7 +6,8 @@ use skygeni::domain::{Deal, RiskBands, RiskCategory};
 use skygeni::store::RiskSettingsRow;
 use std::collections::HashMap;
 
-async fn critical_burst(h: &Harness, n: usize, at: &str) -> HashMap<String, usize> {
+/// Stores `n` open deals B0.. owned by rep1.
+async fn rep_deals(h: &Harness, n: usize) {
     let deals: Vec<Deal> = (0..n)
         .map(|i| {
             let mut d = Deal::example(&format!("B{i}"));
@@ -18,6 +19,10 @@ async fn critical_burst(h: &Harness, n: usize, at: &str) -> HashMap<String, usiz
         .upsert_deals(&h.tenant, &deals, &mut |_| {})
         .await
         .unwrap();
+}
+
+async fn critical_burst(h: &Harness, n: usize, at: &str) -> HashMap<String, usize> {
+    rep_deals(h, n).await;
     // Riskier deals later in the list: the budget must still go to them first.
     let scores: Vec<_> = (0..n)
         .map(|i| score(&format!("B{i}"), 76 + i as u8))
@@ -104,4 +109,54 @@ async fn a_tenant_sets_its_own_budget_and_bands() {
         )
         .await;
     assert!(bad.is_err(), "the CHECK refuses edges out of order");
+}
+
+#[tokio::test]
+async fn the_alert_dm_says_where_the_deal_stands_the_low_skill_line_and_the_spent_budget() {
+    use skygeni::engine::{LOW_SKILL_LINE, PipelineRanks};
+    use skygeni::notify::outbox::AlertContext;
+    let h = Harness::new("UTC", "UTC").await;
+    rep_deals(&h, 5).await;
+    let scores: Vec<_> = (0..5)
+        .map(|i| score(&format!("B{i}"), 76 + i as u8))
+        .collect();
+    let ranks = PipelineRanks::from_scores(&scores, 0.2);
+    let context = AlertContext {
+        relative: scores
+            .iter()
+            .map(|s| (s.deal_id.clone(), ranks.of(s)))
+            .collect(),
+        skill_line: Some(LOW_SKILL_LINE.to_string()),
+    };
+    let at = utc("2024-06-03T10:00:00Z");
+    h.store
+        .record_scores_with(&h.tenant, at, &scores, &context, &mut |_| {})
+        .await
+        .unwrap();
+    h.dispatch(at).await;
+    let dms: Vec<String> = h
+        .slack
+        .calls_to("chat.postMessage")
+        .iter()
+        .filter(|c| c.body["channel"] == "UREP")
+        .map(|c| c.body.to_string())
+        .collect();
+    assert_eq!(dms.len(), 5, "{dms:?}");
+    let riskiest = ranks.of(&scores[4]).sentence();
+    assert!(
+        dms.iter().any(|d| d.contains(&riskiest)),
+        "{riskiest} in {dms:?}"
+    );
+    assert!(dms.iter().all(|d| d.contains("riskier than")), "{dms:?}");
+    assert!(dms.iter().all(|d| d.contains(LOW_SKILL_LINE)), "{dms:?}");
+    let noted: Vec<_> = dms
+        .iter()
+        .filter(|d| d.contains("further critical deals roll into your digest"))
+        .collect();
+    assert_eq!(
+        noted.len(),
+        1,
+        "only the fifth DM carries the budget note: {dms:?}"
+    );
+    assert!(noted[0].contains("alert 5 of 5"), "{noted:?}");
 }

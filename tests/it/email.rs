@@ -266,6 +266,11 @@ async fn digests_carry_list_unsubscribe_headers_escape_crm_markup_and_stop_after
         "not re-rendered"
     );
     let text = mail.text.as_deref().unwrap();
+    // Issue 16: relative risk per listed deal; no trained model here, so the low-skill line.
+    for part in [html, text] {
+        assert!(part.contains("Relative risk: riskier than "), "{part}");
+        assert!(part.contains(skygeni::engine::LOW_SKILL_LINE), "{part}");
+    }
     assert!(text.contains("<script>alert(1)</script> Corp"), "{text}");
     assert!(
         mail.subject

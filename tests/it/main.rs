@@ -5,6 +5,7 @@ mod alerts;
 mod api;
 mod api_contract;
 mod api_hostile;
+mod api_relative;
 mod crm_exports;
 mod email;
 mod engine_cli;

@@ -200,6 +200,12 @@ async fn a_first_load_pulls_everything_with_bulk_and_writes_scores_back() {
     let rec = o.fake.record("Opportunity", &open[0]).unwrap();
     let score = rec["Risk_Score__c"].as_f64().expect("score written");
     assert!((0.0..=100.0).contains(&score));
+    // Relative risk ends the factors text (issue 16).
+    let factors = rec["Risk_Factors__c"].as_str().expect("factors written");
+    assert!(
+        factors.contains("\nRelative risk: riskier than ") && factors.ends_with("usual loss rate"),
+        "{factors}"
+    );
     assert!(
         ["low", "medium", "high", "critical"].contains(&rec["Risk_Category__c"].as_str().unwrap())
     );
@@ -614,6 +620,12 @@ async fn a_signed_webhook_rescores_the_deal_writes_back_and_is_handled_once() {
     assert_eq!(
         after["Risk_Score__c"].as_f64(),
         Some(f64::from(s.risk_score))
+    );
+    // A webhook rescores one deal, ranked against every open deal: the sentence stays.
+    let factors = after["Risk_Factors__c"].as_str().unwrap_or_default();
+    assert!(
+        factors.contains("\nRelative risk: riskier than "),
+        "{factors}"
     );
     o.fake.clear_calls();
     let resp = app

@@ -471,6 +471,28 @@ async fn a_deal_lookup_shows_the_card_and_maps_the_user_once_by_email() {
 }
 
 #[tokio::test]
+async fn the_deal_card_shows_relative_risk_and_the_low_skill_line() {
+    // The app has no trained model: scores are segment rates, which is low skill by definition.
+    let app = SlackApp::spawn().await;
+    let (status, v) = app.command("UREP0", "acme rockets").await;
+    assert_eq!(status, StatusCode::OK);
+    let blocks = v["attachments"][0]["blocks"]
+        .as_array()
+        .expect("card blocks");
+    let standing = blocks[2]["text"]["text"].as_str().unwrap_or_default();
+    assert!(
+        standing.contains("*Relative risk:* riskier than ")
+            && standing.contains("% of your open deals;")
+            && standing.contains("usual loss rate"),
+        "next to the score: {v}"
+    );
+    assert!(
+        standing.contains(skygeni::engine::LOW_SKILL_LINE),
+        "low skill said: {v}"
+    );
+}
+
+#[tokio::test]
 async fn another_teams_deal_is_answered_exactly_like_a_deal_that_does_not_exist() {
     let app = SlackApp::spawn().await;
     let (_, theirs) = app.command("UREP0", &app.globex).await;

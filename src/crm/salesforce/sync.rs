@@ -365,13 +365,14 @@ async fn run(
     )
     .await?;
     progress("score", 0, 1);
-    let (_summary, open, scores, _loaded) =
+    let (_summary, open, scores, loaded) =
         crate::jobs::batch::score_open_deals(&ctx.store, tenant, as_of, &mut |d, t| {
             progress("score", d, t)
         })
         .await?;
     report.scored = scores.len() as u64;
-    finish(ctx, client, tenant, &open, &scores, now, report, progress).await?;
+    let scored = (scores.as_slice(), loaded.scorer.stats().overall_win_rate);
+    finish(ctx, client, tenant, &open, scored, now, report, progress).await?;
     Ok(hwm)
 }
 
@@ -529,17 +530,26 @@ async fn finish(
     client: &SfClient,
     tenant: &TenantId,
     open: &[crate::domain::Deal],
-    scores: &[crate::domain::DealScore],
+    scored: (&[crate::domain::DealScore], f64),
     now: chrono::DateTime<chrono::Utc>,
     report: &mut SyncReport,
     progress: Progress<'_>,
 ) -> anyhow::Result<()> {
+    let (scores, overall_win_rate) = scored;
     progress("write-back", 0, scores.len() as u64);
+    // Ranked in the tenant's whole open pipeline as now stored (a webhook rescores only a few
+    // deals; their standing is still against every open deal).
+    let current = ctx.store.current_scores(tenant).await?;
+    let ranks = crate::engine::PipelineRanks::new(
+        current.iter().map(|s| 1.0 - s.win_probability),
+        overall_win_rate,
+    );
     let wb = writeback::write_scores(
         client,
         &ctx.store,
         tenant,
         scores,
+        Some(&ranks),
         now,
         ctx.config.writeback_bulk_threshold,
         ctx.config.bulk_poll,
@@ -654,14 +664,15 @@ pub async fn sync_records(
         &mut quiet,
     )
     .await?;
-    let (open, scores) = crate::jobs::batch::score_deals(&ctx.store, tenant, ids, as_of).await?;
+    let (open, scores, win_rate) =
+        crate::jobs::batch::score_deals(&ctx.store, tenant, ids, as_of).await?;
     report.scored = scores.len() as u64;
     finish(
         ctx,
         &client,
         tenant,
         &open,
-        &scores,
+        (&scores, win_rate),
         now,
         &mut report,
         &mut quiet,

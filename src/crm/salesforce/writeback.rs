@@ -7,7 +7,8 @@
 //! id, status code and message and not sent again until the values change.
 use super::bulk;
 use super::client::{SfClient, SfError};
-use crate::domain::{DealScore, TenantId};
+use crate::domain::{DealScore, RelativeRisk, TenantId};
+use crate::engine::PipelineRanks;
 use crate::store::{Store, WritebackOutcome};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -68,6 +69,10 @@ pub fn count_error(object: &'static str, code: &str, permanent: bool) {
     .increment(1);
 }
 
+/// What we write into `Risk_Factors__c` at most (a 32,768-character Long Text Area; the
+/// margin is for Salesforce's counting of line breaks).
+pub const RISK_FACTORS_MAX_CHARS: usize = 32_000;
+
 /// The six risk fields for one score (`scored_at` excluded from the change hash).
 pub struct RiskFields {
     pub deal_id: String,
@@ -79,19 +84,26 @@ pub struct RiskFields {
 }
 
 impl RiskFields {
-    pub fn from_score(s: &DealScore) -> RiskFields {
+    /// `relative`: where the deal stands in the tenant's open pipeline; its sentence ends the
+    /// `Risk_Factors__c` text and is kept whole when the factors must be cut to the field's size.
+    pub fn from_score(s: &DealScore, relative: Option<&RelativeRisk>) -> RiskFields {
         let factors = s
             .risk_factors
             .iter()
             .map(|f| format!("{} ({:+.0} pp)", f.description, f.impact_pp))
             .collect::<Vec<_>>()
             .join("\n");
+        let tail = relative
+            .map(|r| format!("\nRelative risk: {}", r.sentence()))
+            .unwrap_or_default();
+        let room = RISK_FACTORS_MAX_CHARS.saturating_sub(tail.chars().count());
+        let factors: String = factors.chars().take(room).chain(tail.chars()).collect();
         RiskFields {
             deal_id: s.deal_id.clone(),
             score: s.risk_score,
             category: s.risk_category.as_str(),
             win_pct: (s.win_probability * 10_000.0).round() / 100.0,
-            factors: factors.chars().take(32_000).collect(),
+            factors,
             version: s.model_version.chars().take(80).collect(),
         }
     }
@@ -201,11 +213,13 @@ fn bulk_csv(fields: &[&RiskFields], at: &str) -> anyhow::Result<Vec<u8>> {
 
 /// Write changed scores back. `bulk_threshold`: above this many changed records, one Bulk
 /// API 2.0 ingest job replaces the Collections calls.
+#[allow(clippy::too_many_arguments)]
 pub async fn write_scores(
     client: &SfClient,
     store: &Store,
     tenant: &TenantId,
     scores: &[DealScore],
+    ranks: Option<&PipelineRanks>,
     now: chrono::DateTime<chrono::Utc>,
     bulk_threshold: usize,
     poll: Duration,
@@ -214,7 +228,7 @@ pub async fn write_scores(
     let mut counts = WritebackCounts::default();
     let mut changed: Vec<(RiskFields, String)> = Vec::new();
     for s in scores {
-        let f = RiskFields::from_score(s);
+        let f = RiskFields::from_score(s, ranks.map(|r| r.of(s)).as_ref());
         let h = f.hash();
         if known.get(&f.deal_id) == Some(&h) {
             counts.unchanged += 1;
@@ -296,4 +310,57 @@ pub async fn write_scores(
     }
     store.record_writeback(tenant, now, &outcomes).await?;
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a_score() -> DealScore {
+        use crate::crm::{parse_csv_bytes, synthetic::generated_csv};
+        let as_of = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
+        let deals = parse_csv_bytes(generated_csv(300, "W").as_bytes(), as_of)
+            .unwrap()
+            .deals;
+        let stats = crate::engine::SegmentStats::from_closed(&deals, 10);
+        let open = deals.iter().find(|d| d.is_open()).unwrap();
+        crate::engine::Scorer::new(None, stats).score(open, as_of)
+    }
+
+    #[test]
+    fn risk_factors_text_ends_with_the_relative_risk_sentence() {
+        let s = a_score();
+        let r = PipelineRanks::new([0.2, 0.4, 0.6, 0.8], 0.5).of(&s);
+        let f = RiskFields::from_score(&s, Some(&r));
+        assert!(
+            f.factors
+                .ends_with(&format!("\nRelative risk: {}", r.sentence())),
+            "{}",
+            f.factors
+        );
+        assert!(f.factors.starts_with(&s.risk_factors[0].description));
+        let plain = RiskFields::from_score(&s, None);
+        assert!(!plain.factors.contains("Relative risk"));
+        assert_ne!(
+            f.hash(),
+            plain.hash(),
+            "the sentence is part of what is written"
+        );
+    }
+
+    #[test]
+    fn over_long_factors_are_cut_to_the_field_size_and_the_sentence_survives() {
+        let mut s = a_score();
+        let long = "x".repeat(20_000);
+        for f in s.risk_factors.iter_mut() {
+            f.description = long.clone();
+        }
+        let r = PipelineRanks::new([0.2, 0.4], 0.5).of(&s);
+        let f = RiskFields::from_score(&s, Some(&r));
+        assert_eq!(f.factors.chars().count(), RISK_FACTORS_MAX_CHARS);
+        assert!(
+            f.factors.ends_with(&r.sentence()),
+            "the sentence is kept whole"
+        );
+    }
 }
