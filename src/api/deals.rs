@@ -109,7 +109,7 @@ pub async fn high_risk(
     let returned = page.rows.len() as i64;
     let loaded = st.scorers.get(&st.store, &caller.tenant).await?;
     // Ranked in the tenant's whole open pipeline, not only the caller's scope.
-    let ranks = super::standing::pipeline_ranks(
+    let (ranks, _) = super::standing::pipeline_standing(
         &st,
         &caller.tenant,
         loaded.scorer.stats().overall_win_rate,

@@ -403,16 +403,16 @@ pub async fn score(
     let started = Instant::now();
     let mut score = loaded.scorer.score(&deal, as_of);
     loaded.similar.fill(&deal, as_of, &mut score);
-    // The tenant's own band edges, when it set them (the design's otherwise), as the batch run.
-    if let Some(b) = st.store.risk_bands(&caller.tenant).await? {
-        score.risk_category = b.category(score.risk_score);
-    }
-    let ranks = super::standing::pipeline_ranks(
+    let (ranks, bands) = super::standing::pipeline_standing(
         &st,
         &caller.tenant,
         loaded.scorer.stats().overall_win_rate,
     )
     .await?;
+    // The tenant's own band edges, when it set them (the design's otherwise), as the batch run.
+    if let Some(b) = bands {
+        score.risk_category = b.category(score.risk_score);
+    }
     let standing = (ranks.of(&score).into(), loaded.scorer.skill_line());
     metrics::histogram!("skygeni_score_duration_seconds", "path" => "api")
         .record(started.elapsed().as_secs_f64());
