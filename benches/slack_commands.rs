@@ -109,7 +109,7 @@ async fn bench(name: &str, url: &str, n_deals: usize, slack_api: &str) -> anyhow
             .take(500)
             .map(|id| {
                 let body = serde_urlencoded::to_string([
-                    ("team_id", "TBENCH"),
+                    ("team_id", "T0FAKE"),
                     ("channel_id", "CBENCH"),
                     ("user_id", SLACK_USER),
                     ("command", "/deal-risk"),
