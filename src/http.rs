@@ -48,8 +48,8 @@ pub struct AppState {
     pub slack: Arc<crate::slack::SlackRuntime>,
     /// Tenants recently confirmed to exist (a token's `tenant_id` must name one).
     pub tenants: Arc<api::auth::KnownTenants>,
-    /// Per-tenant pipeline ranks and band edges for the API's relative risk (short-lived).
-    pub standing: Arc<api::standing::StandingCache>,
+    /// Per-tenant pipeline ranks and band edges for relative risk on every surface (short-lived).
+    pub standing: Arc<crate::service::standing::StandingCache>,
 }
 
 impl AppState {
@@ -77,7 +77,7 @@ impl AppState {
             limiter: Arc::new(limiter),
             metrics: prometheus(),
             tenants: Arc::new(api::auth::KnownTenants::default()),
-            standing: Arc::new(api::standing::StandingCache::default()),
+            standing: Arc::new(crate::service::standing::StandingCache::default()),
         })
     }
 

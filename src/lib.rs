@@ -18,5 +18,6 @@ pub mod http;
 pub mod http_limits;
 pub mod jobs;
 pub mod notify;
+pub mod service;
 pub mod slack;
 pub mod store;

@@ -109,12 +109,11 @@ pub async fn high_risk(
     let returned = page.rows.len() as i64;
     let loaded = st.scorers.get(&st.store, &caller.tenant).await?;
     // Ranked in the tenant's whole open pipeline, not only the caller's scope.
-    let (ranks, _) = super::standing::pipeline_standing(
-        &st,
-        &caller.tenant,
-        loaded.scorer.stats().overall_win_rate,
-    )
-    .await?;
+    let ranks = st
+        .standing
+        .get(&st.store, &caller.tenant, &loaded.scorer, today)
+        .await?
+        .ranks;
     let deals: Vec<HighRiskDeal> = page
         .rows
         .into_iter()

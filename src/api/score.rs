@@ -403,12 +403,10 @@ pub async fn score(
     let started = Instant::now();
     let mut score = loaded.scorer.score(&deal, as_of);
     loaded.similar.fill(&deal, as_of, &mut score);
-    let (ranks, bands) = super::standing::pipeline_standing(
-        &st,
-        &caller.tenant,
-        loaded.scorer.stats().overall_win_rate,
-    )
-    .await?;
+    let crate::service::standing::Standing { ranks, bands } = st
+        .standing
+        .get(&st.store, &caller.tenant, &loaded.scorer, as_of)
+        .await?;
     // The tenant's own band edges, when it set them (the design's otherwise), as the batch run.
     if let Some(b) = bands {
         score.risk_category = b.category(score.risk_score);

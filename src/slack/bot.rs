@@ -6,7 +6,7 @@ use super::identity::{self, Resolved, Viewer};
 use super::kit::{context, message, section};
 use super::{card, settings, views};
 use crate::domain::{Deal, DealScore, TenantId};
-use crate::engine::{DEFAULT_SAVE_RATE, PipelineRanks};
+use crate::engine::DEFAULT_SAVE_RATE;
 use crate::http::AppState;
 use crate::jobs::metrics::{PipelineView, pipeline_view_of};
 use crate::store::{AuditEntry, DealScope, PendingAudit};
@@ -201,11 +201,12 @@ pub async fn standing_of(
     as_of: NaiveDate,
 ) -> anyhow::Result<card::Standing> {
     let loaded = state.scorers.get(&state.store, tenant).await?;
-    let open = state.store.load_open_deals(tenant).await?;
-    let scores: Vec<DealScore> = open.iter().map(|d| loaded.scorer.score(d, as_of)).collect();
-    let ranks = PipelineRanks::from_scores(&scores, loaded.scorer.stats().overall_win_rate);
+    let standing = state
+        .standing
+        .get(&state.store, tenant, &loaded.scorer, as_of)
+        .await?;
     Ok(card::Standing {
-        relative: Some(ranks.of(score)),
+        relative: Some(standing.ranks.of(score)),
         skill_line: loaded.scorer.skill_line().map(str::to_string),
         budget_note: None,
     })
