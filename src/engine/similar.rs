@@ -64,37 +64,75 @@ impl SimilarIndex {
         let Some(pool) = self.by_industry.get(&deal.industry) else {
             return Vec::new();
         };
+        if limit == 0 {
+            return Vec::new();
+        }
         let (lo, hi) = (
             deal.amount * (1.0 - AMOUNT_BAND),
             deal.amount * (1.0 + AMOUNT_BAND),
         );
         let start = pool.partition_point(|w| w.amount < lo);
-        let mut hits: Vec<(f64, &Won)> = pool[start..]
-            .iter()
-            .take_while(|w| w.amount <= hi)
-            .filter(|w| w.deal_id != deal.deal_id)
-            .filter_map(|w| {
-                let shared = factors
-                    .iter()
-                    .filter(|f| shares(w, deal, **f, age_days))
-                    .count();
-                if shared == 0 {
-                    return None;
-                }
-                let closeness = 1.0
-                    - ((w.amount - deal.amount).abs()
-                        / (deal.amount.abs() * AMOUNT_BAND).max(1e-9))
-                    .min(1.0);
-                let overlap = shared as f64 / factors.len().max(1) as f64;
-                Some((0.5 * closeness + 0.5 * overlap, w))
-            })
-            .collect();
-        hits.sort_by(|a, b| {
+        let band = &pool[start..start + pool[start..].partition_point(|w| w.amount <= hi)];
+        let closeness = |w: &Won| {
+            1.0 - ((w.amount - deal.amount).abs() / (deal.amount.abs() * AMOUNT_BAND).max(1e-9))
+                .min(1.0)
+        };
+        // Most similar first; ties by deal id.
+        let order = |a: &(f64, &Won), b: &(f64, &Won)| {
             b.0.total_cmp(&a.0)
                 .then_with(|| a.1.deal_id.cmp(&b.1.deal_id))
-        });
-        hits.into_iter()
-            .take(limit)
+        };
+        // Walk outwards from the deal's amount, nearest amount first, so closeness only falls.
+        // No later deal can score above 0.5 × its closeness + 0.5 (all factors shared): once
+        // that is below the `limit`-th best, the rest of the band cannot enter the list. The
+        // result is exactly that of ranking the whole band, without scanning thousands of won
+        // deals per API call on a big tenant.
+        let (mut left, mut right) = {
+            let mid = band.partition_point(|w| w.amount < deal.amount);
+            (mid, mid)
+        };
+        let mut best: Vec<(f64, &Won)> = Vec::with_capacity(limit + 1);
+        loop {
+            let w = match (left.checked_sub(1).map(|i| &band[i]), band.get(right)) {
+                (None, None) => break,
+                (Some(l), Some(r))
+                    if (deal.amount - l.amount).abs() <= (r.amount - deal.amount).abs() =>
+                {
+                    left -= 1;
+                    l
+                }
+                (Some(l), None) => {
+                    left -= 1;
+                    l
+                }
+                (_, Some(r)) => {
+                    right += 1;
+                    r
+                }
+            };
+            let c = closeness(w);
+            if best.len() == limit && 0.5 * c + 0.5 < best[limit - 1].0 {
+                break;
+            }
+            if w.deal_id == deal.deal_id {
+                continue;
+            }
+            let shared = factors
+                .iter()
+                .filter(|f| shares(w, deal, **f, age_days))
+                .count();
+            if shared == 0 {
+                continue;
+            }
+            let overlap = shared as f64 / factors.len().max(1) as f64;
+            let hit = (0.5 * c + 0.5 * overlap, w);
+            let at = best.partition_point(|x| order(x, &hit).is_lt());
+            if at < limit {
+                best.insert(at, hit);
+                best.truncate(limit);
+            }
+        }
+        best.into_iter()
             .map(|(s, w)| SimilarDeal {
                 deal_id: w.deal_id.clone(),
                 company: w.company.clone(),
@@ -148,5 +186,92 @@ mod tests {
         assert_eq!(ids, vec!["close", "far"]);
         assert!(got[0].similarity > got[1].similarity);
         assert!(got.iter().all(|s| (0.0..=1.0).contains(&s.similarity)));
+    }
+
+    /// The early-stopping walk gives exactly what ranking the whole ±30 % band gives.
+    #[test]
+    fn the_nearest_first_walk_equals_ranking_the_whole_band() {
+        let sources = ["Partner", "Inbound", "Referral"];
+        let regions = ["APAC", "Europe", "North America"];
+        let mut history = Vec::new();
+        for i in 0..600u32 {
+            // Repeated amounts make ties; a few hundred distinct values spread over the band.
+            let amount = 5_000.0 + f64::from((i * 7919) % 300) * 50.0;
+            let mut d = closed_deal(
+                &format!("W{i:04}"),
+                "SaaS",
+                sources[(i % 3) as usize],
+                amount,
+                10 + (i % 90) as i64,
+                i % 5 != 0,
+            );
+            d.region = regions[(i / 3 % 3) as usize].into();
+            history.push(d);
+        }
+        let index = SimilarIndex::build(&history);
+        let all = [
+            FactorCode::LeadSource,
+            FactorCode::Region,
+            FactorCode::DealAge,
+        ];
+        for (k, amount) in [4_000.0, 9_000.0, 12_345.0, 17_000.0, 21_000.0]
+            .iter()
+            .enumerate()
+        {
+            let mut deal = closed_deal("me", "SaaS", sources[k % 3], *amount, 0, false);
+            deal.region = regions[(k + 1) % 3].into();
+            for factors in [&all[..], &all[..1], &all[1..]] {
+                for limit in [1, 3, 10] {
+                    let got = index.similar(&deal, factors, 40, limit);
+                    let want = brute_force(&index, &deal, factors, 40, limit);
+                    assert_eq!(got, want, "amount {amount}, {factors:?}, limit {limit}");
+                }
+            }
+        }
+    }
+
+    /// Ranks every won deal in the band, as the index did before it stopped early.
+    fn brute_force(
+        index: &SimilarIndex,
+        deal: &Deal,
+        factors: &[FactorCode],
+        age: i64,
+        limit: usize,
+    ) -> Vec<SimilarDeal> {
+        let pool = &index.by_industry[&deal.industry];
+        let (lo, hi) = (deal.amount * 0.7, deal.amount * 1.3);
+        let mut hits: Vec<(f64, &Won)> = pool
+            .iter()
+            .filter(|w| w.amount >= lo && w.amount <= hi && w.deal_id != deal.deal_id)
+            .filter_map(|w| {
+                let shared = factors.iter().filter(|f| shares(w, deal, **f, age)).count();
+                let closeness = 1.0
+                    - ((w.amount - deal.amount).abs()
+                        / (deal.amount.abs() * AMOUNT_BAND).max(1e-9))
+                    .min(1.0);
+                (shared > 0).then(|| {
+                    (
+                        0.5 * closeness + 0.5 * shared as f64 / factors.len() as f64,
+                        w,
+                    )
+                })
+            })
+            .collect();
+        hits.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| a.1.deal_id.cmp(&b.1.deal_id))
+        });
+        hits.into_iter()
+            .take(limit)
+            .map(|(s, w)| SimilarDeal {
+                deal_id: w.deal_id.clone(),
+                company: w.company.clone(),
+                industry: deal.industry.clone(),
+                lead_source: w.lead_source.clone(),
+                amount: w.amount,
+                sales_cycle_days: w.cycle,
+                similarity: s,
+            })
+            .collect()
     }
 }

@@ -32,13 +32,19 @@ struct Cached {
     standing: Standing,
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<Cached>>>;
+/// One tenant's entry: the last standing computed, and a lock held by whoever recomputes it.
+#[derive(Default)]
+struct Slot {
+    value: Mutex<Option<Cached>>,
+    refresh: tokio::sync::Mutex<()>,
+}
 
-/// Per-tenant [`Standing`], kept [`STANDING_TTL`]. One slot per tenant: concurrent misses wait
-/// for the first to finish instead of each reading the whole pipeline.
+/// Per-tenant [`Standing`], kept [`STANDING_TTL`]. A tenant's first request computes it (and
+/// concurrent first requests wait for that one); after expiry one request recomputes it while
+/// the others keep answering with the previous standing, so nobody stalls every 30 s.
 #[derive(Default)]
 pub struct StandingCache {
-    slots: Mutex<HashMap<TenantId, Slot>>,
+    slots: Mutex<HashMap<TenantId, Arc<Slot>>>,
 }
 
 impl StandingCache {
@@ -60,29 +66,33 @@ impl StandingCache {
             .entry(tenant.clone())
             .or_default()
             .clone();
-        let mut held = slot.lock().await;
-        if let Some(c) = held.as_ref()
-            && c.at.elapsed() < STANDING_TTL
-            && c.overall_win_rate == overall_win_rate
-        {
-            return Ok(c.standing.clone());
-        }
-        let stored = store.current_scores(tenant).await?;
-        let p_lost: Vec<f64> = if stored.is_empty() {
-            store
-                .load_open_deals(tenant)
-                .await?
-                .iter()
-                .map(|d| 1.0 - scorer.score(d, as_of).win_probability)
-                .collect()
-        } else {
-            stored.iter().map(|s| 1.0 - s.win_probability).collect()
+        // A standing for another model (another overall win rate) is not served even stale.
+        let cached = slot
+            .value
+            .lock()
+            .expect("standing slot lock")
+            .clone()
+            .filter(|c| c.overall_win_rate == overall_win_rate);
+        let _refreshing = match cached {
+            Some(c) if c.at.elapsed() < STANDING_TTL => return Ok(c.standing),
+            Some(c) => match slot.refresh.try_lock() {
+                Ok(guard) => guard,
+                // Someone is recomputing it: the previous standing is still the deal's place.
+                Err(_) => return Ok(c.standing),
+            },
+            None => {
+                let guard = slot.refresh.lock().await;
+                let filled = slot.value.lock().expect("standing slot lock").clone();
+                if let Some(c) = filled.filter(|c| {
+                    c.overall_win_rate == overall_win_rate && c.at.elapsed() < STANDING_TTL
+                }) {
+                    return Ok(c.standing);
+                }
+                guard
+            }
         };
-        let standing = Standing {
-            ranks: Arc::new(PipelineRanks::new(p_lost, overall_win_rate)),
-            bands: store.risk_bands(tenant).await?,
-        };
-        *held = Some(Cached {
+        let standing = compute(store, tenant, scorer, overall_win_rate, as_of).await?;
+        *slot.value.lock().expect("standing slot lock") = Some(Cached {
             at: Instant::now(),
             overall_win_rate,
             standing: standing.clone(),
@@ -97,4 +107,30 @@ impl StandingCache {
             .expect("standing cache lock")
             .remove(tenant);
     }
+}
+
+async fn compute(
+    store: &Store,
+    tenant: &TenantId,
+    scorer: &Scorer,
+    overall_win_rate: f64,
+    as_of: NaiveDate,
+) -> anyhow::Result<Standing> {
+    let stored = store.current_scores(tenant).await?;
+    let p_lost: Vec<f64> = if stored.is_empty() {
+        // Only P(lost) is needed: the allocation-free core score, no sentences. Written as
+        // `1 − win_probability`, exactly as a shown score is placed, so a deal ties with itself.
+        store
+            .load_open_deals(tenant)
+            .await?
+            .iter()
+            .map(|d| 1.0 - (1.0 - scorer.score_core(d, as_of).p_lost))
+            .collect()
+    } else {
+        stored.iter().map(|s| 1.0 - s.win_probability).collect()
+    };
+    Ok(Standing {
+        ranks: Arc::new(PipelineRanks::new(p_lost, overall_win_rate)),
+        bands: store.risk_bands(tenant).await?,
+    })
 }

@@ -184,6 +184,18 @@ impl Store {
         self.backend
     }
 
+    /// Rows per multi-row INSERT: `pg_rows` on PostgreSQL, where round trips are what cost;
+    /// 25 on SQLite, which has no round trips to save and whose binding cost grows with the
+    /// number of `$n` parameters in one statement (sqlx looks every name up, and SQLite's
+    /// lookup walks the list: 400 deal rows per statement imported 100k rows in 22 s, 25 in
+    /// 3.2 s; 500-row audit batches took 18 % of an API server's CPU).
+    pub(crate) fn rows_per_insert(&self, pg_rows: usize) -> usize {
+        match self.backend {
+            Backend::Sqlite => 25,
+            Backend::Postgres => pg_rows,
+        }
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

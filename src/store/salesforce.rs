@@ -356,7 +356,7 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin_tenant(tenant).await?;
         let ts = format_ts(at);
-        for part in outcomes.chunks(self.chunk_rows()) {
+        for part in outcomes.chunks(self.rows_per_insert(500)) {
             // A retry keeps the last written hash, so the record stays "changed" until it lands.
             let sql = format!(
                 "INSERT INTO salesforce_writeback (tenant_id, deal_id, written_hash, written_at, status, error, attempts, error_code) \
@@ -406,15 +406,6 @@ impl Store {
         Ok(())
     }
 
-    /// Rows per multi-row INSERT (same reasoning as the deal upsert: SQLite binds get slow
-    /// in wide statements, PostgreSQL round trips are what cost).
-    fn chunk_rows(&self) -> usize {
-        match self.backend() {
-            super::Backend::Sqlite => 25,
-            super::Backend::Postgres => 500,
-        }
-    }
-
     /// Task keys already created (Tasks are never recreated or reopened for a key).
     pub async fn sf_task_keys(
         &self,
@@ -438,7 +429,7 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin_tenant(tenant).await?;
         let now = format_ts(chrono::Utc::now());
-        for part in tasks.chunks(self.chunk_rows()) {
+        for part in tasks.chunks(self.rows_per_insert(500)) {
             let sql = format!(
                 "INSERT INTO salesforce_tasks (tenant_id, task_key, deal_id, sf_task_id, created_at) \
                  VALUES {} ON CONFLICT (tenant_id, task_key) DO NOTHING",
