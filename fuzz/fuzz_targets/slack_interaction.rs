@@ -5,6 +5,7 @@
 //! satisfies the invariants the handlers rely on.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use skygeni::domain::{MAX_ALERTS_PER_DAY, RiskBands};
 use skygeni::slack::interact::{Interaction, Submission};
 use skygeni::slack::modals::{MAX_REASON_CHARS, SNOOZE_CHOICES};
 use skygeni::slack::settings::MAX_DEALS_LIMIT;
@@ -34,10 +35,17 @@ fuzz_target!(|data: &[u8]| {
                 assert!(!r.is_empty() && r.chars().count() <= MAX_REASON_CHARS as usize);
             }
         }
-        Submission::Settings(Ok(s)) => {
+        Submission::Settings(Ok(form)) => {
+            let s = &form.notification;
             assert!((1..=MAX_DEALS_LIMIT).contains(&s.max_deals));
             if let Some((a, b)) = s.quiet_hours {
                 assert_ne!(a, b, "equal quiet-hour ends mean none");
+            }
+            if let Some(r) = form.risk {
+                // Whatever decodes passed the domain's checks.
+                let b = r.bands;
+                assert_eq!(RiskBands::new(b.low_max, b.medium_max, b.high_max), Ok(b));
+                assert!((1..=MAX_ALERTS_PER_DAY).contains(&r.alerts_per_day));
             }
         }
         Submission::Settings(Err(errors)) => {

@@ -36,11 +36,13 @@ conf_wait_http "http://127.0.0.1:$port/healthz" 60
 admin=$("$bin" token --sub admin_1 --role admin --ttl 3600)
 rep=$("$bin" token --sub rep_1 --role rep --ttl 3600)
 
-# Two documented exceptions to "every schema-valid request is accepted", both 422s the
+# Three documented exceptions to "every schema-valid request is accepted", all 422s the
 # document lists: POST /v1/deals/score has cross-field rules JSON Schema cannot state
 # (created_date within 5 years before as_of, sales_cycle_days agreeing with as_of,
-# last_activity_date between created_date and as_of); and on both POSTs the fuzzer reuses an
-# Idempotency-Key with another body, a 422 by design (draft-ietf-httpapi-idempotency-key-header).
+# last_activity_date between created_date and as_of); PUT /v1/settings/risk needs band edges
+# that rise (low_max < medium_max < high_max), another such rule; and on both POSTs the fuzzer
+# reuses an Idempotency-Key with another body, a 422 by design
+# (draft-ietf-httpapi-idempotency-key-header).
 # The GETs must accept every valid request.
 cat >"$work/schemathesis.toml" <<'EOF'
 [[operations]]
@@ -50,6 +52,10 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404",
 [[operations]]
 include-path = "/v1/alerts/configure"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "409", "422", "429"]
+
+[[operations]]
+include-path = "/v1/settings/risk"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "422", "429"]
 EOF
 
 run_as() {

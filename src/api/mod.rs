@@ -1,4 +1,5 @@
-//! REST API v1: JWT auth, RBAC, rate limits, idempotency keys, audit, and the five endpoints.
+//! REST API v1: JWT auth, RBAC, rate limits, idempotency keys, audit, the design's five
+//! endpoints and the tenant's risk settings.
 //!
 //! Each request passes auth → rate limit → idempotency (POST) → handler. Handlers read like
 //! a short story: resolve the caller's scope → call the engine or store → audit → render.
@@ -12,6 +13,7 @@ pub mod models;
 pub mod pipeline;
 pub mod rate_limit;
 pub mod score;
+pub mod settings;
 pub mod standing;
 pub mod valid;
 
@@ -27,12 +29,14 @@ use axum::routing::{get, post};
 pub const OPENAPI_JSON: &str = include_str!("../../openapi/v1.json");
 
 /// Every authenticated v1 route as (method, path), for the OpenAPI consistency test.
-pub const ROUTES: [(&str, &str); 5] = [
+pub const ROUTES: [(&str, &str); 7] = [
     ("post", "/v1/deals/score"),
     ("get", "/v1/deals/high-risk"),
     ("get", "/v1/pipeline/metrics"),
     ("post", "/v1/alerts/configure"),
     ("get", "/v1/models/performance"),
+    ("get", "/v1/settings/risk"),
+    ("put", "/v1/settings/risk"),
 ];
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -42,6 +46,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/pipeline/metrics", get(pipeline::metrics))
         .route("/v1/alerts/configure", post(alerts::configure))
         .route("/v1/models/performance", get(models::performance))
+        .route("/v1/settings/risk", get(settings::get).put(settings::put))
         // Layers run bottom-up: authenticate, then count, then dedupe.
         .layer(from_fn_with_state(state.clone(), guard::idempotency))
         .layer(from_fn_with_state(state.clone(), guard::rate_limit))

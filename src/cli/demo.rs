@@ -184,6 +184,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
                 .map(|&i| (&pv.deals[i], &pv.scores[i])),
         )
         .collect();
+    let slack_standing = crate::slack::card::ListStanding {
+        ranks: Some(&ranks),
+        skill_line: loaded.scorer.skill_line(),
+    };
     let preview = crate::slack::preview::write_demo_preview(
         out,
         &pv.metrics,
@@ -191,9 +195,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
         &pv.deals,
         &pv.scores,
         &view,
+        slack_standing,
     )?;
     println!("\n{}", indent(&preview));
-    let digest = blocks::digest_message(&pv.metrics, &top_refs);
+    let digest = blocks::digest_message(&pv.metrics, &top_refs, slack_standing);
     write_json(&out.join("digest.json"), &digest)?;
     let digest_text = blocks::digest_text(&pv.metrics, &top_refs);
     std::fs::write(out.join("digest-slack.txt"), &digest_text)?;

@@ -1,8 +1,8 @@
 //! `skygeni risk-settings`: show or set the tenant's risk-band edges and daily alert budget.
 use super::JsonFlag;
-use crate::domain::{RiskBands, TenantId};
-use crate::notify::policy::DEFAULT_DAILY_ALERT_BUDGET;
-use crate::store::{AuditEntry, RiskSettingsRow, Store};
+use crate::domain::{RiskBands, RiskSettings, TenantId, parse_alerts_per_day};
+use crate::service::risk_settings;
+use crate::store::{AuditEntry, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct RiskSettingsArgs {
@@ -10,8 +10,9 @@ pub struct RiskSettingsArgs {
     /// Default: the design's 25,50,75.
     #[arg(long, value_parser = RiskBands::parse)]
     pub bands: Option<RiskBands>,
-    /// Critical alerts per recipient per day before the rest roll into the digest (default 5).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// Critical alerts per recipient per day before the rest roll into the digest (default 5,
+    /// at most 1000).
+    #[arg(long, value_parser = parse_alerts_per_day)]
     pub alerts_per_day: Option<u32>,
     #[command(flatten)]
     pub json: JsonFlag,
@@ -19,20 +20,16 @@ pub struct RiskSettingsArgs {
 
 pub async fn run(store: &Store, tenant: &TenantId, args: RiskSettingsArgs) -> anyhow::Result<i32> {
     store.require_tenant(tenant).await?;
-    let current = store.risk_settings(tenant).await?;
-    let bands = store.risk_bands(tenant).await?.unwrap_or_default();
-    let budget = current.map_or(DEFAULT_DAILY_ALERT_BUDGET, |r| r.alerts_per_day as u32);
-    let (bands, budget) = if args.bands.is_some() || args.alerts_per_day.is_some() {
-        let bands = args.bands.unwrap_or(bands);
-        let budget = args.alerts_per_day.unwrap_or(budget);
-        let row = RiskSettingsRow {
-            low_max: i64::from(bands.low_max),
-            medium_max: i64::from(bands.medium_max),
-            high_max: i64::from(bands.high_max),
-            alerts_per_day: i64::from(budget),
+    let current = risk_settings::current(store, tenant).await?;
+    let settings = if args.bands.is_some() || args.alerts_per_day.is_some() {
+        // Both parsers are the domain's checks, the same the API and the Slack form run.
+        let new = RiskSettings {
+            bands: args.bands.unwrap_or(current.bands),
+            alerts_per_day: args.alerts_per_day.unwrap_or(current.alerts_per_day),
         };
-        store.set_risk_settings(tenant, row).await?;
-        let detail = serde_json::json!({ "bands": bands, "alerts_per_day": budget });
+        risk_settings::replace(store, None, tenant, new).await?;
+        let detail =
+            serde_json::json!({ "bands": new.bands, "alerts_per_day": new.alerts_per_day });
         let entry = AuditEntry {
             actor: "cli",
             action: "tenant.risk_settings",
@@ -41,10 +38,14 @@ pub async fn run(store: &Store, tenant: &TenantId, args: RiskSettingsArgs) -> an
             detail: Some(detail),
         };
         store.record_audit(tenant, entry).await?;
-        (bands, budget)
+        new
     } else {
-        (bands, budget)
+        current
     };
+    let RiskSettings {
+        bands,
+        alerts_per_day: budget,
+    } = settings;
     if args.json.json {
         let out = serde_json::json!({"tenant": tenant.as_str(), "bands": bands, "alerts_per_day": budget});
         println!("{}", serde_json::to_string_pretty(&out)?);

@@ -1,11 +1,16 @@
 //! Plain domain types shared by every layer; no I/O here.
 pub mod deal;
 mod relative;
+mod risk_settings;
 mod score;
 mod tenant;
 
 pub use deal::{Deal, DealOwner, Outcome};
 pub use relative::{RelativeRisk, RiskBands};
+pub use risk_settings::{
+    DEFAULT_ALERTS_PER_DAY, MAX_ALERTS_PER_DAY, RiskSettings, RiskSettingsField,
+    check_alerts_per_day, parse_alerts_per_day,
+};
 pub use score::{
     DealScore, FactorCode, Priority, Recommendation, RiskCategory, RiskFactor, SimilarDeal,
 };

@@ -71,15 +71,28 @@ impl RiskBands {
         }
     }
 
-    /// Parses "25,50,75".
+    /// [`RiskBands::new`] on edges as integers from JSON or a form: one outside 0–99 is
+    /// refused with the same message as edges out of order.
+    pub fn from_edges(low_max: i64, medium_max: i64, high_max: i64) -> Result<RiskBands, String> {
+        let edge = |v: i64| u8::try_from(v).ok().filter(|e| *e < 100);
+        match (edge(low_max), edge(medium_max), edge(high_max)) {
+            (Some(l), Some(m), Some(h)) => RiskBands::new(l, m, h),
+            _ => Err(format!(
+                "band edges must rise and stay below 100 (low < medium < high < 100); got \
+                 {low_max}/{medium_max}/{high_max}"
+            )),
+        }
+    }
+
+    /// Parses "25,50,75" (the CLI's `--bands`, the Slack settings form).
     pub fn parse(s: &str) -> Result<RiskBands, String> {
-        let v: Vec<u8> = s
+        let v: Vec<i64> = s
             .split(',')
-            .map(|p| p.trim().parse::<u8>())
+            .map(|p| p.trim().parse::<i64>())
             .collect::<Result<_, _>>()
             .map_err(|_| format!("{s:?} is not three whole numbers like 25,50,75"))?;
         match v.as_slice() {
-            [a, b, c] => RiskBands::new(*a, *b, *c),
+            [a, b, c] => RiskBands::from_edges(*a, *b, *c),
             _ => Err(format!("{s:?} is not three whole numbers like 25,50,75")),
         }
     }
@@ -110,7 +123,14 @@ mod tests {
         let lenient = RiskBands::parse("40, 70, 90").unwrap();
         assert_eq!(lenient.category(80), RiskCategory::High);
         assert_eq!(lenient.category(91), RiskCategory::Critical);
-        for bad in ["50,40,90", "10,20,100", "1,2", "a,b,c"] {
+        for bad in [
+            "50,40,90",
+            "10,20,100",
+            "1,2",
+            "a,b,c",
+            "-1,20,30",
+            "10,20,300",
+        ] {
             assert!(RiskBands::parse(bad).is_err(), "{bad}");
         }
     }

@@ -90,7 +90,15 @@ pub fn render_digest(
     let email = renderer.digest(&content)?;
     Ok(RenderedDigest {
         email,
-        slack: crate::slack::blocks::digest_message(&view.metrics, top),
+        // Ranked in the same pipeline as the email's lines (the team's), so both say the same.
+        slack: crate::slack::blocks::digest_message(
+            &view.metrics,
+            top,
+            crate::slack::card::ListStanding {
+                ranks: Some(&ranks),
+                skill_line: view.skill_line,
+            },
+        ),
         deals_listed: top.len(),
         inline_images,
     })

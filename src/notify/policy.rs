@@ -18,7 +18,7 @@ pub const THROTTLE: Duration = Duration::hours(24);
 pub const DEFAULT_FALSE_ALARM_MARGIN: u8 = 10;
 /// Critical alerts one recipient gets in 24 h before the rest roll into their digest (a
 /// tenant can change it): a tenant whose usual win rate is 20 % must not get dozens a day.
-pub const DEFAULT_DAILY_ALERT_BUDGET: u32 = 5;
+pub const DEFAULT_DAILY_ALERT_BUDGET: u32 = crate::domain::DEFAULT_ALERTS_PER_DAY;
 
 /// Where a recipient stands against the daily alert budget once this alert is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -1,6 +1,7 @@
 //! Publishing the App Home tab (views.publish): on `app_home_opened`, on the Refresh button,
 //! after a snooze from Home, and from the nightly job through [`publish_home`].
 use super::bot::scoped_view;
+use super::card::ListStanding;
 use super::home::{HomeInput, add_win_rates, home_view, rep_summaries};
 use super::identity::{self, Resolved, Viewer};
 use crate::domain::{Deal, DealScore, TenantId};
@@ -56,12 +57,22 @@ pub async fn home_for(state: &AppState, viewer: &Viewer) -> anyhow::Result<Value
     } else {
         None
     };
+    // Each deal's standing is in the tenant's whole open pipeline (the shared cache the card
+    // and the API use), so Home says the same percentile as the deal's card.
+    let loaded = state.scorers.get(&state.store, &viewer.tenant).await?;
+    let standing = state
+        .standing
+        .get(&state.store, &viewer.tenant, &loaded.scorer, today)
+        .await?;
     let mut home = home_view(&HomeInput {
         metrics: &view.metrics,
         ranked: &ranked,
         reps: reps.as_deref(),
+        standing: ListStanding {
+            ranks: Some(&standing.ranks),
+            skill_line: loaded.scorer.skill_line(),
+        },
     });
-    let loaded = state.scorers.get(&state.store, &viewer.tenant).await?;
     if let Some(text) = super::degraded::notice_text(&loaded) {
         super::degraded::add_notice(&mut home, &text, super::degraded::MAX_VIEW_BLOCKS);
     }

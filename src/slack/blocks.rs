@@ -1,7 +1,7 @@
 //! Block Kit JSON for the critical-deal alert and the daily digest, plus plain-text
 //! renderings of the same content for terminals and notification fallbacks.
 use super::actions;
-use super::card::{CardKind, deal_card_blocks};
+use super::card::{CardKind, ListStanding, deal_card_blocks};
 use super::kit::{MAX_SECTION_TEXT, escape, truncate};
 use super::views::{capitalise, deal_title, deal_title_md, emoji};
 use crate::domain::{Deal, DealScore};
@@ -50,8 +50,13 @@ pub fn alert_text(deal: &Deal, score: &DealScore) -> String {
     out
 }
 
-/// The daily digest as Block Kit: pipeline overview and the deals needing attention.
-pub fn digest_message(m: &PipelineMetrics, top: &[(&Deal, &DealScore)]) -> Value {
+/// The daily digest as Block Kit: pipeline overview and the deals needing attention, each with
+/// its relative risk (as the email digest says it), and the low-skill line when skill is low.
+pub fn digest_message(
+    m: &PipelineMetrics,
+    top: &[(&Deal, &DealScore)],
+    standing: ListStanding,
+) -> Value {
     let at_risk = at_risk_deals(m);
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": format!("Daily deal-risk digest — {}", m.as_of)}}),
@@ -62,16 +67,22 @@ pub fn digest_message(m: &PipelineMetrics, top: &[(&Deal, &DealScore)]) -> Value
             {"type": "mrkdwn", "text": format!("*Potential recovery*\n{}", fmt_money(m.recovery.potential_revenue))}
         ]}),
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&m.recovery.assumption, 2000)}]}),
-        json!({"type": "divider"}),
     ];
+    blocks.extend(standing.skill_block());
+    blocks.push(json!({"type": "divider"}));
     for (deal, s) in top.iter().take(10) {
         let first = s
             .risk_factors
             .first()
             .map(|f| f.description.as_str())
             .unwrap_or("");
+        // The relative line first: the reason after it may be cut at the section's limit.
+        let relative = standing
+            .deal_line(s)
+            .map(|l| format!("\n{l}"))
+            .unwrap_or_default();
         blocks.push(json!({"type": "section",
-            "text": {"type": "mrkdwn", "text": truncate(&format!("{} *{}* {} — {}/100\n{}", emoji(s.risk_category), deal_title_md(deal), fmt_money(deal.amount), s.risk_score, escape(first)), MAX_SECTION_TEXT)},
+            "text": {"type": "mrkdwn", "text": truncate(&format!("{} *{}* {} — {}/100{relative}\n{}", emoji(s.risk_category), truncate(&deal_title_md(deal), 1000), fmt_money(deal.amount), s.risk_score, escape(first)), MAX_SECTION_TEXT)},
             "accessory": {"type": "button", "action_id": actions::VIEW_DEAL, "value": deal.deal_id, "text": {"type": "plain_text", "text": "View deal"}}}));
     }
     if top.len() > 10 {
@@ -167,9 +178,41 @@ mod tests {
     fn the_digest_of_200_deals_is_valid_and_lists_ten_with_and_n_more() {
         let b = book();
         let ranked = b.ranked();
-        let v = digest_message(&b.metrics, &ranked);
+        let v = digest_message(&b.metrics, &ranked, ListStanding::default());
         assert_valid_message(&v);
         let text = v.to_string();
         assert!(text.contains("and 190 more"), "{text}");
+        assert!(!text.contains("Relative risk"), "no ranks given: {text}");
+    }
+
+    #[test]
+    fn each_digest_deal_says_its_relative_risk_and_low_skill_is_said_once() {
+        let b = book();
+        let ranked = b.ranked();
+        let ranks = crate::engine::PipelineRanks::from_scores(&b.scores, 0.45);
+        let line = "Little signal <!channel> & co";
+        let standing = ListStanding {
+            ranks: Some(&ranks),
+            skill_line: Some(line),
+        };
+        let v = digest_message(&b.metrics, &ranked, standing);
+        assert_valid_message(&v);
+        let blocks = v["blocks"].as_array().unwrap();
+        let deal_texts: Vec<&str> = blocks
+            .iter()
+            .filter(|b| b["accessory"]["action_id"] == actions::VIEW_DEAL)
+            .map(|b| b["text"]["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(deal_texts.len(), 10);
+        for ((_, s), text) in ranked.iter().zip(&deal_texts) {
+            let want = format!("_Relative risk: {}_", ranks.of(s).sentence());
+            assert!(text.contains(&want), "{text} lacks {want}");
+        }
+        let all = v.to_string();
+        assert_eq!(all.matches("Little signal").count(), 1, "{all}");
+        assert!(
+            all.contains("Little signal &lt;!channel&gt; &amp; co"),
+            "escaped: {all}"
+        );
     }
 }

@@ -173,7 +173,9 @@ pub fn deal_url(state: &AppState, deal: &Deal) -> Option<String> {
         })
 }
 
-/// Scores `deals` live with the tenant's scorer (as the REST API does), similar deals included.
+/// Scores `deals` live with the tenant's scorer (as the REST API does), similar deals included,
+/// each in the tenant's own risk bands when it set them (read with its cached standing, so a
+/// band change applies as soon as the cache forgets the tenant).
 pub async fn score_deals(
     state: &AppState,
     tenant: &TenantId,
@@ -181,14 +183,37 @@ pub async fn score_deals(
     as_of: NaiveDate,
 ) -> anyhow::Result<Vec<DealScore>> {
     let loaded = state.scorers.get(&state.store, tenant).await?;
+    let bands = state
+        .standing
+        .get(&state.store, tenant, &loaded.scorer, as_of)
+        .await?
+        .bands;
     Ok(deals
         .iter()
         .map(|d| {
             let mut s = loaded.scorer.score(d, as_of);
             loaded.similar.fill(d, as_of, &mut s);
+            if let Some(b) = &bands {
+                s.risk_category = b.category(s.risk_score);
+            }
             s
         })
         .collect())
+}
+
+/// One deal scored live and where it stands: what every card (lookup, details, share, the
+/// card redrawn after a click) shows.
+pub async fn score_with_standing(
+    state: &AppState,
+    tenant: &TenantId,
+    deal: &Deal,
+    as_of: NaiveDate,
+) -> anyhow::Result<(DealScore, card::Standing)> {
+    let score = score_deals(state, tenant, std::slice::from_ref(deal), as_of)
+        .await?
+        .remove(0);
+    let standing = standing_of(state, tenant, &score, as_of).await?;
+    Ok((score, standing))
 }
 
 /// Where one score stands in the tenant's whole open pipeline ("your open deals" is the
@@ -272,10 +297,7 @@ async fn lookup(
         .find(|d| d.deal_id.eq_ignore_ascii_case(query.trim()));
     if mine.len() == 1 || exact.is_some() {
         let deal = exact.copied().unwrap_or(mine[0]);
-        let score = score_deals(state, &viewer.tenant, std::slice::from_ref(deal), today)
-            .await?
-            .remove(0);
-        let standing = standing_of(state, &viewer.tenant, &score, today).await?;
+        let (score, standing) = score_with_standing(state, &viewer.tenant, deal, today).await?;
         let body = card::with_standing(
             card::deal_card(deal, &score, deal_url(state, deal).as_deref()),
             &standing,
@@ -424,7 +446,13 @@ pub async fn open_settings(
         .get_alert_settings(&viewer.tenant, &viewer.user.user_id)
         .await?
         .unwrap_or_default();
-    let modal = settings::settings_modal(&super::interact::to_notification(&stored));
+    // The tenant's bands and alert budget are on an admin's form only.
+    let risk = if viewer.is_admin() {
+        Some(crate::service::risk_settings::current(&state.store, &viewer.tenant).await?)
+    } else {
+        None
+    };
+    let modal = settings::settings_modal(&super::interact::to_notification(&stored), risk.as_ref());
     state.slack.api.update_view(token, &view_id, &modal).await?;
     Ok(Reply::Nothing)
 }

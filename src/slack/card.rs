@@ -4,6 +4,7 @@ use super::actions;
 use super::kit::*;
 use super::views::{capitalise, deal_title, deal_title_md, emoji};
 use crate::domain::{Deal, DealScore, RelativeRisk};
+use crate::engine::PipelineRanks;
 use crate::engine::explain::fmt_money;
 use serde_json::{Value, json};
 
@@ -167,6 +168,28 @@ impl Standing {
     }
 }
 
+/// Where the deals of a list (App Home, the Slack digest) stand: the pipeline each is ranked
+/// in and the model's low-skill line, said once above the list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListStanding<'a> {
+    pub ranks: Option<&'a PipelineRanks>,
+    pub skill_line: Option<&'a str>,
+}
+
+impl ListStanding<'_> {
+    /// The relative-risk line under one deal of the list (mrkdwn, escaped).
+    pub fn deal_line(&self, s: &DealScore) -> Option<String> {
+        self.ranks
+            .map(|r| format!("_Relative risk: {}_", escape(&r.of(s).sentence())))
+    }
+
+    /// The low-skill line as a context block, when skill is low.
+    pub fn skill_block(&self) -> Option<Value> {
+        self.skill_line
+            .map(|l| context(&format!(":warning: {}", escape(l))))
+    }
+}
+
 /// Puts the standing right under the score fields of a card message (`deal_card`,
 /// `blocks::alert_message`); a message without the card layout is returned unchanged.
 pub fn with_standing(mut message: Value, st: &Standing) -> Value {
@@ -178,11 +201,20 @@ pub fn with_standing(mut message: Value, st: &Standing) -> Value {
         .pointer_mut("/attachments/0/blocks")
         .and_then(Value::as_array_mut)
     {
-        // After the header and the fields with the score: the sentence sits next to it.
-        let at = blocks.len().min(2);
-        blocks.insert(at, section(&lines.join("\n")));
+        insert_standing(blocks, st);
     }
     message
+}
+
+/// [`with_standing`] on the card's blocks themselves ([`deal_card_blocks`]), for a card shown
+/// in a modal or rebuilt around a note: the lines go after the header and the score fields.
+pub fn insert_standing(blocks: &mut Vec<Value>, st: &Standing) {
+    let lines = st.lines();
+    if lines.is_empty() {
+        return;
+    }
+    let at = blocks.len().min(2);
+    blocks.insert(at, section(&lines.join("\n")));
 }
 
 #[cfg(test)]

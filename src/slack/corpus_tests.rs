@@ -44,6 +44,13 @@ fn corpus() -> Vec<(String, &'static str, Value)> {
     if let Some(r) = reps.first_mut() {
         r.rep_id = CHANNEL.into();
     }
+    // Every list with its relative-risk lines and a hostile skill line (escaped like CRM text).
+    let ranks = crate::engine::PipelineRanks::from_scores(&b.scores, 0.45);
+    let skill = format!("{CHANNEL} little signal");
+    let list_standing = card::ListStanding {
+        ranks: Some(&ranks),
+        skill_line: Some(&skill),
+    };
     let mut out: Vec<(String, &'static str, Value)> = vec![
         ("card".into(), "message", card::deal_card(&d, &s, url)),
         (
@@ -54,7 +61,7 @@ fn corpus() -> Vec<(String, &'static str, Value)> {
         (
             "digest".into(),
             "message",
-            blocks::digest_message(&b.metrics, &rows),
+            blocks::digest_message(&b.metrics, &rows, list_standing),
         ),
         (
             "pick_list".into(),
@@ -92,7 +99,12 @@ fn corpus() -> Vec<(String, &'static str, Value)> {
         (
             "settings_modal".into(),
             "view",
-            settings::settings_modal(&Default::default()),
+            settings::settings_modal(&Default::default(), None),
+        ),
+        (
+            "settings_modal_admin".into(),
+            "view",
+            settings::settings_modal(&Default::default(), Some(&Default::default())),
         ),
         ("loading_modal".into(), "view", super::bot::loading_modal()),
         (
@@ -102,6 +114,7 @@ fn corpus() -> Vec<(String, &'static str, Value)> {
                 metrics: &b.metrics,
                 ranked: &rows,
                 reps: Some(&reps),
+                standing: list_standing,
             }),
         ),
     ];

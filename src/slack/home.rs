@@ -1,6 +1,7 @@
 //! The App Home tab: pipeline totals (RAPV, REM), risk distribution, the ten riskiest deals with
-//! buttons and, for managers, a comparison of their reps.
+//! their relative risk and buttons and, for managers, a comparison of their reps.
 use super::actions;
+use super::card::ListStanding;
 use super::kit::*;
 use super::views::{deal_line, distribution_text, metric_fields};
 use crate::domain::{Deal, DealScore};
@@ -84,6 +85,8 @@ pub struct HomeInput<'a> {
     pub ranked: &'a [(&'a Deal, &'a DealScore)],
     /// `Some` for managers: their reps, as from [`rep_summaries`].
     pub reps: Option<&'a [RepSummary]>,
+    /// Where each listed deal stands in the tenant's open pipeline, and the low-skill line.
+    pub standing: ListStanding<'a>,
 }
 
 /// The Home view (`views.publish` body's `view`).
@@ -105,14 +108,19 @@ pub fn home_view(input: &HomeInput) -> Value {
             fmt_money(m.recovery.potential_revenue),
             m.recovery.assumption
         )),
-        divider(),
-        header(&format!(
-            "Top {} deals at risk",
-            input.ranked.len().min(HOME_TOP_DEALS)
-        )),
     ];
+    blocks.extend(input.standing.skill_block());
+    blocks.push(divider());
+    blocks.push(header(&format!(
+        "Top {} deals at risk",
+        input.ranked.len().min(HOME_TOP_DEALS)
+    )));
     for (i, (d, s)) in input.ranked.iter().take(HOME_TOP_DEALS).enumerate() {
-        blocks.push(section(&deal_line(d, s)));
+        let line = match input.standing.deal_line(s) {
+            Some(rel) => format!("{}\n{rel}", deal_line(d, s)),
+            None => deal_line(d, s),
+        };
+        blocks.push(section(&line));
         // Index in the block id: deal ids may repeat across CRMs, block ids must not.
         blocks.push(actions(
             &format!("home_deal:{i}:{}", d.deal_id),
@@ -164,6 +172,7 @@ mod tests {
             metrics: &b.metrics,
             ranked: &ranked,
             reps: None,
+            standing: ListStanding::default(),
         });
         assert_valid_view(&v);
         let blocks = v["blocks"].as_array().unwrap();
@@ -195,6 +204,7 @@ mod tests {
             metrics: &b.metrics,
             ranked: &ranked,
             reps: Some(&many),
+            standing: ListStanding::default(),
         });
         assert_valid_view(&v);
         assert_eq!(v["blocks"].as_array().unwrap().len(), MAX_VIEW_BLOCKS);
@@ -204,9 +214,67 @@ mod tests {
             metrics: &b.metrics,
             ranked: &ranked,
             reps: Some(&reps),
+            standing: ListStanding::default(),
         });
         assert_valid_view(&v);
         assert!(v.to_string().contains(&reps[0].rep_id));
+    }
+
+    #[test]
+    fn every_home_deal_says_its_relative_risk_and_low_skill_is_said_within_100_blocks() {
+        let b = book();
+        let ranked = b.ranked();
+        let ranks = crate::engine::PipelineRanks::from_scores(&b.scores, 0.45);
+        let reps = rep_summaries(&b.open, &b.scores);
+        let many: Vec<RepSummary> = (0..20).flat_map(|_| reps.clone()).collect();
+        let v = home_view(&HomeInput {
+            metrics: &b.metrics,
+            ranked: &ranked,
+            reps: Some(&many),
+            standing: ListStanding {
+                ranks: Some(&ranks),
+                skill_line: Some(crate::engine::LOW_SKILL_LINE),
+            },
+        });
+        assert_valid_view(&v);
+        let blocks = v["blocks"].as_array().unwrap();
+        assert_eq!(
+            blocks.len(),
+            MAX_VIEW_BLOCKS,
+            "the team list still fills the rest"
+        );
+        // Each deal row is the section right before its buttons.
+        let rows: Vec<&str> = blocks
+            .windows(2)
+            .filter(|w| {
+                w[1]["block_id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("home_deal:"))
+            })
+            .map(|w| w[0]["text"]["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(rows.len(), HOME_TOP_DEALS);
+        for ((_, s), text) in ranked.iter().zip(&rows) {
+            let want = format!("_Relative risk: {}_", ranks.of(s).sentence());
+            assert!(text.contains(&want), "{text} lacks {want}");
+        }
+        let all = v.to_string();
+        assert_eq!(
+            all.matches(crate::engine::LOW_SKILL_LINE).count(),
+            1,
+            "{all}"
+        );
+        // Without a low-skill line there is no warning block.
+        let fine = home_view(&HomeInput {
+            metrics: &b.metrics,
+            ranked: &ranked,
+            reps: None,
+            standing: ListStanding {
+                ranks: Some(&ranks),
+                skill_line: None,
+            },
+        });
+        assert!(!fine.to_string().contains(":warning:"));
     }
 
     #[test]

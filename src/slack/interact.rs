@@ -7,17 +7,18 @@
 //! an older or attachment-style message may lack, and a click it cannot parse must still be
 //! answered. The handful of fields used here are read defensively; unknown shapes get a clear
 //! 400 from the route, never a panic.
-use super::bot::{self, CommandCtx, audit, deal_url, score_deals};
-use super::card::{CardKind, deal_card_blocks};
+use super::bot::{self, CommandCtx, audit, deal_url, score_with_standing};
+use super::card::{self, CardKind, deal_card_blocks, insert_standing};
 use super::identity::{self, Resolved, Viewer};
 use super::kit::escape;
 use super::kit::{MAX_MODAL_TITLE, context, plain, section};
 use super::modals::{self, ModalContext};
-use super::settings::{self, NotificationSettings};
+use super::settings::{self, NotificationSettings, SettingsForm};
 use super::views::deal_title_md;
 use super::{actions, app_home, callbacks};
 use crate::domain::{Deal, TenantId};
 use crate::http::AppState;
+use crate::service::risk_settings;
 use crate::store::AlertSettings;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde_json::{Value, json};
@@ -117,7 +118,7 @@ impl Interaction {
 /// date or tampered with): the handler answers with a modal error instead of guessing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Submission {
-    Settings(Result<NotificationSettings, std::collections::BTreeMap<String, String>>),
+    Settings(Result<SettingsForm, std::collections::BTreeMap<String, String>>),
     Snooze {
         ctx: Option<ModalContext>,
         days: Option<u32>,
@@ -279,12 +280,12 @@ async fn block_action(
                 .open_view(t, trigger, ia.received, &bot::loading_modal())
                 .await?;
             let today = Utc::now().date_naive();
-            let score = score_deals(state, &viewer.tenant, std::slice::from_ref(&deal), today)
-                .await?
-                .remove(0);
+            let (score, standing) =
+                score_with_standing(state, &viewer.tenant, &deal, today).await?;
             let url = deal_url(state, &deal);
             let mut blocks = deal_card_blocks(&deal, &score, url.as_deref(), CardKind::Alert);
             blocks.retain(|b| b["type"] != "actions");
+            insert_standing(&mut blocks, &standing);
             if let Some(u) = &url {
                 blocks.push(section(&super::kit::link(u, "Open in Salesforce")));
             }
@@ -317,10 +318,12 @@ async fn block_action(
                 return Ok(());
             };
             let today = Utc::now().date_naive();
-            let score = score_deals(state, &viewer.tenant, std::slice::from_ref(&deal), today)
-                .await?
-                .remove(0);
-            let mut body = super::card::deal_card(&deal, &score, deal_url(state, &deal).as_deref());
+            let (score, standing) =
+                score_with_standing(state, &viewer.tenant, &deal, today).await?;
+            let mut body = card::with_standing(
+                card::deal_card(&deal, &score, deal_url(state, &deal).as_deref()),
+                &standing,
+            );
             if action == actions::SHARE {
                 // A shared card is for the channel: no Share button on it again.
                 body["response_type"] = json!("in_channel");
@@ -408,9 +411,7 @@ async fn view_submission(
         }
     };
     let today = now.date_naive();
-    let score = score_deals(state, &viewer.tenant, std::slice::from_ref(&deal), today)
-        .await?
-        .remove(0);
+    let (score, standing) = score_with_standing(state, &viewer.tenant, &deal, today).await?;
     let note = if let Some(days) = snooze {
         let Some(days) = days else {
             return Ok(modal_errors(vec![(
@@ -485,22 +486,39 @@ async fn view_submission(
         }
     };
     if let Some(t) = token {
-        update_origin(state, t, viewer, &ctx, &deal, &score, &note).await?;
+        let shown = Shown {
+            deal: &deal,
+            score: &score,
+            standing: &standing,
+        };
+        update_origin(state, t, viewer, &ctx, &shown, &note).await?;
     }
     Ok(Ack::Empty)
 }
 
-/// Shows the outcome where the button was: the alert message updated in place, an ephemeral
-/// note for ephemeral cards, or a refreshed Home tab.
+/// The card a click redraws: the deal, its score now and where it stands.
+struct Shown<'a> {
+    deal: &'a Deal,
+    score: &'a crate::domain::DealScore,
+    standing: &'a card::Standing,
+}
+
+/// Shows the outcome where the button was: the alert message updated in place (the card
+/// redrawn with its relative risk and the note), an ephemeral note for ephemeral cards, or a
+/// refreshed Home tab.
 async fn update_origin(
     state: &AppState,
     token: &str,
     viewer: &Viewer,
     ctx: &ModalContext,
-    deal: &Deal,
-    score: &crate::domain::DealScore,
+    shown: &Shown<'_>,
     note: &str,
 ) -> anyhow::Result<()> {
+    let Shown {
+        deal,
+        score,
+        standing,
+    } = *shown;
     match (&ctx.channel_id, &ctx.message_ts) {
         (Some(channel), Some(ts)) => {
             let mut blocks = deal_card_blocks(
@@ -509,6 +527,7 @@ async fn update_origin(
                 deal_url(state, deal).as_deref(),
                 CardKind::Alert,
             );
+            insert_standing(&mut blocks, standing);
             blocks.push(context(note));
             let msg = json!({
                 "text": format!("{} — {}", deal_title_md(deal), note),
@@ -531,6 +550,7 @@ async fn update_origin(
                     CardKind::Alert,
                 );
                 blocks.retain(|b| b["type"] != "actions");
+                insert_standing(&mut blocks, standing);
                 blocks.push(context(note));
                 let body = json!({"response_type": "ephemeral", "replace_original": true,
                     "text": msg["text"],
@@ -565,9 +585,9 @@ async fn update_origin(
 async fn save_settings(
     state: &AppState,
     viewer: &Viewer,
-    parsed: Result<NotificationSettings, std::collections::BTreeMap<String, String>>,
+    parsed: Result<SettingsForm, std::collections::BTreeMap<String, String>>,
 ) -> anyhow::Result<Ack> {
-    let parsed = match parsed {
+    let form = match parsed {
         Ok(s) => s,
         Err(errors) => {
             return Ok(Ack::Json(
@@ -575,12 +595,22 @@ async fn save_settings(
             ));
         }
     };
+    // Only an admin's form carries the tenant's bands, but the form is the client's word: the
+    // role is checked here, before anything is saved (a role changed while the form was open,
+    // or a crafted submission, gets an inline error and changes nothing).
+    if form.risk.is_some() && !viewer.is_admin() {
+        audit(state, viewer, "slack.settings.risk_denied", None, None).await;
+        return Ok(modal_errors(vec![(
+            settings::BANDS_BLOCK,
+            "Only admins can change the risk bands and the alert budget.".into(),
+        )]));
+    }
     let current = state
         .store
         .get_alert_settings(&viewer.tenant, &viewer.user.user_id)
         .await?
         .unwrap_or_default();
-    let new = from_notification(&parsed, current);
+    let new = from_notification(&form.notification, current);
     state
         .store
         .upsert_alert_settings(&viewer.tenant, &viewer.user.user_id, &new)
@@ -593,6 +623,22 @@ async fn save_settings(
         Some(serde_json::to_value(&new)?),
     )
     .await;
+    if let Some(risk) = form.risk {
+        let previous = risk_settings::current(&state.store, &viewer.tenant).await?;
+        if risk != previous {
+            // Forgets the cached standing too: the next card uses the new edges.
+            risk_settings::replace(&state.store, Some(&state.standing), &viewer.tenant, risk)
+                .await?;
+            audit(
+                state,
+                viewer,
+                "slack.settings.risk",
+                None,
+                Some(json!({"previous": previous, "new": risk})),
+            )
+            .await;
+        }
+    }
     Ok(Ack::Empty)
 }
 

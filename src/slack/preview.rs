@@ -1,6 +1,7 @@
 //! Plain-text renderings of Block Kit JSON (what a user sees in Slack, for terminals and the
 //! README) and the `skygeni demo` preview files `slack_alert.json` / `slack_home.json`.
 use super::blocks::alert_message;
+use super::card::ListStanding;
 use super::home::{HomeInput, add_win_rates, home_view, rep_summaries};
 use crate::domain::{Deal, DealScore};
 use crate::engine::PipelineMetrics;
@@ -85,7 +86,7 @@ pub fn render(v: &Value) -> String {
 /// Writes `slack_alert.json` (the alert for the riskiest deal) and `slack_home.json` (a
 /// manager's App Home over the whole pipeline) into `out`, and returns their text renderings.
 /// `ranked` is riskiest first; `open`/`scores` are all open deals with their scores;
-/// `history` gives the reps' win rates.
+/// `history` gives the reps' win rates; `standing` each deal's relative risk on Home.
 pub fn write_demo_preview(
     out: &Path,
     metrics: &PipelineMetrics,
@@ -93,6 +94,7 @@ pub fn write_demo_preview(
     open: &[Deal],
     scores: &[DealScore],
     history: &[Deal],
+    standing: ListStanding,
 ) -> anyhow::Result<String> {
     let mut text_out = String::new();
     if let Some((deal, score)) = ranked.first() {
@@ -107,6 +109,7 @@ pub fn write_demo_preview(
         metrics,
         ranked,
         reps: Some(&reps),
+        standing,
     });
     write(&out.join("slack_home.json"), &home)?;
     text_out.push_str("\nApp Home of a manager (slack_home.json):\n");
@@ -135,6 +138,7 @@ mod tests {
             &b.open,
             &b.scores,
             &b.open,
+            ListStanding::default(),
         )
         .unwrap();
         let alert: Value = serde_json::from_str(

@@ -1,7 +1,9 @@
-//! The notification settings modal (critical alerts, channels, digest time, time zone, quiet
-//! hours, max deals) and the parser for its submission, with per-field errors Slack shows inline.
+//! The settings modal — the user's notifications (critical alerts, channels, digest time, time
+//! zone, quiet hours, max deals) and, for admins only, the tenant's risk-band edges and daily
+//! alert budget — and the parser for its submission, with per-field errors Slack shows inline.
 use super::callbacks;
 use super::kit::*;
+use crate::domain::{MAX_ALERTS_PER_DAY, RiskBands, RiskSettings, parse_alerts_per_day};
 use chrono::NaiveTime;
 use chrono_tz::Tz;
 use serde_json::{Value, json};
@@ -14,6 +16,9 @@ pub const TIME_ZONE_BLOCK: &str = "time_zone";
 pub const QUIET_FROM_BLOCK: &str = "quiet_from";
 pub const QUIET_UNTIL_BLOCK: &str = "quiet_until";
 pub const MAX_DEALS_BLOCK: &str = "max_deals";
+/// Admins only: the tenant's band edges ("25,50,75") and critical alerts per recipient per day.
+pub const BANDS_BLOCK: &str = "risk_bands";
+pub const ALERT_BUDGET_BLOCK: &str = "alerts_per_day";
 /// Each input's single element uses this action id; the block id tells them apart.
 pub const VALUE_ACTION: &str = "value";
 pub const MAX_DEALS_LIMIT: u8 = 25;
@@ -80,7 +85,18 @@ fn timepicker(initial: Option<NaiveTime>) -> Value {
     v
 }
 
-pub fn settings_modal(s: &NotificationSettings) -> Value {
+/// What a saved settings form asks for: the user's notifications and, when the form carried
+/// the admin fields, the tenant's risk settings (whether the submitter may change them is the
+/// handler's check, not the parser's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingsForm {
+    pub notification: NotificationSettings,
+    pub risk: Option<RiskSettings>,
+}
+
+/// The modal; `risk` is `Some` only for admins, who also get the tenant's band edges and alert
+/// budget (a rep's or manager's form does not show them).
+pub fn settings_modal(s: &NotificationSettings, risk: Option<&RiskSettings>) -> Value {
     let on_off = [option("On", "on"), option("Off", "off")];
     let channels = [option("Slack DM", "slack"), option("Email", "email")];
     let chosen: Vec<Value> = channels
@@ -101,7 +117,7 @@ pub fn settings_modal(s: &NotificationSettings) -> Value {
         zones.push(s.time_zone.name());
     }
     let zone_opts: Vec<Value> = zones.iter().map(|z| option(z, z)).collect();
-    let blocks = vec![
+    let mut blocks = vec![
         input(
             ALERTS_BLOCK,
             "Critical deal alerts",
@@ -149,13 +165,46 @@ pub fn settings_modal(s: &NotificationSettings) -> Value {
             false,
         ),
     ];
+    if let Some(r) = risk {
+        blocks.extend(risk_blocks(r));
+    }
     json!({"type": "modal", "callback_id": callbacks::SETTINGS, "title": plain("Notification settings", MAX_MODAL_TITLE),
         "submit": plain("Save", MAX_MODAL_TITLE), "close": plain("Cancel", MAX_MODAL_TITLE), "blocks": blocks})
 }
 
+/// The admin part of the form: the tenant's band edges and alert budget, as the CLI takes them.
+fn risk_blocks(r: &RiskSettings) -> Vec<Value> {
+    let b = r.bands;
+    let edges = format!("{},{},{}", b.low_max, b.medium_max, b.high_max);
+    vec![
+        divider(),
+        section(
+            "*Risk bands for everyone in your organisation* (admins only)\n\
+             Upper edges of low, medium and high; above the last is critical.",
+        ),
+        input(
+            BANDS_BLOCK,
+            "Band edges (low, medium, high)",
+            json!({"type": "plain_text_input", "action_id": VALUE_ACTION, "initial_value": edges,
+                "max_length": 20, "placeholder": plain("25,50,75", 150)}),
+            false,
+        ),
+        input(
+            ALERT_BUDGET_BLOCK,
+            &format!("Critical alerts per person per day (1–{MAX_ALERTS_PER_DAY})"),
+            json!({"type": "number_input", "action_id": VALUE_ACTION,
+            "is_decimal_allowed": false, "min_value": "1", "max_value": MAX_ALERTS_PER_DAY.to_string(),
+            "initial_value": r.alerts_per_day.to_string()}),
+            false,
+        ),
+    ]
+}
+
 /// Reads a submitted settings modal (`view.state.values`). Errors map block id → message, the
-/// shape of Slack's `{"response_action":"errors","errors":{..}}` answer.
-pub fn parse_settings(values: &Value) -> Result<NotificationSettings, BTreeMap<String, String>> {
+/// shape of Slack's `{"response_action":"errors","errors":{..}}` answer. The admin fields are
+/// checked by the domain's rules (the CLI's and the API's): bad edges are an error on their
+/// block and nothing is saved.
+pub fn parse_settings(values: &Value) -> Result<SettingsForm, BTreeMap<String, String>> {
     let el = |block: &str| &values[block][VALUE_ACTION];
     let mut errors = BTreeMap::new();
     let mut err = |block: &str, msg: &str| {
@@ -212,17 +261,59 @@ pub fn parse_settings(values: &Value) -> Result<NotificationSettings, BTreeMap<S
             10
         }
     };
+    let risk = parse_risk(values, &mut err);
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(NotificationSettings {
-        critical_alerts,
-        via_slack: picked.contains(&"slack"),
-        via_email: picked.contains(&"email"),
-        digest_time,
-        time_zone,
-        quiet_hours,
-        max_deals,
+    Ok(SettingsForm {
+        notification: NotificationSettings {
+            critical_alerts,
+            via_slack: picked.contains(&"slack"),
+            via_email: picked.contains(&"email"),
+            digest_time,
+            time_zone,
+            quiet_hours,
+            max_deals,
+        },
+        risk,
+    })
+}
+
+/// The admin fields when the form has them (either block present); `None` otherwise.
+fn parse_risk(values: &Value, err: &mut impl FnMut(&str, &str)) -> Option<RiskSettings> {
+    let text = |block: &str| values[block][VALUE_ACTION]["value"].as_str();
+    let present = |block: &str| values.get(block).is_some_and(Value::is_object);
+    if !present(BANDS_BLOCK) && !present(ALERT_BUDGET_BLOCK) {
+        return None;
+    }
+    let bands = match text(BANDS_BLOCK).map(RiskBands::parse) {
+        Some(Ok(b)) => Some(b),
+        Some(Err(e)) => {
+            err(BANDS_BLOCK, &truncate(&e, 2000));
+            None
+        }
+        None => {
+            err(BANDS_BLOCK, "Enter three edges like 25,50,75.");
+            None
+        }
+    };
+    let budget = match text(ALERT_BUDGET_BLOCK).map(parse_alerts_per_day) {
+        Some(Ok(n)) => Some(n),
+        Some(Err(e)) => {
+            err(ALERT_BUDGET_BLOCK, &truncate(&e, 2000));
+            None
+        }
+        None => {
+            err(
+                ALERT_BUDGET_BLOCK,
+                &format!("Enter a whole number from 1 to {MAX_ALERTS_PER_DAY}."),
+            );
+            None
+        }
+    };
+    Some(RiskSettings {
+        bands: bands?,
+        alerts_per_day: budget?,
     })
 }
 

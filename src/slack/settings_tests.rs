@@ -1,5 +1,6 @@
 //! Settings modal: valid Block Kit, and what it shows parses back to the same settings.
 use super::*;
+use crate::domain::{RiskBands, RiskSettings};
 use crate::slack::kit_check::assert_valid_view;
 
 /// What Slack submits when the user saves without changing anything: each element's initial
@@ -7,6 +8,9 @@ use crate::slack::kit_check::assert_valid_view;
 fn submitted_unchanged(modal: &Value) -> Value {
     let mut values = json!({});
     for b in modal["blocks"].as_array().unwrap() {
+        if b["type"] != "input" {
+            continue;
+        }
         let el = &b["element"];
         let state = match el["type"].as_str().unwrap() {
             "radio_buttons" | "static_select" => json!({"selected_option": el["initial_option"]}),
@@ -16,7 +20,7 @@ fn submitted_unchanged(modal: &Value) -> Value {
             "timepicker" => {
                 json!({"selected_time": el.get("initial_time").cloned().unwrap_or(Value::Null)})
             }
-            "number_input" => json!({"value": el["initial_value"]}),
+            "number_input" | "plain_text_input" => json!({"value": el["initial_value"]}),
             other => panic!("unexpected element {other}"),
         };
         values[b["block_id"].as_str().unwrap()] = json!({VALUE_ACTION: state});
@@ -49,20 +53,27 @@ fn the_settings_modal_is_valid_and_round_trips_every_setting() {
         },
     ];
     for s in cases {
-        let modal = settings_modal(&s);
+        let modal = settings_modal(&s, None);
         assert_valid_view(&modal);
         assert_eq!(modal["callback_id"], callbacks::SETTINGS);
         assert_eq!(
             parse_settings(&submitted_unchanged(&modal)),
-            Ok(s.clone()),
+            Ok(SettingsForm {
+                notification: s.clone(),
+                risk: None
+            }),
             "{s:?}"
+        );
+        assert!(
+            !modal.to_string().contains(BANDS_BLOCK),
+            "no band fields on a non-admin's form"
         );
     }
 }
 
 #[test]
 fn invalid_submissions_report_errors_against_the_right_blocks() {
-    let good = submitted_unchanged(&settings_modal(&NotificationSettings::default()));
+    let good = submitted_unchanged(&settings_modal(&NotificationSettings::default(), None));
     let cases: Vec<(&str, Value, &str)> = vec![
         (MAX_DEALS_BLOCK, json!({"value": "0"}), MAX_DEALS_BLOCK),
         (MAX_DEALS_BLOCK, json!({"value": "26"}), MAX_DEALS_BLOCK),
@@ -96,4 +107,56 @@ fn invalid_submissions_report_errors_against_the_right_blocks() {
         parse_settings(&same).is_err(),
         "zero-length quiet hours are refused"
     );
+}
+
+#[test]
+fn an_admins_form_shows_the_tenants_bands_and_budget_and_round_trips_them() {
+    let risk = RiskSettings {
+        bands: RiskBands::new(40, 70, 90).unwrap(),
+        alerts_per_day: 12,
+    };
+    let modal = settings_modal(&NotificationSettings::default(), Some(&risk));
+    assert_valid_view(&modal);
+    let blocks = modal["blocks"].as_array().unwrap();
+    let input_of = |id: &str| {
+        blocks
+            .iter()
+            .find(|b| b["block_id"] == id)
+            .unwrap_or_else(|| panic!("{id} missing"))["element"]
+            .clone()
+    };
+    assert_eq!(input_of(BANDS_BLOCK)["initial_value"], "40,70,90");
+    assert_eq!(input_of(ALERT_BUDGET_BLOCK)["initial_value"], "12");
+    assert_eq!(input_of(ALERT_BUDGET_BLOCK)["max_value"], "1000");
+    let form = parse_settings(&submitted_unchanged(&modal)).unwrap();
+    assert_eq!(form.risk, Some(risk));
+    assert_eq!(form.notification, NotificationSettings::default());
+}
+
+#[test]
+fn bad_band_edges_or_budget_are_errors_on_their_own_field() {
+    let risk = RiskSettings::default();
+    let good = submitted_unchanged(&settings_modal(
+        &NotificationSettings::default(),
+        Some(&risk),
+    ));
+    let cases = [
+        (BANDS_BLOCK, "50,40,90", "band edges must rise"),
+        (BANDS_BLOCK, "25,50,100", "below 100"),
+        (BANDS_BLOCK, "25,50", "three whole numbers"),
+        (ALERT_BUDGET_BLOCK, "0", "from 1 to 1000"),
+        (ALERT_BUDGET_BLOCK, "5000", "from 1 to 1000"),
+    ];
+    for (block, value, says) in cases {
+        let mut v = good.clone();
+        v[block] = json!({VALUE_ACTION: {"value": value}});
+        let errs = parse_settings(&v).expect_err(value);
+        assert_eq!(errs.len(), 1, "{value}: {errs:?}");
+        assert!(errs[block].contains(says), "{value}: {errs:?}");
+    }
+    // One admin field without the other is refused, not half-applied.
+    let mut half = good.clone();
+    half.as_object_mut().unwrap().remove(ALERT_BUDGET_BLOCK);
+    let errs = parse_settings(&half).unwrap_err();
+    assert!(errs.contains_key(ALERT_BUDGET_BLOCK), "{errs:?}");
 }
