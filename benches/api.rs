@@ -13,13 +13,13 @@
 //! batched audit writer, and the bench flushes it before moving on.
 use reqwest::Client;
 use secrecy::SecretString;
-use skygeni::api::auth::{Role, issue_token};
+use skygeni::app::Application;
+use skygeni::auth::{Role, issue_token};
 use skygeni::config::Settings;
 use skygeni::crm::{parse_csv_bytes, synthetic::generated_csv};
 use skygeni::domain::{ModelScope, TenantId};
 use skygeni::engine::TrainConfig;
-use skygeni::http::Application;
-use skygeni::jobs::models::train_and_register;
+use skygeni::service::models::train_and_register;
 use skygeni::store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +36,8 @@ type MakeBody = Arc<dyn Fn(usize) -> serde_json::Value + Send + Sync>;
 mod common;
 #[path = "common/http_load.rs"]
 mod http_load;
+#[path = "common/wrk.rs"]
+mod wrk;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -167,23 +169,8 @@ fn body_deal(i: usize) -> serde_json::Value {
     })
 }
 
-const WRK_DONE: &str = r#"
-done = function(summary, latency, requests)
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
-    + summary.errors.status + summary.errors.timeout
-  io.write(string.format(
-    "RESULT %7.0f req/s   p50 %6.2f ms   p95 %6.2f ms   p99 %6.2f ms   (%d requests, %d errors/non-2xx)\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(95) / 1000, latency:percentile(99) / 1000, summary.requests, errors))
-end
-"#;
-
 fn wrk_body_script(token: &str) -> String {
-    format!(
-        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
-         wrk.headers[\"Authorization\"] = \"Bearer {token}\"\nwrk.body = '{}'\n{WRK_DONE}",
-        body_deal(7)
-    )
+    wrk::post_script(token, &body_deal(7))
 }
 
 fn wrk_id_script(token: &str, ids: &[String]) -> String {
@@ -192,8 +179,9 @@ fn wrk_id_script(token: &str, ids: &[String]) -> String {
         "local ids = {{{}}}\nlocal i = 0\n\
          local headers = {{[\"Content-Type\"] = \"application/json\", [\"Authorization\"] = \"Bearer {token}\"}}\n\
          request = function()\n  i = i % #ids + 1\n  \
-         return wrk.format(\"POST\", nil, headers, '{{\"deal_id\":\"' .. ids[i] .. '\",\"as_of\":\"2024-06-01\"}}')\nend\n{WRK_DONE}",
-        list.join(",")
+         return wrk.format(\"POST\", nil, headers, '{{\"deal_id\":\"' .. ids[i] .. '\",\"as_of\":\"2024-06-01\"}}')\nend\n{}",
+        list.join(","),
+        wrk::WRK_DONE
     )
 }
 

@@ -5,7 +5,7 @@
 use skygeni::crm::{parse_csv_bytes, synthetic::generated_open_csv};
 use skygeni::domain::{ModelScope, TenantId};
 use skygeni::engine::TrainConfig;
-use skygeni::jobs::{batch::score_open_deals, models::train_and_register};
+use skygeni::service::{batch::score_open_deals, models::train_and_register};
 use skygeni::store::Store;
 use std::time::Instant;
 

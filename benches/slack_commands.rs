@@ -9,12 +9,12 @@
 //! (a mapped user needs no Slack call on this path). Load generator: in-process reqwest on the
 //! same 2 cores as the server.
 use reqwest::Client;
+use skygeni::app::Application;
 use skygeni::config::Settings;
 use skygeni::crm::{parse_csv_bytes, synthetic::generated_csv};
 use skygeni::domain::{ModelScope, TenantId};
 use skygeni::engine::TrainConfig;
-use skygeni::http::Application;
-use skygeni::jobs::models::train_and_register;
+use skygeni::service::models::train_and_register;
 use skygeni::slack::signature::sign;
 use skygeni::store::{NewUser, Store};
 use skygeni_fakes::slack::SlackFake;

@@ -22,6 +22,8 @@ use anyhow::{Context, bail, ensure};
 use skygeni::crm::synthetic::{generated_csv, generated_open_csv};
 
 mod common;
+#[path = "common/wrk.rs"]
+mod wrk;
 
 const ROWS: usize = 100_000;
 const BIN: &str = env!("CARGO_BIN_EXE_skygeni");
@@ -297,12 +299,14 @@ fn wrk(script: &Path, endpoint: &str, duration: &str) -> anyhow::Result<(String,
         .find_map(|l| l.strip_prefix("RESULT "))
         .context("wrk printed no RESULT line")?
         .to_string();
-    let field = |key: &str| -> anyhow::Result<u64> {
-        line.split(&format!("{key}="))
-            .nth(1)
-            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse().ok())
-            .with_context(|| format!("no {key}= in {line}"))
+    // "… (<n> requests, <m> errors/non-2xx)"
+    let field = |word: &str| -> anyhow::Result<u64> {
+        line.split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .find(|w| w[1].starts_with(word))
+            .and_then(|w| w[0].trim_start_matches('(').parse().ok())
+            .with_context(|| format!("no {word} count in {line}"))
     };
     ensure!(field("errors")? == 0, "wrk saw errors: {line}");
     Ok((line.clone(), field("requests")?))
@@ -314,21 +318,7 @@ fn wrk_script(token: &str) -> String {
         "industry": "SaaS", "region": "Europe", "product_type": "Pro",
         "lead_source": "Partner", "deal_stage": "Proposal", "as_of": AS_OF
     });
-    format!(
-        r#"wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer {token}"
-wrk.body = '{body}'
-done = function(summary, latency, requests)
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
-    + summary.errors.status + summary.errors.timeout
-  io.write(string.format(
-    "RESULT %.0f req/s   p50 %.2f ms   p95 %.2f ms   p99 %.2f ms   requests=%d errors=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(95) / 1000, latency:percentile(99) / 1000, summary.requests, errors))
-end
-"#
-    )
+    wrk::post_script(token, &body)
 }
 
 /// `deal.score` rows in the audit log after the server stopped.

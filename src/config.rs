@@ -202,7 +202,7 @@ impl Settings {
                 .unwrap_or_else(|| "support@skygeni.com".into()),
             jwt_max_lifetime_secs: u64::from(number(
                 "SKYGENI_JWT_MAX_LIFETIME_SECS",
-                crate::api::auth::DEFAULT_MAX_LIFETIME_SECS as u32,
+                crate::auth::DEFAULT_MAX_LIFETIME_SECS as u32,
             )?),
             max_connections: number("SKYGENI_MAX_CONNECTIONS", 1024)?.max(1),
             header_timeout_secs: number("SKYGENI_HEADER_TIMEOUT_SECS", 10)?.max(1),

@@ -2,8 +2,8 @@
 //! and the pre-body check of the signed routes (Slack, Salesforce webhook) — signature and
 //! timestamp headers present and fresh before a byte of the body is read, and a smaller body
 //! limit — so unsigned or replayed floods cost neither memory nor a signature computation.
-use crate::api::error::ApiError;
-use crate::http::AppState;
+use crate::app::AppState;
+use crate::http_error::ApiError;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -11,6 +11,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use std::time::Duration;
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+/// The request-id header every response carries (set or propagated by the router).
+pub const REQUEST_ID: &str = "x-request-id";
 
 /// Body limit of the signed routes: Slack payloads (even a modal's whole view state) and
 /// Salesforce notifications are far smaller.

@@ -7,9 +7,9 @@ use secrecy::SecretString;
 fuzz_target!(|data: &[u8]| {
     let header = String::from_utf8_lossy(data);
     let secret = SecretString::from("fuzz-secret-with-enough-bytes-32!");
-    if let Ok(token) = skygeni::api::auth::bearer(Some(&header)) {
+    if let Ok(token) = skygeni::auth::bearer(Some(&header)) {
         assert!(
-            skygeni::api::auth::verify_token(&secret, token).is_err(),
+            skygeni::auth::verify_token(&secret, token).is_err(),
             "forged token accepted: {token}"
         );
     }

@@ -2,10 +2,10 @@
 //! (`critical_deals`, `daily_digest`, `quiet_hours`; a partial update), answered with
 //! `{user_id, settings_updated, effective_at}` and the stored settings.
 use super::audit;
-use super::auth::Caller;
-use super::error::{ApiError, ApiResult};
 use super::extract::ApiJson;
-use crate::http::AppState;
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::http_error::{ApiError, ApiResult};
 use crate::store::AlertSettings;
 use axum::extract::State;
 use axum::{Extension, Json};

@@ -1,12 +1,12 @@
 //! GET /v1/deals/high-risk: the caller's visible open deals in the requested risk categories,
 //! in the design's shape (`deals[]`, `pagination`, `summary`) plus extra detail per deal.
 use super::audit;
-use super::auth::{Caller, deal_scope};
-use super::error::{ApiError, ApiResult};
 use super::extract::ApiQuery;
+use crate::app::AppState;
+use crate::auth::{Caller, deal_scope};
 use crate::domain::RiskCategory;
 use crate::engine::PipelineRanks;
-use crate::http::AppState;
+use crate::http_error::{ApiError, ApiResult};
 use crate::store::{HighRiskQuery, HighRiskSort, ScoredDealRow};
 use axum::extract::State;
 use axum::{Extension, Json};

@@ -1,6 +1,6 @@
 //! Extractors whose rejections come back in our error shape: JSON bodies (unknown fields are
 //! named in `details.field`) and query strings.
-use super::error::ApiError;
+use crate::http_error::ApiError;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;

@@ -1,8 +1,9 @@
 //! The middleware in front of every v1 handler: authentication, rate limits, idempotency.
-use super::auth::{Caller, bearer, verify_token_with};
-use super::error::ApiError;
 use super::rate_limit::Decision;
-use crate::http::{AppState, BODY_LIMIT, REQUEST_ID};
+use crate::app::AppState;
+use crate::auth::{Caller, bearer, verify_token_with};
+use crate::http_error::ApiError;
+use crate::http_limits::{BODY_LIMIT, REQUEST_ID};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};

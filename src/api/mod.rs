@@ -4,9 +4,7 @@
 //! Each request passes auth → rate limit → idempotency (POST) → handler. Handlers read like
 //! a short story: resolve the caller's scope → call the engine or store → audit → render.
 pub mod alerts;
-pub mod auth;
 pub mod deals;
-pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod models;
@@ -17,7 +15,7 @@ pub mod settings;
 pub mod standing;
 pub mod valid;
 
-use crate::http::AppState;
+use crate::app::AppState;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::middleware::from_fn_with_state;
@@ -69,11 +67,11 @@ async fn openapi() -> impl IntoResponse {
 /// `AppState::flush_audit` / shutdown).
 pub(crate) async fn audit(
     st: &AppState,
-    caller: &auth::Caller,
+    caller: &crate::auth::Caller,
     action: &str,
     target: Option<&str>,
     detail: Option<serde_json::Value>,
-) -> Result<(), error::ApiError> {
+) -> Result<(), crate::http_error::ApiError> {
     st.audit
         .record(crate::store::PendingAudit::now(
             &caller.tenant,

@@ -1,15 +1,14 @@
 //! GET /v1/models/performance (admin only), in the design's shape: the production model's
 //! metrics, the share of current predictions per category, drift (PSI) of predictions and two
 //! features against the model's training window, and when it was trained and is next retrained.
-use super::auth::{Caller, Role};
-use super::error::{ApiError, ApiResult};
 use super::extract::ApiQuery;
 use super::{audit, plain_zeros, valid};
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
 use crate::domain::{Deal, RiskCategory};
 use crate::engine::drift::{DriftStatus, psi};
-use crate::http::AppState;
-use crate::jobs::models::ModelSource;
-use crate::jobs::scheduler::SchedulerConfig;
+use crate::http_error::{ApiError, ApiResult};
+use crate::service::models::ModelSource;
 use axum::extract::State;
 use axum::{Extension, Json};
 use chrono::NaiveDate;
@@ -105,7 +104,7 @@ pub async fn performance(
         ModelSource::Global => crate::domain::ModelScope::Global,
         _ => crate::domain::ModelScope::Tenant(caller.tenant.clone()),
     };
-    let lifecycle = crate::jobs::lifecycle::history(&st.store, &caller.tenant, &scope).await?;
+    let lifecycle = crate::service::lifecycle::history(&st.store, &caller.tenant, &scope).await?;
     let registered_at = match model {
         Some(m) => st
             .store
@@ -123,8 +122,10 @@ pub async fn performance(
         .time_zone
         .parse()
         .unwrap_or(chrono_tz::UTC);
-    let next_retrain = SchedulerConfig::new(Vec::new())
-        .retrain
+    let retrain: cron::Schedule = crate::domain::schedule::MONTHLY_RETRAIN_CRON
+        .parse()
+        .expect("the default retrain schedule is valid cron");
+    let next_retrain = retrain
         .after(&chrono::Utc::now().with_timezone(&zone))
         .next()
         .map(|t| crate::store::format_ts(t.with_timezone(&chrono::Utc)));

@@ -1,14 +1,14 @@
 //! GET /v1/pipeline/metrics: the tenant's (admin), team's (manager) or own (rep) pipeline, in
 //! the design's shape (`pipeline_value`, `risk_adjusted_value`, `rem_score`, …) plus ours.
-use super::auth::{Caller, Role, deal_scope};
-use super::error::ApiResult;
 use super::extract::ApiQuery;
 use super::{audit, plain_zeros, valid};
+use crate::app::AppState;
+use crate::auth::{Caller, Role, deal_scope};
 use crate::engine::trend::trend_indicators;
 use crate::engine::{DEFAULT_SAVE_RATE, PipelineMetrics};
-use crate::http::AppState;
-use crate::jobs::metrics::pipeline_view_of;
-use crate::jobs::models::MIN_SEGMENT_DEALS;
+use crate::http_error::ApiResult;
+use crate::service::metrics::pipeline_view_of;
+use crate::service::models::MIN_SEGMENT_DEALS;
 use axum::extract::State;
 use axum::{Extension, Json};
 use chrono::NaiveDate;
@@ -86,7 +86,7 @@ pub async fn metrics(
         "recovery": m.recovery,
         "scope": scope_name,
         "model_version": loaded.scorer.version(),
-        "degraded": loaded.source == crate::jobs::models::ModelSource::Degraded,
+        "degraded": loaded.source == crate::service::models::ModelSource::Degraded,
         "scored_in_memory": view.scored_in_memory,
     });
     plain_zeros(&mut body);

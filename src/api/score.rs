@@ -1,14 +1,14 @@
 //! POST /v1/deals/score: the design's request body (`deal_amount`, `sales_cycle_days`, …) or
 //! just `deal_id` for a stored deal, answered in the design's shape plus our extra detail.
 use super::audit;
-use super::auth::{Caller, Role, scope_from};
-use super::error::{ApiError, ApiResult};
 use super::extract::ApiJson;
 use super::valid;
+use crate::app::AppState;
+use crate::auth::{Caller, Role, scope_from};
 use crate::domain::deal::{MAX_AGE_YEARS, plausible_amount, plausible_created};
 use crate::domain::{Deal, DealScore, FactorCode, Priority, RiskCategory, RiskFactor};
-use crate::http::AppState;
-use crate::jobs::models::ModelSource;
+use crate::http_error::{ApiError, ApiResult};
+use crate::service::models::ModelSource;
 use axum::extract::State;
 use axum::{Extension, Json};
 use chrono::NaiveDate;

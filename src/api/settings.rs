@@ -3,11 +3,11 @@
 //! user's preferences); the body is the CLI's `risk-settings --json` shape. The edges and the
 //! budget are checked by the domain's rules, the same the CLI and the Slack form run.
 use super::audit;
-use super::auth::{Caller, Role};
-use super::error::{ApiError, ApiResult};
 use super::extract::ApiJson;
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
 use crate::domain::{RiskSettings, RiskSettingsField};
-use crate::http::AppState;
+use crate::http_error::{ApiError, ApiResult};
 use crate::service::risk_settings;
 use axum::extract::State;
 use axum::{Extension, Json};

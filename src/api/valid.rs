@@ -1,7 +1,7 @@
 //! Input checks every v1 handler shares: ids and free text without control characters, and
 //! dates inside a plausible window. A bad value is a `validation_error` naming the field,
 //! never a 500 from deeper down (a NUL byte is refused by PostgreSQL's TEXT type).
-use super::error::{ApiError, ApiResult};
+use crate::http_error::{ApiError, ApiResult};
 use chrono::NaiveDate;
 
 /// Longest id (deal id, rep id) we accept, as the importer does.

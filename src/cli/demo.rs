@@ -4,9 +4,9 @@
 use crate::crm::parse_csv_bytes;
 use crate::domain::{Deal, ModelScope, Outcome, RiskCategory, TenantId};
 use crate::engine::{DEFAULT_SAVE_RATE, TrainConfig, backtest};
-use crate::jobs::batch::score_open_deals;
-use crate::jobs::metrics::pipeline_view;
-use crate::jobs::models::{closed_before, train_and_register};
+use crate::service::batch::score_open_deals;
+use crate::service::metrics::pipeline_view;
+use crate::service::models::{closed_before, train_and_register};
 use crate::slack::blocks;
 use crate::store::Store;
 use anyhow::Context;
@@ -122,7 +122,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
 
     // Re-score the top deals in full (recommendations and similar won deals are not stored).
     let loaded =
-        crate::jobs::models::load_scorer(&store, &tenant, &store.load_deals(&tenant).await?)
+        crate::service::models::load_scorer(&store, &tenant, &store.load_deals(&tenant).await?)
             .await?;
     // Ranked by relative risk: exact P(lost), not the rounded score.
     let order = crate::engine::rank_order(&pv.scores);
@@ -237,7 +237,7 @@ async fn write_weekly(
     use crate::notify::weekly;
     let now = as_of.and_hms_opt(9, 0, 0).expect("09:00 exists").and_utc();
     let t = Instant::now();
-    let summary = crate::jobs::weekly::weekly_summary(store, tenant, now).await?;
+    let summary = crate::service::weekly::weekly_summary(store, tenant, now).await?;
     let summary_ms = t.elapsed().as_secs_f64() * 1000.0;
     let t = Instant::now();
     let email = weekly::render_email(
@@ -309,7 +309,7 @@ async fn replay_week_before(
     )
     .await?;
     let history = store.load_deals(tenant).await?;
-    let loaded = crate::jobs::models::load_scorer(store, tenant, &history).await?;
+    let loaded = crate::service::models::load_scorer(store, tenant, &history).await?;
     let open: Vec<Deal> = history.into_iter().filter(|d| d.is_open()).collect();
     let scores = loaded.scorer.score_batch(&open, day);
     let at = day.and_hms_opt(2, 0, 0).expect("02:00 exists").and_utc();

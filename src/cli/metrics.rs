@@ -2,7 +2,7 @@
 use super::JsonFlag;
 use crate::domain::TenantId;
 use crate::engine::DEFAULT_SAVE_RATE;
-use crate::jobs::metrics::pipeline_view;
+use crate::service::metrics::pipeline_view;
 use crate::store::Store;
 use chrono::NaiveDate;
 

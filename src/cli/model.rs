@@ -54,7 +54,7 @@ pub async fn run(store: &Store, tenant: &TenantId, args: ModelArgs) -> anyhow::R
     match args.action {
         ModelCommand::List { json } => {
             let models = store.list_models(&scope).await?;
-            let lifecycle = crate::jobs::lifecycle::history(store, tenant, &scope).await?;
+            let lifecycle = crate::service::lifecycle::history(store, tenant, &scope).await?;
             if json.json {
                 // Kept an array of versions (as before); the lifecycle rides along per version.
                 let mut v = serde_json::to_value(&models)?;

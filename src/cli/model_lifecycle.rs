@@ -1,6 +1,6 @@
 //! The lifecycle part of `skygeni model list`: retrain decisions (why a version is in
 //! staging) and the daily calibration checks (and any automatic rollback).
-use crate::jobs::lifecycle::LifecycleHistory;
+use crate::service::lifecycle::LifecycleHistory;
 use serde_json::Value;
 
 /// Attach each version's latest retrain decision to its entry of `model list --json`.

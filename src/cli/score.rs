@@ -5,7 +5,7 @@ use super::map_args::MapArgs;
 use crate::crm::ReadOptions;
 use crate::domain::TenantId;
 use crate::engine::PipelineRanks;
-use crate::jobs::batch::score_open_deals;
+use crate::service::batch::score_open_deals;
 use crate::store::{AuditEntry, Store};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};

@@ -1,9 +1,9 @@
 //! `skygeni serve` (the HTTP service on SKYGENI_BIND, the scheduler and the outbox dispatcher
 //! in one process; flags switch each off so replicas can specialise) and `skygeni token`.
-use crate::api::auth::{Role, issue_token};
+use crate::app::{AppState, Application};
+use crate::auth::{Role, issue_token};
 use crate::config::Settings;
 use crate::domain::TenantId;
-use crate::http::{AppState, Application};
 use crate::jobs::scheduler::{Scheduler, SchedulerConfig, SystemClock};
 use crate::notify::compose::Links;
 use crate::notify::dispatcher::{DispatchConfig, Dispatcher};
@@ -100,7 +100,7 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<i3
         workers.spawn(s.run(Arc::new(SystemClock), stop_rx.clone()));
     }
     let signal = async move {
-        crate::http::shutdown_signal().await;
+        crate::app::shutdown_signal().await;
         let _ = stop_tx.send(true);
     };
     match app {

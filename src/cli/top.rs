@@ -3,8 +3,8 @@
 use super::JsonFlag;
 use crate::domain::TenantId;
 use crate::engine::{DEFAULT_SAVE_RATE, PipelineRanks};
-use crate::jobs::metrics::pipeline_view_of;
-use crate::jobs::models::load_scorer;
+use crate::service::metrics::pipeline_view_of;
+use crate::service::models::load_scorer;
 use crate::store::Store;
 use chrono::NaiveDate;
 

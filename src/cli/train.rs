@@ -2,7 +2,7 @@
 use super::JsonFlag;
 use crate::domain::{ModelScope, TenantId};
 use crate::engine::TrainConfig;
-use crate::jobs::models::{closed_before, train_and_register};
+use crate::service::models::{closed_before, train_and_register};
 use crate::store::{AuditEntry, Store};
 use chrono::NaiveDate;
 

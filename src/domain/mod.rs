@@ -2,6 +2,7 @@
 pub mod deal;
 mod relative;
 mod risk_settings;
+pub mod schedule;
 mod score;
 mod tenant;
 

@@ -132,23 +132,26 @@ impl SimilarIndex {
                 best.truncate(limit);
             }
         }
-        best.into_iter()
-            .map(|(s, w)| SimilarDeal {
-                deal_id: w.deal_id.clone(),
-                company: w.company.clone(),
-                industry: deal.industry.clone(),
-                lead_source: w.lead_source.clone(),
-                amount: w.amount,
-                sales_cycle_days: w.cycle,
-                similarity: s,
-            })
-            .collect()
+        best.into_iter().map(|(s, w)| shown(deal, w, s)).collect()
     }
 
     /// Fills `score.similar_deals` (up to 3) from the score's own factors.
     pub fn fill(&self, deal: &Deal, as_of: NaiveDate, score: &mut DealScore) {
         let codes: Vec<FactorCode> = score.risk_factors.iter().map(|f| f.code).collect();
         score.similar_deals = self.similar(deal, &codes, deal.age_on(as_of), 3);
+    }
+}
+
+/// A won deal as shown next to `deal`, with its similarity.
+fn shown(deal: &Deal, w: &Won, similarity: f64) -> SimilarDeal {
+    SimilarDeal {
+        deal_id: w.deal_id.clone(),
+        company: w.company.clone(),
+        industry: deal.industry.clone(),
+        lead_source: w.lead_source.clone(),
+        amount: w.amount,
+        sales_cycle_days: w.cycle,
+        similarity,
     }
 }
 
@@ -263,15 +266,7 @@ mod tests {
         });
         hits.into_iter()
             .take(limit)
-            .map(|(s, w)| SimilarDeal {
-                deal_id: w.deal_id.clone(),
-                company: w.company.clone(),
-                industry: deal.industry.clone(),
-                lead_source: w.lead_source.clone(),
-                amount: w.amount,
-                sales_cycle_days: w.cycle,
-                similarity: s,
-            })
+            .map(|(s, w)| shown(deal, w, s))
             .collect()
     }
 }

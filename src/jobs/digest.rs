@@ -2,14 +2,14 @@
 //! deals, rendered once (email parts + Slack Block Kit) and queued in the outbox for each of
 //! the manager's channels. Keys are per manager and local date, so a digest goes out at most
 //! once a day even if the job were run twice.
-use super::metrics::pipeline_view_of;
-use super::models::LoadedScorer;
 use crate::domain::{Deal, DealScore, TenantId};
 use crate::notify::compose::Links;
 use crate::notify::email::{DigestEmail, DigestLinks, EmailRenderer, RenderedEmail, chart_refs};
 use crate::notify::outbox::{KIND_DIGEST, MessagePayload, Payload};
 use crate::notify::policy::Channel;
 use crate::notify::unsubscribe::List;
+use crate::service::metrics::pipeline_view_of;
+use crate::service::models::LoadedScorer;
 use crate::store::{DealScope, NewOutboxRow, Store, UserContact};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -43,7 +43,7 @@ pub struct DigestLimits {
 /// lists the first five, the design's "Top 5". `stats` gives the lead-source gap.
 pub fn render_digest(
     recipient_name: &str,
-    view: &super::metrics::PipelineView,
+    view: &crate::service::metrics::PipelineView,
     stats: &crate::engine::SegmentStats,
     DigestLimits {
         max_deals,

@@ -1,15 +1,9 @@
-//! Work that combines the store and the engine: model loading with fallback, training and
-//! registration, batch scoring, digests, the weekly summary, retention, the model lifecycle,
-//! and the scheduler that runs them per tenant.
-pub mod batch;
+//! Scheduled work: the scheduler that runs jobs per tenant (nightly scoring, digests, the
+//! weekly summary, retention, the model lifecycle) and the job bodies that call
+//! [`crate::service`] and queue what they produce.
 pub mod burst;
 pub mod digest;
-pub mod lifecycle;
-pub mod metrics;
-pub mod models;
 pub mod nightly_hooks;
 pub mod retention;
 pub mod scheduled;
 pub mod scheduler;
-pub mod scorer_cache;
-pub mod weekly;

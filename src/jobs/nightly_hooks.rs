@@ -4,9 +4,9 @@
 //! unavailable after the client's retries, API limit, schema halt, any other failure) flags
 //! the tenant and the nightly still scores the deals already stored.
 use super::scheduler::{CrmSync, HookFuture, NightlyHooks};
+use crate::app::AppState;
 use crate::crm::salesforce::sync::{SyncContext, sync_tenant};
 use crate::domain::TenantId;
-use crate::http::AppState;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 

@@ -91,7 +91,7 @@ fn leaders(users: &[UserContact]) -> Vec<&UserContact> {
     }
 }
 
-/// Weekly CRO summary: build it (`jobs::weekly`), render email + Slack (`notify::weekly`),
+/// Weekly CRO summary: build it (`service::weekly`), render email + Slack (`notify::weekly`),
 /// queue for the tenant's leaders. Slack image blocks use signed chart URLs when a chart
 /// signing key is configured.
 pub async fn weekly_summary(
@@ -103,7 +103,7 @@ pub async fn weekly_summary(
 ) -> anyhow::Result<String> {
     use crate::notify::charts::{Chart, signed_url};
     use crate::notify::weekly;
-    let summary = super::weekly::weekly_summary(store, tenant, now).await?;
+    let summary = crate::service::weekly::weekly_summary(store, tenant, now).await?;
     // Slack fetches image_url itself and rejects the whole message when it cannot (http,
     // localhost): images only behind an https public URL, else weekly::slack_blocks says where
     // the charts are in a text line.
@@ -185,7 +185,7 @@ pub async fn monthly_retrain(
     scope: &ModelScope,
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
-    let r = super::lifecycle::monthly_retrain(store, scope, now).await?;
+    let r = crate::service::lifecycle::monthly_retrain(store, scope, now).await?;
     Ok(format!(
         "{}: {} ({}){}",
         r.scope,
@@ -203,7 +203,7 @@ pub async fn calibration_check(
     tenant: &TenantId,
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
-    let r = super::lifecycle::calibration_check(store, tenant, now).await?;
+    let r = crate::service::lifecycle::calibration_check(store, tenant, now).await?;
     let mut detail = format!(
         "calibration on {}: {} deals, error {}, {} bad day(s) in a row",
         r.checked_on,

@@ -127,11 +127,11 @@ impl SchedulerConfig {
     pub fn new(jobs: Vec<JobKind>) -> SchedulerConfig {
         let c = |e: &str| parse_cron(e, "default schedule").expect("default schedules are valid");
         SchedulerConfig {
-            nightly: c("0 0 2 * * *"),
-            weekly: c("0 0 9 * * Mon"),
-            retention: c("0 30 3 * * *"),
-            retrain: c("0 0 4 1 * *"),
-            calibration: c("0 0 5 * * *"),
+            nightly: c(crate::domain::schedule::NIGHTLY_CRON),
+            weekly: c(crate::domain::schedule::WEEKLY_CRON),
+            retention: c(crate::domain::schedule::RETENTION_CRON),
+            retrain: c(crate::domain::schedule::MONTHLY_RETRAIN_CRON),
+            calibration: c(crate::domain::schedule::CALIBRATION_CRON),
             chart_secret: None,
             catch_up: chrono::Duration::hours(12),
             jobs,
@@ -496,9 +496,13 @@ impl Scheduler {
             CrmSync::Synced(detail) => Done::from(detail),
             CrmSync::NotConnected | CrmSync::Skipped(_) => {
                 let as_of = now.with_timezone(&tz).date_naive();
-                let (summary, ..) =
-                    super::batch::score_open_deals(&self.store, tenant, as_of, &mut |_, _| {})
-                        .await?;
+                let (summary, ..) = crate::service::batch::score_open_deals(
+                    &self.store,
+                    tenant,
+                    as_of,
+                    &mut |_, _| {},
+                )
+                .await?;
                 let scored = format!(
                     "scored {} deals with {} in {:.1} s",
                     summary.deals_scored,
@@ -561,7 +565,7 @@ impl Scheduler {
         }
         // Loaded once per tenant and pass, only when some digest is due.
         let history = self.store.load_deals(tenant).await?;
-        let loaded = super::models::load_scorer(&self.store, tenant, &history).await?;
+        let loaded = crate::service::models::load_scorer(&self.store, tenant, &history).await?;
         let open: Vec<_> = history.into_iter().filter(|d| d.is_open()).collect();
         let mut out = Vec::new();
         for (m, at) in due {

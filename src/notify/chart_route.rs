@@ -5,12 +5,12 @@ use super::charts::{
     Chart, ChartUrlError, rapv_vs_pipeline_png, risk_distribution_png, verify_file,
     win_rate_trend_png,
 };
+use crate::app::AppState;
 use crate::config::Settings;
 use crate::domain::TenantId;
 use crate::engine::DEFAULT_SAVE_RATE;
-use crate::http::AppState;
-use crate::jobs::metrics::pipeline_view;
-use crate::jobs::weekly::{TREND_WEEKS, win_rate_trend};
+use crate::service::metrics::pipeline_view;
+use crate::service::weekly::{TREND_WEEKS, win_rate_trend};
 use crate::store::Store;
 use axum::Router;
 use axum::extract::{Path, State};

@@ -1,8 +1,8 @@
 //! Slack DMs for the dispatcher through the Slack engineer's Web API client
 //! (`slack::delivery::SlackApi`, one attempt per call: the outbox schedules retries itself).
 use super::senders::{ChatSender, FindFuture, OutgoingChat, SendError, SendFuture};
+use crate::app::AppState;
 use crate::domain::TenantId;
-use crate::http::AppState;
 use crate::slack::{RetryPolicy, SlackApi, SlackError};
 use chrono::{DateTime, Utc};
 

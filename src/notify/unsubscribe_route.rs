@@ -3,7 +3,7 @@
 //! unsubscribe mail providers send (`List-Unsubscribe=One-Click`) and the page's button.
 //! No login: the signed token is the credential (see `notify::unsubscribe`).
 use super::unsubscribe::{Grant, TokenError, UnsubscribeSigner};
-use crate::http::AppState;
+use crate::app::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};

@@ -5,7 +5,7 @@
 use super::charts::{Chart, rapv_vs_pipeline_png, risk_distribution_png, win_rate_trend_png};
 use super::email::{DigestChart, EmailRenderer, chart_refs, email_color, money, money_short};
 use crate::domain::RiskCategory;
-use crate::jobs::weekly::{DealLine, WeeklySummary};
+use crate::service::weekly::{DealLine, WeeklySummary};
 use crate::slack::kit::{MAX_SECTION_TEXT, truncate};
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;

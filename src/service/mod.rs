@@ -1,4 +1,10 @@
 //! What every edge (REST API, Slack, Salesforce, email) calls for work that is neither pure
 //! scoring (`engine/`) nor SQL (`store/`): the tenant's pipeline standing and its risk settings.
+pub mod batch;
+pub mod lifecycle;
+pub mod metrics;
+pub mod models;
 pub mod risk_settings;
+pub mod scorer_cache;
 pub mod standing;
+pub mod weekly;

@@ -4,8 +4,8 @@ use super::bot::scoped_view;
 use super::card::ListStanding;
 use super::home::{HomeInput, add_win_rates, home_view, rep_summaries};
 use super::identity::{self, Resolved, Viewer};
+use crate::app::AppState;
 use crate::domain::{Deal, DealScore, TenantId};
-use crate::http::AppState;
 use chrono::Utc;
 use serde_json::Value;
 

@@ -151,8 +151,8 @@ pub fn digest_text(m: &PipelineMetrics, top: &[(&Deal, &DealScore)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::slack::fixtures::book;
     use crate::slack::kit_check::assert_valid_message;
+    use crate::testkit::book;
 
     #[test]
     fn every_alert_in_a_200_deal_pipeline_is_valid_block_kit_with_three_buttons() {

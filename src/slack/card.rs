@@ -220,8 +220,8 @@ pub fn insert_standing(blocks: &mut Vec<Value>, st: &Standing) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::slack::fixtures::book;
     use crate::slack::kit_check::assert_valid_message;
+    use crate::testkit::book;
 
     fn relative() -> RelativeRisk {
         crate::engine::PipelineRanks::new([0.1, 0.3, 0.5, 0.9], 0.6).relative(0.7)

@@ -3,10 +3,10 @@
 //! that text escaped, never as a live mention or disguised link, and stay valid Block Kit.
 //! With `SKYGENI_SLACK_CORPUS=DIR` set, the corpus is also written there (one JSON file per
 //! surface) for the conformance witness, which checks it with slack_sdk's Block Kit models.
-use super::fixtures::book;
 use super::kit_check::{assert_valid_message, assert_valid_view};
 use super::{blocks, card, home, identity, modals, settings, views};
 use crate::domain::{Deal, DealScore};
+use crate::testkit::book;
 use serde_json::{Value, json};
 
 const CHANNEL: &str = "<!channel> urgent";

@@ -3,7 +3,7 @@
 //! answers, the App Home) then says so at the top, with the reason, so nobody mistakes a
 //! fallback score for the model's.
 use super::kit::{MAX_MESSAGE_BLOCKS, context, truncate};
-use crate::jobs::models::{LoadedScorer, ModelSource};
+use crate::service::models::{LoadedScorer, ModelSource};
 use serde_json::Value;
 
 /// Slack's cap on blocks in a Home tab or modal.

@@ -2,8 +2,8 @@
 //! and `app_uninstalled` stop using the revoked token; org-wide (Enterprise Grid) envelopes and
 //! redelivered `event_id`s are acknowledged like Slack expects.
 use super::routes::{bad_request, workspace};
+use crate::app::AppState;
 use crate::domain::TenantId;
-use crate::http::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -161,8 +161,8 @@ pub fn home_view(input: &HomeInput) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::slack::fixtures::book;
     use crate::slack::kit_check::assert_valid_view;
+    use crate::testkit::book;
 
     #[test]
     fn the_home_view_for_a_rep_shows_totals_and_ten_deals_with_buttons() {

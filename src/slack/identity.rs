@@ -4,8 +4,8 @@
 //! to link, never silence.
 use super::kit::{message, section};
 use super::{SLASH_COMMAND, SlackError};
+use crate::app::AppState;
 use crate::domain::TenantId;
-use crate::http::AppState;
 use crate::store::{DealScope, UserRow};
 use serde_json::Value;
 use std::time::{Duration, Instant};

@@ -5,8 +5,8 @@
 //! tokens) sealed with AES-256-GCM and the workspace bound to the tenant.
 //!
 //! Own routes rather than slack-morphism's `oauth_router`, which sends no `state` at all.
-use crate::api::auth::{Role, verify_token};
-use crate::http::AppState;
+use crate::app::AppState;
+use crate::auth::{Role, verify_token};
 use crate::store::{AuditEntry, PendingAudit, SlackInstall, StoreError, format_ts};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};

@@ -6,7 +6,7 @@
 //! runs `skygeni users unlink`). Every link, request and refusal is audited.
 use super::bot::{CommandCtx, Reply};
 use super::kit::{escape, message, section};
-use crate::http::AppState;
+use crate::app::AppState;
 use crate::notify::outbox::{CHANNEL_EMAIL, MessagePayload, Payload, Recipient};
 use crate::store::{AuditEntry, CodeCheck, ListedUser, NewOutboxRow, PendingAudit};
 use chrono::{Duration, Utc};

@@ -29,8 +29,6 @@ pub mod views;
 #[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
-mod fixtures;
-#[cfg(test)]
 mod kit_check;
 #[cfg(test)]
 mod manifest_tests;

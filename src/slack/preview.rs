@@ -125,7 +125,7 @@ fn write(path: &Path, v: &Value) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::slack::fixtures::book;
+    use crate::testkit::book;
 
     #[test]
     fn the_preview_files_are_valid_block_kit_and_render_every_block() {

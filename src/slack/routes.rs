@@ -8,8 +8,8 @@
 use super::bot::{self, CommandCtx, Reply};
 use super::interact::{self, Ack, Interaction};
 use super::{install, signature};
+use crate::app::AppState;
 use crate::domain::TenantId;
-use crate::http::AppState;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -44,7 +44,7 @@ pub fn router(state: AppState) -> Router<AppState> {
 /// Rejects anything not signed by Slack with the signing secret within the 5-minute window.
 async fn verify_signature(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, crate::http::BODY_LIMIT).await else {
+    let Ok(bytes) = axum::body::to_bytes(body, crate::http_limits::BODY_LIMIT).await else {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
     let Some(secret) = st.settings.slack_signing_secret.as_ref() else {

@@ -1,8 +1,8 @@
 //! Which bot token to use for a tenant: the token of the Slack workspace installed for it
 //! (multi-workspace OAuth; refreshed before expiry when Slack rotates it, one refresh in flight
 //! per workspace), else `SLACK_BOT_TOKEN` (single-workspace mode).
+use crate::app::AppState;
 use crate::domain::TenantId;
-use crate::http::AppState;
 use crate::store::{SlackInstall, format_ts};
 use chrono::{DateTime, Duration, Utc};
 use secrecy::ExposeSecret;

@@ -1,8 +1,8 @@
 //! Every message builder, on a realistic 200-deal pipeline: valid Block Kit, within limits.
 use super::*;
 use crate::slack::card::deal_card;
-use crate::slack::fixtures::book;
 use crate::slack::kit_check::assert_valid_message;
+use crate::testkit::book;
 
 fn all_text(v: &Value) -> String {
     v.to_string()

@@ -5,12 +5,12 @@ use chrono::NaiveDate;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use skygeni::api::auth::{Role, issue_token, verify_token};
+use skygeni::app::Application;
+use skygeni::auth::{Role, issue_token, verify_token};
 use skygeni::config::Settings;
 use skygeni::crm::parse_csv_bytes;
 use skygeni::crm::synthetic::generated_csv;
 use skygeni::domain::{ModelScope, TenantId};
-use skygeni::http::Application;
 use skygeni::store::{Backend, NewUser, Store};
 
 pub(crate) const SECRET: &str = "test-jwt-secret-0123456789abcdef";
@@ -25,7 +25,7 @@ pub(crate) fn as_of() -> NaiveDate {
 
 pub(crate) struct TestApp {
     pub(crate) base: String,
-    pub(crate) state: skygeni::http::AppState,
+    pub(crate) state: skygeni::app::AppState,
     pub(crate) store: Store,
     pub(crate) client: reqwest::Client,
     _db: TestDb,
@@ -122,7 +122,7 @@ impl TestApp {
             folds: 3,
             ..Default::default()
         };
-        skygeni::jobs::models::train_and_register(
+        skygeni::service::models::train_and_register(
             &self.store,
             &ModelScope::Tenant(TenantId::default_tenant()),
             deals,
@@ -134,7 +134,7 @@ impl TestApp {
     }
 
     pub(crate) async fn batch_score(&self, tenant: &str) {
-        skygeni::jobs::batch::score_open_deals(&self.store, &t(tenant), as_of(), &mut |_, _| {})
+        skygeni::service::batch::score_open_deals(&self.store, &t(tenant), as_of(), &mut |_, _| {})
             .await
             .unwrap();
     }
@@ -177,7 +177,7 @@ async fn start_stoppable(
 pub(crate) async fn start_server(
     db_url: &str,
     extra: &[(&str, &str)],
-) -> (String, skygeni::http::AppState) {
+) -> (String, skygeni::app::AppState) {
     let app = build_app(db_url, extra).await;
     let base = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();

@@ -6,7 +6,7 @@
 use crate::api::{TestApp, read};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use skygeni::api::auth::Role;
+use skygeni::auth::Role;
 use skygeni::domain::TenantId;
 use std::path::PathBuf;
 

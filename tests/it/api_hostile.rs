@@ -5,7 +5,7 @@ use crate::api::{SECRET, TestApp, assert_error, inline_deal, read, t};
 use crate::support::TestDb;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use skygeni::api::auth::Role;
+use skygeni::auth::Role;
 use skygeni::domain::TenantId;
 use std::io::{Read, Write};
 use std::process::Command;
@@ -388,7 +388,7 @@ async fn unauthenticated_probes_do_not_list_tenant_ids() {
     let tok = app.token("hidden-tenant-7f3a", Role::Admin, "a");
     let (s, _, _) = app.get("/v1/pipeline/metrics", &tok).await;
     assert_eq!(s, StatusCode::OK);
-    skygeni::jobs::models::load_scorer(&app.store, &secret_tenant, &[])
+    skygeni::service::models::load_scorer(&app.store, &secret_tenant, &[])
         .await
         .unwrap();
     let (s, ready, _) = app.get("/readyz", "").await;

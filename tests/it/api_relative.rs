@@ -3,7 +3,7 @@
 use crate::api::{TestApp, inline_deal, t};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use skygeni::api::auth::Role;
+use skygeni::auth::Role;
 use skygeni::domain::RiskBands;
 use skygeni::engine::LOW_SKILL_LINE;
 use skygeni::store::RiskSettingsRow;

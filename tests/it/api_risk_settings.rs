@@ -4,7 +4,7 @@
 use crate::api::{TestApp, assert_error, inline_deal, read, t};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use skygeni::api::auth::Role;
+use skygeni::auth::Role;
 use skygeni::domain::RiskBands;
 use skygeni::store::RiskSettingsRow;
 

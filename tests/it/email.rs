@@ -6,9 +6,9 @@
 use crate::alerts::{fakes_and_dispatcher, links, score, utc};
 use crate::support::{TestDb, add_user};
 use chrono::{Duration, Utc};
+use skygeni::app::Application;
 use skygeni::config::Settings;
 use skygeni::domain::{Deal, TenantId};
-use skygeni::http::Application;
 use skygeni::jobs::scheduler::{JobKind, Scheduler, SchedulerConfig, parse_cron};
 use skygeni::notify::compose::Links;
 use skygeni::notify::dispatcher::DispatchConfig;
@@ -464,7 +464,7 @@ async fn a_webhook_rescoring_a_few_deals_does_not_hide_last_weeks_critical_deals
             .await
             .unwrap();
     }
-    let s = skygeni::jobs::weekly::weekly_summary(&store, &tenant, now)
+    let s = skygeni::service::weekly::weekly_summary(&store, &tenant, now)
         .await
         .unwrap();
     let l = &s.closing_the_loop;

@@ -245,7 +245,7 @@ async fn every_score_carries_three_factors_an_action_and_similar_won_deals() {
         .await
         .unwrap();
     let history = store.load_deals(&tenant).await.unwrap();
-    let loaded = skygeni::jobs::models::load_scorer(&store, &tenant, &history)
+    let loaded = skygeni::service::models::load_scorer(&store, &tenant, &history)
         .await
         .unwrap();
     let open: Vec<_> = history.iter().filter(|d| d.is_open()).cloned().collect();

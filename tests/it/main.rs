@@ -12,6 +12,7 @@ mod email;
 mod engine_cli;
 mod hostile;
 mod import_cli;
+mod layers;
 mod ops;
 mod relative_cli;
 mod reports;

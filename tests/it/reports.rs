@@ -7,9 +7,9 @@ use crate::support::TestDb;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use skygeni::domain::{Deal, DealScore, ModelScope, Outcome, RiskCategory, TenantId};
 use skygeni::engine::TrainConfig;
-use skygeni::jobs::lifecycle::{RetrainConfig, calibration_check, monthly_retrain_with};
-use skygeni::jobs::models::train_and_register;
 use skygeni::jobs::retention::purge;
+use skygeni::service::lifecycle::{RetrainConfig, calibration_check, monthly_retrain_with};
+use skygeni::service::models::train_and_register;
 use skygeni::store::{NewModel, PurgeCounts, Store};
 
 fn ts(s: &str) -> DateTime<Utc> {

@@ -513,7 +513,7 @@ pub(crate) fn signed(body: &Value, ts: i64, secret: &str) -> Request<Body> {
 }
 
 pub(crate) async fn app(o: &Org) -> axum::Router {
-    let state = skygeni::http::AppState::new(settings(&o.server.url()), o.store.clone())
+    let state = skygeni::app::AppState::new(settings(&o.server.url()), o.store.clone())
         .await
         .unwrap();
     skygeni::http::router(state)
@@ -647,23 +647,23 @@ async fn an_admin_connects_an_org_with_the_oauth_web_server_flow() {
     let fake = FakeSalesforce::new();
     let server = fake.start(0).await.unwrap();
     let s = settings(&server.url());
-    let state = skygeni::http::AppState::new(s.clone(), store.clone())
+    let state = skygeni::app::AppState::new(s.clone(), store.clone())
         .await
         .unwrap();
     let app = skygeni::http::router(state);
     let tenant = TenantId::default_tenant();
-    let token = skygeni::api::auth::issue_token(
+    let token = skygeni::auth::issue_token(
         s.jwt_secret.as_ref().unwrap(),
         &tenant,
-        skygeni::api::auth::Role::Admin,
+        skygeni::auth::Role::Admin,
         "admin",
         60,
     )
     .unwrap();
-    let rep = skygeni::api::auth::issue_token(
+    let rep = skygeni::auth::issue_token(
         s.jwt_secret.as_ref().unwrap(),
         &tenant,
-        skygeni::api::auth::Role::Rep,
+        skygeni::auth::Role::Rep,
         "rep",
         60,
     )

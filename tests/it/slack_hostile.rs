@@ -310,7 +310,7 @@ async fn degraded_scoring_is_announced_in_slack_answers_the_app_home_and_metrics
         .add_tenant(&tenant, "Degraded", "UTC")
         .await
         .unwrap();
-    skygeni::jobs::models::load_scorer(&app.store, &tenant, &[])
+    skygeni::service::models::load_scorer(&app.store, &tenant, &[])
         .await
         .unwrap();
     let metrics = crate::support::metrics_text(&app.client, &app.base).await;
@@ -330,7 +330,7 @@ async fn degraded_scoring_is_announced_in_slack_answers_the_app_home_and_metrics
         folds: 3,
         ..Default::default()
     };
-    skygeni::jobs::models::train_and_register(
+    skygeni::service::models::train_and_register(
         &app.store,
         &ModelScope::Tenant(tenant.clone()),
         &deals,
@@ -339,7 +339,7 @@ async fn degraded_scoring_is_announced_in_slack_answers_the_app_home_and_metrics
     )
     .await
     .unwrap();
-    skygeni::jobs::models::load_scorer(&app.store, &tenant, &deals)
+    skygeni::service::models::load_scorer(&app.store, &tenant, &deals)
         .await
         .unwrap();
     let metrics = crate::support::metrics_text(&app.client, &app.base).await;

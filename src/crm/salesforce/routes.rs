@@ -4,10 +4,10 @@
 //! → claim the notification id once → re-pull, score, write back).
 use super::sync::{SyncContext, sync_records};
 use super::{oauth, org_secret, webhook};
-use crate::api::auth::{Role, bearer, verify_token};
-use crate::api::error::ApiError;
+use crate::app::AppState;
+use crate::auth::{Role, bearer, verify_token};
 use crate::domain::TenantId;
-use crate::http::AppState;
+use crate::http_error::ApiError;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};

@@ -366,7 +366,7 @@ async fn run(
     .await?;
     progress("score", 0, 1);
     let (_summary, open, scores, loaded) =
-        crate::jobs::batch::score_open_deals(&ctx.store, tenant, as_of, &mut |d, t| {
+        crate::service::batch::score_open_deals(&ctx.store, tenant, as_of, &mut |d, t| {
             progress("score", d, t)
         })
         .await?;
@@ -665,7 +665,7 @@ pub async fn sync_records(
     )
     .await?;
     let (open, scores, win_rate) =
-        crate::jobs::batch::score_deals(&ctx.store, tenant, ids, as_of).await?;
+        crate::service::batch::score_deals(&ctx.store, tenant, ids, as_of).await?;
     report.scored = scores.len() as u64;
     finish(
         ctx,

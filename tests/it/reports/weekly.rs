@@ -5,18 +5,18 @@ use super::score;
 use crate::email::loop_rows;
 use crate::support::{TestDb, seed_csv};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use skygeni::app::Application;
 use skygeni::config::Settings;
 use skygeni::crm::parse_csv_bytes;
 use skygeni::domain::{Deal, ModelScope, Outcome, TenantId};
 use skygeni::engine::{DEFAULT_SAVE_RATE, TrainConfig};
-use skygeni::http::Application;
-use skygeni::jobs::batch::score_open_deals;
-use skygeni::jobs::metrics::pipeline_view;
-use skygeni::jobs::models::{closed_before, train_and_register};
-use skygeni::jobs::weekly::weekly_summary;
 use skygeni::notify::charts::{Chart, HEIGHT, SCALE, WIDTH, signed_url};
 use skygeni::notify::email_lint::lint;
 use skygeni::notify::weekly::{WeeklyLinks, render_email, slack_blocks};
+use skygeni::service::batch::score_open_deals;
+use skygeni::service::metrics::pipeline_view;
+use skygeni::service::models::{closed_before, train_and_register};
+use skygeni::service::weekly::weekly_summary;
 use skygeni::store::{ActionTask, Store};
 
 fn as_of() -> NaiveDate {

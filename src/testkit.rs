@@ -1,5 +1,6 @@
-//! A scored 200-deal pipeline for the Block Kit tests, built with the real importer and
-//! engine (segment-rate scoring, no trained model) so builders see realistic scores.
+//! Unit-test fixtures: a scored 200-deal pipeline for the Block Kit tests, built with the real
+//! importer and engine (segment-rate scoring, no trained model) so builders see realistic
+//! scores.
 use crate::crm::csv_import::parse_csv_bytes;
 use crate::crm::synthetic::generated_csv;
 use crate::domain::{Deal, DealScore};

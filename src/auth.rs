@@ -2,8 +2,8 @@
 //!
 //! Claims: `sub` (user id), `tenant_id`, `role` (admin | manager | rep), `exp`. Anything other
 //! than a valid, unexpired HS256 token signed with our secret — including `alg: none` — is 401.
-use super::error::ApiError;
 use crate::domain::TenantId;
+use crate::http_error::ApiError;
 use crate::store::{DealScope, Store, UserRow};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
