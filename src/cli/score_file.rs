@@ -114,19 +114,30 @@ pub fn score_csv_file_with(
     let started = Instant::now();
     let bytes =
         std::fs::read(input).with_context(|| format!("failed to read {}", input.display()))?;
-    let scored = score_chunks(&bytes, scorer, opts)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
     let mut name = output.file_name().unwrap_or_default().to_os_string();
     name.push(".partial");
     let partial: PathBuf = output.with_file_name(name);
-    let written = std::fs::File::create(&partial)
-        .and_then(|mut f| scored.write_to(&mut f))
-        .and_then(|()| std::fs::rename(&partial, output));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&partial);
-        return Err(e).with_context(|| format!("failed to write {}", output.display()));
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("failed to write {}", output.display()))?;
+    // Chunks are written as they are scored (in file order), into the partial file that is
+    // renamed only when the whole run succeeded.
+    let scored =
+        score_chunks(&bytes, scorer, opts, &mut std::io::BufWriter::new(file)).and_then(|scored| {
+            std::fs::rename(&partial, output)?;
+            Ok(scored)
+        });
+    match scored {
+        Ok(scored) => Ok(scored.summary(scorer, started)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(match e {
+                ScoreFileError::Structural(e) => anyhow::anyhow!("{}: {e}", input.display()),
+                ScoreFileError::Write(e) => {
+                    anyhow::Error::new(e).context(format!("failed to write {}", output.display()))
+                }
+            })
+        }
     }
-    Ok(scored.summary(scorer, started))
 }
 
 /// Scores CSV bytes into `out` (header plus one line per scored deal).
@@ -138,8 +149,11 @@ pub fn score_csv_bytes(
 ) -> Result<ScoreFileSummary, ScoreFileError> {
     let started = Instant::now();
     let opts = ReadOptions::new(as_of, ColumnMapping::default());
-    let scored = score_chunks(input, scorer, &opts)?;
-    scored.write_to(out)?;
+    // Buffered whole, so a file with a structural error writes nothing to `out`.
+    let mut buf = Vec::with_capacity(input.len() + input.len() / 8);
+    let scored = score_chunks(input, scorer, &opts, &mut buf)?;
+    out.write_all(&buf)?;
+    out.flush()?;
     Ok(scored.summary(scorer, started))
 }
 
@@ -214,23 +228,14 @@ pub fn scorer_with(
     }
 }
 
-/// Scored chunks in file order, not yet written.
+/// What a run wrote, for its summary.
 struct Scored {
-    chunks: Vec<Vec<u8>>,
     report: QualityReport,
     scored: u64,
     skipped_closed: u64,
 }
 
 impl Scored {
-    fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
-        out.write_all(OUTPUT_HEADER.as_bytes())?;
-        for c in &self.chunks {
-            out.write_all(c)?;
-        }
-        out.flush()
-    }
-
     fn summary(self, scorer: &Scorer, started: Instant) -> ScoreFileSummary {
         let elapsed = started.elapsed();
         ScoreFileSummary {
@@ -262,39 +267,66 @@ fn score_chunks(
     input: &[u8],
     scorer: &Scorer,
     opts: &ReadOptions,
-) -> Result<Scored, StructuralError> {
+    out: &mut impl Write,
+) -> Result<Scored, ScoreFileError> {
     let text = csv_import::decode(input)?.as_bytes();
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text);
     let header = rdr.headers().map_err(|e| csv_import::syntax(&e))?.clone();
     let idx = resolve(&header, &opts.mapping)?.index;
     let rules = opts.rules;
     let body_start = (rdr.position().byte() as usize).min(text.len());
-    let body = &text[body_start..];
-    let results: Vec<ChunkResult> = split_records(body)
-        .par_iter()
-        .map(|chunk| score_chunk(chunk, &header, &idx, scorer, rules))
-        .collect();
+    let chunks = split_records(&text[body_start..]);
 
     let mut line_base = count_newlines(&text[..body_start]);
     let mut scored = Scored {
-        chunks: Vec::with_capacity(results.len()),
         report: QualityReport::default(),
         scored: 0,
         skipped_closed: 0,
     };
-    for r in results {
-        if let Some((line, reason)) = r.syntax_error {
-            let line = line_base + line;
-            return Err(StructuralError::Syntax { line, reason });
+    out.write_all(OUTPUT_HEADER.as_bytes())?;
+    // The rayon pool scores chunks; this thread writes each one as soon as every chunk before
+    // it is written, so writing overlaps scoring and a written chunk's buffer is freed early.
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, ChunkResult)>();
+    let mut failed: Option<ScoreFileError> = None;
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            chunks
+                .par_iter()
+                .enumerate()
+                .for_each_with(tx, |tx, (i, chunk)| {
+                    // A send fails only when the writer stopped on an error: nothing to do.
+                    let _ = tx.send((i, score_chunk(chunk, &header, &idx, scorer, rules)));
+                });
+        });
+        let mut waiting: Vec<Option<ChunkResult>> = Vec::new();
+        waiting.resize_with(chunks.len(), || None);
+        let mut next = 0;
+        for (i, r) in rx.iter() {
+            waiting[i] = Some(r);
+            while let Some(r) = waiting.get_mut(next).and_then(Option::take) {
+                next += 1;
+                if let Some((line, reason)) = r.syntax_error {
+                    let line = line_base + line;
+                    failed = Some(StructuralError::Syntax { line, reason }.into());
+                    return;
+                }
+                scored.report.merge(r.report, line_base);
+                scored.scored += r.scored;
+                scored.skipped_closed += r.skipped_closed;
+                line_base += r.newlines;
+                if let Err(e) = out.write_all(&r.out) {
+                    failed = Some(e.into());
+                    return;
+                }
+            }
         }
-        scored.report.merge(r.report, line_base);
-        scored.scored += r.scored;
-        scored.skipped_closed += r.skipped_closed;
-        scored.chunks.push(r.out);
-        line_base += r.newlines;
+    });
+    if let Some(e) = failed {
+        return Err(e);
     }
+    out.flush()?;
     if scored.report.rows_read == 0 {
-        return Err(StructuralError::NoRows);
+        return Err(StructuralError::NoRows.into());
     }
     Ok(scored)
 }
@@ -349,7 +381,8 @@ fn score_chunk(
 ) -> ChunkResult {
     let as_of = rules.as_of;
     let mut res = ChunkResult {
-        out: Vec::with_capacity(chunk.len()),
+        // Output rows run a little longer than input rows; no regrowth (copy) mid-chunk.
+        out: Vec::with_capacity(chunk.len() + chunk.len() / 4),
         ..ChunkResult::default()
     };
     // Physical line numbers (what an editor shows). csv's own `Position::line` is taken before

@@ -192,7 +192,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<&str, StructuralError> {
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err(StructuralError::Utf16);
     }
-    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+    // `contains` on bytes is memchr; the offset is looked for only when there is one.
+    if bytes.contains(&0) {
+        let offset = bytes.iter().position(|&b| b == 0).unwrap_or_default();
         return Err(StructuralError::Binary { offset });
     }
     let text = std::str::from_utf8(bytes).map_err(|e| StructuralError::NotUtf8 {

@@ -373,22 +373,36 @@ fn parse_flag(s: &str) -> Option<bool> {
 }
 
 pub(crate) fn collapse_ws(s: &str) -> String {
-    // Fast path (one allocation instead of a Vec and a join): ASCII with only single inner
-    // spaces is already collapsed. ASCII whitespace is exactly 0x09..=0x0D and ' '.
-    let b = s.as_bytes();
-    if s.is_ascii()
-        && !b.iter().any(|c| (0x09..=0x0D).contains(c))
-        && !b.windows(2).any(|w| w == b"  ")
-        && b.first() != Some(&b' ')
-        && b.last() != Some(&b' ')
-    {
+    if is_collapsed(s) {
         return s.to_string();
     }
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// True when `s` is ASCII with only single inner spaces (already what [`collapse_ws`] makes):
+/// one pass over the bytes, the common case for CRM cells. ASCII whitespace is exactly
+/// 0x09..=0x0D and ' '; any non-ASCII byte takes the general path.
+fn is_collapsed(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+        return false;
+    }
+    let mut prev_space = false;
+    for &c in b {
+        if c >= 0x80 || (0x09..=0x0D).contains(&c) || (c == b' ' && prev_space) {
+            return false;
+        }
+        prev_space = c == b' ';
+    }
+    true
+}
+
 /// Match a known value case-insensitively and return its canonical spelling.
 fn canonical(s: &str, known: &[&str]) -> String {
+    // Most cells are already spelled canonically: no collapsing, no case-folding compare.
+    if let Some(k) = known.iter().find(|k| **k == s) {
+        return k.to_string();
+    }
     let s = collapse_ws(s);
     known
         .iter()
