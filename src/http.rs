@@ -16,7 +16,8 @@ use std::time::Instant;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-/// The whole router: probes, REST v1, and (later) Slack, with the cross-cutting layers.
+/// The whole router: probes, metrics, REST v1, Slack, the Salesforce routes, charts and
+/// unsubscribe links, with the cross-cutting layers.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/healthz", get(healthz))
