@@ -1,5 +1,5 @@
 //! Plain domain types shared by every layer; no I/O here.
-mod alert_settings;
+pub mod alert_settings;
 mod alerting;
 pub mod deal;
 mod relative;
@@ -8,7 +8,9 @@ pub mod schedule;
 mod score;
 mod tenant;
 
-pub use alert_settings::AlertSettings;
+pub use alert_settings::{
+    AlertSettings, AlertSettingsField, AlertSettingsProblem, InvalidAlertSetting,
+};
 pub use alerting::{
     AlertFacts, AlertPlanner, NewOutboxRow, PlannedAlert, ScoreBounds, UserContact,
 };
