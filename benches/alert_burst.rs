@@ -11,6 +11,7 @@ use skygeni::domain::TenantId;
 use skygeni::jobs::burst;
 use skygeni::notify::compose::Links;
 use skygeni::notify::dispatcher::{DispatchConfig, Dispatcher};
+use skygeni::notify::planner::AlertPolicy;
 use skygeni::notify::sendgrid::SendGridClient;
 use skygeni::notify::slack_dm::{BotTokens, SlackDmSender};
 use skygeni::slack::SlackApi;
@@ -66,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
             let tenant = TenantId::parse(&format!("t{t:03}")).map_err(anyhow::Error::msg)?;
             let scores = burst::critical_scores(deals, "bench");
             store
-                .record_scores(&tenant, now, &scores, &mut |_| {})
+                .record_scores(&tenant, now, &scores, &AlertPolicy::default(), &mut |_| {})
                 .await?;
         }
         let enqueue = t0.elapsed();

@@ -9,6 +9,7 @@ use chrono::Timelike;
 use clap::Args;
 use skygeni::domain::TenantId;
 use skygeni::jobs::burst;
+use skygeni::notify::planner::AlertPolicy;
 use skygeni::store::{AlertSettings, Store};
 
 #[derive(Args)]
@@ -69,7 +70,7 @@ pub async fn run(a: BurstArgs) -> anyhow::Result<()> {
         }
         let scores = burst::critical_scores(a.deals, "loadkit");
         store
-            .record_scores(&tenant, now, &scores, &mut |_| {})
+            .record_scores(&tenant, now, &scores, &AlertPolicy::default(), &mut |_| {})
             .await?;
     }
     println!(

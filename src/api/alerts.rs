@@ -5,13 +5,13 @@ use super::audit;
 use super::extract::ApiJson;
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::domain::{AlertSettings, AlertSettingsField as Field, InvalidAlertSetting};
 use crate::http_error::{ApiError, ApiResult};
-use crate::store::AlertSettings;
 use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Deserialize;
 
-pub const CHANNELS: [&str; 2] = ["slack", "email"];
+pub use crate::domain::alert_settings::CHANNELS;
 
 /// The design's body; every part and every field in it is optional (a partial update):
 /// what is left out keeps its current (or default) value.
@@ -97,84 +97,50 @@ pub async fn configure(
     })))
 }
 
-fn check_range(field: &str, v: i64, lo: i64, hi: i64) -> ApiResult<i64> {
-    if (lo..=hi).contains(&v) {
-        Ok(v)
-    } else {
-        Err(ApiError::invalid_field(
-            field,
-            format!("{field} must be between {lo} and {hi}"),
-        ))
-    }
+/// The domain's refusal as the API's field error.
+fn invalid(e: InvalidAlertSetting) -> ApiError {
+    ApiError::invalid_field(e.field.api_name(), e.api_message())
 }
 
-fn check_hhmm(field: &str, v: String) -> ApiResult<String> {
-    let ok = v.len() == 5 && chrono::NaiveTime::parse_from_str(&v, "%H:%M").is_ok();
-    if ok {
-        Ok(v)
-    } else {
-        Err(ApiError::invalid_field(
-            field,
-            format!("{field} must be HH:MM (got {v:?})"),
-        ))
-    }
-}
-
-/// Validate `cfg` and merge it onto `s`.
+/// Validate `cfg` by the domain's rules (`AlertSettings::check_*`, shared with the Slack modal)
+/// and merge it onto `s`. Only the fields sent are checked: a partial update does not fail on
+/// a value saved earlier.
 pub fn apply(mut s: AlertSettings, cfg: AlertConfig) -> ApiResult<AlertSettings> {
     let c = cfg.critical_deals.unwrap_or_default();
     if let Some(v) = c.enabled {
         s.critical_enabled = v;
     }
     if let Some(channels) = c.channels {
-        let mut out: Vec<String> = Vec::new();
-        for ch in channels {
-            if !CHANNELS.contains(&ch.as_str()) {
-                return Err(ApiError::invalid_field(
-                    "critical_deals.channels",
-                    format!("unknown channel {ch:?}: use slack and/or email"),
-                ));
-            }
-            if !out.contains(&ch) {
-                out.push(ch);
-            }
-        }
-        s.channels = out;
+        s.channels = AlertSettings::check_channels(channels).map_err(invalid)?;
     }
     if let Some(t) = c.threshold {
-        s.threshold = check_range("critical_deals.threshold", t, 0, 100)?;
+        s.threshold = AlertSettings::check_threshold(t).map_err(invalid)?;
     }
     let d = cfg.daily_digest.unwrap_or_default();
     if let Some(v) = d.enabled {
         s.digest_enabled = v;
     }
     if let Some(tz) = d.timezone {
-        if tz.parse::<chrono_tz::Tz>().is_err() {
-            return Err(ApiError::invalid_field(
-                "daily_digest.timezone",
-                format!("{tz:?} is not an IANA time zone (e.g. Europe/Berlin)"),
-            ));
-        }
-        s.time_zone = tz;
+        s.time_zone = AlertSettings::check_time_zone(tz).map_err(invalid)?;
     }
     if let Some(t) = d.time {
-        s.digest_time = check_hhmm("daily_digest.time", t)?;
+        s.digest_time = AlertSettings::check_time(Field::DigestTime, t).map_err(invalid)?;
     }
     if let Some(m) = d.max_deals {
-        s.max_deals = check_range("daily_digest.max_deals", m, 1, 50)?;
+        s.max_deals = AlertSettings::check_max_deals(m).map_err(invalid)?;
     }
     if let Some(m) = d.min_risk_score {
-        s.digest_min_risk_score = check_range("daily_digest.min_risk_score", m, 0, 100)?;
+        s.digest_min_risk_score = AlertSettings::check_digest_min_risk_score(m).map_err(invalid)?;
     }
     let q = cfg.quiet_hours.unwrap_or_default();
     if let Some(v) = q.enabled {
         s.quiet_enabled = v;
     }
     if let Some(t) = q.start {
-        s.quiet_start = check_hhmm("quiet_hours.start", t)?;
+        s.quiet_start = AlertSettings::check_time(Field::QuietStart, t).map_err(invalid)?;
     }
     if let Some(t) = q.end {
-        s.quiet_end = check_hhmm("quiet_hours.end", t)?;
+        s.quiet_end = AlertSettings::check_time(Field::QuietEnd, t).map_err(invalid)?;
     }
     Ok(s)
 }

@@ -4,6 +4,7 @@
 use crate::crm::parse_csv_bytes;
 use crate::domain::{Deal, ModelScope, Outcome, RiskCategory, TenantId};
 use crate::engine::{DEFAULT_SAVE_RATE, TrainConfig, backtest};
+use crate::notify::planner::AlertPolicy;
 use crate::service::batch::score_open_deals;
 use crate::service::metrics::pipeline_view;
 use crate::service::models::{closed_before, train_and_register};
@@ -314,7 +315,7 @@ async fn replay_week_before(
     let scores = loaded.scorer.score_batch(&open, day);
     let at = day.and_hms_opt(2, 0, 0).expect("02:00 exists").and_utc();
     store
-        .record_scores(tenant, at, &scores, &mut |_| {})
+        .record_scores(tenant, at, &scores, &AlertPolicy::default(), &mut |_| {})
         .await?;
     Ok(format!(
         "   (and the week before: the {} deals open on {day} scored as of that day, for the weekly comparison)",

@@ -1,4 +1,6 @@
 //! Plain domain types shared by every layer; no I/O here.
+pub mod alert_settings;
+mod alerting;
 pub mod deal;
 mod relative;
 mod risk_settings;
@@ -6,6 +8,12 @@ pub mod schedule;
 mod score;
 mod tenant;
 
+pub use alert_settings::{
+    AlertSettings, AlertSettingsField, AlertSettingsProblem, InvalidAlertSetting,
+};
+pub use alerting::{
+    AlertFacts, AlertPlanner, NewOutboxRow, PlannedAlert, ScoreBounds, UserContact,
+};
 pub use deal::{Deal, DealOwner, Outcome};
 pub use relative::{RelativeRisk, RiskBands};
 pub use risk_settings::{

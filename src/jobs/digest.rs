@@ -138,7 +138,7 @@ pub async fn queue_manager_digest(
     let max_deals = manager
         .settings
         .as_ref()
-        .map_or(10, |s| s.max_deals.clamp(1, 50) as usize);
+        .map_or(10, |s| s.digest_max_deals());
     let name = manager
         .name
         .clone()

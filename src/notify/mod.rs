@@ -3,11 +3,13 @@
 pub mod chart_route;
 pub mod charts;
 pub mod compose;
+mod contact;
 pub mod dispatcher;
 pub mod email;
 pub mod email_data;
 pub mod email_lint;
 pub mod outbox;
+pub mod planner;
 pub mod policy;
 pub mod senders;
 pub mod sendgrid;

@@ -4,6 +4,7 @@ use super::models::{LoadedScorer, ModelSource, load_scorer};
 use crate::domain::{Deal, DealScore, TenantId};
 use crate::engine::PipelineRanks;
 use crate::notify::outbox::AlertContext;
+use crate::notify::planner::AlertPolicy;
 use crate::store::Store;
 use chrono::NaiveDate;
 use std::time::{Duration, Instant};
@@ -65,9 +66,13 @@ pub async fn score_open_deals(
         skill_line: loaded.scorer.skill_line().map(str::to_string),
     };
     store
-        .record_scores_with(tenant, chrono::Utc::now(), &scores, &context, &mut |w| {
-            progress(n + w, total)
-        })
+        .record_scores(
+            tenant,
+            chrono::Utc::now(),
+            &scores,
+            &AlertPolicy::new(context),
+            &mut |w| progress(n + w, total),
+        )
         .await?;
     let write_time = t.elapsed();
     let summary = BatchSummary {
@@ -115,7 +120,13 @@ pub async fn score_deals(
             skill_line: loaded.scorer.skill_line().map(str::to_string),
         };
         store
-            .record_scores_with(tenant, chrono::Utc::now(), &scores, &context, &mut |_| {})
+            .record_scores(
+                tenant,
+                chrono::Utc::now(),
+                &scores,
+                &AlertPolicy::new(context),
+                &mut |_| {},
+            )
             .await?;
     }
     Ok((open, scores, loaded.scorer.stats().overall_win_rate))

@@ -658,7 +658,7 @@ pub fn to_notification(s: &AlertSettings) -> NotificationSettings {
         digest_time: t(&s.digest_time, (8, 0)),
         time_zone: s.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC),
         quiet_hours: (quiet.0 != quiet.1).then_some(quiet),
-        max_deals: s.max_deals.clamp(1, i64::from(settings::MAX_DEALS_LIMIT)) as u8,
+        max_deals: s.max_deals,
     }
 }
 
@@ -683,7 +683,7 @@ pub fn from_notification(n: &NotificationSettings, base: AlertSettings) -> Alert
         time_zone: n.time_zone.name().to_string(),
         quiet_start: qs,
         quiet_end: qe,
-        max_deals: i64::from(n.max_deals),
+        max_deals: n.max_deals,
         ..base
     }
 }

@@ -3,7 +3,10 @@
 //! alert budget — and the parser for its submission, with per-field errors Slack shows inline.
 use super::callbacks;
 use super::kit::*;
-use crate::domain::{MAX_ALERTS_PER_DAY, RiskBands, RiskSettings, parse_alerts_per_day};
+use crate::domain::alert_settings::MAX_DEALS;
+use crate::domain::{
+    AlertSettings, MAX_ALERTS_PER_DAY, RiskBands, RiskSettings, parse_alerts_per_day,
+};
 use chrono::NaiveTime;
 use chrono_tz::Tz;
 use serde_json::{Value, json};
@@ -21,7 +24,6 @@ pub const BANDS_BLOCK: &str = "risk_bands";
 pub const ALERT_BUDGET_BLOCK: &str = "alerts_per_day";
 /// Each input's single element uses this action id; the block id tells them apart.
 pub const VALUE_ACTION: &str = "value";
-pub const MAX_DEALS_LIMIT: u8 = 25;
 
 /// Time zones offered in the select (a static select holds at most 100 options; the full IANA
 /// list has ~600). A user's current zone is added when it is not among them.
@@ -51,8 +53,9 @@ pub struct NotificationSettings {
     pub time_zone: Tz,
     /// (from, until) local time; may wrap midnight (20:00–07:00).
     pub quiet_hours: Option<(NaiveTime, NaiveTime)>,
-    /// Deals listed in a digest.
-    pub max_deals: u8,
+    /// Deals listed in a digest, as saved (the API may have saved any value the domain's
+    /// rules allow; the modal shows it as it is, never brought into a narrower range).
+    pub max_deals: i64,
 }
 
 impl Default for NotificationSettings {
@@ -156,20 +159,47 @@ pub fn settings_modal(s: &NotificationSettings, risk: Option<&RiskSettings>) -> 
             timepicker(s.quiet_hours.map(|q| q.1)),
             true,
         ),
-        input(
-            MAX_DEALS_BLOCK,
-            "Deals per digest (1–25)",
-            json!({"type": "number_input", "action_id": VALUE_ACTION,
-            "is_decimal_allowed": false, "min_value": "1", "max_value": MAX_DEALS_LIMIT.to_string(),
-            "initial_value": s.max_deals.to_string()}),
-            false,
-        ),
+        max_deals_input(s.max_deals),
     ];
     if let Some(r) = risk {
         blocks.extend(risk_blocks(r));
     }
     json!({"type": "modal", "callback_id": callbacks::SETTINGS, "title": plain("Notification settings", MAX_MODAL_TITLE),
         "submit": plain("Save", MAX_MODAL_TITLE), "close": plain("Cancel", MAX_MODAL_TITLE), "blocks": blocks})
+}
+
+/// The digest size input, bounded by the domain's rule. A saved value outside it (a row from
+/// before the rule) is shown as it is, with a hint saying it must change, and without bounds
+/// (Slack refuses a view whose initial value lies outside them); saving it unchanged gets the
+/// rule's inline error.
+fn max_deals_input(v: i64) -> Value {
+    let (lo, hi) = (MAX_DEALS.start(), MAX_DEALS.end());
+    let mut element = json!({"type": "number_input", "action_id": VALUE_ACTION,
+        "is_decimal_allowed": false, "initial_value": v.to_string()});
+    let within = MAX_DEALS.contains(&v);
+    if within {
+        element["min_value"] = json!(lo.to_string());
+        element["max_value"] = json!(hi.to_string());
+    }
+    let mut block = input(
+        MAX_DEALS_BLOCK,
+        &format!("Deals per digest ({lo}–{hi})"),
+        element,
+        false,
+    );
+    if !within {
+        block["hint"] = plain(&max_deals_error(), 2000);
+    }
+    block
+}
+
+/// The domain's digest-size rule in the modal's words.
+fn max_deals_error() -> String {
+    format!(
+        "Enter a whole number from {} to {}.",
+        MAX_DEALS.start(),
+        MAX_DEALS.end()
+    )
 }
 
 /// The admin part of the form: the tenant's band edges and alert budget, as the CLI takes them.
@@ -253,11 +283,12 @@ pub fn parse_settings(values: &Value) -> Result<SettingsForm, BTreeMap<String, S
     };
     let max_deals = match el(MAX_DEALS_BLOCK)["value"]
         .as_str()
-        .and_then(|v| v.trim().parse::<u8>().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .map(AlertSettings::check_max_deals)
     {
-        Some(n) if (1..=MAX_DEALS_LIMIT).contains(&n) => n,
+        Some(Ok(n)) => n,
         _ => {
-            err(MAX_DEALS_BLOCK, "Enter a whole number from 1 to 25.");
+            err(MAX_DEALS_BLOCK, &max_deals_error());
             10
         }
     };

@@ -43,7 +43,7 @@ fn the_settings_modal_is_valid_and_round_trips_every_setting() {
             digest_time: t(7, 30),
             time_zone: "Asia/Kolkata".parse().unwrap(),
             quiet_hours: Some((t(20, 0), t(7, 0))),
-            max_deals: 25,
+            max_deals: 50,
         },
         NotificationSettings {
             via_slack: false,
@@ -76,7 +76,7 @@ fn invalid_submissions_report_errors_against_the_right_blocks() {
     let good = submitted_unchanged(&settings_modal(&NotificationSettings::default(), None));
     let cases: Vec<(&str, Value, &str)> = vec![
         (MAX_DEALS_BLOCK, json!({"value": "0"}), MAX_DEALS_BLOCK),
-        (MAX_DEALS_BLOCK, json!({"value": "26"}), MAX_DEALS_BLOCK),
+        (MAX_DEALS_BLOCK, json!({"value": "51"}), MAX_DEALS_BLOCK),
         (MAX_DEALS_BLOCK, json!({"value": "ten"}), MAX_DEALS_BLOCK),
         (
             TIME_ZONE_BLOCK,
@@ -159,4 +159,28 @@ fn bad_band_edges_or_budget_are_errors_on_their_own_field() {
     half.as_object_mut().unwrap().remove(ALERT_BUDGET_BLOCK);
     let errs = parse_settings(&half).unwrap_err();
     assert!(errs.contains_key(ALERT_BUDGET_BLOCK), "{errs:?}");
+}
+
+#[test]
+fn a_saved_digest_size_outside_the_rule_is_shown_as_saved_with_a_hint_and_refused_unchanged() {
+    let s = NotificationSettings {
+        max_deals: 70,
+        ..NotificationSettings::default()
+    };
+    let modal = settings_modal(&s, None);
+    assert_valid_view(&modal);
+    let block = modal["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["block_id"] == MAX_DEALS_BLOCK)
+        .unwrap()
+        .clone();
+    assert_eq!(block["element"]["initial_value"], "70", "shown as saved");
+    assert!(
+        block["hint"]["text"].as_str().unwrap().contains("1 to 50"),
+        "{block}"
+    );
+    let errs = parse_settings(&submitted_unchanged(&modal)).unwrap_err();
+    assert_eq!(errs[MAX_DEALS_BLOCK], "Enter a whole number from 1 to 50.");
 }

@@ -25,17 +25,17 @@ mod slack_links;
 mod tenants;
 mod unsubscribes;
 
+pub use crate::domain::{AlertSettings, NewOutboxRow, UserContact};
 pub use access::{
-    AlertSettings, DealScope, HighRiskPage, HighRiskQuery, HighRiskSort, IdempotencyRecord,
-    NewUser, ScoredDealRow, UserRow,
+    DealScope, HighRiskPage, HighRiskQuery, HighRiskSort, IdempotencyRecord, NewUser,
+    ScoredDealRow, UserRow,
 };
-pub use alerts::UserContact;
 pub use audit::{AuditEntry, AuditRow, PendingAudit};
 pub use audit_writer::AuditWriter;
 pub use deals::{DealUpsert, ImportCounts, row_hash};
 pub use job_runs::JobRun;
 pub use models::{KEEP_PRODUCTION_VERSIONS, ModelRow, NewModel};
-pub use outbox::{NewOutboxRow, OutboxRow};
+pub use outbox::OutboxRow;
 pub use reports::{
     ActionTask, CalibrationCheck, ClosedPrediction, DealFeedbackRow, ModelEvaluation, PurgeCounts,
     PurgeCutoffs,

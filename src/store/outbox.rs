@@ -6,7 +6,7 @@
 //! later update names the token, so a worker whose lease ran out cannot overwrite the result
 //! of the worker that took over.
 use super::{Backend, Store, StoreResult, format_ts, values_sql};
-use crate::domain::TenantId;
+use crate::domain::{NewOutboxRow, TenantId};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -14,23 +14,6 @@ pub const STATUS_PENDING: &str = "pending";
 pub const STATUS_SENDING: &str = "sending";
 pub const STATUS_SENT: &str = "sent";
 pub const STATUS_DEAD: &str = "dead";
-
-/// A message to enqueue.
-#[derive(Debug, Clone)]
-pub struct NewOutboxRow {
-    pub kind: String,
-    /// `slack` or `email`.
-    pub channel: String,
-    /// The user id of the recipient.
-    pub recipient: String,
-    /// JSON the dispatcher knows how to send (see `notify::outbox::Payload`).
-    pub payload: String,
-    /// Unique per tenant: enqueueing the same key twice keeps the first row.
-    pub idempotency_key: String,
-    pub alert_id: Option<String>,
-    /// Not before this moment (quiet hours hold alerts until they end).
-    pub due: DateTime<Utc>,
-}
 
 /// A stored outbox row.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

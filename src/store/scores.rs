@@ -1,7 +1,6 @@
 //! Risk-score history and each deal's current score, written in bulk after a batch run.
 use super::{Backend, Store, StoreResult, format_ts, values_sql};
-use crate::domain::{DealScore, RiskCategory, RiskFactor, TenantId};
-use crate::notify::outbox::AlertContext;
+use crate::domain::{AlertPlanner, DealScore, RiskCategory, RiskFactor, TenantId};
 use sqlx::Row;
 
 /// A score as stored: enough for metrics, trends and lists, without recommendations.
@@ -46,27 +45,15 @@ const HASH_JOIN_FROM: usize = 100;
 impl Store {
     /// Append one batch to `risk_scores` and make it each deal's current score, in one
     /// transaction. `progress` gets the number of rows written so far. Critical crossings
-    /// (previous current score vs this one, see `notify::policy`) become `alerts` + `outbox`
-    /// rows in the same transaction, with `scored_at` as the policy's clock.
+    /// (previous current score vs this one) become `alerts` + `outbox` rows in the same
+    /// transaction: `planner` (the caller's alert policy) decides which, with `scored_at` as
+    /// its clock.
     pub async fn record_scores(
         &self,
         tenant: &TenantId,
         scored_at: chrono::DateTime<chrono::Utc>,
         scores: &[DealScore],
-        progress: &mut (dyn FnMut(u64) + Send),
-    ) -> StoreResult<()> {
-        let none = AlertContext::default();
-        self.record_scores_with(tenant, scored_at, scores, &none, progress)
-            .await
-    }
-
-    /// `record_scores`, with what the alerts it raises should also say (`AlertContext`).
-    pub async fn record_scores_with(
-        &self,
-        tenant: &TenantId,
-        scored_at: chrono::DateTime<chrono::Utc>,
-        scores: &[DealScore],
-        alert_context: &AlertContext,
+        planner: &dyn AlertPlanner,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> StoreResult<()> {
         let ts = format_ts(scored_at);
@@ -102,15 +89,8 @@ impl Store {
             progress(done);
         }
         // Before the UPDATE: the crossing is judged against the deals' previous current score.
-        super::alerts::enqueue_critical_alerts(
-            self,
-            &mut tx,
-            tenant,
-            scored_at,
-            scores,
-            alert_context,
-        )
-        .await?;
+        super::alerts::enqueue_critical_alerts(self, &mut tx, tenant, scored_at, scores, planner)
+            .await?;
         // One set-based statement instead of 100k single-row updates.
         if self.backend == Backend::Postgres && scores.len() >= HASH_JOIN_FROM {
             // Just after a big first load the planner's statistics still say `deals` and

@@ -3,6 +3,7 @@
 //! budget are per tenant.
 use crate::alerts::{Harness, score, utc};
 use skygeni::domain::{Deal, RiskBands, RiskCategory};
+use skygeni::notify::planner::AlertPolicy;
 use skygeni::store::RiskSettingsRow;
 use std::collections::HashMap;
 
@@ -28,7 +29,13 @@ async fn critical_burst(h: &Harness, n: usize, at: &str) -> HashMap<String, usiz
         .map(|i| score(&format!("B{i}"), 76 + i as u8))
         .collect();
     h.store
-        .record_scores(&h.tenant, utc(at), &scores, &mut |_| {})
+        .record_scores(
+            &h.tenant,
+            utc(at),
+            &scores,
+            &AlertPolicy::default(),
+            &mut |_| {},
+        )
         .await
         .unwrap();
     let mut per_user = HashMap::new();
@@ -130,7 +137,13 @@ async fn the_alert_dm_says_where_the_deal_stands_the_low_skill_line_and_the_spen
     };
     let at = utc("2024-06-03T10:00:00Z");
     h.store
-        .record_scores_with(&h.tenant, at, &scores, &context, &mut |_| {})
+        .record_scores(
+            &h.tenant,
+            at,
+            &scores,
+            &AlertPolicy::new(context),
+            &mut |_| {},
+        )
         .await
         .unwrap();
     h.dispatch(at).await;

@@ -8,6 +8,7 @@ use skygeni::domain::{
 };
 use skygeni::notify::compose::Links;
 use skygeni::notify::dispatcher::{DispatchConfig, Dispatcher};
+use skygeni::notify::planner::AlertPolicy;
 use skygeni::notify::sendgrid::SendGridClient;
 use skygeni::notify::slack_dm::{BotTokens, SlackDmSender};
 use skygeni::slack::SlackApi;
@@ -86,7 +87,13 @@ impl Harness {
     /// Write a score for D1 at `at` through the one score-writing path.
     pub async fn score(&self, risk: u8, at: DateTime<Utc>) {
         self.store
-            .record_scores(&self.tenant, at, &[score("D1", risk)], &mut |_| {})
+            .record_scores(
+                &self.tenant,
+                at,
+                &[score("D1", risk)],
+                &AlertPolicy::default(),
+                &mut |_| {},
+            )
             .await
             .unwrap();
     }

@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use skygeni::auth::Role;
 use skygeni::domain::TenantId;
+use skygeni::notify::planner::AlertPolicy;
 use std::path::PathBuf;
 
 const DESIGN_DOC: &str = "shared/seed/000_61291d2618147cce.txt";
@@ -171,6 +172,7 @@ async fn app_with_history() -> TestApp {
             &TenantId::default_tenant(),
             chrono::Utc::now(),
             &[critical],
+            &AlertPolicy::default(),
             &mut |_| {},
         )
         .await

@@ -12,6 +12,7 @@ use skygeni::domain::{Deal, TenantId};
 use skygeni::jobs::scheduler::{JobKind, Scheduler, SchedulerConfig, parse_cron};
 use skygeni::notify::compose::Links;
 use skygeni::notify::dispatcher::DispatchConfig;
+use skygeni::notify::planner::AlertPolicy;
 use skygeni::notify::unsubscribe::{List, UnsubscribeSigner};
 
 /// Rows (headers excluded) of the "Did Last Week's Advice Work?" table, checking its headers.
@@ -186,7 +187,13 @@ async fn digests_carry_list_unsubscribe_headers_escape_crm_markup_and_stop_after
     // High, not critical: no alert emails besides the digest.
     let scores: Vec<_> = ["D1", "D2", "D3"].iter().map(|id| score(id, 70)).collect();
     store
-        .record_scores(&tenant, utc("2024-02-29T02:00:00Z"), &scores, &mut |_| {})
+        .record_scores(
+            &tenant,
+            utc("2024-02-29T02:00:00Z"),
+            &scores,
+            &AlertPolicy::default(),
+            &mut |_| {},
+        )
         .await
         .unwrap();
     let signer = UnsubscribeSigner::new(
@@ -460,7 +467,13 @@ async fn a_webhook_rescoring_a_few_deals_does_not_hide_last_weeks_critical_deals
         ("2024-03-04T02:00:00Z", all(60)),
     ] {
         store
-            .record_scores(&tenant, utc(at), &scores, &mut |_| {})
+            .record_scores(
+                &tenant,
+                utc(at),
+                &scores,
+                &AlertPolicy::default(),
+                &mut |_| {},
+            )
             .await
             .unwrap();
     }

@@ -1,6 +1,7 @@
 //! Integration tests, one binary (faster to link than one per file). Each test gets its own
 //! database on the backend named by SKYGENI_TEST_BACKEND (see `scripts/test`).
 mod alert_budget;
+mod alert_settings;
 mod alerts;
 mod api;
 mod api_contract;

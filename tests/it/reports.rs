@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use skygeni::domain::{Deal, DealScore, ModelScope, Outcome, RiskCategory, TenantId};
 use skygeni::engine::TrainConfig;
 use skygeni::jobs::retention::purge;
+use skygeni::notify::planner::AlertPolicy;
 use skygeni::service::lifecycle::{RetrainConfig, calibration_check, monthly_retrain_with};
 use skygeni::service::models::train_and_register;
 use skygeni::store::{NewModel, PurgeCounts, Store};
@@ -89,7 +90,7 @@ async fn retention_purges_exactly_the_rows_past_their_retention_and_nothing_else
     ] {
         let (at, scores) = all(at);
         store
-            .record_scores(&t, at, &scores, &mut |_| {})
+            .record_scores(&t, at, &scores, &AlertPolicy::default(), &mut |_| {})
             .await
             .unwrap();
     }
@@ -418,7 +419,7 @@ async fn close_ten(store: &Store, closing: &str, p_win: f64) {
     let scores: Vec<DealScore> = ids.iter().map(|id| score(id, risk, "v2")).collect();
     let at = day(closing).and_hms_opt(0, 0, 0).unwrap().and_utc() - Duration::hours(12);
     store
-        .record_scores(&t, at, &scores, &mut |_| {})
+        .record_scores(&t, at, &scores, &AlertPolicy::default(), &mut |_| {})
         .await
         .unwrap();
     for d in &mut deals {

@@ -7,6 +7,7 @@ use chrono::Duration;
 use skygeni::domain::{Deal, TenantId};
 use skygeni::jobs::scheduler::{JobKind, Scheduler, SchedulerConfig, parse_cron};
 use skygeni::notify::dispatcher::DispatchConfig;
+use skygeni::notify::planner::AlertPolicy;
 use skygeni::store::{NewUser, Store};
 
 fn config() -> SchedulerConfig {
@@ -66,6 +67,7 @@ async fn digests_fire_at_8am_in_each_managers_zone_once_across_two_schedulers() 
             &tenant,
             utc("2024-02-29T00:00:00Z"),
             &[score("D_NY", 70), score("D_IN", 72)],
+            &AlertPolicy::default(),
             &mut |_| {},
         )
         .await
@@ -243,6 +245,7 @@ async fn the_weekly_summary_retention_and_calibration_run_on_schedule_and_reach_
             &tenant,
             utc("2024-03-01T00:00:00Z"),
             &[score("D1", 70)],
+            &AlertPolicy::default(),
             &mut |_| {},
         )
         .await

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const SIGNING_SECRET: &str = "slack-signing-secret";
 pub const BOT_TOKEN: &str = "xoxb-single";
-const JWT: &str = "slack-test-jwt";
+pub const JWT: &str = "slack-test-jwt";
 const ENC_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const TEAM: &str = "T0FAKE";
 static SEQ: AtomicU64 = AtomicU64::new(1);

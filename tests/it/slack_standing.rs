@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use skygeni::domain::RiskBands;
 use skygeni::engine::LOW_SKILL_LINE;
+use skygeni::notify::planner::AlertPolicy;
 use skygeni::slack::settings::*;
 use skygeni::store::RiskSettingsRow;
 
@@ -322,6 +323,7 @@ async fn the_slack_digest_gives_each_deal_the_same_relative_risk_as_the_email() 
             &t,
             utc("2024-02-29T00:00:00Z"),
             &[score("D0", 62), score("D1", 70), score("D2", 81)],
+            &AlertPolicy::default(),
             &mut |_| {},
         )
         .await

@@ -12,6 +12,7 @@ use skygeni::domain::{Deal, ModelScope, Outcome, TenantId};
 use skygeni::engine::{DEFAULT_SAVE_RATE, TrainConfig};
 use skygeni::notify::charts::{Chart, HEIGHT, SCALE, WIDTH, signed_url};
 use skygeni::notify::email_lint::lint;
+use skygeni::notify::planner::AlertPolicy;
 use skygeni::notify::weekly::{WeeklyLinks, render_email, slack_blocks};
 use skygeni::service::batch::score_open_deals;
 use skygeni::service::metrics::pipeline_view;
@@ -79,7 +80,13 @@ async fn the_weekly_summary_on_the_seed_matches_skygeni_metrics_and_closes_the_l
         .map(|(i, d)| score(&d.deal_id, if i < 5 { 90 } else { 30 }, "old"))
         .collect();
     store
-        .record_scores(&tenant, week_ago, &last_week, &mut |_| {})
+        .record_scores(
+            &tenant,
+            week_ago,
+            &last_week,
+            &AlertPolicy::default(),
+            &mut |_| {},
+        )
         .await
         .unwrap();
     score_open_deals(&store, &tenant, as_of(), &mut |_, _| {})
