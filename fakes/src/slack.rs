@@ -879,6 +879,33 @@ async fn response_url(
     (StatusCode::OK, "ok").into_response()
 }
 
+/// What Slack sends as `view.state.values` when a user submits `view` without changing
+/// anything: each input block's element with its initial value, under `action_id`.
+pub fn submitted_unchanged(view: &Value, action_id: &str) -> Value {
+    let mut values = json!({});
+    for b in view["blocks"].as_array().into_iter().flatten() {
+        if b["type"] != "input" {
+            continue;
+        }
+        let el = &b["element"];
+        let state = match el["type"].as_str().unwrap_or_default() {
+            "radio_buttons" | "static_select" => json!({"selected_option": el["initial_option"]}),
+            "checkboxes" => {
+                json!({"selected_options": el.get("initial_options").cloned().unwrap_or(json!([]))})
+            }
+            "timepicker" => {
+                json!({"selected_time": el.get("initial_time").cloned().unwrap_or(Value::Null)})
+            }
+            "number_input" | "plain_text_input" => json!({"value": el["initial_value"]}),
+            other => panic!("submitted_unchanged: no initial-value rule for element {other:?}"),
+        };
+        if let Some(id) = b["block_id"].as_str() {
+            values[id] = json!({ action_id: state });
+        }
+    }
+    values
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,26 +6,7 @@ use crate::slack::kit_check::assert_valid_view;
 /// What Slack submits when the user saves without changing anything: each element's initial
 /// value, in `view.state.values` shape.
 fn submitted_unchanged(modal: &Value) -> Value {
-    let mut values = json!({});
-    for b in modal["blocks"].as_array().unwrap() {
-        if b["type"] != "input" {
-            continue;
-        }
-        let el = &b["element"];
-        let state = match el["type"].as_str().unwrap() {
-            "radio_buttons" | "static_select" => json!({"selected_option": el["initial_option"]}),
-            "checkboxes" => {
-                json!({"selected_options": el.get("initial_options").cloned().unwrap_or(json!([]))})
-            }
-            "timepicker" => {
-                json!({"selected_time": el.get("initial_time").cloned().unwrap_or(Value::Null)})
-            }
-            "number_input" | "plain_text_input" => json!({"value": el["initial_value"]}),
-            other => panic!("unexpected element {other}"),
-        };
-        values[b["block_id"].as_str().unwrap()] = json!({VALUE_ACTION: state});
-    }
-    values
+    skygeni_fakes::slack::submitted_unchanged(modal, VALUE_ACTION)
 }
 
 fn t(h: u32, m: u32) -> NaiveTime {

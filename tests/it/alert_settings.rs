@@ -14,26 +14,7 @@ use skygeni::slack::settings::{
 
 /// What Slack submits when the user saves `view` without changing anything.
 fn submitted_unchanged(view: &Value) -> Value {
-    let mut values = json!({});
-    for b in view["blocks"].as_array().unwrap() {
-        if b["type"] != "input" {
-            continue;
-        }
-        let el = &b["element"];
-        let state = match el["type"].as_str().unwrap() {
-            "radio_buttons" | "static_select" => json!({"selected_option": el["initial_option"]}),
-            "checkboxes" => {
-                json!({"selected_options": el.get("initial_options").cloned().unwrap_or(json!([]))})
-            }
-            "timepicker" => {
-                json!({"selected_time": el.get("initial_time").cloned().unwrap_or(Value::Null)})
-            }
-            "number_input" | "plain_text_input" => json!({"value": el["initial_value"]}),
-            other => panic!("unexpected element {other}"),
-        };
-        values[b["block_id"].as_str().unwrap()] = json!({VALUE_ACTION: state});
-    }
-    values
+    skygeni_fakes::slack::submitted_unchanged(view, VALUE_ACTION)
 }
 
 #[test]
