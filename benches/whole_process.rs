@@ -136,17 +136,9 @@ fn time_runs(runs: usize, args: &[String]) -> anyhow::Result<(f64, f64)> {
 }
 
 fn run_quiet(args: &[String]) -> anyhow::Result<()> {
-    let out = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::null())
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "skygeni {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(())
+    let mut c = Command::new(BIN);
+    c.args(args).stdout(Stdio::null());
+    checked(c, &format!("skygeni {}", args.join(" "))).map(drop)
 }
 
 fn count_lines(path: &Path) -> anyhow::Result<usize> {
