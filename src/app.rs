@@ -7,6 +7,7 @@
 //! `SHUTDOWN_GRACE` to finish.
 use crate::config::Settings;
 use crate::crypto::{CryptoError, SecretBox};
+use crate::domain::{Clock, SystemClock};
 use crate::http::router;
 use crate::service::scorer_cache::{DEFAULT_TTL, ScorerCache};
 use crate::store::{AuditWriter, Store};
@@ -49,6 +50,8 @@ pub struct AppParts {
     pub tenants: Arc<crate::auth::KnownTenants>,
     /// Per-tenant pipeline ranks and band edges for relative risk on every surface (short-lived).
     pub standing: Arc<crate::service::standing::StandingCache>,
+    /// Where "now" comes from for every edge and worker (the system clock outside tests).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
@@ -78,6 +81,7 @@ impl AppState {
             metrics: prometheus(),
             tenants: Arc::new(crate::auth::KnownTenants::default()),
             standing: Arc::new(crate::service::standing::StandingCache::default()),
+            clock: Arc::new(SystemClock),
         })))
     }
 

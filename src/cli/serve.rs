@@ -4,7 +4,7 @@ use crate::app::{AppState, Application};
 use crate::auth::{Role, issue_token};
 use crate::config::Settings;
 use crate::domain::TenantId;
-use crate::jobs::scheduler::{Scheduler, SchedulerConfig, SystemClock};
+use crate::jobs::scheduler::{Scheduler, SchedulerConfig};
 use crate::notify::compose::Links;
 use crate::notify::dispatcher::{DispatchConfig, Dispatcher};
 use crate::notify::senders::{ChatSender, EmailSender};
@@ -97,7 +97,7 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<i3
         // Salesforce sync before the nightly score, App Home refresh after it.
         let hooks = crate::jobs::nightly_hooks::LiveHooks::shared(state.clone());
         let s = Scheduler::new(store.clone(), cfg, links, Some(hooks))?;
-        workers.spawn(s.run(Arc::new(SystemClock), stop_rx.clone()));
+        workers.spawn(s.run(state.clock.clone(), stop_rx.clone()));
     }
     let signal = async move {
         crate::app::shutdown_signal().await;

@@ -1,6 +1,7 @@
 //! Plain domain types shared by every layer; no I/O here.
 pub mod alert_settings;
 mod alerting;
+mod clock;
 pub mod deal;
 mod relative;
 mod risk_settings;
@@ -14,6 +15,7 @@ pub use alert_settings::{
 pub use alerting::{
     AlertFacts, AlertPlanner, NewOutboxRow, PlannedAlert, ScoreBounds, UserContact,
 };
+pub use clock::{Clock, FixedClock, SystemClock};
 pub use deal::{Deal, DealOwner, Outcome};
 pub use relative::{RelativeRisk, RiskBands};
 pub use risk_settings::{

@@ -89,18 +89,7 @@ pub trait NightlyHooks: Send + Sync {
     fn after_score<'a>(&'a self, tenant: &'a TenantId) -> HookFuture<'a>;
 }
 
-/// Where time comes from; tests pass their own.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
+use crate::domain::Clock;
 
 #[derive(Clone)]
 pub struct SchedulerConfig {
