@@ -5,6 +5,8 @@
 //! `Application::build` binds the listener (port 0 in tests) and reports the port;
 //! `run_until_stopped` serves until SIGINT/SIGTERM and gives in-flight requests
 //! `SHUTDOWN_GRACE` to finish.
+pub mod process;
+
 use crate::config::Settings;
 use crate::crypto::{CryptoError, SecretBox};
 use crate::domain::{Clock, SystemClock};

@@ -61,6 +61,7 @@ pub fn issue_token(
     sub: &str,
     ttl_secs: i64,
 ) -> anyhow::Result<String> {
+    // System time, the clock `verify_token_with` (and jsonwebtoken) judge `exp` by.
     let exp = (chrono::Utc::now().timestamp() + ttl_secs).max(0) as u64;
     let claims = Claims {
         sub: sub.to_string(),
@@ -123,6 +124,8 @@ pub fn verify_token_with(
             "token sub must be a non-empty user id without control characters".into(),
         ));
     }
+    // The system clock on purpose, not the app's `Clock`: jsonwebtoken checks `exp` and `nbf`
+    // against the system time itself, and the lifetime cap must use the same "now".
     let now = chrono::Utc::now().timestamp().max(0) as u64;
     if claims.exp > now.saturating_add(max_lifetime_secs) {
         return Err(ApiError::Unauthorized(format!(

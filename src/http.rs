@@ -35,7 +35,10 @@ pub fn router(state: AppState) -> Router {
     // routes' pre-body check → body limit → routes.
     routes
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(crate::http_limits::signed_routes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http_limits::signed_routes,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::http_limits::body_deadline,

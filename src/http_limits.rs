@@ -105,11 +105,11 @@ fn precheck(req: &Request, s: &Signed, now_secs: i64) -> Result<(), ApiError> {
 }
 
 /// The signed routes' gate (runs before their handlers touch the body); other routes pass.
-pub async fn signed_routes(req: Request, next: Next) -> Response {
+pub async fn signed_routes(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let Some(signed) = signed_route(req.uri().path()) else {
         return next.run(req).await;
     };
-    if let Err(e) = precheck(&req, signed, chrono::Utc::now().timestamp()) {
+    if let Err(e) = precheck(&req, signed, st.clock.now().timestamp()) {
         metrics::counter!("skygeni_signed_precheck_refused_total").increment(1);
         return match (&e, signed.uniform_refusal) {
             (ApiError::Unauthorized(why), Some(uniform)) => {

@@ -92,7 +92,7 @@ pub async fn configure(
     Ok(Json(serde_json::json!({
         "user_id": caller.sub,
         "settings_updated": settings != current,
-        "effective_at": crate::store::format_ts(chrono::Utc::now()),
+        "effective_at": crate::store::format_ts(st.clock.now()),
         "settings": settings_json(&settings),
     })))
 }

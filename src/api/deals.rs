@@ -105,7 +105,7 @@ pub async fn high_risk(
     let q = parse_high_risk(p)?;
     let scope = deal_scope(&st.store, &caller).await?;
     let page = st.store.high_risk_deals(&caller.tenant, &scope, &q).await?;
-    let today = chrono::Utc::now().date_naive();
+    let today = st.clock.now().date_naive();
     let returned = page.rows.len() as i64;
     let loaded = st.scorers.get(&st.store, &caller.tenant).await?;
     // Ranked in the tenant's whole open pipeline, not only the caller's scope.

@@ -155,7 +155,7 @@ pub async fn idempotency(
     let ttl = chrono::Duration::from_std(IDEMPOTENCY_CLAIM_TTL).expect("small duration");
     match st
         .store
-        .claim_idempotency_key(&caller.tenant, &key, &hash, chrono::Utc::now(), ttl)
+        .claim_idempotency_key(&caller.tenant, &key, &hash, st.clock.now(), ttl)
         .await?
     {
         Some(rec) if rec.request_hash != hash => Err(ApiError::Validation {

@@ -32,7 +32,7 @@ pub async fn performance(
             "model performance is available to admins only".into(),
         ));
     }
-    let as_of = p.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let as_of = p.as_of.unwrap_or_else(|| st.clock.now().date_naive());
     valid::as_of(as_of)?;
     let loaded = st.scorers.get(&st.store, &caller.tenant).await?;
     let history = st.store.load_deals(&caller.tenant).await?;
@@ -126,7 +126,7 @@ pub async fn performance(
         .parse()
         .expect("the default retrain schedule is valid cron");
     let next_retrain = retrain
-        .after(&chrono::Utc::now().with_timezone(&zone))
+        .after(&st.clock.now().with_timezone(&zone))
         .next()
         .map(|t| crate::store::format_ts(t.with_timezone(&chrono::Utc)));
     let prediction_psi = psi(&col(0), &current_p, 10);

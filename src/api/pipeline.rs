@@ -25,7 +25,7 @@ pub async fn metrics(
     Extension(caller): Extension<Caller>,
     ApiQuery(p): ApiQuery<MetricsParams>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let as_of = p.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let as_of = p.as_of.unwrap_or_else(|| st.clock.now().date_naive());
     valid::as_of(as_of)?;
     let scope = deal_scope(&st.store, &caller).await?;
     let loaded = st.scorers.get(&st.store, &caller.tenant).await?;

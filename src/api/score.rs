@@ -92,7 +92,7 @@ impl ScoreRequest {
 
     /// The scoring date: `as_of`, else created + cycle, else today. When both are sent they
     /// must agree, so the deal's age is never ambiguous.
-    fn scoring_date(&self) -> ApiResult<NaiveDate> {
+    fn scoring_date(&self, today: NaiveDate) -> ApiResult<NaiveDate> {
         if let Some(n) = self.sales_cycle_days
             && !(0..=MAX_CYCLE_DAYS).contains(&n)
         {
@@ -116,7 +116,7 @@ impl ScoreRequest {
             }
             (Some(a), _) => a,
             (None, Some(i)) => i,
-            (None, None) => chrono::Utc::now().date_naive(),
+            (None, None) => today,
         };
         valid::as_of(as_of)?;
         Ok(as_of)
@@ -325,6 +325,7 @@ impl ScoreResponse {
         source: ModelSource,
         deal_source: &'static str,
         standing: (super::standing::RelativeRiskOut, Option<&'static str>),
+        scored_at: chrono::DateTime<chrono::Utc>,
     ) -> Self {
         ScoreResponse {
             relative_risk: standing.0,
@@ -374,7 +375,7 @@ impl ScoreResponse {
             risk_category: score.risk_category,
             win_probability: plain(score.win_probability),
             confidence: plain(score.confidence),
-            scored_at: crate::store::format_ts(chrono::Utc::now()),
+            scored_at: crate::store::format_ts(scored_at),
             model_version: score.model_version,
             degraded: score.degraded,
             as_of,
@@ -390,7 +391,8 @@ pub async fn score(
     ApiJson(req): ApiJson<ScoreRequest>,
 ) -> ApiResult<Json<ScoreResponse>> {
     req.check_text()?;
-    let as_of = req.scoring_date()?;
+    let now = st.clock.now();
+    let as_of = req.scoring_date(now.date_naive())?;
     let (deal, deal_source) = if req.is_reference() {
         (
             stored_open_deal(&st, &caller, &req.deal_id, as_of).await?,
@@ -429,6 +431,7 @@ pub async fn score(
         loaded.source,
         deal_source,
         standing,
+        now,
     )))
 }
 

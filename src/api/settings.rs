@@ -94,7 +94,7 @@ pub async fn put(
     .await?;
     let mut out = body(&caller, &new);
     out["settings_updated"] = (new != previous).into();
-    out["effective_at"] = crate::store::format_ts(chrono::Utc::now()).into();
+    out["effective_at"] = crate::store::format_ts(st.clock.now()).into();
     Ok(Json(out))
 }
 

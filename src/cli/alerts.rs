@@ -29,7 +29,7 @@ pub enum AlertsCommand {
 
 pub async fn run(store: &Store, tenant: &TenantId, cmd: AlertsCommand) -> anyhow::Result<i32> {
     store.require_tenant(tenant).await?;
-    let now = chrono::Utc::now();
+    let now = super::now();
     match cmd {
         AlertsCommand::Failed { limit, json } => {
             if limit < 1 {

@@ -25,7 +25,7 @@ pub struct BacktestArgs {
 pub async fn run(args: BacktestArgs) -> anyhow::Result<i32> {
     // The age rule is checked against the replay date (a 2016-2017 export replays 2017), and
     // deals created after it are still valid history (they are simply not open on it).
-    let today = chrono::Utc::now().date_naive();
+    let today = super::now().date_naive();
     let opts = ReadOptions::new(DateRules::replay(args.as_of, today), args.map.load()?);
     let path = args.csv.clone();
     let parsed = tokio::task::spawn_blocking(move || read_csv_file_with(&path, &opts))

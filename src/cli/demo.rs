@@ -44,7 +44,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
         "SkyGeni demo — bundled seed dataset, fresh SQLite database {}\n",
         db.display()
     );
-    let today = chrono::Utc::now().date_naive();
+    let today = super::now().date_naive();
     let parsed =
         parse_csv_bytes(SEED_CSV, today).map_err(|e| anyhow::anyhow!("bundled dataset: {e}"))?;
     println!(

@@ -38,9 +38,7 @@ pub struct ImportArgs {
 pub async fn run(store: &Store, tenant: &TenantId, args: ImportArgs) -> anyhow::Result<i32> {
     store.require_tenant(tenant).await?;
     let started = Instant::now();
-    let as_of = args
-        .as_of
-        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let as_of = args.as_of.unwrap_or_else(|| super::now().date_naive());
     let file_err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: {e}", args.csv.display());
     let bytes = tokio::fs::read(&args.csv).await.map_err(|e| file_err(&e))?;
     let key = header_key(&read_header(&bytes).map_err(|e| file_err(&e))?);

@@ -27,9 +27,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 
 pub async fn run(store: &Store, tenant: &TenantId, args: MetricsArgs) -> anyhow::Result<i32> {
     store.require_tenant(tenant).await?;
-    let as_of = args
-        .as_of
-        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let as_of = args.as_of.unwrap_or_else(|| super::now().date_naive());
     let view = pipeline_view(store, tenant, as_of, args.save_rate).await?;
     if args.json.json {
         println!("{}", serde_json::to_string_pretty(&view.metrics)?);

@@ -22,9 +22,16 @@ mod users;
 
 use crate::config::Settings;
 use crate::domain::TenantId;
+use crate::domain::{Clock, SystemClock};
 use crate::store::Store;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+
+/// The command line's "now". A command is a short-lived process run by a person or cron, so
+/// its clock is the system's; every subcommand reads time here, not from `Utc::now()`.
+fn now() -> chrono::DateTime<chrono::Utc> {
+    SystemClock.now()
+}
 
 /// SkyGeni — scores open B2B deals for risk of loss, explains why, recommends what to do.
 #[derive(Debug, Parser)]

@@ -41,9 +41,7 @@ pub fn is_file_mode(args: &ScoreArgs) -> bool {
 
 pub async fn run(store: &Store, tenant: &TenantId, args: ScoreArgs) -> anyhow::Result<i32> {
     store.require_tenant(tenant).await?;
-    let as_of = args
-        .as_of
-        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let as_of = args.as_of.unwrap_or_else(|| super::now().date_naive());
     let bar = if args.json.json {
         ProgressBar::hidden()
     } else {
@@ -130,9 +128,7 @@ pub async fn run_file(args: ScoreArgs) -> anyhow::Result<i32> {
     let (Some(input), Some(output)) = (args.csv.clone(), args.out.clone()) else {
         anyhow::bail!("--csv IN and --out OUT go together");
     };
-    let as_of = args
-        .as_of
-        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let as_of = args.as_of.unwrap_or_else(|| super::now().date_naive());
     let (model, train) = (args.model.clone(), args.train.clone());
     let mapping = args.map.load()?;
     let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {

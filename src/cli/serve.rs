@@ -1,16 +1,10 @@
 //! `skygeni serve` (the HTTP service on SKYGENI_BIND, the scheduler and the outbox dispatcher
-//! in one process; flags switch each off so replicas can specialise) and `skygeni token`.
-use crate::app::{AppState, Application};
+//! in one process, see `app::process`; flags switch each off so replicas can specialise) and
+//! `skygeni token`.
+use crate::app::process::Parts;
 use crate::auth::{Role, issue_token};
 use crate::config::Settings;
 use crate::domain::TenantId;
-use crate::jobs::scheduler::{Scheduler, SchedulerConfig};
-use crate::notify::compose::Links;
-use crate::notify::dispatcher::{DispatchConfig, Dispatcher};
-use crate::notify::senders::{ChatSender, EmailSender};
-use crate::notify::sendgrid::{SendGridClient, email_refusal};
-use crate::notify::slack_dm::{BotTokens, SlackDmSender};
-use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -39,84 +33,12 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<i3
     if settings.jwt_secret.is_none() {
         tracing::warn!("SKYGENI_JWT_SECRET is not set: every /v1 request will be refused (401)");
     }
-    if args.no_http && args.no_scheduler && args.no_dispatcher {
-        anyhow::bail!(
-            "--no-http, --no-scheduler and --no-dispatcher together leave nothing to run"
-        );
-    }
-    let store = crate::store::Store::connect(&settings.database_url).await?;
-    let (app, state) = if args.no_http {
-        (None, AppState::new(settings.clone(), store.clone()).await?)
-    } else {
-        let app = Application::build_with_store(settings.clone(), store.clone()).await?;
-        eprintln!("skygeni listening on port {}", app.port());
-        let state = app.state().clone();
-        (Some(app), state)
+    let parts = Parts {
+        http: !args.no_http,
+        scheduler: !args.no_scheduler,
+        dispatcher: !args.no_dispatcher,
     };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut workers = tokio::task::JoinSet::new();
-    let links = Links::from_settings(&settings);
-    if !args.no_dispatcher {
-        let email: Option<Arc<dyn EmailSender>> =
-            match (&settings.sendgrid_api_key, email_refusal(&settings)) {
-                (Some(key), None) => Some(Arc::new(SendGridClient::new(
-                    &settings.sendgrid_api_url,
-                    key.clone(),
-                    &settings.email_from,
-                )?)),
-                (Some(_), Some(why)) => {
-                    // Said on stderr too: the admin who set the key expects email to work.
-                    eprintln!("email is OFF: {why}");
-                    tracing::error!("email is off: {why}; email deliveries will be dead-lettered");
-                    None
-                }
-                (None, _) => {
-                    tracing::warn!(
-                        "SENDGRID_API_KEY is not set: email deliveries will be dead-lettered"
-                    );
-                    None
-                }
-            };
-        let chat: Arc<dyn ChatSender> = Arc::new(SlackDmSender::new(
-            &state.slack.api,
-            BotTokens::App(state.clone()),
-        ));
-        let cfg = DispatchConfig {
-            max_attempts: i64::from(settings.outbox_max_attempts.max(1)),
-            base_backoff: std::time::Duration::from_secs(u64::from(
-                settings.outbox_base_backoff_secs.max(1),
-            )),
-            lease: chrono::Duration::seconds(i64::from(settings.outbox_lease_secs.max(5))),
-            ..DispatchConfig::default()
-        };
-        let d = Dispatcher::new(store.clone(), email, Some(chat), links.clone(), cfg)?;
-        workers.spawn(d.run(stop_rx.clone()));
-    }
-    if !args.no_scheduler {
-        let cfg = SchedulerConfig::from_settings(&settings)?;
-        // Salesforce sync before the nightly score, App Home refresh after it.
-        let hooks = crate::jobs::nightly_hooks::LiveHooks::shared(state.clone());
-        let s = Scheduler::new(store.clone(), cfg, links, Some(hooks))?;
-        workers.spawn(s.run(state.clock.clone(), stop_rx.clone()));
-    }
-    let signal = async move {
-        crate::app::shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    };
-    match app {
-        Some(app) => {
-            let mut rx = stop_rx.clone();
-            let stopped = async move {
-                let _ = rx.wait_for(|s| *s).await;
-            };
-            tokio::spawn(signal);
-            app.run_until(stopped).await?;
-        }
-        None => signal.await,
-    }
-    // The dispatcher finishes the pass in progress (its sends are bounded by client timeouts).
-    while workers.join_next().await.is_some() {}
-    state.flush_audit().await;
+    crate::app::process::run(settings, parts).await?;
     Ok(0)
 }
 

@@ -63,7 +63,7 @@ pub async fn run(settings: Settings, tenant: &TenantId, args: SyncArgs) -> anyho
     let report = sync_tenant_with(
         &ctx,
         tenant,
-        chrono::Utc::now(),
+        super::now(),
         args.force,
         &mut |stage, done, total| {
             bar.set_message(stage.to_string());

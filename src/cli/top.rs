@@ -22,9 +22,7 @@ pub struct TopArgs {
 
 pub async fn run(store: &Store, tenant: &TenantId, args: TopArgs) -> anyhow::Result<i32> {
     store.require_tenant(tenant).await?;
-    let as_of = args
-        .as_of
-        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let as_of = args.as_of.unwrap_or_else(|| super::now().date_naive());
     let history = store.load_deals(tenant).await?;
     let loaded = load_scorer(store, tenant, &history).await?;
     let open = history.into_iter().filter(|d| d.is_open()).collect();

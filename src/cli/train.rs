@@ -29,9 +29,7 @@ pub struct TrainArgs {
 }
 
 pub async fn run(store: &Store, tenant: &TenantId, args: TrainArgs) -> anyhow::Result<i32> {
-    let as_of = args
-        .as_of
-        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let as_of = args.as_of.unwrap_or_else(|| super::now().date_naive());
     let (scope, deals) = if args.global {
         let mut all = Vec::new();
         for t in store.list_tenants().await? {

@@ -76,7 +76,8 @@ async fn chart(State(st): State<AppState>, Path(file): Path<String>) -> Response
         )
             .into_response();
     };
-    let (tenant, chart) = match verify_file(&file, &secret, Utc::now()) {
+    let now = st.clock.now();
+    let (tenant, chart) = match verify_file(&file, &secret, now) {
         Ok(v) => v,
         Err(e @ ChartUrlError::Invalid) => {
             return (StatusCode::FORBIDDEN, e.to_string()).into_response();
@@ -85,7 +86,7 @@ async fn chart(State(st): State<AppState>, Path(file): Path<String>) -> Response
             return (StatusCode::GONE, e.to_string()).into_response();
         }
     };
-    match current_chart_png(&st.store, &tenant, chart, Utc::now()).await {
+    match current_chart_png(&st.store, &tenant, chart, now).await {
         Ok(png) => (
             [
                 (header::CONTENT_TYPE, "image/png"),

@@ -7,9 +7,11 @@
 //! id). The JSON body is the documented v3 shape; its field order (text/plain before
 //! text/html) matters to SendGrid.
 use super::senders::{EmailSender, FindFuture, OutgoingEmail, SendError, SendFuture};
+use crate::domain::{Clock, SystemClock};
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The sender address when `SKYGENI_EMAIL_FROM` is not set: never a verified SendGrid
@@ -58,6 +60,8 @@ pub struct SendGridClient {
     api_key: SecretString,
     from_email: String,
     from_name: String,
+    /// Turns SendGrid's rate-limit reset time (epoch seconds) into a wait.
+    clock: Arc<dyn Clock>,
 }
 
 impl SendGridClient {
@@ -78,6 +82,7 @@ impl SendGridClient {
             api_key,
             from_email: from_email.to_string(),
             from_name: "SkyGeni Deal Risk".into(),
+            clock: Arc::new(SystemClock),
         })
     }
 
@@ -157,7 +162,7 @@ impl SendGridClient {
         if status.as_u16() == 429 || status.is_server_error() {
             return Err(SendError::Retryable {
                 message,
-                retry_after: retry_after(&headers, chrono::Utc::now().timestamp()),
+                retry_after: retry_after(&headers, self.clock.now().timestamp()),
             });
         }
         // 400, 401, 403, 413: the request itself is wrong; retrying sends the same thing.
@@ -214,7 +219,7 @@ impl SendGridClient {
         if status.as_u16() == 429 || status.is_server_error() {
             return Err(SendError::Retryable {
                 message,
-                retry_after: retry_after(&headers, chrono::Utc::now().timestamp()),
+                retry_after: retry_after(&headers, self.clock.now().timestamp()),
             });
         }
         Err(SendError::Permanent(message))

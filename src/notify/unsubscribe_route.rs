@@ -23,15 +23,13 @@ fn verify(st: &AppState, token: &str) -> Result<Grant, (StatusCode, String)> {
             "unsubscribe links are not enabled on this server".into(),
         ));
     };
-    signer
-        .verify(token, chrono::Utc::now())
-        .map_err(|e| match e {
-            TokenError::Invalid => (StatusCode::FORBIDDEN, e.to_string()),
-            TokenError::Expired => (
-                StatusCode::GONE,
-                format!("{e}: change your email settings in SkyGeni's App Home in Slack"),
-            ),
-        })
+    signer.verify(token, st.clock.now()).map_err(|e| match e {
+        TokenError::Invalid => (StatusCode::FORBIDDEN, e.to_string()),
+        TokenError::Expired => (
+            StatusCode::GONE,
+            format!("{e}: change your email settings in SkyGeni's App Home in Slack"),
+        ),
+    })
 }
 
 /// A small page in the emails' style; every value is escaped.
@@ -87,7 +85,7 @@ async fn unsubscribe(State(st): State<AppState>, Path(token): Path<String>) -> R
         Ok(g) => g,
         Err(refused) => return refused.into_response(),
     };
-    let now = chrono::Utc::now();
+    let now = st.clock.now();
     match st
         .store
         .unsubscribe_email(&g.tenant, &g.user_id, g.list.as_str(), now)
