@@ -266,14 +266,8 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value, HeaderMap) {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
+        self.send(self.client.get(format!("{}{path}", self.base)), token)
             .await
-            .unwrap();
-        read(r).await
     }
 
     pub async fn post(
@@ -282,15 +276,16 @@ impl TestApp {
         token: &str,
         body: &Value,
     ) -> (StatusCode, Value, HeaderMap) {
-        let r = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        read(r).await
+        let req = self.client.post(format!("{}{path}", self.base)).json(body);
+        self.send(req, token).await
+    }
+
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        token: &str,
+    ) -> (StatusCode, Value, HeaderMap) {
+        read(req.bearer_auth(token).send().await.unwrap()).await
     }
 
     /// `n` generated deals (reps rep_0..rep_24, one in five open) for `tenant`, which is added
