@@ -3,8 +3,7 @@
 //! List-Unsubscribe headers on digests through the real SendGrid client into the fake (which
 //! refuses what SendGrid refuses), CRM markup escaped in the sent digest, and email switched
 //! off (serve and /readyz) while the sender is still the unverifiable default.
-use crate::alerts::{fakes_and_dispatcher, links, score, utc};
-use crate::support::{TestDb, add_user};
+use crate::support::{TestDb, add_user, fakes_and_dispatcher, links, score, utc};
 use chrono::{Duration, Utc};
 use skygeni::app::Application;
 use skygeni::config::Settings;
@@ -215,7 +214,7 @@ async fn digests_carry_list_unsubscribe_headers_escape_crm_markup_and_stop_after
         ["digest:mgr"]
     );
 
-    let (_slack, sendgrid, _servers, dispatcher) =
+    let (_slack, sendgrid, dispatcher) =
         fakes_and_dispatcher(&store, DispatchConfig::default(), &[]).await;
     dispatcher
         .run_once(utc("2024-03-01T08:01:00Z"))
@@ -314,17 +313,7 @@ async fn the_fake_sendgrid_refuses_an_unverified_sender_like_sendgrid() {
     let sendgrid = FakeSendGrid::new("SG.k");
     sendgrid.verify_senders(&["@acme.com"]);
     let server = FakeServer::start(sendgrid.router(), 0).await.unwrap();
-    let email = OutgoingEmail {
-        to_email: "a@b.com".into(),
-        to_name: None,
-        subject: "s".into(),
-        text: "t".into(),
-        html: "<p>h</p>".into(),
-        idempotency_key: "k".into(),
-        category: "digest".into(),
-        inline: vec![],
-        headers: vec![],
-    };
+    let email = crate::support::bare_email("digest");
     for (from, ok) in [
         ("deals@acme.com", true),
         ("skygeni@localhost", false),

@@ -3,10 +3,9 @@
 //! The weekly summary on the seed data and the chart route are in `reports/weekly.rs`.
 mod weekly;
 
-use crate::support::TestDb;
+use crate::support::{TestDb, logistic_only};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use skygeni::domain::{Deal, DealScore, ModelScope, Outcome, RiskCategory, TenantId};
-use skygeni::engine::TrainConfig;
 use skygeni::jobs::retention::purge;
 use skygeni::notify::planner::AlertPolicy;
 use skygeni::service::lifecycle::{RetrainConfig, calibration_check, monthly_retrain_with};
@@ -242,13 +241,6 @@ fn regime(
         .collect()
 }
 
-fn fast() -> TrainConfig {
-    TrainConfig {
-        gbt: None,
-        ..TrainConfig::default()
-    }
-}
-
 /// History before the holdout window (closed by 2024-01) and a holdout cohort open on
 /// 2024-03-03 (= 2024-06-01 − 90 days) that closed later.
 fn tenant_deals(history_partner_win: f64, holdout_partner_win: f64) -> Vec<Deal> {
@@ -265,7 +257,7 @@ fn tenant_deals(history_partner_win: f64, holdout_partner_win: f64) -> Vec<Deal>
 }
 
 async fn register_production(store: &Store, scope: &ModelScope, deals: &[Deal]) -> String {
-    let r = train_and_register(store, scope, deals, &fast(), false)
+    let r = train_and_register(store, scope, deals, &logistic_only(), false)
         .await
         .unwrap();
     r.model.expect("production model trained").version
@@ -288,7 +280,7 @@ async fn the_monthly_retrain_promotes_a_candidate_that_beats_production() {
     )
     .await;
     let cfg = RetrainConfig {
-        train: fast(),
+        train: logistic_only(),
         holdout_days: 90,
     };
     let r = monthly_retrain_with(&store, &scope, ts("2024-06-01T03:00:00Z"), &cfg)
@@ -329,7 +321,7 @@ async fn a_worse_candidate_stays_in_staging_with_the_reason_recorded() {
     )
     .await;
     let cfg = RetrainConfig {
-        train: fast(),
+        train: logistic_only(),
         holdout_days: 90,
     };
     let r = monthly_retrain_with(&store, &scope, ts("2024-06-01T03:00:00Z"), &cfg)
@@ -558,7 +550,7 @@ async fn the_global_retrain_learns_from_every_tenant_and_promotes_when_there_is_
         .await
         .unwrap();
     let cfg = RetrainConfig {
-        train: fast(),
+        train: logistic_only(),
         holdout_days: 90,
     };
     let tenant_only = monthly_retrain_with(

@@ -1,8 +1,7 @@
 //! The scheduler with a controllable clock: digests fire at 08:00 in each manager's zone,
 //! once even with two scheduler instances (two connection pools) on the same database, and
 //! a missed run is caught up once after a restart.
-use crate::alerts::{fakes_and_dispatcher, links, score, utc};
-use crate::support::{TestDb, add_user};
+use crate::support::{TestDb, add_user, fakes_and_dispatcher, links, score, utc};
 use chrono::Duration;
 use skygeni::domain::{Deal, TenantId};
 use skygeni::jobs::scheduler::{JobKind, Scheduler, SchedulerConfig, parse_cron};
@@ -113,7 +112,7 @@ async fn digests_fire_at_8am_in_each_managers_zone_once_across_two_schedulers() 
     );
     assert!(both(utc("2024-03-01T13:05:00Z")).await.is_empty());
 
-    let (slack, sendgrid, _servers, dispatcher) =
+    let (slack, sendgrid, dispatcher) =
         fakes_and_dispatcher(&store_a, DispatchConfig::default(), &["UNY", "UIN"]).await;
     dispatcher
         .run_once(utc("2024-03-01T13:05:00Z"))
@@ -273,7 +272,7 @@ async fn the_weekly_summary_retention_and_calibration_run_on_schedule_and_reach_
             .is_empty()
     );
 
-    let (slack, sendgrid, _servers, dispatcher) =
+    let (slack, sendgrid, dispatcher) =
         fakes_and_dispatcher(&store, DispatchConfig::default(), &["UCRO", "UMGR"]).await;
     dispatcher
         .run_once(utc("2024-03-04T09:01:00Z"))

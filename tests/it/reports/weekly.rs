@@ -3,13 +3,13 @@
 //! Slack parts, PNG charts, and the signed `/charts/{file}` route.
 use super::score;
 use crate::email::loop_rows;
-use crate::support::{TestDb, seed_csv};
+use crate::support::{TestDb, logistic_only, seed_csv};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use skygeni::app::Application;
 use skygeni::config::Settings;
 use skygeni::crm::parse_csv_bytes;
 use skygeni::domain::{Deal, ModelScope, Outcome, TenantId};
-use skygeni::engine::{DEFAULT_SAVE_RATE, TrainConfig};
+use skygeni::engine::DEFAULT_SAVE_RATE;
 use skygeni::notify::charts::{Chart, HEIGHT, SCALE, WIDTH, signed_url};
 use skygeni::notify::email_lint::lint;
 use skygeni::notify::planner::AlertPolicy;
@@ -45,15 +45,11 @@ async fn seed_tenant(store: &Store, tenant: &TenantId) -> Vec<Deal> {
         .upsert_deals(tenant, &view, &mut |_| {})
         .await
         .unwrap();
-    let cfg = TrainConfig {
-        gbt: None,
-        ..TrainConfig::default()
-    };
     train_and_register(
         store,
         &ModelScope::Tenant(tenant.clone()),
         &closed_before(&view, as_of()),
-        &cfg,
+        &logistic_only(),
         false,
     )
     .await

@@ -1,24 +1,15 @@
 //! The API as a hostile user tries it: empty and short secrets, stale or role-crossing
 //! Idempotency-Keys, forged JWT claims, slow and unsigned connections, out-of-range input,
 //! tenant ids on unauthenticated probes, and spreadsheet formulas in `score --csv` output.
-use crate::api::{SECRET, TestApp, assert_error, inline_deal, read, t};
-use crate::support::TestDb;
+use super::{assert_error, inline_deal};
+use crate::support::{TestApp, read, t};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use skygeni::auth::Role;
 use skygeni::domain::TenantId;
 use std::io::{Read, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn signed(claims: Value) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap()
-}
 
 #[test]
 fn serve_refuses_short_secrets_and_an_empty_one_in_the_file_is_no_key_at_all() {
@@ -91,7 +82,9 @@ async fn forged_claims_are_unauthorized_and_an_unknown_tenant_writes_nothing() {
     let app = TestApp::spawn_with(&[("SKYGENI_JWT_MAX_LIFETIME_SECS", "3600")]).await;
     let now = chrono::Utc::now().timestamp();
     let base = json!({"sub": "u1", "tenant_id": "default", "role": "admin", "exp": now + 600});
-    let (s, _, _) = app.get("/v1/pipeline/metrics", &signed(base.clone())).await;
+    let (s, _, _) = app
+        .get("/v1/pipeline/metrics", &app.sign_claims(&base))
+        .await;
     assert_eq!(s, StatusCode::OK, "the unforged token works");
     for (claim, value) in [
         ("nbf", json!(now + 600)),
@@ -104,7 +97,7 @@ async fn forged_claims_are_unauthorized_and_an_unknown_tenant_writes_nothing() {
         let (s, body, _) = app
             .post(
                 "/v1/alerts/configure",
-                &signed(c),
+                &app.sign_claims(&c),
                 &json!({"critical_deals": {"threshold": 90}}),
             )
             .await;
@@ -378,8 +371,7 @@ async fn amounts_dates_and_offsets_outside_the_importers_bounds_are_validation_e
 
 #[tokio::test]
 async fn unauthenticated_probes_do_not_list_tenant_ids() {
-    let db = TestDb::new().await;
-    let app = TestApp::spawn_on(db, &[("SKYGENI_METRICS_TENANT_LABELS", "false")]).await;
+    let app = TestApp::spawn_with(&[("SKYGENI_METRICS_TENANT_LABELS", "false")]).await;
     let secret_tenant = t("hidden-tenant-7f3a");
     app.store
         .add_tenant(&secret_tenant, "Hidden", "UTC")

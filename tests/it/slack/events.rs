@@ -1,7 +1,7 @@
 //! Events API deliveries as Slack really sends them: org-wide (Enterprise Grid) envelopes
 //! without a top-level `team_id`, redelivered `event_id`s, and revocations of the
 //! single-workspace token.
-use crate::slack::SlackApp;
+use crate::support::SlackApp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

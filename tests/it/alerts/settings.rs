@@ -1,12 +1,11 @@
 //! One rule for a user's alert settings: `POST /v1/alerts/configure` and the Slack settings
 //! modal refuse the same values (the domain's `AlertSettings::check_*`), and what the API saved
 //! is shown by the modal as saved and survives an unchanged save there.
-use crate::slack::{JWT, SlackApp, tenant, view_submission};
+use crate::support::{SlackApp, tenant, view_submission};
 use reqwest::StatusCode;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use skygeni::api::alerts::{AlertConfig, apply};
-use skygeni::auth::{Role, issue_token};
+use skygeni::auth::Role;
 use skygeni::domain::AlertSettings;
 use skygeni::slack::settings::{
     MAX_DEALS_BLOCK, NotificationSettings, VALUE_ACTION, parse_settings, settings_modal,
@@ -83,14 +82,7 @@ fn the_api_and_the_slack_modal_refuse_the_same_digest_sizes_by_one_rule() {
 #[tokio::test]
 async fn a_digest_size_saved_through_the_api_round_trips_through_the_slack_modal_unchanged() {
     let app = SlackApp::spawn().await;
-    let token = issue_token(
-        &SecretString::from(JWT),
-        &tenant(),
-        Role::Rep,
-        "rep_0",
-        3600,
-    )
-    .unwrap();
+    let token = app.token("default", Role::Rep, "rep_0");
     // 42: allowed by the API, above the 25 the modal used to clamp to.
     let r = app
         .client

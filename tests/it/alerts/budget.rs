@@ -1,14 +1,14 @@
 //! The daily alert budget per recipient (issue 16): past it, critical deals roll into the
 //! digest, the riskiest deals get the alerts, and the last alert's payload says so. Bands and
 //! budget are per tenant.
-use crate::alerts::{Harness, score, utc};
+use crate::support::{AlertHarness, score, utc};
 use skygeni::domain::{Deal, RiskBands, RiskCategory};
 use skygeni::notify::planner::AlertPolicy;
 use skygeni::store::RiskSettingsRow;
 use std::collections::HashMap;
 
 /// Stores `n` open deals B0.. owned by rep1.
-async fn rep_deals(h: &Harness, n: usize) {
+async fn rep_deals(h: &AlertHarness, n: usize) {
     let deals: Vec<Deal> = (0..n)
         .map(|i| {
             let mut d = Deal::example(&format!("B{i}"));
@@ -22,7 +22,7 @@ async fn rep_deals(h: &Harness, n: usize) {
         .unwrap();
 }
 
-async fn critical_burst(h: &Harness, n: usize, at: &str) -> HashMap<String, usize> {
+async fn critical_burst(h: &AlertHarness, n: usize, at: &str) -> HashMap<String, usize> {
     rep_deals(h, n).await;
     // Riskier deals later in the list: the budget must still go to them first.
     let scores: Vec<_> = (0..n)
@@ -52,7 +52,7 @@ async fn critical_burst(h: &Harness, n: usize, at: &str) -> HashMap<String, usiz
 
 #[tokio::test]
 async fn past_five_critical_alerts_a_day_the_rest_roll_into_the_digest() {
-    let h = Harness::new("UTC", "UTC").await;
+    let h = AlertHarness::new("UTC", "UTC").await;
     let per_user = critical_burst(&h, 8, "2024-06-03T10:00:00Z").await;
     assert_eq!(per_user.get("rep1"), Some(&5), "{per_user:?}");
     assert_eq!(per_user.get("mgr"), Some(&5), "{per_user:?}");
@@ -84,7 +84,7 @@ async fn past_five_critical_alerts_a_day_the_rest_roll_into_the_digest() {
 
 #[tokio::test]
 async fn a_tenant_sets_its_own_budget_and_bands() {
-    let h = Harness::new("UTC", "UTC").await;
+    let h = AlertHarness::new("UTC", "UTC").await;
     h.store
         .set_risk_settings(
             &h.tenant,
@@ -122,7 +122,7 @@ async fn a_tenant_sets_its_own_budget_and_bands() {
 async fn the_alert_dm_says_where_the_deal_stands_the_low_skill_line_and_the_spent_budget() {
     use skygeni::engine::{LOW_SKILL_LINE, PipelineRanks};
     use skygeni::notify::outbox::AlertContext;
-    let h = Harness::new("UTC", "UTC").await;
+    let h = AlertHarness::new("UTC", "UTC").await;
     rep_deals(&h, 5).await;
     let scores: Vec<_> = (0..5)
         .map(|i| score(&format!("B{i}"), 76 + i as u8))

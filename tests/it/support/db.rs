@@ -1,4 +1,4 @@
-//! Test harness: a fresh database per test on the backend `scripts/test` selects.
+//! A fresh database per test on the backend `scripts/test` selects.
 //!
 //! `SKYGENI_TEST_BACKEND=sqlite` (default): a new SQLite file in a temp dir.
 //! `SKYGENI_TEST_BACKEND=postgres`: a new database `skygeni_test_<uuid>` created through the
@@ -55,47 +55,4 @@ impl TestDb {
     pub async fn store(&self) -> Store {
         Store::connect(&self.url).await.expect("connect store")
     }
-}
-
-/// Path of the bundled seed dataset.
-pub fn seed_csv() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/skygeni_sales_data.csv")
-}
-
-pub use skygeni::crm::synthetic::{SEED_HEADER as HEADER, generated_rows};
-
-/// The Prometheus text a running app serves on `/metrics` (`base` = `http://127.0.0.1:PORT`).
-pub async fn metrics_text(client: &reqwest::Client, base: &str) -> String {
-    client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-/// A user `id` with the address `id@example.com` and the name `id` (role, manager).
-pub async fn add_user(
-    store: &Store,
-    tenant: &skygeni::domain::TenantId,
-    id: &str,
-    role: &str,
-    manager: Option<&str>,
-) {
-    let email = format!("{id}@example.com");
-    store
-        .upsert_user(
-            tenant,
-            &skygeni::store::NewUser {
-                user_id: id,
-                email: Some(&email),
-                name: Some(id),
-                role,
-                manager_id: manager,
-            },
-        )
-        .await
-        .unwrap();
 }

@@ -1,7 +1,8 @@
 //! GET and PUT /v1/settings/risk (issue 16): an admin reads and replaces the tenant's band
 //! edges and alert budget, the next API score uses the new edges at once, and everyone else
 //! is refused; bad edges are a validation_error and change nothing.
-use crate::api::{TestApp, assert_error, inline_deal, read, t};
+use super::{assert_error, inline_deal};
+use crate::support::{TestApp, read, t};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use skygeni::auth::Role;
@@ -92,7 +93,7 @@ async fn an_admin_replaces_the_bands_and_the_next_score_uses_them_at_once() {
         (StatusCode::OK, &json!(false))
     );
 
-    let audit = app.audit_actions("default").await;
+    let audit = app.audit_rows("default").await;
     // Both PUTs are audited, the one that changed nothing too; the first says what changed.
     let updates: Vec<&skygeni::store::AuditRow> = audit
         .iter()
@@ -176,7 +177,7 @@ async fn managers_and_reps_are_refused_and_bad_edges_change_nothing() {
         None,
         "nothing was stored"
     );
-    let audit = app.audit_actions("default").await;
+    let audit = app.audit_rows("default").await;
     assert_eq!(
         audit
             .iter()

@@ -1,7 +1,8 @@
 //! CRM text with Slack markup (`<!channel> urgent`, `<https://evil.example|Open in Salesforce>`)
 //! reaches Slack escaped on every live surface: the looked-up card, `share` in the channel, the
 //! alert DM, the chat.update after a snooze, and an ephemeral card's confirmation.
-use crate::slack::{SlackApp, block_actions, post_alert, tenant, view_submission};
+use super::post_alert;
+use crate::support::{SlackApp, block_actions, tenant, view_submission};
 use serde_json::{Value, json};
 
 const CHANNEL: &str = "<!channel> urgent";

@@ -1,6 +1,6 @@
 //! `/deal-risk link`: a stranger cannot take over a SkyGeni user by typing its email. Linking
 //! needs Slack's own report of the caller's email, or the one-time code mailed to the address.
-use crate::slack::SlackApp;
+use crate::support::SlackApp;
 use serde_json::Value;
 use skygeni::domain::TenantId;
 

@@ -3,7 +3,8 @@
 //! request is sent as written, and every key of every example response must be in our answer
 //! with the same JSON type. Missing document: the test fails under CI=true and is skipped
 //! (with a printed reason) elsewhere.
-use crate::api::{TestApp, read};
+use super::inline_deal;
+use crate::support::{TestApp, read};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use skygeni::auth::Role;
@@ -263,7 +264,7 @@ async fn provoke(app: &TestApp, code: &str) -> Value {
     let admin = app.token("default", Role::Admin, "user_123");
     match code {
         "validation_error" => {
-            let mut body = crate::api::inline_deal();
+            let mut body = inline_deal();
             body.as_object_mut().unwrap().remove("deal_amount");
             let (s, v, _) = app.post("/v1/deals/score", &admin, &body).await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
@@ -326,7 +327,7 @@ async fn a_lost_database_answers_503_on_every_v1_route() {
     app.get("/v1/pipeline/metrics", &admin).await;
     app.state.store.close().await;
     let posts = [
-        ("/v1/deals/score", crate::api::inline_deal()),
+        ("/v1/deals/score", inline_deal()),
         ("/v1/deals/score", json!({"deal_id": "D1"})),
         (
             "/v1/alerts/configure",

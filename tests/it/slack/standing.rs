@@ -2,7 +2,8 @@
 //! form (nobody else can), the next card uses them at once; and relative risk with the
 //! low-skill line shows wherever Slack shows a score — the card redrawn after Snooze or Mark
 //! false alarm, App Home, and the manager's Slack digest.
-use crate::slack::{SlackApp, block_actions, post_alert, tenant, view_submission};
+use super::post_alert;
+use crate::support::{SlackApp, block_actions, tenant, view_submission};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use skygeni::domain::RiskBands;
@@ -292,8 +293,7 @@ async fn app_home_says_where_each_listed_deal_stands_and_that_skill_is_low() {
 
 #[tokio::test]
 async fn the_slack_digest_gives_each_deal_the_same_relative_risk_as_the_email() {
-    use crate::alerts::{fakes_and_dispatcher, links, score, utc};
-    use crate::support::{TestDb, add_user};
+    use crate::support::{TestDb, add_user, fakes_and_dispatcher, links, score, utc};
     use skygeni::domain::Deal;
     use skygeni::jobs::scheduler::{JobKind, Scheduler, SchedulerConfig};
     use skygeni::notify::dispatcher::DispatchConfig;
@@ -340,7 +340,7 @@ async fn the_slack_digest_gives_each_deal_the_same_relative_risk_as_the_email() 
         .await
         .unwrap();
     assert!(ran.iter().any(|r| r.job == "digest:mgr" && r.ok), "{ran:?}");
-    let (slack, sendgrid, _servers, dispatcher) =
+    let (slack, sendgrid, dispatcher) =
         fakes_and_dispatcher(&store, DispatchConfig::default(), &["UMGR1"]).await;
     dispatcher
         .run_once(utc("2024-03-01T08:01:00Z"))

@@ -1,6 +1,7 @@
 //! Issue 16 on the REST API: `relative_risk` and `model_skill_note` next to every score
 //! (additions to the design's shapes), and the tenant's band edges on API scores.
-use crate::api::{TestApp, inline_deal, t};
+use super::inline_deal;
+use crate::support::{TestApp, t};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use skygeni::auth::Role;

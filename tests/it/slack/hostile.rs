@@ -4,7 +4,7 @@
 //! routes and the Salesforce webhook; SQL metacharacters and Unicode in Slack text reach the
 //! deal match intact; and a degraded scorer is announced in `/deal-risk` answers, the App
 //! Home and the `skygeni_model_degraded` gauge.
-use crate::slack::{SIGNING_SECRET, SlackApp};
+use crate::support::{SIGNING_SECRET, SlackApp, generated_deals, train_small_model};
 use chrono::{Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -319,26 +319,8 @@ async fn degraded_scoring_is_announced_in_slack_answers_the_app_home_and_metrics
         Some("1"),
         "{metrics}"
     );
-    let deals = skygeni::crm::parse_csv_bytes(
-        skygeni::crm::synthetic::generated_csv(600, "G").as_bytes(),
-        chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap(),
-    )
-    .unwrap()
-    .deals;
-    let cfg = skygeni::engine::TrainConfig {
-        gbt: None,
-        folds: 3,
-        ..Default::default()
-    };
-    skygeni::service::models::train_and_register(
-        &app.store,
-        &ModelScope::Tenant(tenant.clone()),
-        &deals,
-        &cfg,
-        false,
-    )
-    .await
-    .unwrap();
+    let deals = generated_deals(600, "G");
+    train_small_model(&app.store, &ModelScope::Tenant(tenant.clone()), &deals).await;
     skygeni::service::models::load_scorer(&app.store, &tenant, &deals)
         .await
         .unwrap();
