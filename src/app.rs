@@ -54,6 +54,8 @@ pub struct AppParts {
     pub standing: Arc<crate::service::standing::StandingCache>,
     /// Where "now" comes from for every edge and worker (the system clock outside tests).
     pub clock: Arc<dyn Clock>,
+    /// API bearer tokens already verified (expiry re-checked on each use).
+    pub verified_tokens: crate::auth::TokenCache,
 }
 
 impl AppState {
@@ -84,6 +86,7 @@ impl AppState {
             tenants: Arc::new(crate::auth::KnownTenants::default()),
             standing: Arc::new(crate::service::standing::StandingCache::default()),
             clock: Arc::new(SystemClock),
+            verified_tokens: crate::auth::TokenCache::default(),
         })))
     }
 

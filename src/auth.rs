@@ -2,12 +2,15 @@
 //!
 //! Claims: `sub` (user id), `tenant_id`, `role` (admin | manager | rep), `exp`. Anything other
 //! than a valid, unexpired HS256 token signed with our secret — including `alg: none` — is 401.
+mod token_cache;
+
 use crate::domain::TenantId;
 use crate::http_error::ApiError;
 use crate::store::{DealScope, Store, UserRow};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+pub use token_cache::TokenCache;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -7,11 +7,13 @@ use crate::error::{ErrorBody, ErrorCode};
 use crate::http_limits::{BODY_LIMIT, REQUEST_ID};
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::Instant;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -143,21 +145,46 @@ async fn not_found() -> crate::http_error::ApiError {
 
 /// Request latency per route (the matched pattern, so ids do not explode the label set).
 async fn track_latency(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let started = Instant::now();
     let resp = next.run(req).await;
-    metrics::histogram!(
-        "http_request_duration_seconds",
-        "method" => method,
-        "route" => route,
-        "status" => resp.status().as_u16().to_string()
-    )
-    .record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    latency_histogram(route, &method, resp.status().as_u16())
+        .record(started.elapsed().as_secs_f64());
     resp
+}
+
+/// The histogram of one (route, method, status), registered once: building the labelled key
+/// and looking it up in the recorder on every request cost three allocations and a hash of
+/// the labels per request. Routes are the router's patterns, so the set stays small.
+fn latency_histogram(route: &str, method: &Method, status: u16) -> metrics::Histogram {
+    type Handles = HashMap<String, Vec<(Method, u16, metrics::Histogram)>>;
+    static HANDLES: OnceLock<RwLock<Handles>> = OnceLock::new();
+    let handles = HANDLES.get_or_init(Default::default);
+    let find = |h: &Handles| {
+        h.get(route)?
+            .iter()
+            .find(|(m, s, _)| m == method && *s == status)
+            .map(|(_, _, hist)| hist.clone())
+    };
+    if let Some(h) = find(&handles.read().unwrap_or_else(|p| p.into_inner())) {
+        return h;
+    }
+    let mut all = handles.write().unwrap_or_else(|p| p.into_inner());
+    if let Some(h) = find(&all) {
+        return h;
+    }
+    let hist = metrics::histogram!(
+        "http_request_duration_seconds",
+        "method" => method.to_string(),
+        "route" => route.to_string(),
+        "status" => status.to_string()
+    );
+    all.entry(route.to_string())
+        .or_default()
+        .push((method.clone(), status, hist.clone()));
+    hist
 }
 
 /// Every error response leaves in our shape with the request id: our own errors get the id

@@ -1,7 +1,7 @@
 //! The middleware in front of every v1 handler: authentication, rate limits, idempotency.
 use super::rate_limit::Decision;
 use crate::app::AppState;
-use crate::auth::{Caller, bearer, verify_token_with};
+use crate::auth::{Caller, bearer};
 use crate::http_error::ApiError;
 use crate::http_limits::{BODY_LIMIT, REQUEST_ID};
 use axum::body::Body;
@@ -24,7 +24,9 @@ pub async fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let claims = verify_token_with(secret, bearer(header)?, st.settings.jwt_max_lifetime_secs)?;
+    let claims =
+        st.verified_tokens
+            .verify(secret, bearer(header)?, st.settings.jwt_max_lifetime_secs)?;
     st.tenants.check(&st.store, &claims.tenant_id).await?;
     let request_id = req
         .headers()

@@ -414,7 +414,10 @@ pub async fn score(
         score.risk_category = b.category(score.risk_score);
     }
     let standing = (ranks.of(&score).into(), loaded.scorer.skill_line());
-    metrics::histogram!("skygeni_score_duration_seconds", "path" => "api")
+    // Registered once, not looked up in the recorder per request.
+    static SCORE_SECONDS: std::sync::OnceLock<metrics::Histogram> = std::sync::OnceLock::new();
+    SCORE_SECONDS
+        .get_or_init(|| metrics::histogram!("skygeni_score_duration_seconds", "path" => "api"))
         .record(started.elapsed().as_secs_f64());
     audit(
         &st,
