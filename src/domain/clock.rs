@@ -45,7 +45,9 @@ mod tests {
 
     #[test]
     fn fixed_clock_stays_until_moved() {
-        let t0 = DateTime::parse_from_rfc3339("2026-01-05T08:00:00Z").unwrap().to_utc();
+        let t0 = DateTime::parse_from_rfc3339("2026-01-05T08:00:00Z")
+            .unwrap()
+            .to_utc();
         let c = FixedClock::new(t0);
         assert_eq!(c.now(), t0);
         let t1 = t0 + chrono::Duration::hours(3);
