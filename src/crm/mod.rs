@@ -1,4 +1,5 @@
-//! Deal sources: the CSV importer (presets, mappings), Salesforce, and data-quality checks.
+//! Deal sources: the CSV importer (presets, mappings), Salesforce (a [`CrmSource`], the seam
+//! the sync pipeline in `service::crm_sync` runs on), and data-quality checks.
 pub mod columns;
 pub mod csv_import;
 pub mod dates;
@@ -7,6 +8,7 @@ pub mod owners;
 pub mod presets;
 pub mod report;
 pub mod salesforce;
+pub mod source;
 pub mod synthetic;
 pub mod validate;
 
@@ -16,3 +18,4 @@ pub use csv_import::{
 };
 pub use mapping::ColumnMapping;
 pub use report::QualityReport;
+pub use source::CrmSource;

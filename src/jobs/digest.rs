@@ -1,7 +1,11 @@
 //! The manager's daily digest: the team's pipeline overview, trends and top 10 high/critical
 //! deals, rendered once (email parts + Slack Block Kit) and queued in the outbox for each of
 //! the manager's channels. Keys are per manager and local date, so a digest goes out at most
-//! once a day even if the job were run twice.
+//! once a day even if the job were run twice. The scheduler's digest job: every manager
+//! whose digest time has come in their zone gets theirs, each run claimed on its own.
+use super::claim::{Done, RunOutcome};
+use super::schedule::{JobKind, digest_schedule, last_due};
+use super::scheduler::Scheduler;
 use crate::domain::{Deal, DealScore, TenantId};
 use crate::notify::compose::Links;
 use crate::notify::email::{DigestEmail, DigestLinks, EmailRenderer, RenderedEmail, chart_refs};
@@ -214,4 +218,80 @@ pub async fn queue_manager_digest(
         deals_listed: digest.deals_listed,
         queued,
     })
+}
+
+impl Scheduler {
+    /// Every manager whose digest time has come (in their zone) and whose run is unclaimed.
+    pub(super) async fn digests(
+        &self,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+        pass: std::time::Instant,
+    ) -> anyhow::Result<Vec<RunOutcome>> {
+        let users = self.store.user_contacts(tenant).await?;
+        let managers: Vec<&UserContact> = users
+            .iter()
+            .filter(|u| {
+                u.role == "manager"
+                    || users
+                        .iter()
+                        .any(|r| r.manager_id.as_deref() == Some(&u.user_id))
+            })
+            .collect();
+        let mut due = Vec::new();
+        // A manager who switched the daily digest off (POST /v1/alerts/configure) is skipped.
+        for m in managers
+            .into_iter()
+            .filter(|m| m.settings.as_ref().is_none_or(|s| s.digest_enabled))
+        {
+            let digest_time = m
+                .settings
+                .as_ref()
+                .map_or("08:00", |s| s.digest_time.as_str());
+            if let Some(at) = last_due(
+                &digest_schedule(digest_time),
+                m.zone(),
+                now,
+                self.cfg.catch_up,
+            ) {
+                due.push((m, at));
+            }
+        }
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Loaded once per tenant and pass, only when some digest is due.
+        let history = self.store.load_deals(tenant).await?;
+        let loaded = crate::service::models::load_scorer(&self.store, tenant, &history).await?;
+        let open: Vec<_> = history.into_iter().filter(|d| d.is_open()).collect();
+        let mut out = Vec::new();
+        for (m, at) in due {
+            let job = format!("{}:{}", JobKind::Digest.as_str(), m.user_id);
+            let date = at.with_timezone(&m.zone()).date_naive();
+            let r = self
+                .claimed(tenant, &job, at, (now, pass), || async {
+                    let d = queue_manager_digest(
+                        &self.store,
+                        tenant,
+                        m,
+                        &users,
+                        &open,
+                        &loaded,
+                        date,
+                        now,
+                        self.cfg.save_rate,
+                        &self.links,
+                        &self.renderer,
+                    )
+                    .await?;
+                    Ok(Done::from(format!(
+                        "digest for {} on {}: {} deals listed, {} messages queued",
+                        d.manager, d.date, d.deals_listed, d.queued
+                    )))
+                })
+                .await?;
+            out.extend(r);
+        }
+        Ok(out)
+    }
 }

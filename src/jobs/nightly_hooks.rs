@@ -5,7 +5,7 @@
 //! the tenant and the nightly still scores the deals already stored.
 use super::scheduler::{CrmSync, HookFuture, NightlyHooks};
 use crate::app::AppState;
-use crate::crm::salesforce::sync::{SyncContext, sync_tenant};
+use crate::crm::salesforce::{SyncContext, sync_tenant};
 use crate::domain::TenantId;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! What every edge (REST API, Slack, Salesforce, email) calls for work that is neither pure
-//! scoring (`engine/`) nor SQL (`store/`): the tenant's pipeline standing and its risk settings.
+//! scoring (`engine/`) nor SQL (`store/`): the tenant's pipeline standing and its risk settings,
+//! batch scoring, and the CRM sync pipeline the nightly job, `skygeni sync` and the Salesforce
+//! webhook run.
 pub mod batch;
+pub mod crm_sync;
 pub mod lifecycle;
 pub mod metrics;
 pub mod models;

@@ -1,8 +1,10 @@
 //! The house's import rules (issue 19), checked from the source so they stay true: edges and
-//! workers do not import the router (`http.rs`); `api/`, `crm/` and `notify/` do not reach
-//! into `jobs/`; no edge imports another edge (`slack/` ↔ `api/` ↔ `crm/`); `store/` imports
-//! only `domain/`; `engine/` only `domain/`. Every `crate::<room>` path counts, in `use` lines
-//! and inline, grouped imports (`crate::{a, b}`) included; comment lines do not.
+//! workers do not import the router (`http.rs`); only the composition (`cli/`, `app.rs`)
+//! imports `jobs/`, which schedules and nothing else; no edge imports another edge (`slack/` ↔
+//! `api/` ↔ `crm/`); `store/` imports only `domain/`; `engine/` only `domain/`; and `service/`
+//! runs the CRM sync on the `crm::CrmSource` seam, never on Salesforce's own modules. Every
+//! `crate::<room>` path counts, in `use` lines and inline, grouped imports (`crate::{a, b}`)
+//! included; comment lines do not.
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -22,13 +24,17 @@ fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Top-level modules a source text names through `crate::`.
-fn rooms_named(text: &str) -> BTreeSet<String> {
-    let code: String = text
-        .lines()
+/// A source text without its comment lines.
+fn code_of(text: &str) -> String {
+    text.lines()
         .filter(|l| !l.trim_start().starts_with("//"))
         .collect::<Vec<_>>()
-        .join("\n");
+        .join("\n")
+}
+
+/// Top-level modules a source text names through `crate::`.
+fn rooms_named(text: &str) -> BTreeSet<String> {
+    let code = code_of(text);
     let ident = |s: &str| -> String {
         s.trim_start()
             .chars()
@@ -73,8 +79,8 @@ fn rule(room: &str, target: &str) -> Option<&'static str> {
     if ["slack", "api", "crm", "notify", "jobs"].contains(&room) && target == "http" {
         return Some("edges and jobs take the state from app.rs, not the router");
     }
-    if ["api", "crm", "notify"].contains(&room) && target == "jobs" {
-        return Some("edges call service/, jobs/ only schedules");
+    if target == "jobs" && !["cli", "main", "app"].contains(&room) {
+        return Some("jobs/ only schedules: edges, notify/ and service/ call service/");
     }
     if edges.contains(&room) && edges.contains(&target) {
         return Some("an edge does not import another edge");
@@ -131,6 +137,29 @@ fn every_room_imports_only_what_the_layering_allows() {
     );
 }
 
+/// The sync pipeline in `service/` is generic over `crm::CrmSource`: what is Salesforce's
+/// (its client, errors, fields) stays behind the trait, so another CRM needs no second pipeline.
+#[test]
+fn service_reaches_salesforce_only_through_the_crm_source_trait() {
+    let service = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/service");
+    let mut files = Vec::new();
+    rs_files(&service, &mut files);
+    assert!(!files.is_empty(), "src/service has sources");
+    let named: Vec<String> = files
+        .iter()
+        .filter(|p| {
+            let code = code_of(&std::fs::read_to_string(p).expect("source is readable"));
+            // Any mention in code, so grouped imports (`crm::{source, salesforce}`) count too.
+            code.contains("salesforce")
+        })
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(
+        named.is_empty(),
+        "service/ names Salesforce's modules (go through crm::CrmSource): {named:?}"
+    );
+}
+
 #[test]
 fn the_import_reader_sees_grouped_inline_and_skips_comments() {
     let text = "use crate::{jobs::models, http};\n// crate::slack in a comment\n\
@@ -140,5 +169,14 @@ fn the_import_reader_sees_grouped_inline_and_skips_comments() {
     assert!(rule("store", "notify").is_some());
     assert!(rule("slack", "crm").is_some());
     assert!(rule("slack", "service").is_none());
+    assert!(rule("slack", "jobs").is_some(), "no edge starts a job");
+    assert!(
+        rule("service", "jobs").is_some(),
+        "jobs/ calls service/, not back"
+    );
+    assert!(
+        rule("cli", "jobs").is_none(),
+        "`skygeni serve` starts the scheduler"
+    );
     assert!(rule("engine", "domain").is_none());
 }

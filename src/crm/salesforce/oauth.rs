@@ -5,7 +5,7 @@
 use super::client::SfError;
 use crate::config::Settings;
 use crate::crypto::SecretBox;
-use crate::domain::TenantId;
+use crate::domain::{Clock, SystemClock, TenantId};
 use crate::store::{SfConnectionRow, Store};
 use anyhow::Context;
 use oauth2::basic::{
@@ -173,12 +173,14 @@ pub async fn fetch_access_token(
             ),
             (
                 "assertion",
+                // Salesforce checks `exp` against its own clock, so the assertion is stamped
+                // with the system clock even where the app runs on another (a test's).
                 jwt_assertion(
                     &creds.client_id,
                     username,
                     &creds.jwt_audience,
                     private_key_pem.expose_secret(),
-                    chrono::Utc::now(),
+                    SystemClock.now(),
                 )?,
             ),
         ],

@@ -1,8 +1,10 @@
 //! HTTP edge of the Salesforce integration: `GET /salesforce/connect` (admin starts the OAuth
 //! web-server flow), `GET /salesforce/oauth/callback`, and `POST /webhooks/salesforce` (signed
 //! change notifications from the package's Apex callout: org → its tenant and secret → verify
-//! → claim the notification id once → re-pull, score, write back).
-use super::sync::{SyncContext, sync_records};
+//! → claim the notification id once → re-pull, score, write back: the sync pipeline's short
+//! path, `service::crm_sync::sync_records`, on the org). "Now" is the app's clock.
+use super::context::SyncContext;
+use super::source::sync_records;
 use super::{oauth, org_secret, webhook};
 use crate::app::AppState;
 use crate::auth::{Role, bearer, verify_token};
@@ -93,7 +95,7 @@ async fn callback(
         &http,
         code,
         state,
-        chrono::Utc::now(),
+        st.clock.now(),
     )
     .await
     {
@@ -183,7 +185,7 @@ async fn notification(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let Some(tenant) =
-        authenticate(&st, &headers, &body, chrono::Utc::now().timestamp_millis()).await?
+        authenticate(&st, &headers, &body, st.clock.now().timestamp_millis()).await?
     else {
         return Err(rejected());
     };
@@ -214,7 +216,7 @@ async fn notification(
         .into_response());
     }
     let ctx = sync_context(&st)?;
-    match sync_records(&ctx, &tenant, &n.record_ids, chrono::Utc::now()).await {
+    match sync_records(&ctx, &tenant, &n.record_ids, st.clock.now()).await {
         Ok(report) => {
             tracing::info!(tenant = %tenant, notification = %n.notification_id, change = ?n.change_type, scored = report.scored, written = report.written_back, "Salesforce notification handled");
             Ok(Json(serde_json::json!({

@@ -4,6 +4,7 @@
 //! neither reopened nor recreated for the same action and score level.
 use super::client::SfClient;
 use super::fields::TASK_KEY_FIELD;
+use crate::crm::source::{RecordError, TaskCounts};
 use crate::domain::{Deal, DealScore, Priority, TenantId};
 use crate::store::Store;
 use chrono::NaiveDate;
@@ -11,20 +12,6 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct TaskCounts {
-    /// Tasks the API says it created (`"created": true`).
-    pub created: u64,
-    /// Upserts that matched a Task already in the org (`"created": false`), e.g. one created
-    /// by a run whose answer was lost: the org's count, not ours.
-    pub matched: u64,
-    /// Already created on an earlier run (open or closed by the rep).
-    pub skipped: u64,
-    pub failed: u64,
-    /// Per-record errors (a permanently refused key is remembered and not sent again).
-    pub errors: Vec<super::writeback::RecordError>,
-}
 
 /// `deal:rule:level`, hashed when it would not fit the 100-character external id.
 pub fn task_key(deal_id: &str, rule: &str, level: &str) -> String {
@@ -136,7 +123,7 @@ pub async fn create_tasks(
                 let permanent = !super::writeback::is_transient(&code);
                 super::writeback::count_error("Task", &code, permanent);
                 tracing::warn!(tenant = %tenant, %key, errors = %r["errors"], permanent, "Salesforce Task upsert failed");
-                counts.errors.push(super::writeback::RecordError {
+                counts.errors.push(RecordError {
                     object: "Task",
                     record_id: deal.clone(),
                     message: format!(

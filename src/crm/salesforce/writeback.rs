@@ -7,6 +7,7 @@
 //! id, status code and message and not sent again until the values change.
 use super::bulk;
 use super::client::{SfClient, SfError};
+use crate::crm::source::{RecordError, WritebackCounts};
 use crate::domain::{DealScore, RelativeRisk, TenantId};
 use crate::engine::PipelineRanks;
 use crate::store::{Store, WritebackOutcome};
@@ -17,33 +18,6 @@ use std::time::Duration;
 
 /// Records per sObject Collections call (the API's maximum).
 pub const COLLECTION_CHUNK: usize = 200;
-
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct WritebackCounts {
-    pub written: u64,
-    pub unchanged: u64,
-    /// Left for the next run (a transient error: row lock, locked entity).
-    pub failed: u64,
-    /// The record was deleted in Salesforce.
-    pub skipped: u64,
-    /// Refused for good; in `errors`, not retried until the values change.
-    pub rejected: u64,
-    pub used_bulk: bool,
-    /// Every per-record error of this run.
-    pub errors: Vec<RecordError>,
-}
-
-/// One record Salesforce refused, as the API reported it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RecordError {
-    /// `Opportunity` (risk fields) or `Task` (follow-up Tasks, record id = the deal).
-    pub object: &'static str,
-    pub record_id: String,
-    pub status_code: String,
-    pub message: String,
-    /// Retrying cannot help (false: retried, in this run or the next).
-    pub permanent: bool,
-}
 
 /// Row-lock contention and locked records clear by themselves; anything else about a record's
 /// values (validation rules, required fields, picklist values, access) does not.
