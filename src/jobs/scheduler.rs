@@ -15,7 +15,7 @@
 //! retention purge 03:30 nightly, calibration check 05:00 daily, monthly retrain 04:00 on the
 //! 1st (tenant models; the global model in UTC, its run recorded under the `default` tenant).
 use super::digest::queue_manager_digest;
-use crate::domain::TenantId;
+use crate::domain::{AlertSettings, TenantId};
 use crate::notify::compose::Links;
 use crate::notify::email::EmailRenderer;
 use crate::store::{Store, UserContact};
@@ -187,10 +187,8 @@ pub fn last_due(
         .last()
 }
 
-/// The daily schedule at a user's `digest_time` ("08:00").
-fn digest_schedule(digest_time: &str) -> cron::Schedule {
-    let t = NaiveTime::parse_from_str(digest_time, "%H:%M")
-        .unwrap_or(NaiveTime::from_hms_opt(8, 0, 0).expect("valid time"));
+/// The daily schedule at a user's `digest_time`.
+fn digest_schedule(t: NaiveTime) -> cron::Schedule {
     parse_cron(
         &format!("0 {} {} * * *", t.minute(), t.hour()),
         "digest_time",
@@ -539,7 +537,7 @@ impl Scheduler {
             let digest_time = m
                 .settings
                 .as_ref()
-                .map_or("08:00", |s| s.digest_time.as_str());
+                .map_or(AlertSettings::default().digest_time, |s| s.digest_time);
             if let Some(at) = last_due(
                 &digest_schedule(digest_time),
                 m.zone(),
@@ -632,7 +630,7 @@ mod tests {
 
     #[test]
     fn due_times_are_evaluated_in_the_zone_and_only_the_newest_missed_run_counts() {
-        let eight = digest_schedule("08:00");
+        let eight = digest_schedule(NaiveTime::from_hms_opt(8, 0, 0).unwrap());
         let ny = chrono_tz::America::New_York;
         let w = chrono::Duration::hours(12);
         // 08:00 EST = 13:00 UTC.

@@ -2,9 +2,10 @@
 //! `record_scores` become outbox rows in the same transaction, and the dispatcher delivers
 //! them to the fake Slack Web API and the fake SendGrid (counted there).
 use crate::support::TestDb;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveTime, Utc};
 use skygeni::domain::{
-    Deal, DealScore, FactorCode, Priority, Recommendation, RiskCategory, RiskFactor, TenantId,
+    Channel, Deal, DealScore, FactorCode, Priority, Recommendation, RiskCategory, RiskFactor,
+    TenantId,
 };
 use skygeni::notify::compose::Links;
 use skygeni::notify::dispatcher::{DispatchConfig, Dispatcher};
@@ -490,7 +491,7 @@ async fn sendgrid_429_and_5xx_are_retried_and_exhausted_rows_are_dead_lettered()
     };
     let h = Harness::with_config("UTC", "UTC", cfg).await;
     for u in ["rep1", "mgr"] {
-        h.settings(u, |s| s.channels = vec!["email".into()]).await;
+        h.settings(u, |s| s.channels = vec![Channel::Email]).await;
     }
     let t = utc("2024-03-01T12:00:00Z");
     h.sendgrid.faults.next(
@@ -550,7 +551,7 @@ async fn sendgrid_429_and_5xx_are_retried_and_exhausted_rows_are_dead_lettered()
 async fn a_slack_outage_falls_back_to_email() {
     let h = Harness::new("UTC", "UTC").await;
     for u in ["rep1", "mgr"] {
-        h.settings(u, |s| s.channels = vec!["slack".into()]).await;
+        h.settings(u, |s| s.channels = vec![Channel::Slack]).await;
     }
     h.slack.faults().always(Fault::ServerError(503));
     let t = utc("2024-03-01T12:00:00Z");
@@ -604,9 +605,9 @@ async fn shutdown_lets_the_dispatcher_finish_the_sends_in_flight() {
     // Never quiet, so the alert is due whatever the wall-clock time of the test run.
     for u in ["rep1", "mgr"] {
         h.settings(u, |s| {
-            s.channels = vec!["email".into()];
-            s.quiet_start = "00:00".into();
-            s.quiet_end = "00:00".into();
+            s.channels = vec![Channel::Email];
+            s.quiet_start = NaiveTime::MIN;
+            s.quiet_end = NaiveTime::MIN;
         })
         .await;
     }

@@ -10,6 +10,7 @@ use skygeni::auth::{Role, issue_token, verify_token};
 use skygeni::config::Settings;
 use skygeni::crm::parse_csv_bytes;
 use skygeni::crm::synthetic::generated_csv;
+use skygeni::domain::alert_settings::format_hhmm;
 use skygeni::domain::{ModelScope, TenantId};
 use skygeni::store::{Backend, NewUser, Store};
 
@@ -724,12 +725,12 @@ async fn alert_settings_are_validated_and_upserted_for_the_caller() {
         .expect("settings stored for the caller");
     assert_eq!(
         (
-            stored.time_zone.as_str(),
-            stored.digest_time.as_str(),
+            stored.time_zone.name(),
+            format_hhmm(stored.digest_time),
             stored.threshold,
-            stored.channels.clone()
+            stored.channel_names()
         ),
-        ("Asia/Kolkata", "08:30", 80, vec!["slack".to_string()]),
+        ("Asia/Kolkata", "08:30".to_string(), 80, vec!["slack"]),
         "a partial update keeps the other fields"
     );
     for (input, field) in [
