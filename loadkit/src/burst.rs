@@ -7,7 +7,7 @@
 //! hours never hold the burst back. Prints one JSON line with the counts.
 use chrono::Timelike;
 use clap::Args;
-use skygeni::domain::TenantId;
+use skygeni::domain::{Channel, TenantId};
 use skygeni::jobs::burst;
 use skygeni::notify::planner::AlertPolicy;
 use skygeni::store::{AlertSettings, Store};
@@ -59,8 +59,8 @@ pub async fn run(a: BurstArgs) -> anyhow::Result<()> {
         let tenant = TenantId::parse(&format!("burst{t:03}")).map_err(anyhow::Error::msg)?;
         burst::seed_tenant(&store, &tenant, t, a.deals, "loadkit.example", &zone).await?;
         let slack_only = AlertSettings {
-            channels: vec!["slack".into()],
-            time_zone: zone.clone(),
+            channels: vec![Channel::Slack],
+            time_zone: AlertSettings::parse_time_zone(&zone)?,
             ..AlertSettings::default()
         };
         for r in 0..a.slack_only_reps {

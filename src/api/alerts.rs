@@ -5,6 +5,7 @@ use super::audit;
 use super::extract::ApiJson;
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::domain::alert_settings::format_hhmm;
 use crate::domain::{AlertSettings, AlertSettingsField as Field, InvalidAlertSetting};
 use crate::http_error::{ApiError, ApiResult};
 use axum::extract::State;
@@ -58,12 +59,14 @@ pub struct QuietHours {
 /// The stored settings in the design's request shape (so a client can read back what it sent).
 pub fn settings_json(s: &AlertSettings) -> serde_json::Value {
     serde_json::json!({
-        "critical_deals": {"enabled": s.critical_enabled, "channels": s.channels, "threshold": s.threshold},
+        "critical_deals": {"enabled": s.critical_enabled, "channels": s.channel_names(), "threshold": s.threshold},
         "daily_digest": {
-            "enabled": s.digest_enabled, "time": s.digest_time, "timezone": s.time_zone,
+            "enabled": s.digest_enabled, "time": format_hhmm(s.digest_time), "timezone": s.time_zone.name(),
             "max_deals": s.max_deals, "min_risk_score": s.digest_min_risk_score,
         },
-        "quiet_hours": {"enabled": s.quiet_enabled, "start": s.quiet_start, "end": s.quiet_end},
+        "quiet_hours": {
+            "enabled": s.quiet_enabled, "start": format_hhmm(s.quiet_start), "end": format_hhmm(s.quiet_end),
+        },
     })
 }
 
@@ -102,8 +105,8 @@ fn invalid(e: InvalidAlertSetting) -> ApiError {
     ApiError::invalid_field(e.field.api_name(), e.api_message())
 }
 
-/// Validate `cfg` by the domain's rules (`AlertSettings::check_*`, shared with the Slack modal)
-/// and merge it onto `s`. Only the fields sent are checked: a partial update does not fail on
+/// Parse `cfg` by the domain's rules (`AlertSettings::parse_*`/`check_*`, shared with the Slack
+/// modal and the store) and merge it onto `s`. Only the fields sent are checked: a partial update does not fail on
 /// a value saved earlier.
 pub fn apply(mut s: AlertSettings, cfg: AlertConfig) -> ApiResult<AlertSettings> {
     let c = cfg.critical_deals.unwrap_or_default();
@@ -111,7 +114,7 @@ pub fn apply(mut s: AlertSettings, cfg: AlertConfig) -> ApiResult<AlertSettings>
         s.critical_enabled = v;
     }
     if let Some(channels) = c.channels {
-        s.channels = AlertSettings::check_channels(channels).map_err(invalid)?;
+        s.channels = AlertSettings::parse_channels(channels).map_err(invalid)?;
     }
     if let Some(t) = c.threshold {
         s.threshold = AlertSettings::check_threshold(t).map_err(invalid)?;
@@ -121,10 +124,10 @@ pub fn apply(mut s: AlertSettings, cfg: AlertConfig) -> ApiResult<AlertSettings>
         s.digest_enabled = v;
     }
     if let Some(tz) = d.timezone {
-        s.time_zone = AlertSettings::check_time_zone(tz).map_err(invalid)?;
+        s.time_zone = AlertSettings::parse_time_zone(&tz).map_err(invalid)?;
     }
     if let Some(t) = d.time {
-        s.digest_time = AlertSettings::check_time(Field::DigestTime, t).map_err(invalid)?;
+        s.digest_time = AlertSettings::parse_time(Field::DigestTime, &t).map_err(invalid)?;
     }
     if let Some(m) = d.max_deals {
         s.max_deals = AlertSettings::check_max_deals(m).map_err(invalid)?;
@@ -137,10 +140,10 @@ pub fn apply(mut s: AlertSettings, cfg: AlertConfig) -> ApiResult<AlertSettings>
         s.quiet_enabled = v;
     }
     if let Some(t) = q.start {
-        s.quiet_start = AlertSettings::check_time(Field::QuietStart, t).map_err(invalid)?;
+        s.quiet_start = AlertSettings::parse_time(Field::QuietStart, &t).map_err(invalid)?;
     }
     if let Some(t) = q.end {
-        s.quiet_end = AlertSettings::check_time(Field::QuietEnd, t).map_err(invalid)?;
+        s.quiet_end = AlertSettings::parse_time(Field::QuietEnd, &t).map_err(invalid)?;
     }
     Ok(s)
 }
@@ -199,8 +202,8 @@ mod tests {
             })),
         )
         .unwrap();
-        assert_eq!(ok.channels, vec!["email"]);
-        assert_eq!((ok.time_zone.as_str(), ok.threshold), ("Asia/Kolkata", 0));
+        assert_eq!(ok.channel_names(), vec!["email"]);
+        assert_eq!((ok.time_zone.name(), ok.threshold), ("Asia/Kolkata", 0));
         assert!(!ok.digest_enabled && !ok.quiet_enabled);
     }
 }

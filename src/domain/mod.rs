@@ -10,7 +10,7 @@ mod score;
 mod tenant;
 
 pub use alert_settings::{
-    AlertSettings, AlertSettingsField, AlertSettingsProblem, InvalidAlertSetting,
+    AlertSettings, AlertSettingsField, AlertSettingsProblem, Channel, InvalidAlertSetting,
 };
 pub use alerting::{
     AlertFacts, AlertPlanner, NewOutboxRow, PlannedAlert, ScoreBounds, UserContact,

@@ -6,7 +6,7 @@
 use super::claim::{Done, RunOutcome};
 use super::schedule::{JobKind, digest_schedule, last_due};
 use super::scheduler::Scheduler;
-use crate::domain::{Deal, DealScore, TenantId};
+use crate::domain::{AlertSettings, Deal, DealScore, TenantId};
 use crate::notify::compose::Links;
 use crate::notify::email::{DigestEmail, DigestLinks, EmailRenderer, RenderedEmail, chart_refs};
 use crate::notify::outbox::{KIND_DIGEST, MessagePayload, Payload};
@@ -247,7 +247,7 @@ impl Scheduler {
             let digest_time = m
                 .settings
                 .as_ref()
-                .map_or("08:00", |s| s.digest_time.as_str());
+                .map_or(AlertSettings::default().digest_time, |s| s.digest_time);
             if let Some(at) = last_due(
                 &digest_schedule(digest_time),
                 m.zone(),

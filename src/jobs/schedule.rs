@@ -139,10 +139,8 @@ pub fn last_due(
         .last()
 }
 
-/// The daily schedule at a user's `digest_time` ("08:00").
-pub(super) fn digest_schedule(digest_time: &str) -> cron::Schedule {
-    let t = NaiveTime::parse_from_str(digest_time, "%H:%M")
-        .unwrap_or(NaiveTime::from_hms_opt(8, 0, 0).expect("valid time"));
+/// The daily schedule at a user's `digest_time`.
+pub(super) fn digest_schedule(t: NaiveTime) -> cron::Schedule {
     parse_cron(
         &format!("0 {} {} * * *", t.minute(), t.hour()),
         "digest_time",
@@ -160,7 +158,7 @@ mod tests {
 
     #[test]
     fn due_times_are_evaluated_in_the_zone_and_only_the_newest_missed_run_counts() {
-        let eight = digest_schedule("08:00");
+        let eight = digest_schedule(NaiveTime::from_hms_opt(8, 0, 0).unwrap());
         let ny = chrono_tz::America::New_York;
         let w = chrono::Duration::hours(12);
         // 08:00 EST = 13:00 UTC.

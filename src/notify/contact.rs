@@ -12,38 +12,27 @@ impl UserContact {
     /// own time zone (a saved row's zone wins: the user chose it).
     pub fn policy_settings(&self) -> RecipientSettings {
         let d = RecipientSettings::default();
-        let zone = |z: &str| z.parse().unwrap_or(chrono_tz::UTC);
-        let time = |t: &str, dflt: NaiveTime| NaiveTime::parse_from_str(t, "%H:%M").unwrap_or(dflt);
         match &self.settings {
             None => RecipientSettings {
-                time_zone: zone(&self.time_zone),
+                time_zone: self.time_zone.parse().unwrap_or(chrono_tz::UTC),
                 ..d
             },
-            Some(s) => RecipientSettings {
-                critical_enabled: s.critical_enabled,
-                threshold: s.threshold.clamp(0, 100) as u8,
-                channels: s
-                    .channels
-                    .iter()
-                    .filter_map(|c| match c.as_str() {
-                        "slack" => Some(Channel::Slack),
-                        "email" => Some(Channel::Email),
-                        _ => None,
-                    })
-                    .collect(),
-                time_zone: zone(&s.time_zone),
+            Some(s) => {
                 // Quiet hours switched off: an empty window (start == end holds nothing back).
-                quiet_start: if s.quiet_enabled {
-                    time(&s.quiet_start, d.quiet_start)
+                let quiet = if s.quiet_enabled {
+                    (s.quiet_start, s.quiet_end)
                 } else {
-                    NaiveTime::MIN
-                },
-                quiet_end: if s.quiet_enabled {
-                    time(&s.quiet_end, d.quiet_end)
-                } else {
-                    NaiveTime::MIN
-                },
-            },
+                    (NaiveTime::MIN, NaiveTime::MIN)
+                };
+                RecipientSettings {
+                    critical_enabled: s.critical_enabled,
+                    threshold: s.threshold.clamp(0, 100) as u8,
+                    channels: s.channels.clone(),
+                    time_zone: s.time_zone,
+                    quiet_start: quiet.0,
+                    quiet_end: quiet.1,
+                }
+            }
         }
     }
 

@@ -66,11 +66,8 @@ pub fn apply_budget(
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    Slack,
-    Email,
-}
+/// The channels a user picks are the domain's (`AlertSettings::channels`).
+pub use crate::domain::Channel;
 
 /// One recipient's alert settings.
 #[derive(Debug, Clone, PartialEq)]

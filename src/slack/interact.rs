@@ -17,7 +17,7 @@ use super::settings::{self, NotificationSettings, SettingsForm};
 use super::views::deal_title_md;
 use super::{actions, app_home, callbacks};
 use crate::app::AppState;
-use crate::domain::{Deal, TenantId};
+use crate::domain::{Channel, Deal, TenantId};
 use crate::service::risk_settings;
 use crate::store::AlertSettings;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
@@ -644,19 +644,13 @@ async fn save_settings(
 
 /// Stored alert settings as the modal shows them. Quiet hours with equal ends mean "none".
 pub fn to_notification(s: &AlertSettings) -> NotificationSettings {
-    let t = |v: &str, d: (u32, u32)| {
-        NaiveTime::parse_from_str(v, "%H:%M")
-            .ok()
-            .or_else(|| NaiveTime::from_hms_opt(d.0, d.1, 0))
-            .expect("valid default time")
-    };
-    let quiet = (t(&s.quiet_start, (20, 0)), t(&s.quiet_end, (8, 0)));
+    let quiet = (s.quiet_start, s.quiet_end);
     NotificationSettings {
         critical_alerts: s.critical_enabled,
-        via_slack: s.channels.iter().any(|c| c == "slack"),
-        via_email: s.channels.iter().any(|c| c == "email"),
-        digest_time: t(&s.digest_time, (8, 0)),
-        time_zone: s.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC),
+        via_slack: s.channels.contains(&Channel::Slack),
+        via_email: s.channels.contains(&Channel::Email),
+        digest_time: s.digest_time,
+        time_zone: s.time_zone,
         quiet_hours: (quiet.0 != quiet.1).then_some(quiet),
         max_deals: s.max_deals,
     }
@@ -664,25 +658,18 @@ pub fn to_notification(s: &AlertSettings) -> NotificationSettings {
 
 /// The modal's answer merged into the stored settings (the threshold is not on the form).
 pub fn from_notification(n: &NotificationSettings, base: AlertSettings) -> AlertSettings {
-    let hhmm = |t: NaiveTime| t.format("%H:%M").to_string();
-    let mut channels = Vec::new();
-    if n.via_slack {
-        channels.push("slack".to_string());
-    }
-    if n.via_email {
-        channels.push("email".to_string());
-    }
-    let (qs, qe) = match n.quiet_hours {
-        Some((a, b)) => (hhmm(a), hhmm(b)),
-        None => ("00:00".to_string(), "00:00".to_string()),
-    };
+    let channels = [(n.via_slack, Channel::Slack), (n.via_email, Channel::Email)]
+        .into_iter()
+        .filter_map(|(on, ch)| on.then_some(ch))
+        .collect();
+    let (quiet_start, quiet_end) = n.quiet_hours.unwrap_or((NaiveTime::MIN, NaiveTime::MIN));
     AlertSettings {
         critical_enabled: n.critical_alerts,
         channels,
-        digest_time: hhmm(n.digest_time),
-        time_zone: n.time_zone.name().to_string(),
-        quiet_start: qs,
-        quiet_end: qe,
+        digest_time: n.digest_time,
+        time_zone: n.time_zone,
+        quiet_start,
+        quiet_end,
         max_deals: n.max_deals,
         ..base
     }
@@ -695,8 +682,8 @@ mod tests {
     #[test]
     fn settings_round_trip_between_the_modal_and_storage() {
         let stored = AlertSettings {
-            channels: vec!["slack".into()],
-            time_zone: "Europe/Berlin".into(),
+            channels: vec![Channel::Slack],
+            time_zone: chrono_tz::Europe::Berlin,
             threshold: 80,
             ..AlertSettings::default()
         };

@@ -3,9 +3,10 @@
 //! alert budget — and the parser for its submission, with per-field errors Slack shows inline.
 use super::callbacks;
 use super::kit::*;
-use crate::domain::alert_settings::MAX_DEALS;
+use crate::domain::alert_settings::{MAX_DEALS, format_hhmm};
 use crate::domain::{
-    AlertSettings, MAX_ALERTS_PER_DAY, RiskBands, RiskSettings, parse_alerts_per_day,
+    AlertSettings, AlertSettingsField, MAX_ALERTS_PER_DAY, RiskBands, RiskSettings,
+    parse_alerts_per_day,
 };
 use chrono::NaiveTime;
 use chrono_tz::Tz;
@@ -72,10 +73,6 @@ impl Default for NotificationSettings {
     }
 }
 
-fn hhmm(t: NaiveTime) -> String {
-    t.format("%H:%M").to_string()
-}
-
 fn input(block_id: &str, label: &str, element: Value, optional: bool) -> Value {
     json!({"type": "input", "block_id": block_id, "label": plain(label, 2000), "element": element, "optional": optional})
 }
@@ -83,7 +80,7 @@ fn input(block_id: &str, label: &str, element: Value, optional: bool) -> Value {
 fn timepicker(initial: Option<NaiveTime>) -> Value {
     let mut v = json!({"type": "timepicker", "action_id": VALUE_ACTION});
     if let Some(t) = initial {
-        v["initial_time"] = json!(hhmm(t));
+        v["initial_time"] = json!(format_hhmm(t));
     }
     v
 }
@@ -240,10 +237,11 @@ pub fn parse_settings(values: &Value) -> Result<SettingsForm, BTreeMap<String, S
     let mut err = |block: &str, msg: &str| {
         errors.insert(block.to_string(), msg.to_string());
     };
-    let time = |block: &str| {
+    // Slack's timepicker sends "HH:MM", the form the domain's one rule reads.
+    let time = |block: &str, field: AlertSettingsField| {
         el(block)["selected_time"]
             .as_str()
-            .and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok())
+            .and_then(|t| AlertSettings::parse_time(field, t).ok())
     };
     let critical_alerts = el(ALERTS_BLOCK)["selected_option"]["value"].as_str() != Some("off");
     let picked: Vec<&str> = el(CHANNELS_BLOCK)["selected_options"]
@@ -252,18 +250,22 @@ pub fn parse_settings(values: &Value) -> Result<SettingsForm, BTreeMap<String, S
         .flatten()
         .filter_map(|o| o["value"].as_str())
         .collect();
-    let digest_time = time(DIGEST_TIME_BLOCK).unwrap_or_else(|| {
-        err(DIGEST_TIME_BLOCK, "Pick a time for the digest.");
-        NaiveTime::MIN
-    });
+    let digest_time =
+        time(DIGEST_TIME_BLOCK, AlertSettingsField::DigestTime).unwrap_or_else(|| {
+            err(DIGEST_TIME_BLOCK, "Pick a time for the digest.");
+            NaiveTime::MIN
+        });
     let time_zone = el(TIME_ZONE_BLOCK)["selected_option"]["value"]
         .as_str()
-        .and_then(|z| z.parse::<Tz>().ok())
+        .and_then(|z| AlertSettings::parse_time_zone(z).ok())
         .unwrap_or_else(|| {
             err(TIME_ZONE_BLOCK, "Pick a time zone.");
             Tz::UTC
         });
-    let quiet_hours = match (time(QUIET_FROM_BLOCK), time(QUIET_UNTIL_BLOCK)) {
+    let quiet_hours = match (
+        time(QUIET_FROM_BLOCK, AlertSettingsField::QuietStart),
+        time(QUIET_UNTIL_BLOCK, AlertSettingsField::QuietEnd),
+    ) {
         (Some(a), Some(b)) if a != b => Some((a, b)),
         (None, None) => None,
         (Some(_), Some(_)) => {

@@ -5,61 +5,59 @@
 //! differences (PRAGMAs, row-level security, `SKIP LOCKED`) are branches on [`Backend`].
 //! The `Any` driver has no chrono types, so dates are ISO `YYYY-MM-DD` text and timestamps
 //! RFC 3339 UTC text (see migrations/); both sort correctly as text.
-mod access;
+//!
+//! One module per aggregate, by what it stores: `deals/` (deals, scores, listings, snoozes and
+//! false alarms, action Tasks), `users/`, `alerts/` (settings, the alert log and the
+//! crossing check), `integrations/` (Slack workspaces and links, Salesforce orgs and sync
+//! state, sealed tokens), `models/`, `audit/`, `outbox`, `jobs` (job runs), `tenants/`,
+//! `imports`, `idempotency`, `retention`. Rows are read into `#[derive(sqlx::FromRow)]`
+//! structs (`sql.rs` has the shared column types); the methods are `impl Store` blocks, so
+//! where one lives does not change its callers.
 mod alerts;
 mod audit;
-pub mod audit_writer;
+mod connect;
 mod deals;
+mod idempotency;
 mod imports;
-mod job_runs;
+mod integrations;
+mod jobs;
 mod models;
 pub mod outbox;
-mod reports;
-mod risk_settings;
-mod salesforce;
-mod salesforce_orgs;
-mod scores;
-mod sealed;
-mod slack;
-mod slack_links;
+mod retention;
+mod sql;
 mod tenants;
-mod unsubscribes;
+mod users;
+
+/// The batched audit writer (its old path, kept for callers and docs).
+pub use audit::writer as audit_writer;
 
 pub use crate::domain::{AlertSettings, NewOutboxRow, UserContact};
-pub use access::{
-    DealScope, HighRiskPage, HighRiskQuery, HighRiskSort, IdempotencyRecord, NewUser,
-    ScoredDealRow, UserRow,
-};
+pub use audit::writer::AuditWriter;
 pub use audit::{AuditEntry, AuditRow, PendingAudit};
-pub use audit_writer::AuditWriter;
-pub use deals::{DealUpsert, ImportCounts, row_hash};
-pub use job_runs::JobRun;
-pub use models::{KEEP_PRODUCTION_VERSIONS, ModelRow, NewModel};
-pub use outbox::OutboxRow;
-pub use reports::{
-    ActionTask, CalibrationCheck, ClosedPrediction, DealFeedbackRow, ModelEvaluation, PurgeCounts,
-    PurgeCutoffs,
+pub use connect::{PG_APP_ROLE, migrate_url, redact_url};
+pub use deals::{
+    ActionTask, DealFeedbackRow, DealScope, DealUpsert, HighRiskPage, HighRiskQuery, HighRiskSort,
+    ImportCounts, ScoredDealRow, SnoozeRow, StoredScore, false_alarm_id, row_hash,
 };
-pub use risk_settings::RiskSettingsRow;
-pub use salesforce::{SfConnectionRow, SfUser, SyncStateRow, WritebackOutcome};
-pub use salesforce_orgs::WritebackRejection;
-pub use scores::StoredScore;
-pub use sealed::SealedValue;
-pub use slack::{SlackInstall, SnoozeRow, false_alarm_id};
-pub use slack_links::{CodeCheck, ListedUser};
-pub use tenants::Tenant;
+pub use idempotency::IdempotencyRecord;
+pub use integrations::{
+    CodeCheck, SealedValue, SfConnectionRow, SlackInstall, SyncStateRow, WritebackOutcome,
+    WritebackRejection,
+};
+pub use jobs::JobRun;
+pub use models::{
+    CalibrationCheck, ClosedPrediction, KEEP_PRODUCTION_VERSIONS, ModelEvaluation, ModelRow,
+    NewModel,
+};
+pub use outbox::OutboxRow;
+pub use retention::{PurgeCounts, PurgeCutoffs};
+pub use tenants::{RiskSettingsRow, Tenant};
+pub use users::{ListedUser, NewUser, SfUser, UserRow};
 
-use crate::domain::TenantId;
-use anyhow::Context;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Connection, Transaction};
-use std::str::FromStr;
-
-static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// The non-owner role the service runs as on PostgreSQL, so row-level security applies.
-pub const PG_APP_ROLE: &str = "skygeni_app";
+use crate::domain::{Clock, SystemClock, TenantId};
+use chrono::{DateTime, Utc};
+use sqlx::{AnyPool, Transaction};
+use std::sync::Arc;
 
 /// Which database the URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,51 +131,51 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Handle to the database; cheap to clone (the pool is shared).
-#[derive(Clone, Debug)]
+/// Handle to the database; cheap to clone (the pool and the clock are shared).
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Where the store's own timestamps (`created_at`, `updated_at`, …) come from.
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("pool", &self.pool)
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
-    /// Connect, apply pending migrations, and return a ready store.
-    pub async fn connect(url: &str) -> anyhow::Result<Store> {
-        sqlx::any::install_default_drivers();
-        let backend = Backend::from_url(url)?;
-        let url = normalise_url(url, backend);
-        migrate_url(&url, backend).await?;
-        let opts = AnyConnectOptions::from_str(&url)
-            .with_context(|| format!("invalid database URL {}", redact_url(&url)))?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
-            // Fail fast while the database is away (restart, failover): a request gets a 503
-            // with Retry-After after 5 s instead of hanging for sqlx's default 30 s.
-            .acquire_timeout(std::time::Duration::from_secs(5))
-            // The default ping before every checkout costs a PostgreSQL round trip per unit of
-            // work (measured: a large share of an API request). A dead connection then shows up
-            // as one failed query instead; the pool's idle/lifetime limits retire connections.
-            .test_before_acquire(backend == Backend::Sqlite)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    match backend {
-                        Backend::Sqlite => {
-                            sqlx::raw_sql(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                            )
-                            .execute(&mut *conn)
-                            .await?;
-                        }
-                        Backend::Postgres => become_app_role(conn).await?,
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(opts)
-            .await
-            .with_context(|| format!("failed to connect to {}", redact_url(&url)))?;
-        Ok(Store { pool, backend })
+    fn new(pool: AnyPool, backend: Backend) -> Store {
+        Store {
+            pool,
+            backend,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The same store stamping its rows with `clock` (tests pin "now" with a `FixedClock`).
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Store {
+        Store { clock, ..self }
+    }
+
+    /// The clock the store stamps rows with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// "Now" by the store's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// An audit entry stamped with the store's clock, for the batched writer.
+    pub fn pending_audit(&self, tenant: &TenantId, entry: AuditEntry<'_>) -> PendingAudit {
+        PendingAudit::at(tenant, entry, self.now())
     }
 
     pub fn backend(&self) -> Backend {
@@ -254,74 +252,6 @@ impl Store {
     }
 }
 
-/// Apply migrations with a dedicated connection as the connecting (owner) role: the pool's
-/// connections drop to the app role, which may not create tables. Returns how many ran.
-pub async fn migrate_url(url: &str, backend: Backend) -> anyhow::Result<usize> {
-    sqlx::any::install_default_drivers();
-    let url = normalise_url(url, backend);
-    let mut conn = sqlx::AnyConnection::connect(&url)
-        .await
-        .with_context(|| format!("failed to connect to {}", redact_url(&url)))?;
-    let migrator = match backend {
-        Backend::Sqlite => &SQLITE_MIGRATOR,
-        Backend::Postgres => &PG_MIGRATOR,
-    };
-    let before = applied_count(&mut conn).await;
-    migrator
-        .run(&mut conn)
-        .await
-        .context("failed to apply database migrations")?;
-    let after = applied_count(&mut conn).await;
-    conn.close().await.ok();
-    Ok(after.saturating_sub(before))
-}
-
-async fn applied_count(conn: &mut sqlx::AnyConnection) -> usize {
-    sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
-        .fetch_one(&mut *conn)
-        .await
-        .map(|r| r.0 as usize)
-        .unwrap_or(0)
-}
-
-async fn become_app_role(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
-    // A deployment may already connect as a non-owner login role that is not a member of
-    // skygeni_app; then there is nothing to switch to and the grants must be given directly.
-    let member: (bool,) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'skygeni_app') \
-         AND pg_has_role(current_user, (SELECT oid FROM pg_roles WHERE rolname = 'skygeni_app'), 'MEMBER')",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    if member.0 {
-        sqlx::raw_sql("SET ROLE skygeni_app")
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
-}
-
-/// SQLite: create the file when missing (`mode=rwc`), as a zero-setup default should.
-fn normalise_url(url: &str, backend: Backend) -> String {
-    if backend == Backend::Sqlite && !url.contains("mode=") && !url.contains(":memory:") {
-        let sep = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{sep}mode=rwc")
-    } else {
-        url.to_string()
-    }
-}
-
-/// Hide a password in a database URL before it reaches logs or error messages.
-pub fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((creds, host)) = rest.split_once('@')
-        && let Some((user, _pw)) = creds.split_once(':')
-    {
-        return format!("{scheme}://{user}:***@{host}");
-    }
-    url.to_string()
-}
-
 /// Text as both backends can store it: PostgreSQL refuses NUL bytes in `text` (the whole
 /// statement fails), so free text from outside (API bodies, Slack input, CRM fields) has each
 /// NUL replaced by U+FFFD before it is bound.
@@ -333,40 +263,15 @@ pub fn storable_text(s: &str) -> String {
     }
 }
 
-/// `($1, $2, …), ($k, …)` for a multi-row INSERT of `rows` rows of `cols` columns.
-pub(crate) fn values_sql(rows: usize, cols: usize) -> String {
-    let mut sql = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..cols {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('$');
-            sql.push_str(&(r * cols + c + 1).to_string());
-        }
-        sql.push(')');
-    }
-    sql
-}
-
 /// Current time as stored: RFC 3339 UTC with microseconds, fixed width so text order is time order.
-pub fn format_ts(t: chrono::DateTime<chrono::Utc>) -> String {
+pub fn format_ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_never_appear_in_redacted_urls() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db:5432/x"),
-            "postgres://app:***@db:5432/x"
-        );
-        assert_eq!(redact_url("sqlite://skygeni.db"), "sqlite://skygeni.db");
-    }
+    use crate::domain::FixedClock;
 
     #[test]
     fn backend_is_chosen_by_url_scheme() {
@@ -379,5 +284,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unsupported") && !err.contains("pw"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_store_stamps_with_the_clock_it_is_given() {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .connect_lazy("sqlite::memory:")
+            .unwrap();
+        let at = DateTime::parse_from_rfc3339("2026-01-05T08:00:00Z")
+            .unwrap()
+            .to_utc();
+        let store = Store::new(pool, Backend::Sqlite).with_clock(Arc::new(FixedClock::new(at)));
+        assert_eq!(store.now(), at);
+        let tenant = TenantId::default_tenant();
+        let audit = store.pending_audit(
+            &tenant,
+            AuditEntry {
+                actor: "a",
+                action: "b",
+                target: None,
+                request_id: None,
+                detail: None,
+            },
+        );
+        assert_eq!(audit.at, format_ts(at));
     }
 }

@@ -5,10 +5,10 @@
 //! leaves the row `sending`; once the lease has expired another worker claims it again. Every
 //! later update names the token, so a worker whose lease ran out cannot overwrite the result
 //! of the worker that took over.
-use super::{Backend, Store, StoreResult, format_ts, values_sql};
+use super::sql::{Flag, values_sql};
+use super::{Backend, Store, StoreResult, format_ts};
 use crate::domain::{NewOutboxRow, TenantId};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 pub const STATUS_PENDING: &str = "pending";
 pub const STATUS_SENDING: &str = "sending";
@@ -16,7 +16,7 @@ pub const STATUS_SENT: &str = "sent";
 pub const STATUS_DEAD: &str = "dead";
 
 /// A stored outbox row.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
 pub struct OutboxRow {
     pub tenant_id: String,
     pub outbox_id: String,
@@ -35,6 +35,7 @@ pub struct OutboxRow {
     pub sent_at: Option<String>,
     /// The previous attempt may have reached the provider unrecorded (its worker died and the
     /// lease was taken over, or the call timed out): look the message up before sending again.
+    #[sqlx(try_from = "Flag")]
     pub verify_before_send: bool,
 }
 
@@ -46,15 +47,14 @@ const COLUMNS: &str = "tenant_id, outbox_id, kind, channel, recipient, payload, 
 /// Returns how many were inserted.
 pub(super) async fn insert_outbox_rows(
     conn: &mut sqlx::AnyConnection,
-    backend: Backend,
+    store: &Store,
     tenant: &TenantId,
     rows: &[NewOutboxRow],
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
     let created = format_ts(now);
-    let chunk = if backend == Backend::Sqlite { 25 } else { 400 };
     let mut inserted = 0;
-    for part in rows.chunks(chunk) {
+    for part in rows.chunks(store.rows_per_insert(400)) {
         let sql = format!(
             "INSERT INTO outbox (tenant_id, outbox_id, kind, channel, recipient, payload, status, \
              attempts, next_attempt_at, idempotency_key, alert_id, created_at) VALUES {} \
@@ -82,27 +82,6 @@ pub(super) async fn insert_outbox_rows(
     Ok(inserted)
 }
 
-fn row_from(r: &sqlx::any::AnyRow) -> StoreResult<OutboxRow> {
-    Ok(OutboxRow {
-        tenant_id: r.try_get("tenant_id")?,
-        outbox_id: r.try_get("outbox_id")?,
-        kind: r.try_get("kind")?,
-        channel: r.try_get("channel")?,
-        recipient: r.try_get("recipient")?,
-        payload: r.try_get("payload")?,
-        status: r.try_get("status")?,
-        attempts: r.try_get("attempts")?,
-        next_attempt_at: r.try_get("next_attempt_at")?,
-        last_error: r.try_get("last_error")?,
-        provider_id: r.try_get("provider_id")?,
-        idempotency_key: r.try_get("idempotency_key")?,
-        alert_id: r.try_get("alert_id")?,
-        created_at: r.try_get("created_at")?,
-        sent_at: r.try_get("sent_at")?,
-        verify_before_send: r.try_get::<i64, _>("verify_before_send")? != 0,
-    })
-}
-
 impl Store {
     /// Enqueue messages in their own transaction (digests, fallbacks). Existing keys are kept.
     pub async fn enqueue_outbox(
@@ -112,7 +91,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let n = insert_outbox_rows(&mut tx, self.backend, tenant, rows, now).await?;
+        let n = insert_outbox_rows(&mut tx, self, tenant, rows, now).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -146,7 +125,7 @@ impl Store {
              RETURNING {COLUMNS}"
         );
         let mut tx = self.begin_tenant(tenant).await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(tenant.as_str().to_string())
             .bind(format_ts(now))
             .bind(token.to_string())
@@ -155,7 +134,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
-        rows.iter().map(row_from).collect()
+        Ok(rows)
     }
 
     /// Record a successful send. `false` when the claim was lost (lease expired and another
@@ -235,7 +214,7 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<OutboxRow>> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM outbox WHERE tenant_id = $1 AND status = $2 \
              ORDER BY created_at, outbox_id LIMIT $3"
         )))
@@ -245,20 +224,20 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        rows.iter().map(row_from).collect()
+        Ok(rows)
     }
 
     /// Every row of the tenant (tests, `skygeni alerts`), oldest first.
     pub async fn outbox_rows(&self, tenant: &TenantId) -> StoreResult<Vec<OutboxRow>> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM outbox WHERE tenant_id = $1 ORDER BY created_at, outbox_id"
         )))
         .bind(tenant.as_str().to_string())
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        rows.iter().map(row_from).collect()
+        Ok(rows)
     }
 
     /// Put dead rows (one, or all when `outbox_id` is `None`) back in the queue with fresh

@@ -336,3 +336,46 @@ async fn the_audit_writer_batches_per_tenant_and_writes_on_flush() {
     writer.flush().await;
     assert_eq!(store.list_audit(&a, 100).await.unwrap().len(), 11);
 }
+
+#[tokio::test]
+async fn the_store_stamps_its_rows_with_the_clock_it_is_given() {
+    let db = TestDb::new().await;
+    let at = chrono::DateTime::parse_from_rfc3339("2026-01-05T08:00:00Z")
+        .unwrap()
+        .to_utc();
+    let clock = std::sync::Arc::new(skygeni::domain::FixedClock::new(at));
+    let store = db.store().await.with_clock(clock.clone());
+    assert_eq!(store.now(), at);
+    let tenant = store.add_tenant(&t("clocked"), "C", "UTC").await.unwrap();
+    assert_eq!(tenant.created_at, skygeni::store::format_ts(at));
+    assert_eq!(
+        store.get_tenant(&t("clocked")).await.unwrap().created_at,
+        tenant.created_at,
+        "read back as written"
+    );
+    let later = at + chrono::Duration::hours(5);
+    clock.set(later);
+    let entry = AuditEntry {
+        actor: "tester",
+        action: "clocked",
+        target: None,
+        request_id: None,
+        detail: None,
+    };
+    store
+        .record_audit(&t("clocked"), entry.clone())
+        .await
+        .unwrap();
+    store
+        .record_audit_batch(&t("clocked"), &[store.pending_audit(&t("clocked"), entry)])
+        .await
+        .unwrap();
+    let stamps: Vec<String> = store
+        .list_audit(&t("clocked"), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.at)
+        .collect();
+    assert_eq!(stamps, vec![skygeni::store::format_ts(later); 2]);
+}

@@ -2,7 +2,8 @@
 //! 429/5xx retried and dead-lettered, email when Slack is down, in-flight sends finished on
 //! shutdown.
 use crate::support::{AlertHarness, TestDb, links, start_sendgrid, utc};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use skygeni::domain::Channel;
 use skygeni::notify::dispatcher::DispatchConfig;
 use skygeni::notify::sendgrid::SendGridClient;
 use skygeni_fakes::Fault;
@@ -152,7 +153,7 @@ async fn sendgrid_429_and_5xx_are_retried_and_exhausted_rows_are_dead_lettered()
     };
     let h = AlertHarness::with_config("UTC", "UTC", cfg).await;
     for u in ["rep1", "mgr"] {
-        h.alert_settings(u, |s| s.channels = vec!["email".into()])
+        h.alert_settings(u, |s| s.channels = vec![Channel::Email])
             .await;
     }
     let t = utc("2024-03-01T12:00:00Z");
@@ -213,7 +214,7 @@ async fn sendgrid_429_and_5xx_are_retried_and_exhausted_rows_are_dead_lettered()
 async fn a_slack_outage_falls_back_to_email() {
     let h = AlertHarness::new("UTC", "UTC").await;
     for u in ["rep1", "mgr"] {
-        h.alert_settings(u, |s| s.channels = vec!["slack".into()])
+        h.alert_settings(u, |s| s.channels = vec![Channel::Slack])
             .await;
     }
     h.slack.faults().always(Fault::ServerError(503));
@@ -257,9 +258,9 @@ async fn shutdown_lets_the_dispatcher_finish_the_sends_in_flight() {
     // Never quiet, so the alert is due whatever the wall-clock time of the test run.
     for u in ["rep1", "mgr"] {
         h.alert_settings(u, |s| {
-            s.channels = vec!["email".into()];
-            s.quiet_start = "00:00".into();
-            s.quiet_end = "00:00".into();
+            s.channels = vec![Channel::Email];
+            s.quiet_start = NaiveTime::MIN;
+            s.quiet_end = NaiveTime::MIN;
         })
         .await;
     }

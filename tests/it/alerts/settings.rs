@@ -137,3 +137,87 @@ async fn a_digest_size_saved_through_the_api_round_trips_through_the_slack_modal
         .unwrap();
     assert_eq!(after, saved, "an unchanged save in Slack changes nothing");
 }
+
+#[tokio::test]
+async fn the_store_keeps_the_text_forms_and_reads_a_row_the_rules_refuse_field_by_field() {
+    use skygeni::domain::Channel;
+    use skygeni::domain::alert_settings::format_hhmm;
+    let db = crate::support::TestDb::new().await;
+    let store = db.store().await;
+    let t = skygeni::domain::TenantId::default_tenant();
+    store
+        .upsert_user(
+            &t,
+            &skygeni::store::NewUser {
+                user_id: "u1",
+                email: Some("u1@example.com"),
+                name: None,
+                role: "rep",
+                manager_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let saved = AlertSettings {
+        channels: vec![Channel::Email, Channel::Slack],
+        digest_time: chrono::NaiveTime::from_hms_opt(7, 30, 0).unwrap(),
+        time_zone: chrono_tz::Asia::Kolkata,
+        quiet_enabled: false,
+        max_deals: 42,
+        ..AlertSettings::default()
+    };
+    store.upsert_alert_settings(&t, "u1", &saved).await.unwrap();
+    assert_eq!(
+        store.get_alert_settings(&t, "u1").await.unwrap(),
+        Some(saved.clone())
+    );
+    let columns = store
+        .unscoped_texts_for_tests(
+            &t,
+            "SELECT channels || ' ' || digest_time || ' ' || time_zone || ' ' || quiet_start \
+             FROM alert_settings",
+        )
+        .await
+        .unwrap();
+    assert_eq!(columns, [r#"["email","slack"] 07:30 Asia/Kolkata 20:00"#]);
+
+    // A row edited by hand (or saved before the rules): each refused field reads as its
+    // default, the rest as stored; unknown channels are dropped, as they never reached anyone.
+    store
+        .unscoped_execute_for_tests(
+            &t,
+            "UPDATE alert_settings SET digest_time = '7:30', time_zone = 'Mars/Olympus', \
+             channels = '[\"sms\",\"slack\",\"slack\"]', quiet_end = '24:30'",
+        )
+        .await
+        .unwrap();
+    let read = store.get_alert_settings(&t, "u1").await.unwrap().unwrap();
+    let d = AlertSettings::default();
+    assert_eq!(
+        (
+            format_hhmm(read.digest_time),
+            read.time_zone,
+            read.channels.clone(),
+            format_hhmm(read.quiet_end),
+            read.max_deals,
+        ),
+        (
+            "08:00".to_string(),
+            d.time_zone,
+            vec![Channel::Slack],
+            "08:00".to_string(),
+            42
+        )
+    );
+    let contacts = store.user_contacts(&t).await.unwrap();
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(
+        contacts[0].settings.as_ref(),
+        Some(&read),
+        "one mapping for both reads"
+    );
+    assert_eq!(
+        contacts[0].time_zone, "UTC",
+        "the user's own zone, not the settings'"
+    );
+}

@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use skygeni::auth::Role;
 use skygeni::domain::TenantId;
+use skygeni::domain::alert_settings::format_hhmm;
 
 #[tokio::test]
 async fn alert_settings_are_validated_and_upserted_for_the_caller() {
@@ -47,12 +48,12 @@ async fn alert_settings_are_validated_and_upserted_for_the_caller() {
         .expect("settings stored for the caller");
     assert_eq!(
         (
-            stored.time_zone.as_str(),
-            stored.digest_time.as_str(),
+            stored.time_zone.name(),
+            format_hhmm(stored.digest_time),
             stored.threshold,
-            stored.channels.clone()
+            stored.channel_names()
         ),
-        ("Asia/Kolkata", "08:30", 80, vec!["slack".to_string()]),
+        ("Asia/Kolkata", "08:30".to_string(), 80, vec!["slack"]),
         "a partial update keeps the other fields"
     );
     for (input, field) in [

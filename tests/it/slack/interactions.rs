@@ -4,6 +4,7 @@ use super::post_alert;
 use crate::support::{SlackApp, block_actions, tenant, view_submission};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use skygeni::domain::alert_settings::format_hhmm;
 
 #[tokio::test]
 async fn settings_open_a_modal_at_once_fill_it_and_a_submission_is_saved() {
@@ -44,10 +45,10 @@ async fn settings_open_a_modal_at_once_fill_it_and_a_submission_is_saved() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(saved.digest_time, "07:30");
-    assert_eq!(saved.time_zone, "Europe/Berlin");
+    assert_eq!(format_hhmm(saved.digest_time), "07:30");
+    assert_eq!(saved.time_zone.name(), "Europe/Berlin");
     assert_eq!(saved.max_deals, 5);
-    assert_eq!(saved.channels, vec!["email".to_string()]);
+    assert_eq!(saved.channel_names(), ["email"]);
     // A bad value is answered with Slack's inline errors, nothing saved.
     let mut bad = values;
     bad[MAX_DEALS_BLOCK][VALUE_ACTION]["value"] = json!("500");

@@ -1,10 +1,10 @@
 //! A tenant's risk-band edges and daily alert budget (no row: the design's defaults, which
 //! the caller supplies — the store holds no policy).
-use super::{Store, StoreResult, format_ts};
 use crate::domain::{RiskBands, TenantId};
+use crate::store::{Store, StoreResult, format_ts};
 
 /// The stored settings, as integers: band upper edges and alerts per recipient per day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct RiskSettingsRow {
     pub low_max: i64,
     pub medium_max: i64,
@@ -15,7 +15,7 @@ pub struct RiskSettingsRow {
 impl Store {
     pub async fn risk_settings(&self, tenant: &TenantId) -> StoreResult<Option<RiskSettingsRow>> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+        let row = sqlx::query_as(
             "SELECT low_max, medium_max, high_max, alerts_per_day FROM risk_settings \
              WHERE tenant_id = $1",
         )
@@ -23,14 +23,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(row.map(
-            |(low_max, medium_max, high_max, alerts_per_day)| RiskSettingsRow {
-                low_max,
-                medium_max,
-                high_max,
-                alerts_per_day,
-            },
-        ))
+        Ok(row)
     }
 
     /// The tenant's own band edges, if it set them.
@@ -60,7 +53,7 @@ impl Store {
         .bind(s.medium_max)
         .bind(s.high_max)
         .bind(s.alerts_per_day)
-        .bind(format_ts(chrono::Utc::now()))
+        .bind(format_ts(self.now()))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -1,20 +1,11 @@
-//! Slack account links that need proof: pending one-time codes (`slack_link_requests`, only the
-//! code's SHA-256 stored), the admin unlink, and the user listing the `skygeni users` CLI shows.
-//! Policy (who may link what, how long a code lives) is the caller's; this is storage only.
-use super::access::user_from_row;
-use super::{Store, StoreResult, format_ts};
+//! A SkyGeni user's Slack account: the mapping (`users.slack_user_id`) the bot resolves
+//! viewers by, and the links that need proof — pending one-time codes
+//! (`slack_link_requests`, only the code's SHA-256 stored) — and the admin unlink. Policy (who
+//! may link what, how long a code lives) is the caller's; this is storage only.
 use crate::domain::TenantId;
-use crate::store::UserRow;
+use crate::store::users::DIRECT_REPORTS;
+use crate::store::{Store, StoreResult, UserRow, format_ts};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
-
-/// A user with the columns the `users list` CLI prints.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ListedUser {
-    #[serde(flatten)]
-    pub user: UserRow,
-    pub slack_user_id: Option<String>,
-}
 
 /// What checking a confirmation code found.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +16,105 @@ pub enum CodeCheck {
     Invalid,
 }
 
+/// The live link request of a Slack user, as checked against a code.
+#[derive(sqlx::FromRow)]
+struct LinkRequest {
+    request_id: String,
+    user_id: String,
+    code_hash: String,
+}
+
 impl Store {
+    /// The user mapped to a Slack user id, with their direct reports when they manage a team.
+    pub async fn user_by_slack_id(
+        &self,
+        tenant: &TenantId,
+        slack_user_id: &str,
+    ) -> StoreResult<Option<(UserRow, Vec<UserRow>)>> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let me: Option<UserRow> = sqlx::query_as(
+            "SELECT user_id, email, name, role, manager_id, time_zone FROM users \
+             WHERE tenant_id = $1 AND slack_user_id = $2 ORDER BY user_id LIMIT 1",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(slack_user_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(me) = me else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let reports = if me.role == "manager" {
+            sqlx::query_as(DIRECT_REPORTS)
+                .bind(tenant.as_str().to_string())
+                .bind(me.user_id.clone())
+                .fetch_all(&mut *tx)
+                .await?
+        } else {
+            Vec::new()
+        };
+        tx.commit().await?;
+        Ok(Some((me, reports)))
+    }
+
+    /// SkyGeni users of the tenant linked to a Slack account (App Home refresh after scoring).
+    pub async fn slack_linked_users(&self, tenant: &TenantId) -> StoreResult<Vec<String>> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT user_id FROM users WHERE tenant_id = $1 AND slack_user_id IS NOT NULL \
+             ORDER BY user_id",
+        )
+        .bind(tenant.as_str().to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// The Slack user id of a SkyGeni user, if mapped (for DMs).
+    pub async fn slack_id_of(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+    ) -> StoreResult<Option<String>> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT slack_user_id FROM users WHERE tenant_id = $1 AND user_id = $2")
+                .bind(tenant.as_str().to_string())
+                .bind(user_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(row.and_then(|r| r.0))
+    }
+
+    /// Admin mapping: sets a user's Slack id whatever it was. Returns false for an unknown user.
+    pub async fn set_slack_user_id(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+        slack_user_id: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_tenant(tenant).await?;
+        sqlx::query(
+            "UPDATE users SET slack_user_id = NULL WHERE tenant_id = $1 AND slack_user_id = $2",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(slack_user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query(
+            "UPDATE users SET slack_user_id = $3 WHERE tenant_id = $1 AND user_id = $2",
+        )
+        .bind(tenant.as_str().to_string())
+        .bind(user_id.to_string())
+        .bind(slack_user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Stores a pending link request; earlier unused requests of the same Slack user are
     /// dropped (one live code per Slack user).
     pub async fn create_slack_link_request(
@@ -73,7 +162,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<CodeCheck> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let row = sqlx::query(
+        let row: Option<LinkRequest> = sqlx::query_as(
             "SELECT request_id, user_id, code_hash FROM slack_link_requests \
              WHERE tenant_id = $1 AND slack_user_id = $2 AND used_at IS NULL AND expires_at > $3 \
              AND attempts < $4 ORDER BY created_at DESC LIMIT 1",
@@ -88,22 +177,20 @@ impl Store {
             tx.commit().await?;
             return Ok(CodeCheck::Invalid);
         };
-        let request_id: String = row.try_get("request_id")?;
-        let stored: String = row.try_get("code_hash")?;
-        let out = if constant_time_eq(stored.as_bytes(), code_hash.as_bytes()) {
+        let out = if constant_time_eq(row.code_hash.as_bytes(), code_hash.as_bytes()) {
             // `used_at IS NULL` again: two concurrent confirmations cannot both use it.
             let done = sqlx::query(
                 "UPDATE slack_link_requests SET used_at = $3 \
                  WHERE tenant_id = $1 AND request_id = $2 AND used_at IS NULL",
             )
             .bind(tenant.as_str().to_string())
-            .bind(request_id)
+            .bind(row.request_id.clone())
             .bind(format_ts(now))
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 1 {
                 CodeCheck::Valid {
-                    user_id: row.try_get("user_id")?,
+                    user_id: row.user_id,
                 }
             } else {
                 CodeCheck::Invalid
@@ -114,7 +201,7 @@ impl Store {
                  WHERE tenant_id = $1 AND request_id = $2",
             )
             .bind(tenant.as_str().to_string())
-            .bind(request_id)
+            .bind(row.request_id.clone())
             .execute(&mut *tx)
             .await?;
             CodeCheck::Invalid
@@ -167,25 +254,6 @@ impl Store {
         Ok(false)
     }
 
-    /// The user with `email` (case-insensitive) and their current Slack id.
-    pub async fn user_by_email(
-        &self,
-        tenant: &TenantId,
-        email: &str,
-    ) -> StoreResult<Option<ListedUser>> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        let row = sqlx::query(
-            "SELECT user_id, email, name, role, manager_id, time_zone, slack_user_id FROM users \
-             WHERE tenant_id = $1 AND LOWER(email) = $2 ORDER BY user_id LIMIT 1",
-        )
-        .bind(tenant.as_str().to_string())
-        .bind(email.trim().to_lowercase())
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        row.map(|r| listed(&r)).transpose()
-    }
-
     /// Admin: clears the Slack link of the user with `user_id` or `email`; returns the Slack id
     /// it had (`None`: no such user or not linked). Pending codes for that user die with it.
     pub async fn unlink_slack_user(
@@ -222,46 +290,6 @@ impl Store {
         tx.commit().await?;
         Ok(Some((user_id, slack)))
     }
-
-    /// Every user of the tenant, by id.
-    pub async fn list_users(&self, tenant: &TenantId) -> StoreResult<Vec<ListedUser>> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        let rows = sqlx::query(
-            "SELECT user_id, email, name, role, manager_id, time_zone, slack_user_id FROM users \
-             WHERE tenant_id = $1 ORDER BY user_id",
-        )
-        .bind(tenant.as_str().to_string())
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        rows.iter().map(listed).collect()
-    }
-
-    /// Sets a user's IANA time zone (validated by the caller).
-    pub async fn set_user_time_zone(
-        &self,
-        tenant: &TenantId,
-        user_id: &str,
-        time_zone: &str,
-    ) -> StoreResult<bool> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        let done =
-            sqlx::query("UPDATE users SET time_zone = $3 WHERE tenant_id = $1 AND user_id = $2")
-                .bind(tenant.as_str().to_string())
-                .bind(user_id.to_string())
-                .bind(time_zone.to_string())
-                .execute(&mut *tx)
-                .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
-    }
-}
-
-fn listed(r: &sqlx::any::AnyRow) -> StoreResult<ListedUser> {
-    Ok(ListedUser {
-        user: user_from_row(r)?,
-        slack_user_id: r.try_get("slack_user_id")?,
-    })
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -7,9 +7,8 @@
 use super::{Store, StoreResult, format_ts};
 use crate::domain::TenantId;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
 pub struct JobRun {
     pub tenant_id: String,
     pub job: String,
@@ -123,7 +122,7 @@ impl Store {
     /// The newest runs first.
     pub async fn job_runs(&self, tenant: &TenantId, limit: i64) -> StoreResult<Vec<JobRun>> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let rows = sqlx::query(
+        let rows = sqlx::query_as(
             "SELECT tenant_id, job, scheduled_for, status, claimed_by, started_at, finished_at, detail, attempts \
              FROM job_runs WHERE tenant_id = $1 ORDER BY scheduled_for DESC, job LIMIT $2",
         )
@@ -132,20 +131,6 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        rows.iter()
-            .map(|r| {
-                Ok(JobRun {
-                    tenant_id: r.try_get("tenant_id")?,
-                    job: r.try_get("job")?,
-                    scheduled_for: r.try_get("scheduled_for")?,
-                    status: r.try_get("status")?,
-                    claimed_by: r.try_get("claimed_by")?,
-                    started_at: r.try_get("started_at")?,
-                    finished_at: r.try_get("finished_at")?,
-                    detail: r.try_get("detail")?,
-                    attempts: r.try_get("attempts")?,
-                })
-            })
-            .collect()
+        Ok(rows)
     }
 }

@@ -1,6 +1,11 @@
-//! Audit log: who did what to which tenant's data, and when.
-use super::{Store, StoreResult, format_ts, storable_text, values_sql};
-use crate::domain::TenantId;
+//! Audit log: who did what to which tenant's data, and when. Entries are written one at a
+//! time or in batches by the background writer (`writer`).
+pub mod writer;
+
+use crate::domain::{Clock, SystemClock, TenantId};
+use crate::store::sql::values_sql;
+use crate::store::{Store, StoreResult, format_ts, storable_text};
+use chrono::{DateTime, Utc};
 
 /// Rows per multi-row INSERT on PostgreSQL (8 binds each; far below its parameter limit).
 const PG_INSERT_ROWS: usize = 500;
@@ -28,11 +33,17 @@ pub struct PendingAudit {
 }
 
 impl PendingAudit {
-    /// Stamp `entry` with the current time.
+    /// Stamp `entry` with the system clock's time. Callers that hold a store stamp it with
+    /// the store's clock instead ([`Store::pending_audit`]).
     pub fn now(tenant: &TenantId, entry: AuditEntry<'_>) -> PendingAudit {
+        PendingAudit::at(tenant, entry, SystemClock.now())
+    }
+
+    /// Stamp `entry` with `at`, the time it happened.
+    pub fn at(tenant: &TenantId, entry: AuditEntry<'_>, at: DateTime<Utc>) -> PendingAudit {
         PendingAudit {
             tenant: tenant.clone(),
-            at: format_ts(chrono::Utc::now()),
+            at: format_ts(at),
             actor: storable_text(entry.actor),
             action: storable_text(entry.action),
             target: entry.target.map(storable_text),
@@ -62,7 +73,7 @@ impl Store {
         )
         .bind(tenant.as_str().to_string())
         .bind(uuid::Uuid::new_v4().to_string())
-        .bind(format_ts(chrono::Utc::now()))
+        .bind(format_ts(self.now()))
         .bind(storable_text(entry.actor))
         .bind(storable_text(entry.action))
         .bind(entry.target.map(storable_text))

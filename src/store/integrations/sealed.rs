@@ -1,8 +1,8 @@
 //! Every column that holds a value sealed with `SKYGENI_ENCRYPTION_KEY`, read and rewritten
 //! together for key rotation (`skygeni rotate-key`). Short-lived OAuth `state` rows are left
 //! out: they expire within minutes, before the old key is retired.
-use super::{Store, StoreResult};
 use crate::domain::TenantId;
+use crate::store::{Store, StoreResult};
 
 /// (table, row-key column, sealed columns). Each table is keyed by (tenant_id, key column).
 const SEALED: &[(&str, &str, &[&str])] = &[

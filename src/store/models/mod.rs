@@ -1,7 +1,13 @@
 //! Model registry: versions per tenant and a global one, aliases production/staging,
-//! promotion history for rollback, and pruning to the last 3 production versions.
-use super::{Store, StoreError, StoreResult, format_ts};
+//! promotion history for rollback, and pruning to the last 3 production versions. What the
+//! model lifecycle records about them (retrain evaluations, calibration checks) is in
+//! `evaluations`.
+mod evaluations;
+
+pub use evaluations::{CalibrationCheck, ClosedPrediction, ModelEvaluation};
+
 use crate::domain::ModelScope;
+use crate::store::{Store, StoreError, StoreResult, format_ts};
 
 /// Production versions kept for rollback (older ones are pruned on promotion).
 pub const KEEP_PRODUCTION_VERSIONS: usize = 3;
@@ -15,6 +21,17 @@ pub struct NewModel<'a> {
     pub training_to: Option<String>,
     pub metrics_json: String,
     pub artifact_json: String,
+}
+
+/// A `models` row as listed (the artifact stays in the database); metrics as JSON text.
+#[derive(sqlx::FromRow)]
+struct ModelRecord {
+    version: String,
+    kind: String,
+    created_at: String,
+    training_from: Option<String>,
+    training_to: Option<String>,
+    metrics: String,
 }
 
 /// A stored model version with the aliases that point at it.
@@ -39,7 +56,7 @@ impl Store {
         .bind(scope.as_str().to_string())
         .bind(m.version.to_string())
         .bind(m.kind.to_string())
-        .bind(format_ts(chrono::Utc::now()))
+        .bind(format_ts(self.now()))
         .bind(m.training_from.clone())
         .bind(m.training_to.clone())
         .bind(m.metrics_json.clone())
@@ -69,7 +86,7 @@ impl Store {
         if exists.is_none() {
             return Err(StoreError::NotFound);
         }
-        let now = format_ts(chrono::Utc::now());
+        let now = format_ts(self.now());
         sqlx::query(
             "INSERT INTO model_aliases (tenant_id, alias, version, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (tenant_id, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
@@ -126,15 +143,7 @@ impl Store {
     pub async fn list_models(&self, scope: &ModelScope) -> StoreResult<Vec<ModelRow>> {
         let s = scope.as_str().to_string();
         let mut tx = self.begin_scope(&s).await?;
-        type Raw = (
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            String,
-        );
-        let rows: Vec<Raw> = sqlx::query_as(
+        let rows: Vec<ModelRecord> = sqlx::query_as(
             "SELECT version, kind, created_at, training_from, training_to, metrics FROM models \
              WHERE tenant_id = $1 ORDER BY created_at DESC, version DESC",
         )
@@ -150,21 +159,20 @@ impl Store {
         tx.commit().await?;
         Ok(rows
             .into_iter()
-            .map(
-                |(version, kind, created_at, training_from, training_to, metrics)| ModelRow {
-                    aliases: aliases
-                        .iter()
-                        .filter(|(_, v)| *v == version)
-                        .map(|(a, _)| a.clone())
-                        .collect(),
-                    metrics: serde_json::from_str(&metrics).unwrap_or(serde_json::Value::Null),
-                    version,
-                    kind,
-                    created_at,
-                    training_from,
-                    training_to,
-                },
-            )
+            .map(|r| ModelRow {
+                aliases: aliases
+                    .iter()
+                    .filter(|(_, v)| *v == r.version)
+                    .map(|(a, _)| a.clone())
+                    .collect(),
+                // Metrics are for reading: an unreadable blob shows as null, not an error.
+                metrics: serde_json::from_str(&r.metrics).unwrap_or(serde_json::Value::Null),
+                version: r.version,
+                kind: r.kind,
+                created_at: r.created_at,
+                training_from: r.training_from,
+                training_to: r.training_to,
+            })
             .collect())
     }
 
@@ -209,7 +217,7 @@ impl Store {
             .bind(s)
             .bind("production".to_string())
             .bind(previous.clone())
-            .bind(format_ts(chrono::Utc::now()))
+            .bind(format_ts(self.now()))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -1,8 +1,13 @@
-//! Tenant registry: create and list tenants.
-use super::{Store, StoreError, StoreResult, format_ts};
-use crate::domain::TenantId;
+//! Tenant registry: create and list tenants. A tenant's risk-band edges and daily alert
+//! budget are in `risk_settings`.
+mod risk_settings;
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub use risk_settings::RiskSettingsRow;
+
+use crate::domain::TenantId;
+use crate::store::{Store, StoreError, StoreResult, format_ts};
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
 pub struct Tenant {
     pub tenant_id: String,
     pub name: String,
@@ -18,7 +23,7 @@ impl Store {
         name: &str,
         time_zone: &str,
     ) -> StoreResult<Tenant> {
-        let created_at = format_ts(chrono::Utc::now());
+        let created_at = format_ts(self.now());
         let mut tx = self.begin_tenant(tenant).await?;
         let inserted = sqlx::query(
             "INSERT INTO tenants (tenant_id, name, time_zone, created_at) VALUES ($1, $2, $3, $4) \
@@ -46,36 +51,22 @@ impl Store {
     }
 
     pub async fn get_tenant(&self, tenant: &TenantId) -> StoreResult<Tenant> {
-        let row: Option<(String, String, String, String)> = sqlx::query_as(
+        let row: Option<Tenant> = sqlx::query_as(
             "SELECT tenant_id, name, time_zone, created_at FROM tenants WHERE tenant_id = $1",
         )
         .bind(tenant.as_str().to_string())
         .fetch_optional(&self.pool)
         .await?;
-        let (tenant_id, name, time_zone, created_at) = row.ok_or(StoreError::NotFound)?;
-        Ok(Tenant {
-            tenant_id,
-            name,
-            time_zone,
-            created_at,
-        })
+        row.ok_or(StoreError::NotFound)
     }
 
     pub async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
-        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        let rows = sqlx::query_as(
             "SELECT tenant_id, name, time_zone, created_at FROM tenants ORDER BY tenant_id",
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(tenant_id, name, time_zone, created_at)| Tenant {
-                tenant_id,
-                name,
-                time_zone,
-                created_at,
-            })
-            .collect())
+        Ok(rows)
     }
 
     /// The tenant, or a message that tells the user how to create it.

@@ -11,8 +11,9 @@
 //! calls it after draining in-flight requests on shutdown, and tests call it before reading
 //! the audit log. Entries are stamped with their time when queued, so `at` is the time of
 //! the access, not of the write.
-use super::{PendingAudit, Store};
+use super::PendingAudit;
 use crate::domain::TenantId;
+use crate::store::Store;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 

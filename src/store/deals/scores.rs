@@ -1,7 +1,9 @@
-//! Risk-score history and each deal's current score, written in bulk after a batch run.
-use super::{Backend, Store, StoreResult, format_ts, values_sql};
+//! Risk-score history (`risk_scores`) and each deal's current score, written in bulk after a
+//! batch run; critical crossings are checked in the same transaction (`store::alerts`).
 use crate::domain::{AlertPlanner, DealScore, RiskCategory, RiskFactor, TenantId};
-use sqlx::Row;
+use crate::store::sql::{Flag, values_sql};
+use crate::store::{Backend, Store, StoreResult, format_ts};
+use chrono::{DateTime, Utc};
 
 /// A score as stored: enough for metrics, trends and lists, without recommendations.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -35,6 +37,43 @@ impl StoredScore {
     }
 }
 
+/// A `risk_scores` row as stored: the category by name, the factors as JSON text.
+#[derive(sqlx::FromRow)]
+struct ScoreRecord {
+    deal_id: String,
+    scored_at: String,
+    risk_score: i64,
+    risk_category: String,
+    win_probability: f64,
+    confidence: f64,
+    model_version: String,
+    #[sqlx(try_from = "Flag")]
+    degraded: bool,
+    factors: String,
+}
+
+impl From<ScoreRecord> for StoredScore {
+    fn from(r: ScoreRecord) -> StoredScore {
+        let score = r.risk_score.clamp(0, 100) as u8;
+        StoredScore {
+            deal_id: r.deal_id,
+            scored_at: r.scored_at,
+            risk_score: score,
+            // The category as stored: a tenant's own band edges decided it when it was scored.
+            risk_category: RiskCategory::ALL
+                .into_iter()
+                .find(|c| c.as_str() == r.risk_category)
+                .unwrap_or_else(|| RiskCategory::from_score(score)),
+            win_probability: r.win_probability,
+            confidence: r.confidence,
+            model_version: r.model_version,
+            degraded: r.degraded,
+            // Factors are an explanation, not a figure: an unreadable list shows none.
+            risk_factors: serde_json::from_str(&r.factors).unwrap_or_default(),
+        }
+    }
+}
+
 const SCORE_COLUMNS: &str = "tenant_id, deal_id, scored_at, risk_score, risk_category, win_probability, \
                              confidence, model_version, degraded, factors";
 
@@ -51,21 +90,16 @@ impl Store {
     pub async fn record_scores(
         &self,
         tenant: &TenantId,
-        scored_at: chrono::DateTime<chrono::Utc>,
+        scored_at: DateTime<Utc>,
         scores: &[DealScore],
         planner: &dyn AlertPlanner,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> StoreResult<()> {
         let ts = format_ts(scored_at);
         let mut tx = self.begin_tenant(tenant).await?;
-        // Same reasoning as the deal upsert: SQLite binds get slow in wide statements.
-        let chunk = if self.backend == Backend::Sqlite {
-            25
-        } else {
-            500
-        };
         let mut done = 0u64;
-        for part in scores.chunks(chunk) {
+        // Same reasoning as the deal upsert: SQLite binds get slow in wide statements.
+        for part in scores.chunks(self.rows_per_insert(500)) {
             let sql = format!(
                 "INSERT INTO risk_scores ({SCORE_COLUMNS}) VALUES {} ON CONFLICT DO NOTHING",
                 values_sql(part.len(), 10)
@@ -89,8 +123,10 @@ impl Store {
             progress(done);
         }
         // Before the UPDATE: the crossing is judged against the deals' previous current score.
-        super::alerts::enqueue_critical_alerts(self, &mut tx, tenant, scored_at, scores, planner)
-            .await?;
+        crate::store::alerts::enqueue_critical_alerts(
+            self, &mut tx, tenant, scored_at, scores, planner,
+        )
+        .await?;
         // One set-based statement instead of 100k single-row updates.
         if self.backend == Backend::Postgres && scores.len() >= HASH_JOIN_FROM {
             // Just after a big first load the planner's statistics still say `deals` and
@@ -125,12 +161,12 @@ impl Store {
     pub async fn scores_at_or_before(
         &self,
         tenant: &TenantId,
-        cutoff: chrono::DateTime<chrono::Utc>,
-        since: chrono::DateTime<chrono::Utc>,
+        cutoff: DateTime<Utc>,
+        since: DateTime<Utc>,
     ) -> StoreResult<Vec<StoredScore>> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let rows = sqlx::query(
-            "SELECT rs.tenant_id, rs.deal_id, rs.scored_at, rs.risk_score, rs.risk_category, rs.win_probability, \
+        let rows: Vec<ScoreRecord> = sqlx::query_as(
+            "SELECT rs.deal_id, rs.scored_at, rs.risk_score, rs.risk_category, rs.win_probability, \
                     rs.confidence, rs.model_version, rs.degraded, rs.factors \
              FROM risk_scores rs JOIN ( \
                  SELECT deal_id, MAX(scored_at) AS at FROM risk_scores \
@@ -144,14 +180,14 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        rows.iter().map(score_from_row).collect()
+        Ok(rows.into_iter().map(StoredScore::from).collect())
     }
 
     /// Every deal's latest score (open deals only), highest risk first.
     pub async fn current_scores(&self, tenant: &TenantId) -> StoreResult<Vec<StoredScore>> {
         let mut tx = self.begin_tenant(tenant).await?;
-        let rows = sqlx::query(
-            "SELECT rs.tenant_id, rs.deal_id, rs.scored_at, rs.risk_score, rs.risk_category, rs.win_probability, \
+        let rows: Vec<ScoreRecord> = sqlx::query_as(
+            "SELECT rs.deal_id, rs.scored_at, rs.risk_score, rs.risk_category, rs.win_probability, \
                     rs.confidence, rs.model_version, rs.degraded, rs.factors \
              FROM deals d JOIN risk_scores rs \
                ON rs.tenant_id = d.tenant_id AND rs.deal_id = d.deal_id AND rs.scored_at = d.scored_at \
@@ -162,30 +198,6 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        rows.iter().map(score_from_row).collect()
+        Ok(rows.into_iter().map(StoredScore::from).collect())
     }
-}
-
-fn score_from_row(row: &sqlx::any::AnyRow) -> StoreResult<StoredScore> {
-    let score: i64 = row.try_get("risk_score")?;
-    let score = score.clamp(0, 100) as u8;
-    let factors: String = row.try_get("factors")?;
-    Ok(StoredScore {
-        deal_id: row.try_get("deal_id")?,
-        scored_at: row.try_get("scored_at")?,
-        risk_score: score,
-        // The category as stored: a tenant's own band edges decided it when it was scored.
-        risk_category: {
-            let stored: String = row.try_get("risk_category")?;
-            RiskCategory::ALL
-                .into_iter()
-                .find(|c| c.as_str() == stored)
-                .unwrap_or_else(|| RiskCategory::from_score(score))
-        },
-        win_probability: row.try_get("win_probability")?,
-        confidence: row.try_get("confidence")?,
-        model_version: row.try_get("model_version")?,
-        degraded: row.try_get::<i64, _>("degraded")? != 0,
-        risk_factors: serde_json::from_str(&factors).unwrap_or_default(),
-    })
 }

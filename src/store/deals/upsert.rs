@@ -1,34 +1,12 @@
-//! Deals: atomic bulk upsert from imports/syncs, and loading for scoring.
-use super::{Store, StoreResult, format_ts};
-use crate::domain::{Deal, Outcome, TenantId};
-use anyhow::Context;
-use chrono::NaiveDate;
+//! The atomic bulk upsert of deals from imports and syncs, with a content hash per row so a
+//! re-import rewrites only what changed.
+use super::DEAL_COLUMNS;
+use crate::domain::{Deal, TenantId};
+use crate::store::sql::values_sql;
+use crate::store::{Store, StoreResult, format_ts};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use std::collections::HashMap;
 
-/// Columns written by an upsert, in bind order (row_hash and timestamps follow).
-pub(super) const DEAL_COLUMNS: [&str; 19] = [
-    "deal_id",
-    "created_date",
-    "closed_date",
-    "sales_rep_id",
-    "industry",
-    "region",
-    "product_type",
-    "lead_source",
-    "deal_stage",
-    "amount",
-    "sales_cycle_days",
-    "outcome",
-    "company",
-    "deal_name",
-    "owner_email",
-    "last_activity_date",
-    "stage_entered_date",
-    "close_date_pushes",
-    "amount_cut_pct",
-];
 /// Rows per INSERT on PostgreSQL: 400 × 23 binds stays below its 65,535 limit and keeps
 /// round trips few.
 const PG_CHUNK: usize = 400;
@@ -88,7 +66,7 @@ impl Store {
                 row_hash: hash,
             });
         }
-        let now = format_ts(chrono::Utc::now());
+        let now = format_ts(self.now());
         let mut done = counts.unchanged;
         progress(done);
         for chunk in pending.chunks(self.rows_per_insert(PG_CHUNK)) {
@@ -128,47 +106,6 @@ impl Store {
         tx.commit().await?;
         Ok(counts)
     }
-
-    /// Every deal of the tenant, open and closed, ordered by id.
-    pub async fn load_deals(&self, tenant: &TenantId) -> StoreResult<Vec<Deal>> {
-        self.load_deals_where(tenant, "").await
-    }
-
-    /// Open deals only (no outcome yet).
-    pub async fn load_open_deals(&self, tenant: &TenantId) -> StoreResult<Vec<Deal>> {
-        self.load_deals_where(tenant, " AND outcome IS NULL").await
-    }
-
-    async fn load_deals_where(
-        &self,
-        tenant: &TenantId,
-        filter: &'static str,
-    ) -> StoreResult<Vec<Deal>> {
-        let sql = format!(
-            "SELECT {} FROM deals WHERE tenant_id = $1{filter} ORDER BY deal_id",
-            DEAL_COLUMNS.join(", ")
-        );
-        let mut tx = self.begin_tenant(tenant).await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(tenant.as_str().to_string())
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        rows.iter()
-            .map(deal_from_row)
-            .collect::<anyhow::Result<Vec<_>>>()
-            .map_err(Into::into)
-    }
-
-    pub async fn count_deals(&self, tenant: &TenantId) -> StoreResult<i64> {
-        let mut tx = self.begin_tenant(tenant).await?;
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM deals WHERE tenant_id = $1")
-            .bind(tenant.as_str().to_string())
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(n)
-    }
 }
 
 fn upsert_sql(rows: usize) -> String {
@@ -177,7 +114,7 @@ fn upsert_sql(rows: usize) -> String {
         "INSERT INTO deals (tenant_id, {}, row_hash, imported_at, updated_at) VALUES ",
         DEAL_COLUMNS.join(", ")
     );
-    sql.push_str(&super::values_sql(rows, ncols));
+    sql.push_str(&values_sql(rows, ncols));
     sql.push_str(" ON CONFLICT (tenant_id, deal_id) DO UPDATE SET ");
     let sets: Vec<String> = DEAL_COLUMNS[1..]
         .iter()
@@ -186,40 +123,4 @@ fn upsert_sql(rows: usize) -> String {
         .collect();
     sql.push_str(&sets.join(", "));
     sql
-}
-
-fn parse_date(s: Option<String>, col: &str) -> anyhow::Result<Option<NaiveDate>> {
-    s.map(|v| {
-        NaiveDate::parse_from_str(&v, "%Y-%m-%d")
-            .with_context(|| format!("bad {col} {v:?} in deals"))
-    })
-    .transpose()
-}
-
-pub(super) fn deal_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Deal> {
-    let outcome: Option<String> = row.try_get("outcome")?;
-    Ok(Deal {
-        deal_id: row.try_get("deal_id")?,
-        created_date: parse_date(Some(row.try_get("created_date")?), "created_date")?
-            .expect("Some in, Some out"),
-        closed_date: parse_date(row.try_get("closed_date")?, "closed_date")?,
-        sales_rep_id: row.try_get("sales_rep_id")?,
-        industry: row.try_get("industry")?,
-        region: row.try_get("region")?,
-        product_type: row.try_get("product_type")?,
-        lead_source: row.try_get("lead_source")?,
-        deal_stage: row.try_get("deal_stage")?,
-        amount: row.try_get("amount")?,
-        sales_cycle_days: row.try_get("sales_cycle_days")?,
-        outcome: outcome.as_deref().and_then(Outcome::parse),
-        company: row.try_get("company")?,
-        deal_name: row.try_get("deal_name")?,
-        owner_email: row.try_get("owner_email")?,
-        last_activity_date: parse_date(row.try_get("last_activity_date")?, "last_activity_date")?,
-        stage_entered_date: parse_date(row.try_get("stage_entered_date")?, "stage_entered_date")?,
-        close_date_pushes: row
-            .try_get::<Option<i64>, _>("close_date_pushes")?
-            .map(|n| n.clamp(0, u32::MAX as i64) as u32),
-        amount_cut_pct: row.try_get("amount_cut_pct")?,
-    })
 }

@@ -1,7 +1,7 @@
 //! Who left which mailing list (`email_unsubscribes`): written by the one-click unsubscribe
 //! route, read when digests and weekly summaries are queued.
-use super::{Store, StoreResult, format_ts};
 use crate::domain::TenantId;
+use crate::store::{Store, StoreResult, format_ts};
 use chrono::{DateTime, Utc};
 
 impl Store {

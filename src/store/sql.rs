@@ -1,0 +1,142 @@
+//! What the aggregates share for writing SQL text and reading rows: the placeholders of
+//! multi-row INSERTs and `IN` lists, and the column types `#[derive(sqlx::FromRow)]` structs
+//! use where the stored form is not the Rust one (0/1 integers for flags, ISO dates as text).
+use chrono::NaiveDate;
+use sqlx::any::{Any, AnyTypeInfo, AnyValueRef};
+use sqlx::error::BoxDynError;
+use sqlx::{Decode, Type};
+
+// Why a helper of our own and not `sqlx::QueryBuilder::push_values`: through the `Any` driver
+// `QueryBuilder<Any>` writes `?` placeholders (`AnyArguments` keeps the default
+// `Arguments::format_placeholder`), which SQLite takes and PostgreSQL refuses ("syntax error at
+// or near ','"; checked on PostgreSQL 15). One SQL text must serve both backends, so the
+// placeholders are numbered `$n` here, which both accept.
+
+/// `($1, $2, …), ($k, …)` for a multi-row INSERT of `rows` rows of `cols` columns.
+pub(super) fn values_sql(rows: usize, cols: usize) -> String {
+    let mut sql = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        push_placeholders(&mut sql, r * cols + 1, cols);
+        sql.push(')');
+    }
+    sql
+}
+
+/// `$first, $first+1, …` (`n` of them), for an `IN (…)` list.
+pub(super) fn placeholders(first: usize, n: usize) -> String {
+    let mut sql = String::with_capacity(n * 5);
+    push_placeholders(&mut sql, first, n);
+    sql
+}
+
+fn push_placeholders(sql: &mut String, first: usize, n: usize) {
+    for i in 0..n {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('$');
+        sql.push_str(&(first + i).to_string());
+    }
+}
+
+/// A 0/1 INTEGER column read as `bool` (`#[sqlx(try_from = "Flag")]`). The schema keeps
+/// flags as integers on both backends (the SQL compares `active = 1`), and the `Any` driver
+/// decodes `bool` only from a boolean column.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Flag(bool);
+
+impl Type<Any> for Flag {
+    fn type_info() -> AnyTypeInfo {
+        <i64 as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <i64 as Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Any> for Flag {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(Flag(<i64 as Decode<Any>>::decode(value)? != 0))
+    }
+}
+
+impl From<Flag> for bool {
+    fn from(f: Flag) -> bool {
+        f.0
+    }
+}
+
+/// An ISO `YYYY-MM-DD` text column read as a date (`#[sqlx(try_from = "IsoDate")]`); a value
+/// that is not one fails the row with the text it found.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IsoDate(NaiveDate);
+
+impl Type<Any> for IsoDate {
+    fn type_info() -> AnyTypeInfo {
+        <String as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <String as Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Any> for IsoDate {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+        let text = <String as Decode<Any>>::decode(value)?;
+        NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+            .map(IsoDate)
+            .map_err(|e| format!("{text:?} is not a YYYY-MM-DD date: {e}").into())
+    }
+}
+
+impl From<IsoDate> for NaiveDate {
+    fn from(d: IsoDate) -> NaiveDate {
+        d.0
+    }
+}
+
+/// [`IsoDate`] for a nullable column (`#[sqlx(try_from = "OptIsoDate")]` on an
+/// `Option<NaiveDate>`): NULL is `None`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct OptIsoDate(Option<NaiveDate>);
+
+impl Type<Any> for OptIsoDate {
+    fn type_info() -> AnyTypeInfo {
+        <String as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <String as Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Any> for OptIsoDate {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+        if sqlx::ValueRef::is_null(&value) {
+            return Ok(OptIsoDate(None));
+        }
+        Ok(OptIsoDate(Some(IsoDate::decode(value)?.0)))
+    }
+}
+
+impl From<OptIsoDate> for Option<NaiveDate> {
+    fn from(d: OptIsoDate) -> Option<NaiveDate> {
+        d.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_row_values_are_numbered_across_rows() {
+        assert_eq!(values_sql(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_sql(1, 1), "($1)");
+        assert_eq!(placeholders(3, 2), "$3, $4");
+        assert_eq!(placeholders(1, 0), "");
+    }
+}
