@@ -573,7 +573,7 @@ async fn settings_open_a_modal_at_once_fill_it_and_a_submission_is_saved() {
     let upd = &app.fake.calls_to("views.update")[0];
     assert_eq!(upd.body["view"]["callback_id"], "settings_modal");
 
-    use skygeni::slack::settings::*;
+    use skygeni::slack::blocks::settings::*;
     let values = json!({
         ALERTS_BLOCK: {VALUE_ACTION: {"type": "radio_buttons", "selected_option": {"value": "off"}}},
         CHANNELS_BLOCK: {VALUE_ACTION: {"type": "checkboxes", "selected_options": [{"value": "email"}]}},
@@ -677,7 +677,7 @@ async fn view_deal_opens_the_details_modal_and_share_and_pick_answer_through_res
 /// Posts an alert as the alert dispatcher would and returns its ts.
 pub async fn post_alert(app: &SlackApp, deal_id: &str) -> String {
     let deal = app.deal(deal_id).await;
-    let score = skygeni::slack::bot::score_deals(
+    let score = skygeni::slack::handlers::scoring::score_deals(
         &app.state,
         &tenant(),
         std::slice::from_ref(&deal),
@@ -686,7 +686,7 @@ pub async fn post_alert(app: &SlackApp, deal_id: &str) -> String {
     .await
     .unwrap()
     .remove(0);
-    let msg = skygeni::slack::blocks::alert_message(&deal, &score, None);
+    let msg = skygeni::slack::blocks::alert::alert_message(&deal, &score, None);
     let posted = app
         .state
         .slack
@@ -812,7 +812,7 @@ async fn app_home_is_published_on_open_and_by_publish_home() {
     );
     let _: slack_morphism::prelude::SlackView = serde_json::from_value(view).unwrap();
     // The nightly job's entry point.
-    let published = skygeni::slack::app_home::publish_home(&app.state, &tenant(), "mgr")
+    let published = skygeni::slack::handlers::app_home::publish_home(&app.state, &tenant(), "mgr")
         .await
         .unwrap();
     assert!(published);
@@ -842,7 +842,7 @@ async fn app_home_is_published_on_open_and_by_publish_home() {
     );
     let _: slack_morphism::prelude::SlackView = serde_json::from_value(admin_view).unwrap();
     assert!(
-        !skygeni::slack::app_home::publish_home(&app.state, &tenant(), "rep_9")
+        !skygeni::slack::handlers::app_home::publish_home(&app.state, &tenant(), "rep_9")
             .await
             .unwrap(),
         "not mapped to Slack: nothing to publish"
@@ -967,11 +967,15 @@ async fn oauth_install_checks_a_single_use_state_and_stores_the_token_sealed() {
         !install.bot_token_sealed.contains("xoxb-"),
         "sealed at rest"
     );
-    let token =
-        skygeni::slack::tokens::bot_token_at(&app.state, &tenant(), Some("T0NEW"), Utc::now())
-            .await
-            .unwrap()
-            .unwrap();
+    let token = skygeni::slack::client::tokens::bot_token_at(
+        &app.state,
+        &tenant(),
+        Some("T0NEW"),
+        Utc::now(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert!(token.starts_with("xoxb-T0NEW-"));
 
     // tokens_revoked deactivates the workspace.
@@ -994,7 +998,7 @@ async fn oauth_install_checks_a_single_use_state_and_stores_the_token_sealed() {
 #[tokio::test]
 async fn an_expired_oauth_state_is_refused() {
     let app = SlackApp::spawn().await;
-    let hash = skygeni::slack::install::state_hash("old-state");
+    let hash = skygeni::slack::handlers::install::state_hash("old-state");
     app.store
         .create_slack_oauth_state(&hash, &tenant(), "boss", Utc::now() - Duration::minutes(1))
         .await
@@ -1026,7 +1030,7 @@ async fn a_rotating_token_is_refreshed_once_before_expiry_by_concurrent_callers(
     let state = "rot-state";
     app.store
         .create_slack_oauth_state(
-            &skygeni::slack::install::state_hash(state),
+            &skygeni::slack::handlers::install::state_hash(state),
             &tenant(),
             "boss",
             Utc::now() + Duration::minutes(5),
@@ -1035,9 +1039,9 @@ async fn a_rotating_token_is_refreshed_once_before_expiry_by_concurrent_callers(
         .unwrap();
     // Installed 12 h minus 5 min ago: the token expires in 5 minutes, inside the refresh margin.
     let installed_at = Utc::now() - Duration::hours(12) + Duration::minutes(5);
-    let resp = skygeni::slack::install::finish(
+    let resp = skygeni::slack::handlers::install::finish(
         &app.state,
-        skygeni::slack::install::CallbackParams {
+        skygeni::slack::handlers::install::CallbackParams {
             code: Some("code-rot".into()),
             state: Some(state.into()),
             error: None,
@@ -1053,7 +1057,7 @@ async fn a_rotating_token_is_refreshed_once_before_expiry_by_concurrent_callers(
         .map(|_| {
             let st = app.state.clone();
             tokio::spawn(async move {
-                skygeni::slack::tokens::bot_token_at(&st, &tenant(), Some("T0ROT"), now)
+                skygeni::slack::client::tokens::bot_token_at(&st, &tenant(), Some("T0ROT"), now)
                     .await
                     .unwrap()
                     .unwrap()
@@ -1077,7 +1081,7 @@ async fn a_rotating_token_is_refreshed_once_before_expiry_by_concurrent_callers(
     );
     // The new token works against Slack, and is not refreshed again.
     app.state.slack.api.auth_test(&tokens[0]).await.unwrap();
-    skygeni::slack::tokens::bot_token_at(&app.state, &tenant(), Some("T0ROT"), now)
+    skygeni::slack::client::tokens::bot_token_at(&app.state, &tenant(), Some("T0ROT"), now)
         .await
         .unwrap();
     assert_eq!(app.fake.count("oauth.v2.access"), 2);
