@@ -29,7 +29,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::notify::chart_route::router())
         .merge(crate::notify::unsubscribe_route::router())
         .merge(crate::crm::salesforce::routes::router())
-        .merge(crate::slack::routes::router(state.clone()))
+        .merge(crate::slack::handlers::routes::router(state.clone()))
         .route_layer(middleware::from_fn(track_latency))
         .fallback(not_found)
         .with_state(state.clone());

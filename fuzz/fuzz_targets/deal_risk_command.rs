@@ -5,7 +5,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    if let Err(e) = skygeni::slack::command::parse(&text) {
+    if let Err(e) = skygeni::slack::handlers::command::parse(&text) {
         assert!(!e.to_string().is_empty());
     }
 });

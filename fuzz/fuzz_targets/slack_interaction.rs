@@ -7,8 +7,8 @@
 use libfuzzer_sys::fuzz_target;
 use skygeni::domain::alert_settings::MAX_DEALS;
 use skygeni::domain::{MAX_ALERTS_PER_DAY, RiskBands};
-use skygeni::slack::interact::{Interaction, Submission};
-use skygeni::slack::modals::{MAX_REASON_CHARS, SNOOZE_CHOICES};
+use skygeni::slack::blocks::modals::{MAX_REASON_CHARS, SNOOZE_CHOICES};
+use skygeni::slack::handlers::interact::{Interaction, Submission};
 
 fuzz_target!(|data: &[u8]| {
     let ia = match Interaction::from_form(data) {

@@ -8,7 +8,7 @@ use crate::notify::planner::AlertPolicy;
 use crate::service::batch::score_open_deals;
 use crate::service::metrics::pipeline_view;
 use crate::service::models::{closed_before, train_and_register};
-use crate::slack::blocks;
+use crate::slack::blocks::{alert, digest};
 use crate::store::Store;
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -169,9 +169,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
                 "   No deal is critical (score > 75) on {as_of}; the alert below shows the riskiest deal as a preview."
             );
         }
-        let alert = blocks::alert_message(deal, score, None);
+        let alert = alert::alert_message(deal, score, None);
         write_json(&out.join("alert.json"), &alert)?;
-        let text = blocks::alert_text(deal, score);
+        let text = alert::alert_text(deal, score);
         std::fs::write(out.join("alert.txt"), &text)?;
         println!("\n   Slack alert (alert.json):\n{}", indent(&text));
     }
@@ -185,11 +185,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
                 .map(|&i| (&pv.deals[i], &pv.scores[i])),
         )
         .collect();
-    let slack_standing = crate::slack::card::ListStanding {
+    let slack_standing = crate::slack::blocks::card::ListStanding {
         ranks: Some(&ranks),
         skill_line: loaded.scorer.skill_line(),
     };
-    let preview = crate::slack::preview::write_demo_preview(
+    let preview = crate::slack::blocks::preview::write_demo_preview(
         out,
         &pv.metrics,
         &all_ranked,
@@ -199,9 +199,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
         slack_standing,
     )?;
     println!("\n{}", indent(&preview));
-    let digest = blocks::digest_message(&pv.metrics, &top_refs, slack_standing);
+    let digest = digest::digest_message(&pv.metrics, &top_refs, slack_standing);
     write_json(&out.join("digest.json"), &digest)?;
-    let digest_text = blocks::digest_text(&pv.metrics, &top_refs);
+    let digest_text = digest::digest_text(&pv.metrics, &top_refs);
     std::fs::write(out.join("digest-slack.txt"), &digest_text)?;
     // The manager's email digest and the alert email, rendered from the real templates.
     let email = write_digest_email(out, &pv.metrics, loaded.scorer.stats(), &top_refs)?;

@@ -95,10 +95,10 @@ pub fn render_digest(
     Ok(RenderedDigest {
         email,
         // Ranked in the same pipeline as the email's lines (the team's), so both say the same.
-        slack: crate::slack::blocks::digest_message(
+        slack: crate::slack::blocks::digest::digest_message(
             &view.metrics,
             top,
-            crate::slack::card::ListStanding {
+            crate::slack::blocks::card::ListStanding {
                 ranks: Some(&ranks),
                 skill_line: view.skill_line,
             },

@@ -46,7 +46,9 @@ impl NightlyHooks for LiveHooks {
             let mut published = 0usize;
             for user in &users {
                 // One user's failure (left the workspace, Slack hiccup) must not stop the rest.
-                match crate::slack::app_home::publish_home(&self.state, tenant, user).await {
+                match crate::slack::handlers::app_home::publish_home(&self.state, tenant, user)
+                    .await
+                {
                     Ok(true) => published += 1,
                     Ok(false) => {}
                     Err(e) => {

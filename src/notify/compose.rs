@@ -5,7 +5,7 @@ use super::outbox::{AlertPayload, CHANNEL_EMAIL, KIND_CRITICAL_ALERT, Payload};
 use super::senders::{OutgoingChat, OutgoingEmail, SendError};
 use crate::config::Settings;
 use crate::domain::Deal;
-use crate::slack::views::capitalise;
+use crate::slack::blocks::views::capitalise;
 
 /// Where links in messages point.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,13 +167,13 @@ pub fn chat_for(
         SendError::Permanent(format!("user {} is not linked to a Slack user", r.user_id))
     })?;
     let message = match payload {
-        Payload::Alert(a) => crate::slack::card::with_standing(
-            crate::slack::blocks::alert_message(
+        Payload::Alert(a) => crate::slack::blocks::card::with_standing(
+            crate::slack::blocks::alert::alert_message(
                 &a.deal,
                 &a.score,
                 Some(&links.deal_url(&a.deal.deal_id)),
             ),
-            &crate::slack::card::Standing {
+            &crate::slack::blocks::card::Standing {
                 relative: a.relative,
                 skill_line: a.skill_line.clone(),
                 budget_note: a.budget.and_then(|b| b.note()),

@@ -86,7 +86,7 @@ pub struct OutgoingChat {
 }
 
 /// Sends a direct message in the tenant's Slack workspace; returns the message `ts`.
-/// Implemented by the Slack Web API client (`slack::delivery`), and by test doubles.
+/// Implemented by the Slack Web API client (`slack::client`), and by test doubles.
 pub trait ChatSender: Send + Sync {
     fn send_dm<'a>(&'a self, chat: &'a OutgoingChat) -> SendFuture<'a>;
     /// Whether this DM (by its idempotency key) is already in the user's DM channel, posted no

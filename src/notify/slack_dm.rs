@@ -1,5 +1,5 @@
 //! Slack DMs for the dispatcher through the Slack engineer's Web API client
-//! (`slack::delivery::SlackApi`, one attempt per call: the outbox schedules retries itself).
+//! (`slack::client::SlackApi`, one attempt per call: the outbox schedules retries itself).
 use super::senders::{ChatSender, FindFuture, OutgoingChat, SendError, SendFuture};
 use crate::app::AppState;
 use crate::domain::TenantId;
@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 /// Where the bot token for a tenant comes from.
 pub enum BotTokens {
-    /// The running app's lookup (`slack::tokens::bot_token`: installed workspace, else
+    /// The running app's lookup (`slack::client::tokens::bot_token`: installed workspace, else
     /// SLACK_BOT_TOKEN).
     App(AppState),
     /// One token for every tenant (tests, benches, single-workspace tools).
@@ -33,7 +33,7 @@ impl SlackDmSender {
             BotTokens::Static(t) => Some(t.clone()),
             BotTokens::App(state) => {
                 let tenant = TenantId::parse(&chat.tenant).map_err(SendError::Permanent)?;
-                crate::slack::tokens::bot_token(state, &tenant)
+                crate::slack::client::tokens::bot_token(state, &tenant)
                     .await
                     .map_err(|e| SendError::retryable(format!("bot token lookup: {e:#}")))?
             }

@@ -6,7 +6,7 @@ use super::charts::{Chart, rapv_vs_pipeline_png, risk_distribution_png, win_rate
 use super::email::{DigestChart, EmailRenderer, chart_refs, email_color, money, money_short};
 use crate::domain::RiskCategory;
 use crate::service::weekly::{DealLine, WeeklySummary};
-use crate::slack::kit::{MAX_SECTION_TEXT, truncate};
+use crate::slack::blocks::kit::{MAX_SECTION_TEXT, truncate};
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -384,7 +384,7 @@ fn deal_lines(title: &str, v: &[DealLine]) -> Option<Value> {
         .map(|l| {
             format!(
                 "• *{}* {} — {} → {}",
-                crate::slack::kit::escape(&l.name),
+                crate::slack::blocks::kit::escape(&l.name),
                 money_short(l.amount),
                 l.previous_score.map_or("-".into(), |p| p.to_string()),
                 l.score
@@ -437,7 +437,7 @@ pub fn slack_blocks(s: &WeeklySummary, chart_urls: &[(Chart, String)]) -> Value 
             .map(|i| {
                 format!(
                     "• {}: {} deals, {}",
-                    crate::slack::kit::escape(&i.label),
+                    crate::slack::blocks::kit::escape(&i.label),
                     i.deals,
                     money_short(i.amount)
                 )
@@ -464,7 +464,7 @@ pub fn slack_blocks(s: &WeeklySummary, chart_urls: &[(Chart, String)]) -> Value 
         .take(5)
     {
         blocks.push(json!({"type": "section",
-            "text": {"type": "mrkdwn", "text": truncate(&format!("*{}* {}", crate::slack::kit::escape(&l.name), money_short(l.amount)), MAX_SECTION_TEXT)},
+            "text": {"type": "mrkdwn", "text": truncate(&format!("*{}* {}", crate::slack::blocks::kit::escape(&l.name), money_short(l.amount)), MAX_SECTION_TEXT)},
             "accessory": {"type": "button", "action_id": crate::slack::actions::VIEW_DEAL, "value": l.deal_id,
                 "text": {"type": "plain_text", "text": "View deal"}}}));
     }

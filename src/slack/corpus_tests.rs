@@ -3,8 +3,8 @@
 //! that text escaped, never as a live mention or disguised link, and stay valid Block Kit.
 //! With `SKYGENI_SLACK_CORPUS=DIR` set, the corpus is also written there (one JSON file per
 //! surface) for the conformance witness, which checks it with slack_sdk's Block Kit models.
-use super::kit_check::{assert_valid_message, assert_valid_view};
-use super::{blocks, card, home, identity, modals, settings, views};
+use super::blocks::kit_check::{assert_valid_message, assert_valid_view};
+use super::blocks::{alert, card, digest, home, modals, settings, views};
 use crate::domain::{Deal, DealScore};
 use crate::testkit::book;
 use serde_json::{Value, json};
@@ -53,15 +53,11 @@ fn corpus() -> Vec<(String, &'static str, Value)> {
     };
     let mut out: Vec<(String, &'static str, Value)> = vec![
         ("card".into(), "message", card::deal_card(&d, &s, url)),
-        (
-            "alert".into(),
-            "message",
-            blocks::alert_message(&d, &s, url),
-        ),
+        ("alert".into(), "message", alert::alert_message(&d, &s, url)),
         (
             "digest".into(),
             "message",
-            blocks::digest_message(&b.metrics, &rows, list_standing),
+            digest::digest_message(&b.metrics, &rows, list_standing),
         ),
         (
             "pick_list".into(),
@@ -84,7 +80,7 @@ fn corpus() -> Vec<(String, &'static str, Value)> {
         (
             "how_to_link".into(),
             "message",
-            identity::how_to_link(Some(CHANNEL)),
+            views::how_to_link(Some(CHANNEL)),
         ),
         (
             "snooze_modal".into(),
@@ -106,7 +102,7 @@ fn corpus() -> Vec<(String, &'static str, Value)> {
             "view",
             settings::settings_modal(&Default::default(), Some(&Default::default())),
         ),
-        ("loading_modal".into(), "view", super::bot::loading_modal()),
+        ("loading_modal".into(), "view", modals::loading_modal()),
         (
             "home".into(),
             "view",

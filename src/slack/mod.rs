@@ -1,35 +1,15 @@
-//! Slack edge: request signatures, the `/deal-risk` parser, deal matching and the Block Kit
-//! messages, App Home and modals, the Web API client (`delivery`), and the routes (`routes`)
-//! that serve commands, buttons, events and the OAuth install.
-pub mod app_home;
+//! Slack edge, grouped by job: [`client`] talks to Slack's Web API (the HTTP client, which
+//! token to use, the process-wide Slack state), [`blocks`] builds every Block Kit message,
+//! modal and Home view, and [`handlers`] answers what Slack sends (the routes, `/deal-risk`,
+//! buttons and modal submissions, events, the OAuth install). [`signature`] checks that a
+//! request comes from Slack. The ids and paths both sides share are defined here.
 pub mod blocks;
-pub mod bot;
-pub mod card;
-pub mod command;
-pub mod degraded;
-pub mod delivery;
-pub mod events;
-pub mod home;
-pub mod identity;
-pub mod install;
-pub mod interact;
-pub mod kit;
-pub mod linking;
-pub mod matching;
-pub mod modals;
-pub mod preview;
-pub mod routes;
-pub mod runtime;
-pub mod settings;
+pub mod client;
+pub mod handlers;
 pub mod signature;
-pub mod tokens;
-pub mod transport;
-pub mod views;
 
 #[cfg(test)]
 mod corpus_tests;
-#[cfg(test)]
-mod kit_check;
 #[cfg(test)]
 mod manifest_tests;
 
@@ -39,8 +19,8 @@ pub const INTERACTIONS_PATH: &str = "/slack/interactions";
 pub const EVENTS_PATH: &str = "/slack/events";
 pub const INSTALL_PATH: &str = "/slack/install";
 pub const OAUTH_CALLBACK_PATH: &str = "/slack/oauth/callback";
-pub use delivery::{Posted, RetryPolicy, SlackApi, SlackError};
-pub use runtime::SlackRuntime;
+/// The Web API client and the runtime, named by the alert dispatcher, the app state and tests.
+pub use client::{Posted, RetryPolicy, SlackApi, SlackError, SlackRuntime};
 
 pub const SLASH_COMMAND: &str = "/deal-risk";
 

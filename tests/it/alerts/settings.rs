@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use skygeni::api::alerts::{AlertConfig, apply};
 use skygeni::auth::Role;
 use skygeni::domain::AlertSettings;
-use skygeni::slack::settings::{
+use skygeni::slack::blocks::settings::{
     MAX_DEALS_BLOCK, NotificationSettings, VALUE_ACTION, parse_settings, settings_modal,
 };
 

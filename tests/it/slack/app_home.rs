@@ -26,7 +26,7 @@ async fn app_home_is_published_on_open_and_by_publish_home() {
     );
     let _: slack_morphism::prelude::SlackView = serde_json::from_value(view).unwrap();
     // The nightly job's entry point.
-    let published = skygeni::slack::app_home::publish_home(&app.state, &tenant(), "mgr")
+    let published = skygeni::slack::handlers::app_home::publish_home(&app.state, &tenant(), "mgr")
         .await
         .unwrap();
     assert!(published);
@@ -56,7 +56,7 @@ async fn app_home_is_published_on_open_and_by_publish_home() {
     );
     let _: slack_morphism::prelude::SlackView = serde_json::from_value(admin_view).unwrap();
     assert!(
-        !skygeni::slack::app_home::publish_home(&app.state, &tenant(), "rep_9")
+        !skygeni::slack::handlers::app_home::publish_home(&app.state, &tenant(), "rep_9")
             .await
             .unwrap(),
         "not mapped to Slack: nothing to publish"

@@ -61,17 +61,17 @@ async fn install(app: &SlackApp, team: &str, tenant: &TenantId) {
         },
     );
     let state = format!("state-{team}");
-    let hash = skygeni::slack::install::state_hash(&state);
+    let hash = skygeni::slack::handlers::install::state_hash(&state);
     app.store
         .create_slack_oauth_state(&hash, tenant, "admin", Utc::now() + Duration::minutes(5))
         .await
         .unwrap();
-    let params = skygeni::slack::install::CallbackParams {
+    let params = skygeni::slack::handlers::install::CallbackParams {
         code: Some(code),
         state: Some(state),
         error: None,
     };
-    let resp = skygeni::slack::install::finish(&app.state, params, Utc::now()).await;
+    let resp = skygeni::slack::handlers::install::finish(&app.state, params, Utc::now()).await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
 

@@ -93,7 +93,7 @@ async fn oauth_install_checks_a_single_use_state_and_stores_the_token_sealed() {
         "sealed at rest"
     );
     let token =
-        skygeni::slack::tokens::bot_token_at(&app.state, &tenant(), Some("T0NEW"), Utc::now())
+        skygeni::slack::client::tokens::bot_token_at(&app.state, &tenant(), Some("T0NEW"), Utc::now())
             .await
             .unwrap()
             .unwrap();
@@ -119,7 +119,7 @@ async fn oauth_install_checks_a_single_use_state_and_stores_the_token_sealed() {
 #[tokio::test]
 async fn an_expired_oauth_state_is_refused() {
     let app = SlackApp::spawn().await;
-    let hash = skygeni::slack::install::state_hash("old-state");
+    let hash = skygeni::slack::handlers::install::state_hash("old-state");
     app.store
         .create_slack_oauth_state(&hash, &tenant(), "boss", Utc::now() - Duration::minutes(1))
         .await
@@ -143,7 +143,7 @@ async fn a_rotating_token_is_refreshed_once_before_expiry_by_concurrent_callers(
     let state = "rot-state";
     app.store
         .create_slack_oauth_state(
-            &skygeni::slack::install::state_hash(state),
+            &skygeni::slack::handlers::install::state_hash(state),
             &tenant(),
             "boss",
             Utc::now() + Duration::minutes(5),
@@ -152,9 +152,9 @@ async fn a_rotating_token_is_refreshed_once_before_expiry_by_concurrent_callers(
         .unwrap();
     // Installed 12 h minus 5 min ago: the token expires in 5 minutes, inside the refresh margin.
     let installed_at = Utc::now() - Duration::hours(12) + Duration::minutes(5);
-    let resp = skygeni::slack::install::finish(
+    let resp = skygeni::slack::handlers::install::finish(
         &app.state,
-        skygeni::slack::install::CallbackParams {
+        skygeni::slack::handlers::install::CallbackParams {
             code: Some("code-rot".into()),
             state: Some(state.into()),
             error: None,
@@ -170,7 +170,7 @@ async fn a_rotating_token_is_refreshed_once_before_expiry_by_concurrent_callers(
         .map(|_| {
             let st = app.state.clone();
             tokio::spawn(async move {
-                skygeni::slack::tokens::bot_token_at(&st, &tenant(), Some("T0ROT"), now)
+                skygeni::slack::client::tokens::bot_token_at(&st, &tenant(), Some("T0ROT"), now)
                     .await
                     .unwrap()
                     .unwrap()
@@ -194,7 +194,7 @@ async fn a_rotating_token_is_refreshed_once_before_expiry_by_concurrent_callers(
     );
     // The new token works against Slack, and is not refreshed again.
     app.state.slack.api.auth_test(&tokens[0]).await.unwrap();
-    skygeni::slack::tokens::bot_token_at(&app.state, &tenant(), Some("T0ROT"), now)
+    skygeni::slack::client::tokens::bot_token_at(&app.state, &tenant(), Some("T0ROT"), now)
         .await
         .unwrap();
     assert_eq!(app.fake.count("oauth.v2.access"), 2);

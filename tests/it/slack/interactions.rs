@@ -17,7 +17,7 @@ async fn settings_open_a_modal_at_once_fill_it_and_a_submission_is_saved() {
     let upd = &app.fake.calls_to("views.update")[0];
     assert_eq!(upd.body["view"]["callback_id"], "settings_modal");
 
-    use skygeni::slack::settings::*;
+    use skygeni::slack::blocks::settings::*;
     let values = json!({
         ALERTS_BLOCK: {VALUE_ACTION: {"type": "radio_buttons", "selected_option": {"value": "off"}}},
         CHANNELS_BLOCK: {VALUE_ACTION: {"type": "checkboxes", "selected_options": [{"value": "email"}]}},

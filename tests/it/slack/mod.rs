@@ -18,7 +18,7 @@ use chrono::Utc;
 /// Posts an alert as the alert dispatcher would and returns its ts.
 pub async fn post_alert(app: &SlackApp, deal_id: &str) -> String {
     let deal = app.deal(deal_id).await;
-    let score = skygeni::slack::bot::score_deals(
+    let score = skygeni::slack::handlers::scoring::score_deals(
         &app.state,
         &tenant(),
         std::slice::from_ref(&deal),
@@ -27,7 +27,7 @@ pub async fn post_alert(app: &SlackApp, deal_id: &str) -> String {
     .await
     .unwrap()
     .remove(0);
-    let msg = skygeni::slack::blocks::alert_message(&deal, &score, None);
+    let msg = skygeni::slack::blocks::alert::alert_message(&deal, &score, None);
     let posted = app
         .state
         .slack

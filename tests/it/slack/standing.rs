@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use skygeni::domain::RiskBands;
 use skygeni::engine::LOW_SKILL_LINE;
 use skygeni::notify::planner::AlertPolicy;
-use skygeni::slack::settings::*;
+use skygeni::slack::blocks::settings::*;
 use skygeni::store::RiskSettingsRow;
 
 /// A settings submission with every personal field filled; `risk` adds the admin fields.

@@ -1,7 +1,7 @@
 //! Every message builder, on a realistic 200-deal pipeline: valid Block Kit, within limits.
 use super::*;
-use crate::slack::card::deal_card;
-use crate::slack::kit_check::assert_valid_message;
+use crate::slack::blocks::card::deal_card;
+use crate::slack::blocks::kit_check::assert_valid_message;
 use crate::testkit::book;
 
 fn all_text(v: &Value) -> String {
@@ -152,7 +152,7 @@ fn help_and_usage_errors_are_valid_messages_that_explain_the_command() {
     let h = help();
     assert_valid_message(&h);
     assert!(all_text(&h).contains("/deal-risk top"));
-    let e = crate::slack::command::parse("top 99").unwrap_err();
+    let e = crate::slack::handlers::command::parse("top 99").unwrap_err();
     let v = usage_error(&e);
     assert_valid_message(&v);
     assert_eq!(v["text"], e.to_string());

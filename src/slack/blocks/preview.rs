@@ -1,6 +1,6 @@
 //! Plain-text renderings of Block Kit JSON (what a user sees in Slack, for terminals and the
 //! README) and the `skygeni demo` preview files `slack_alert.json` / `slack_home.json`.
-use super::blocks::alert_message;
+use super::alert::alert_message;
 use super::card::ListStanding;
 use super::home::{HomeInput, add_win_rates, home_view, rep_summaries};
 use crate::domain::{Deal, DealScore};
@@ -145,12 +145,12 @@ mod tests {
             &std::fs::read_to_string(dir.path().join("slack_alert.json")).unwrap(),
         )
         .unwrap();
-        crate::slack::kit_check::assert_valid_message(&alert);
+        crate::slack::blocks::kit_check::assert_valid_message(&alert);
         let home: Value = serde_json::from_str(
             &std::fs::read_to_string(dir.path().join("slack_home.json")).unwrap(),
         )
         .unwrap();
-        crate::slack::kit_check::assert_valid_view(&home);
+        crate::slack::blocks::kit_check::assert_valid_view(&home);
         assert!(
             txt.contains("[Snooze]") && txt.contains("[Mark false alarm]"),
             "{txt}"

@@ -1,9 +1,11 @@
 //! POST /slack/events: the Events API. App Home opens publish the Home tab; `tokens_revoked`
 //! and `app_uninstalled` stop using the revoked token; org-wide (Enterprise Grid) envelopes and
 //! redelivered `event_id`s are acknowledged like Slack expects.
+use super::identity::{self, Resolved};
 use super::routes::{bad_request, workspace};
 use crate::app::AppState;
 use crate::domain::TenantId;
+use crate::slack::blocks::views::how_to_link;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -100,10 +102,10 @@ async fn home_opened(st: &AppState, team_id: &str, slack_user: &str) -> anyhow::
     let Some((tenant, Some(token))) = workspace(st, team_id).await? else {
         return Ok(());
     };
-    match super::identity::resolve(st, &tenant, slack_user, Some(&token)).await? {
-        super::identity::Resolved::Known(v) => super::app_home::publish_for(st, &v, &token).await,
-        super::identity::Resolved::Unmapped { slack_email } => {
-            let msg = super::identity::how_to_link(slack_email.as_deref());
+    match identity::resolve(st, &tenant, slack_user, Some(&token)).await? {
+        Resolved::Known(v) => super::app_home::publish_for(st, &v, &token).await,
+        Resolved::Unmapped { slack_email } => {
+            let msg = how_to_link(slack_email.as_deref());
             let view = json!({"type": "home", "blocks": msg["blocks"]});
             st.slack.api.publish_home(&token, slack_user, &view).await?;
             Ok(())

@@ -1,12 +1,15 @@
 //! Publishing the App Home tab (views.publish): on `app_home_opened`, on the Refresh button,
 //! after a snooze from Home, and from the nightly job through [`publish_home`].
-use super::bot::scoped_view;
-use super::card::ListStanding;
-use super::home::{HomeInput, add_win_rates, home_view, rep_summaries};
 use super::identity::{self, Resolved, Viewer};
+use super::scoring::scoped_view;
 use crate::app::AppState;
 use crate::domain::{Deal, DealScore, TenantId};
-use chrono::Utc;
+use crate::slack::blocks::card::ListStanding;
+use crate::slack::blocks::home::{
+    HomeInput, add_chart_images, add_win_rates, home_view, rep_summaries,
+};
+use crate::slack::blocks::{degraded, kit};
+use crate::slack::client::tokens;
 use serde_json::Value;
 
 /// Publishes the Home tab of SkyGeni user `user_id` (the nightly job calls this after scoring).
@@ -20,7 +23,7 @@ pub async fn publish_home(
     let Some(slack_id) = state.store.slack_id_of(tenant, user_id).await? else {
         return Ok(false);
     };
-    let Some(token) = super::tokens::bot_token(state, tenant).await? else {
+    let Some(token) = tokens::bot_token(state, tenant).await? else {
         return Ok(false);
     };
     match identity::resolve(state, tenant, &slack_id, Some(&token)).await? {
@@ -46,7 +49,7 @@ pub async fn publish_for(state: &AppState, viewer: &Viewer, token: &str) -> anyh
 /// The Home view of a user: their scope's pipeline; managers and admins also get the rep
 /// comparison (with win rates from closed deals).
 pub async fn home_for(state: &AppState, viewer: &Viewer) -> anyhow::Result<Value> {
-    let today = Utc::now().date_naive();
+    let today = state.clock.now().date_naive();
     let view = scoped_view(state, &viewer.tenant, &viewer.scope(), today).await?;
     let ranked: Vec<(&Deal, &DealScore)> = view.deals.iter().zip(view.scores.iter()).collect();
     let reps = if viewer.is_manager() || viewer.is_admin() {
@@ -73,8 +76,8 @@ pub async fn home_for(state: &AppState, viewer: &Viewer) -> anyhow::Result<Value
             skill_line: loaded.scorer.skill_line(),
         },
     });
-    if let Some(text) = super::degraded::notice_text(&loaded) {
-        super::degraded::add_notice(&mut home, &text, super::degraded::MAX_VIEW_BLOCKS);
+    if let Some(text) = degraded::notice_text(&loaded) {
+        degraded::add_notice(&mut home, &text, degraded::MAX_VIEW_BLOCKS);
     }
     // The chart URLs draw the whole tenant's pipeline, so only admins (whose scope is the whole
     // tenant) get them; a rep's or manager's Home stays within their own deals.
@@ -89,7 +92,7 @@ pub async fn home_for(state: &AppState, viewer: &Viewer) -> anyhow::Result<Value
         let at = blocks.len().min(3);
         blocks.insert(
             at,
-            super::kit::context(
+            kit::context(
                 "Charts appear here when SKYGENI_PUBLIC_URL is an https address Slack can reach;                  the weekly summary email carries them meanwhile.",
             ),
         );
@@ -103,36 +106,8 @@ pub async fn home_for(state: &AppState, viewer: &Viewer) -> anyhow::Result<Value
             &state.settings.public_url,
             &secret,
             &viewer.tenant,
+            state.clock.now() + chrono::Duration::days(1),
         );
     }
     Ok(home)
-}
-
-/// Image blocks for the risk distribution and RAPV-vs-pipeline charts behind signed URLs that
-/// expire in a day (Slack fetches them when it renders the Home tab), placed after the
-/// summary; skipped when the view is already at Slack's 100-block limit.
-fn add_chart_images(home: &mut Value, public_url: &str, secret: &[u8], tenant: &TenantId) {
-    use crate::notify::charts::{Chart, signed_url};
-    let Some(blocks) = home.get_mut("blocks").and_then(Value::as_array_mut) else {
-        return;
-    };
-    if blocks.len() + 2 > 100 {
-        return;
-    }
-    let expires = Utc::now() + chrono::Duration::days(1);
-    let images = [
-        (Chart::RiskDistribution, "Open deals by risk category"),
-        (Chart::RapvVsPipeline, "Risk-adjusted vs raw pipeline"),
-    ]
-    .map(|(chart, alt)| {
-        serde_json::json!({
-            "type": "image",
-            "image_url": signed_url(public_url, secret, tenant, chart, expires),
-            "alt_text": alt,
-        })
-    });
-    let at = blocks.len().min(3);
-    for (i, img) in images.into_iter().enumerate() {
-        blocks.insert(at + i, img);
-    }
 }

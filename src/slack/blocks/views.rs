@@ -1,11 +1,13 @@
 //! Block Kit messages answering `/deal-risk` besides the deal card: the pick list when several
-//! deals match, top-N, pipeline summary and a rep's portfolio. Rows arrive ranked by the caller.
+//! deals match, top-N, pipeline summary, a rep's portfolio, help, and how an unmapped user links
+//! their account. Rows arrive ranked by the caller.
 use super::actions;
-use super::command::{CommandError, USAGE};
 use super::kit::*;
 use crate::domain::{Deal, DealScore, RiskCategory};
 use crate::engine::PipelineMetrics;
 use crate::engine::explain::fmt_money;
+use crate::slack::SLASH_COMMAND;
+use crate::slack::handlers::command::{CommandError, USAGE};
 use serde_json::Value;
 
 /// List rows per message: 50 blocks minus header, summary and the "and N more" line.
@@ -217,6 +219,22 @@ pub fn help() -> Value {
 pub fn usage_error(e: &CommandError) -> Value {
     let msg = e.to_string();
     message(&msg, vec![section(&msg), context(USAGE)])
+}
+
+/// The answer to an unmapped user: what happened and the two ways to fix it.
+pub fn how_to_link(slack_email: Option<&str>) -> Value {
+    let why = match slack_email {
+        Some(e) => format!(
+            "I couldn't find a SkyGeni user with your Slack email *{}*, so I don't know which deals are yours.",
+            escape(e)
+        ),
+        None => "I couldn't match your Slack account to a SkyGeni user (your Slack profile shows no email I can read).".to_string(),
+    };
+    let text = format!(
+        "{why}\nTo link your account, run `{SLASH_COMMAND} link you@company.com` with the email you use in Salesforce, \
+         or ask your SkyGeni admin to map your Slack user."
+    );
+    message(&text, vec![section(&text)])
 }
 
 #[cfg(test)]

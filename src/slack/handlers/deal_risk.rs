@@ -3,14 +3,14 @@
 //! a manager their team's, an admin all; asking for someone else's deal gets a polite refusal.
 use super::command::{self, DealRiskCommand};
 use super::identity::{self, Resolved, Viewer};
-use super::kit::{context, message, section};
-use super::{card, settings, views};
+use super::scoring::{scoped_view, score_deals, score_with_standing};
+use super::{audit, deal_url};
 use crate::app::AppState;
 use crate::domain::{Deal, DealScore, TenantId};
-use crate::engine::DEFAULT_SAVE_RATE;
-use crate::service::metrics::{PipelineView, pipeline_view_of};
-use crate::store::{AuditEntry, DealScope, PendingAudit};
-use chrono::{NaiveDate, Utc};
+use crate::slack::blocks::kit::{context, message, section};
+use crate::slack::blocks::{card, degraded, modals, settings, views};
+use crate::store::DealScope;
+use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 /// Candidates fetched for a name lookup before ranking (a pick list shows at most 45).
@@ -76,12 +76,10 @@ pub async fn run(state: &AppState, ctx: &CommandCtx, text: &str) -> anyhow::Resu
         {
             Resolved::Known(v) => v,
             Resolved::Unmapped { slack_email } => {
-                return Ok(Reply::Ephemeral(identity::how_to_link(
-                    slack_email.as_deref(),
-                )));
+                return Ok(Reply::Ephemeral(views::how_to_link(slack_email.as_deref())));
             }
         };
-    let today = Utc::now().date_naive();
+    let today = state.clock.now().date_naive();
     let (action, reply) = match &cmd {
         DealRiskCommand::Lookup(q) => ("lookup", lookup(state, &viewer, q, today, false).await?),
         DealRiskCommand::Share(q) => ("share", lookup(state, &viewer, q, today, true).await?),
@@ -118,11 +116,11 @@ async fn with_degraded_notice(
     let loaded = state.scorers.get(&state.store, tenant).await?;
     Ok(match reply {
         Reply::Ephemeral(mut v) => {
-            super::degraded::add_to_message(&mut v, &loaded);
+            degraded::add_to_message(&mut v, &loaded);
             Reply::Ephemeral(v)
         }
         Reply::InChannel(mut v) => {
-            super::degraded::add_to_message(&mut v, &loaded);
+            degraded::add_to_message(&mut v, &loaded);
             Reply::InChannel(v)
         }
         Reply::Nothing => Reply::Nothing,
@@ -131,136 +129,6 @@ async fn with_degraded_notice(
 
 fn command_text(text: &str) -> String {
     text.chars().take(command::MAX_TEXT_CHARS).collect()
-}
-
-/// Records a Slack action in the audit log (batched; never fails the request).
-pub async fn audit(
-    state: &AppState,
-    viewer: &Viewer,
-    action: &str,
-    target: Option<&str>,
-    detail: Option<Value>,
-) {
-    let mut detail = detail.unwrap_or_else(|| json!({}));
-    detail["slack_user_id"] = json!(viewer.slack_user_id);
-    state
-        .audit
-        .record(PendingAudit::now(
-            &viewer.tenant,
-            AuditEntry {
-                actor: &viewer.user.user_id,
-                action,
-                target,
-                request_id: None,
-                detail: Some(detail),
-            },
-        ))
-        .await;
-}
-
-/// The Salesforce deep link of a deal, when the org URL is configured.
-pub fn deal_url(state: &AppState, deal: &Deal) -> Option<String> {
-    state
-        .settings
-        .salesforce_instance_url
-        .as_deref()
-        .map(|base| {
-            format!(
-                "{}/lightning/r/Opportunity/{}/view",
-                base.trim_end_matches('/'),
-                deal.deal_id
-            )
-        })
-}
-
-/// Scores `deals` live with the tenant's scorer (as the REST API does), similar deals included,
-/// each in the tenant's own risk bands when it set them (read with its cached standing, so a
-/// band change applies as soon as the cache forgets the tenant).
-pub async fn score_deals(
-    state: &AppState,
-    tenant: &TenantId,
-    deals: &[Deal],
-    as_of: NaiveDate,
-) -> anyhow::Result<Vec<DealScore>> {
-    let loaded = state.scorers.get(&state.store, tenant).await?;
-    let bands = state
-        .standing
-        .get(&state.store, tenant, &loaded.scorer, as_of)
-        .await?
-        .bands;
-    Ok(deals
-        .iter()
-        .map(|d| {
-            let mut s = loaded.scorer.score(d, as_of);
-            loaded.similar.fill(d, as_of, &mut s);
-            if let Some(b) = &bands {
-                s.risk_category = b.category(s.risk_score);
-            }
-            s
-        })
-        .collect())
-}
-
-/// One deal scored live and where it stands: what every card (lookup, details, share, the
-/// card redrawn after a click) shows.
-pub async fn score_with_standing(
-    state: &AppState,
-    tenant: &TenantId,
-    deal: &Deal,
-    as_of: NaiveDate,
-) -> anyhow::Result<(DealScore, card::Standing)> {
-    let score = score_deals(state, tenant, std::slice::from_ref(deal), as_of)
-        .await?
-        .remove(0);
-    let standing = standing_of(state, tenant, &score, as_of).await?;
-    Ok((score, standing))
-}
-
-/// Where one score stands in the tenant's whole open pipeline ("your open deals" is the
-/// tenant's, not the viewer's scope, so a rep sees the same percentile as the manager) and the
-/// model's low-skill line.
-pub async fn standing_of(
-    state: &AppState,
-    tenant: &TenantId,
-    score: &DealScore,
-    as_of: NaiveDate,
-) -> anyhow::Result<card::Standing> {
-    let loaded = state.scorers.get(&state.store, tenant).await?;
-    let standing = state
-        .standing
-        .get(&state.store, tenant, &loaded.scorer, as_of)
-        .await?;
-    Ok(card::Standing {
-        relative: Some(standing.ranks.of(score)),
-        skill_line: loaded.scorer.skill_line().map(str::to_string),
-        budget_note: None,
-    })
-}
-
-/// The caller's open deals with metrics, riskiest first.
-pub async fn scoped_view(
-    state: &AppState,
-    tenant: &TenantId,
-    scope: &DealScope,
-    as_of: NaiveDate,
-) -> anyhow::Result<PipelineView> {
-    let loaded = state.scorers.get(&state.store, tenant).await?;
-    let open: Vec<Deal> = state
-        .store
-        .load_open_deals(tenant)
-        .await?
-        .into_iter()
-        .filter(|d| scope.allows(d))
-        .collect();
-    pipeline_view_of(
-        &state.store,
-        tenant,
-        &loaded,
-        open,
-        as_of,
-        DEFAULT_SAVE_RATE,
-    )
-    .await
 }
 
 async fn lookup(
@@ -439,7 +307,12 @@ pub async fn open_settings(
     let view_id = state
         .slack
         .api
-        .open_view(token, &ctx.trigger_id, ctx.received, &loading_modal())
+        .open_view(
+            token,
+            &ctx.trigger_id,
+            ctx.received,
+            &modals::loading_modal(),
+        )
         .await?;
     let stored = state
         .store
@@ -452,13 +325,10 @@ pub async fn open_settings(
     } else {
         None
     };
-    let modal = settings::settings_modal(&super::interact::to_notification(&stored), risk.as_ref());
+    let modal = settings::settings_modal(
+        &super::interact::settings_save::to_notification(&stored),
+        risk.as_ref(),
+    );
     state.slack.api.update_view(token, &view_id, &modal).await?;
     Ok(Reply::Nothing)
-}
-
-/// A placeholder modal shown while the real one is prepared.
-pub fn loading_modal() -> Value {
-    json!({"type": "modal", "title": {"type": "plain_text", "text": "SkyGeni"},
-           "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Loading…"}}]})
 }

@@ -1,13 +1,11 @@
 //! Who is asking: a Slack user → the SkyGeni user (and so the CRM owner) by the stored
 //! `users.slack_user_id`, else by the Slack profile email (users.info) matched to a user's
 //! email, remembered on the user row and cached in memory. Unmapped users get a message on how
-//! to link, never silence.
-use super::kit::{message, section};
-use super::{SLASH_COMMAND, SlackError};
+//! to link ([`crate::slack::blocks::views::how_to_link`]), never silence.
 use crate::app::AppState;
 use crate::domain::TenantId;
+use crate::slack::client::SlackError;
 use crate::store::{DealScope, UserRow};
-use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// How long a resolved identity is reused without a database read (role changes show up
@@ -144,21 +142,5 @@ async fn stored(
         }))
 }
 
-/// The answer to an unmapped user: what happened and the two ways to fix it.
-pub fn how_to_link(slack_email: Option<&str>) -> Value {
-    let why = match slack_email {
-        Some(e) => format!(
-            "I couldn't find a SkyGeni user with your Slack email *{}*, so I don't know which deals are yours.",
-            super::kit::escape(e)
-        ),
-        None => "I couldn't match your Slack account to a SkyGeni user (your Slack profile shows no email I can read).".to_string(),
-    };
-    let text = format!(
-        "{why}\nTo link your account, run `{SLASH_COMMAND} link you@company.com` with the email you use in Salesforce, \
-         or ask your SkyGeni admin to map your Slack user."
-    );
-    message(&text, vec![section(&text)])
-}
-
-/// The cache entry type kept in [`super::SlackRuntime`].
+/// The cache entry type kept in [`crate::slack::SlackRuntime`].
 pub(crate) type CachedViewer = (Instant, Viewer);

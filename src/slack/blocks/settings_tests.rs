@@ -1,7 +1,7 @@
 //! Settings modal: valid Block Kit, and what it shows parses back to the same settings.
 use super::*;
 use crate::domain::{RiskBands, RiskSettings};
-use crate::slack::kit_check::assert_valid_view;
+use crate::slack::blocks::kit_check::assert_valid_view;
 
 /// What Slack submits when the user saves without changing anything: each element's initial
 /// value, in `view.state.values` shape.

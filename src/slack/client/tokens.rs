@@ -12,7 +12,7 @@ pub const REFRESH_MARGIN: Duration = Duration::minutes(10);
 
 /// The bot token for `tenant`, or `None` when Slack is not set up for it.
 pub async fn bot_token(state: &AppState, tenant: &TenantId) -> anyhow::Result<Option<String>> {
-    bot_token_at(state, tenant, None, Utc::now()).await
+    bot_token_at(state, tenant, None, state.clock.now()).await
 }
 
 /// The bot token for `tenant` (for workspace `team_id` when given) as of `now`: the installed

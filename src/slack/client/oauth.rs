@@ -1,7 +1,8 @@
 //! The Web API calls that carry no bot token: `oauth.v2.access` (install and token rotation; a
 //! form POST with the client credentials in HTTP Basic auth, as Slack recommends) and posts to
 //! an interaction's `response_url` (the URL is the credential).
-use super::{SlackApi, SlackError, retry_after};
+use super::api::SlackApi;
+use super::error::{SlackError, retry_after};
 use serde_json::Value;
 
 /// A bot token granted by oauth.v2.access (install or refresh).

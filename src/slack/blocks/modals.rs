@@ -1,9 +1,12 @@
-//! Modals opened from buttons: snooze, false alarm and notification settings, plus parsers for
-//! their `view_submission` values. Block and action ids are constants shared by both sides.
+//! Modals opened from buttons: snooze and false alarm (the settings modal is in
+//! [`super::settings`]), plus parsers for their `view_submission` values, the deal-details
+//! modal, and the loading and notice modals. Block and action ids are constants shared by both
+//! sides.
 use super::callbacks;
+use super::card::{CardKind, Standing, deal_card_blocks, insert_standing};
 use super::kit::*;
 use super::views::deal_title_md;
-use crate::domain::Deal;
+use crate::domain::{Deal, DealScore};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -109,6 +112,36 @@ pub fn false_alarm_modal(deal: &Deal, ctx: &ModalContext) -> Value {
     )
 }
 
+/// The deal card in a modal (the View deal button): no buttons, where the deal stands, and the
+/// Salesforce link when there is one.
+pub fn deal_details_modal(
+    deal: &Deal,
+    score: &DealScore,
+    standing: &Standing,
+    deal_url: Option<&str>,
+) -> Value {
+    let mut blocks = deal_card_blocks(deal, score, deal_url, CardKind::Alert);
+    blocks.retain(|b| b["type"] != "actions");
+    insert_standing(&mut blocks, standing);
+    if let Some(u) = deal_url {
+        blocks.push(section(&link(u, "Open in Salesforce")));
+    }
+    json!({"type": "modal", "title": plain("Deal details", MAX_MODAL_TITLE),
+        "close": plain("Close", MAX_MODAL_TITLE), "blocks": blocks})
+}
+
+/// A placeholder modal shown while the real one is prepared.
+pub fn loading_modal() -> Value {
+    json!({"type": "modal", "title": {"type": "plain_text", "text": "SkyGeni"},
+           "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Loading…"}}]})
+}
+
+/// A short note in a modal with only a Close button (a click with no message to answer in).
+pub fn notice_modal(title: &str, text: &str) -> Value {
+    json!({"type": "modal", "title": plain(title, MAX_MODAL_TITLE),
+           "close": plain("Close", MAX_MODAL_TITLE), "blocks": [section(text)]})
+}
+
 /// Days chosen in a submitted snooze modal (`view.state.values`); `None` if absent or unknown.
 pub fn parse_snooze_days(values: &Value) -> Option<u32> {
     let v = values[SNOOZE_BLOCK][SNOOZE_ACTION]["selected_option"]["value"].as_str()?;
@@ -129,7 +162,7 @@ pub fn parse_false_alarm_reason(values: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::slack::kit_check::assert_valid_view;
+    use crate::slack::blocks::kit_check::assert_valid_view;
 
     fn ctx() -> ModalContext {
         ModalContext {

@@ -7,6 +7,8 @@
 //! Own routes rather than slack-morphism's `oauth_router`, which sends no `state` at all.
 use crate::app::AppState;
 use crate::auth::{Role, verify_token};
+use crate::slack;
+use crate::slack::client::tokens;
 use crate::store::{AuditEntry, PendingAudit, SlackInstall, StoreError, format_ts};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -53,7 +55,7 @@ fn redirect_uri(st: &AppState) -> String {
     format!(
         "{}{}",
         st.settings.public_url.trim_end_matches('/'),
-        super::OAUTH_CALLBACK_PATH
+        slack::OAUTH_CALLBACK_PATH
     )
 }
 
@@ -99,7 +101,7 @@ pub async fn start(State(st): State<AppState>, Query(p): Query<InstallParams>) -
             &state_hash(&state),
             &claims.tenant_id,
             &claims.sub,
-            Utc::now() + STATE_TTL,
+            st.clock.now() + STATE_TTL,
         )
         .await
     {
@@ -113,7 +115,7 @@ pub async fn start(State(st): State<AppState>, Query(p): Query<InstallParams>) -
         AUTHORIZE_URL,
         &[
             ("client_id", client_id.as_str()),
-            ("scope", &super::BOT_SCOPES.join(",")),
+            ("scope", &slack::BOT_SCOPES.join(",")),
             ("redirect_uri", &redirect_uri(&st)),
             ("state", &state),
         ],
@@ -123,7 +125,7 @@ pub async fn start(State(st): State<AppState>, Query(p): Query<InstallParams>) -
 }
 
 pub async fn callback(State(st): State<AppState>, Query(p): Query<CallbackParams>) -> Response {
-    finish(&st, p, Utc::now()).await
+    finish(&st, p, st.clock.now()).await
 }
 
 /// The callback with the clock as an input (tests expire states without waiting).
@@ -167,7 +169,7 @@ pub async fn finish(st: &AppState, p: CallbackParams, now: DateTime<Utc>) -> Res
             "Slack sent no code; start the install again.",
         );
     };
-    let (client_id, client_secret) = match super::tokens::oauth_client(st) {
+    let (client_id, client_secret) = match tokens::oauth_client(st) {
         Ok(c) => c,
         Err(e) => return page(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     };

@@ -1,7 +1,9 @@
 //! Process-wide Slack state hung on `AppState.slack`: the Web API client, the Slack-user →
 //! SkyGeni-user cache, and one lock per workspace so a rotated token is refreshed once.
-use super::delivery::SlackApi;
+use super::api::SlackApi;
+use super::error::SlackError;
 use crate::config::Settings;
+use crate::slack::handlers::identity::{CachedViewer, Viewer};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -12,7 +14,7 @@ pub struct SlackRuntime {
     /// team id → refresh lock: the first caller refreshes, the others wait and reuse its token.
     refresh_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// (tenant, Slack user id) → resolved user, with when it was resolved.
-    identities: std::sync::Mutex<HashMap<(String, String), super::identity::CachedViewer>>,
+    identities: std::sync::Mutex<HashMap<(String, String), CachedViewer>>,
     /// team id → bound tenant (or none), with when it was read: spares a database read per
     /// Slack request. Installs and deactivations clear their entry.
     teams: std::sync::Mutex<HashMap<String, (std::time::Instant, Option<crate::domain::TenantId>)>>,
@@ -61,13 +63,13 @@ impl SlackRuntime {
     /// The identity cache (held briefly; never across an await).
     pub(crate) fn identities(
         &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), super::identity::CachedViewer>> {
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), CachedViewer>> {
         self.identities
             .lock()
             .expect("identity cache is never poisoned: no panics while held")
     }
 
-    pub(crate) fn remember(&self, key: (String, String), viewer: super::identity::Viewer) {
+    pub(crate) fn remember(&self, key: (String, String), viewer: Viewer) {
         self.identities()
             .insert(key, (std::time::Instant::now(), viewer));
     }
@@ -105,7 +107,7 @@ impl SlackRuntime {
     /// The workspace of the single-workspace bot token, from `auth.test` on first use. Only
     /// that workspace may fall back to the default tenant: a request correctly signed with the
     /// app's secret but from any other workspace must not see the default tenant's deals.
-    pub async fn single_team(&self, bot_token: &str) -> Result<&str, super::SlackError> {
+    pub async fn single_team(&self, bot_token: &str) -> Result<&str, SlackError> {
         self.single_team
             .get_or_try_init(|| self.api.auth_test(bot_token))
             .await

@@ -5,11 +5,13 @@
 //! Slack's 3-second rule: each request starts its work in a task and waits at most
 //! [`INLINE_BUDGET`]; a fast answer goes back inline, a slow one is acknowledged and finished
 //! through `response_url` (commands) or the Web API (buttons, modals).
-use super::bot::{self, CommandCtx, Reply};
+use super::deal_risk::{self, CommandCtx, Reply};
 use super::interact::{self, Ack, Interaction};
-use super::{install, signature};
+use super::{events, install};
 use crate::app::AppState;
 use crate::domain::TenantId;
+use crate::slack::client::tokens;
+use crate::slack::{self, signature};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -17,7 +19,6 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::Utc;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use slack_morphism::prelude::SlackCommandEvent;
@@ -31,14 +32,14 @@ pub const INLINE_BUDGET: Duration = Duration::from_millis(2000);
 /// The Slack routes, merged into the app router.
 pub fn router(state: AppState) -> Router<AppState> {
     let signed = Router::new()
-        .route(super::COMMANDS_PATH, post(commands))
-        .route(super::INTERACTIONS_PATH, post(interactions))
-        .route(super::EVENTS_PATH, post(super::events::events))
+        .route(slack::COMMANDS_PATH, post(commands))
+        .route(slack::INTERACTIONS_PATH, post(interactions))
+        .route(slack::EVENTS_PATH, post(events::events))
         .layer(middleware::from_fn_with_state(state, verify_signature));
     Router::new()
         .merge(signed)
-        .route(super::INSTALL_PATH, get(install::start))
-        .route(super::OAUTH_CALLBACK_PATH, get(install::callback))
+        .route(slack::INSTALL_PATH, get(install::start))
+        .route(slack::OAUTH_CALLBACK_PATH, get(install::callback))
 }
 
 /// Rejects anything not signed by Slack with the signing secret within the 5-minute window.
@@ -57,7 +58,7 @@ async fn verify_signature(State(st): State<AppState>, req: Request, next: Next) 
         header(signature::SIGNATURE_HEADER),
         header(signature::TIMESTAMP_HEADER),
         &bytes,
-        Utc::now().timestamp(),
+        st.clock.now().timestamp(),
     ) {
         tracing::warn!(error = %e, path = %parts.uri.path(), "Slack signature check failed");
         return StatusCode::UNAUTHORIZED.into_response();
@@ -88,7 +89,7 @@ pub async fn workspace(
         }
     };
     if let Some(tenant) = bound {
-        let token = super::tokens::bot_token_at(st, &tenant, Some(team_id), Utc::now()).await?;
+        let token = tokens::bot_token_at(st, &tenant, Some(team_id), st.clock.now()).await?;
         return Ok(Some((tenant, token)));
     }
     let Some(bot) = st.settings.slack_bot_token.as_ref() else {
@@ -113,7 +114,7 @@ fn not_installed(st: &AppState) -> Value {
     let text = format!(
         "This Slack workspace isn't connected to SkyGeni yet. A SkyGeni admin can connect it at {}{}.",
         st.settings.public_url.trim_end_matches('/'),
-        super::INSTALL_PATH
+        slack::INSTALL_PATH
     );
     json!({"response_type": "ephemeral", "text": text})
 }
@@ -171,7 +172,7 @@ async fn commands(State(st): State<AppState>, body: Bytes) -> Response {
     let work_st = st.clone();
     let late_st = st.clone();
     let work = async move {
-        bot::run(&work_st, &ctx, &text).await.map_err(|e| {
+        deal_risk::run(&work_st, &ctx, &text).await.map_err(|e| {
             tracing::error!(error = %e, "/deal-risk failed");
         })
     };

@@ -1,12 +1,14 @@
 //! The App Home tab: pipeline totals (RAPV, REM), risk distribution, the ten riskiest deals with
-//! their relative risk and buttons and, for managers, a comparison of their reps.
+//! their relative risk and buttons, for managers a comparison of their reps and, for admins, the
+//! chart images.
 use super::actions;
 use super::card::ListStanding;
 use super::kit::*;
 use super::views::{deal_line, distribution_text, metric_fields};
-use crate::domain::{Deal, DealScore};
+use crate::domain::{Deal, DealScore, TenantId};
 use crate::engine::PipelineMetrics;
 use crate::engine::explain::fmt_money;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -158,10 +160,44 @@ pub fn home_view(input: &HomeInput) -> Value {
     json!({"type": "home", "blocks": blocks})
 }
 
+/// Image blocks for the risk distribution and RAPV-vs-pipeline charts behind signed URLs that
+/// expire at `expires` (Slack fetches them when it renders the Home tab), placed after the
+/// summary; skipped when the view is already at Slack's 100-block limit.
+pub fn add_chart_images(
+    home: &mut Value,
+    public_url: &str,
+    secret: &[u8],
+    tenant: &TenantId,
+    expires: DateTime<Utc>,
+) {
+    use crate::notify::charts::{Chart, signed_url};
+    let Some(blocks) = home.get_mut("blocks").and_then(Value::as_array_mut) else {
+        return;
+    };
+    if blocks.len() + 2 > 100 {
+        return;
+    }
+    let images = [
+        (Chart::RiskDistribution, "Open deals by risk category"),
+        (Chart::RapvVsPipeline, "Risk-adjusted vs raw pipeline"),
+    ]
+    .map(|(chart, alt)| {
+        serde_json::json!({
+            "type": "image",
+            "image_url": signed_url(public_url, secret, tenant, chart, expires),
+            "alt_text": alt,
+        })
+    });
+    let at = blocks.len().min(3);
+    for (i, img) in images.into_iter().enumerate() {
+        blocks.insert(at + i, img);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::slack::kit_check::assert_valid_view;
+    use crate::slack::blocks::kit_check::assert_valid_view;
     use crate::testkit::book;
 
     #[test]

@@ -191,7 +191,7 @@ impl ListStanding<'_> {
 }
 
 /// Puts the standing right under the score fields of a card message (`deal_card`,
-/// `blocks::alert_message`); a message without the card layout is returned unchanged.
+/// `alert::alert_message`); a message without the card layout is returned unchanged.
 pub fn with_standing(mut message: Value, st: &Standing) -> Value {
     let lines = st.lines();
     if lines.is_empty() {
@@ -217,10 +217,30 @@ pub fn insert_standing(blocks: &mut Vec<Value>, st: &Standing) {
     blocks.insert(at, section(&lines.join("\n")));
 }
 
+/// The card redrawn after a click (snooze, false alarm): where the deal stands, and the
+/// outcome `note` under it. `buttons: false` drops the action row (the card that replaces an
+/// ephemeral one through its `response_url`).
+pub fn outcome_blocks(
+    deal: &Deal,
+    s: &DealScore,
+    deal_url: Option<&str>,
+    st: &Standing,
+    note: &str,
+    buttons: bool,
+) -> Vec<Value> {
+    let mut blocks = deal_card_blocks(deal, s, deal_url, CardKind::Alert);
+    if !buttons {
+        blocks.retain(|b| b["type"] != "actions");
+    }
+    insert_standing(&mut blocks, st);
+    blocks.push(context(note));
+    blocks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::slack::kit_check::assert_valid_message;
+    use crate::slack::blocks::kit_check::assert_valid_message;
     use crate::testkit::book;
 
     fn relative() -> RelativeRisk {

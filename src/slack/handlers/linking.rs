@@ -4,12 +4,12 @@
 //! email channel) and typed back with `/deal-risk link confirm CODE` within [`CODE_TTL`].
 //! A SkyGeni user already linked to another Slack account is never re-pointed here (an admin
 //! runs `skygeni users unlink`). Every link, request and refusal is audited.
-use super::bot::{CommandCtx, Reply};
-use super::kit::{escape, message, section};
+use super::deal_risk::{CommandCtx, Reply};
 use crate::app::AppState;
 use crate::notify::outbox::{CHANNEL_EMAIL, MessagePayload, Payload, Recipient};
+use crate::slack::blocks::kit::{escape, message, section};
 use crate::store::{AuditEntry, CodeCheck, ListedUser, NewOutboxRow, PendingAudit};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use rand::Rng;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -106,7 +106,7 @@ pub async fn link(state: &AppState, ctx: &CommandCtx, email: &str) -> anyhow::Re
         return Ok(reply("That user has no email address to confirm with."));
     };
     let code = new_code();
-    let now = Utc::now();
+    let now = state.clock.now();
     state
         .store
         .create_slack_link_request(
@@ -186,7 +186,7 @@ pub async fn confirm(state: &AppState, ctx: &CommandCtx, code: &str) -> anyhow::
             &ctx.slack_user_id,
             &code_hash(code),
             MAX_CODE_ATTEMPTS,
-            Utc::now(),
+            state.clock.now(),
         )
         .await?;
     let CodeCheck::Valid { user_id } = check else {
