@@ -9,7 +9,7 @@ pub mod process;
 
 use crate::config::Settings;
 use crate::crypto::{CryptoError, SecretBox};
-use crate::domain::{Clock, SystemClock};
+use crate::domain::Clock;
 use crate::http::router;
 use crate::service::scorer_cache::{DEFAULT_TTL, ScorerCache};
 use crate::store::{AuditWriter, Store};
@@ -72,6 +72,8 @@ impl AppState {
                     .map(|k| k.expose_secret()),
             )?)),
         };
+        // One clock for the app and its store (a test's `FixedClock` pins both).
+        let clock = store.clock().clone();
         let limiter =
             crate::api::rate_limit::RateLimiter::connect(settings.redis_url.as_deref()).await;
         Ok(AppState(Arc::new(AppParts {
@@ -85,7 +87,7 @@ impl AppState {
             metrics: prometheus(),
             tenants: Arc::new(crate::auth::KnownTenants::default()),
             standing: Arc::new(crate::service::standing::StandingCache::default()),
-            clock: Arc::new(SystemClock),
+            clock,
             verified_tokens: crate::auth::TokenCache::default(),
         })))
     }

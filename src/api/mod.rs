@@ -73,7 +73,7 @@ pub(crate) async fn audit(
     detail: Option<serde_json::Value>,
 ) -> Result<(), crate::http_error::ApiError> {
     st.audit
-        .record(crate::store::PendingAudit::now(
+        .record(st.store.pending_audit(
             &caller.tenant,
             crate::store::AuditEntry {
                 actor: &caller.sub,

@@ -177,7 +177,7 @@ impl Dispatcher {
                     tracing::warn!(error = %format!("{e:#}"), "outbox gauges not refreshed");
                 }
             }
-            let idle = match self.run_once(Utc::now()).await {
+            let idle = match self.run_once(self.store.now()).await {
                 Ok(r) => r.claimed == 0,
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "dispatcher pass failed");
@@ -214,7 +214,7 @@ impl Dispatcher {
         };
         let result = match message {
             Err(e) => Err(e),
-            Ok(msg) if row.verify_before_send => match msg.find(row).await {
+            Ok(msg) if row.verify_before_send => match msg.find(row, now).await {
                 Ok(Some(provider_id)) => {
                     metrics::counter!("skygeni_outbox_recovered_total", "channel" => row.channel.clone())
                         .increment(1);
@@ -439,10 +439,10 @@ impl Message<'_> {
 
     /// Asks the provider whether this row's message already arrived (its previous attempt's
     /// outcome is unknown). Messages are looked for from a little before the row was created.
-    async fn find(&self, row: &OutboxRow) -> Result<Option<String>, SendError> {
+    async fn find(&self, row: &OutboxRow, now: DateTime<Utc>) -> Result<Option<String>, SendError> {
         let since = DateTime::parse_from_rfc3339(&row.created_at)
             .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|_| Utc::now() - chrono::Duration::days(1))
+            .unwrap_or_else(|_| now - chrono::Duration::days(1))
             - chrono::Duration::minutes(5);
         match self {
             Message::Email(sender, email) => sender.find_email(email, since).await,

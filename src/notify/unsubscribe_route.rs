@@ -95,7 +95,7 @@ async fn unsubscribe(State(st): State<AppState>, Path(token): Path<String>) -> R
             tracing::info!(tenant = g.tenant.as_str(), user = %g.user_id, list = g.list.as_str(), "email unsubscribe");
             // The user acted through their signed link: they are the actor.
             st.audit
-                .record(crate::store::PendingAudit::now(
+                .record(st.store.pending_audit(
                     &g.tenant,
                     crate::store::AuditEntry {
                         actor: &g.user_id,

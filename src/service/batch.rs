@@ -68,7 +68,7 @@ pub async fn score_open_deals(
     store
         .record_scores(
             tenant,
-            chrono::Utc::now(),
+            store.now(),
             &scores,
             &AlertPolicy::new(context),
             &mut |w| progress(n + w, total),
@@ -122,7 +122,7 @@ pub async fn score_deals(
         store
             .record_scores(
                 tenant,
-                chrono::Utc::now(),
+                store.now(),
                 &scores,
                 &AlertPolicy::new(context),
                 &mut |_| {},

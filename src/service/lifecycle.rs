@@ -333,7 +333,7 @@ pub async fn history(
     let calibration_checks = match scope {
         ModelScope::Tenant(_) => {
             // Every check up to today (checks are dated by the UTC day they ran).
-            let tomorrow = Utc::now().date_naive() + Duration::days(1);
+            let tomorrow = store.now().date_naive() + Duration::days(1);
             store.calibration_checks(tenant, tomorrow, 7).await?
         }
         ModelScope::Global => Vec::new(),

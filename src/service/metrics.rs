@@ -71,7 +71,7 @@ pub async fn pipeline_view_of(
         .and_hms_opt(0, 0, 0)
         .expect("midnight exists")
         .and_utc();
-    let week_ago = end_of_day.min(chrono::Utc::now()) - chrono::Duration::days(7);
+    let week_ago = end_of_day.min(store.now()) - chrono::Duration::days(7);
     let in_view: std::collections::HashSet<&str> =
         deals.iter().map(|d| d.deal_id.as_str()).collect();
     let previous: Vec<DealScore> = store

@@ -132,7 +132,7 @@ pub async fn train_and_register(
         model.version = format!(
             "{}-{}",
             model.version,
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%3f")
+            store.now().format("%Y%m%dT%H%M%S%3f")
         );
         let new = NewModel {
             version: &model.version,

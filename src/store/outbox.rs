@@ -59,7 +59,7 @@ pub(super) async fn insert_outbox_rows(
             "INSERT INTO outbox (tenant_id, outbox_id, kind, channel, recipient, payload, status, \
              attempts, next_attempt_at, idempotency_key, alert_id, created_at) VALUES {} \
              ON CONFLICT DO NOTHING",
-            values_sql(part.len(), 12)
+            values_sql(store.backend(), part.len(), 12)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for r in part {

@@ -296,7 +296,7 @@ async fn the_audit_writer_batches_per_tenant_and_writes_on_flush() {
     );
     let entry = |tenant: &TenantId, i: usize| {
         let target = format!("{}-{i}", tenant.as_str());
-        skygeni::store::PendingAudit::now(
+        store.pending_audit(
             tenant,
             AuditEntry {
                 actor: "tester",

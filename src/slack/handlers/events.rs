@@ -172,7 +172,7 @@ async fn revoke_single(st: &AppState, team_id: Option<&str>, why: &str) {
 
 async fn audit_revocation(st: &AppState, tenant: &TenantId, team_id: &str, why: &str) {
     st.audit
-        .record(crate::store::PendingAudit::now(
+        .record(st.store.pending_audit(
             tenant,
             crate::store::AuditEntry {
                 actor: "slack",

@@ -107,7 +107,7 @@ pub async fn resolve(
     {
         state
             .audit
-            .record(crate::store::PendingAudit::now(
+            .record(state.store.pending_audit(
                 tenant,
                 crate::store::AuditEntry {
                     actor: &format!("slack:{slack_user_id}"),

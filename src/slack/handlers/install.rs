@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::auth::{Role, verify_token};
 use crate::slack;
 use crate::slack::client::tokens;
-use crate::store::{AuditEntry, PendingAudit, SlackInstall, StoreError, format_ts};
+use crate::store::{AuditEntry, SlackInstall, StoreError, format_ts};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -224,7 +224,7 @@ pub async fn finish(st: &AppState, p: CallbackParams, now: DateTime<Utc>) -> Res
         }
     }
     st.audit
-        .record(PendingAudit::now(
+        .record(st.store.pending_audit(
             &tenant,
             AuditEntry {
                 actor: &admin,

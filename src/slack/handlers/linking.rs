@@ -8,7 +8,7 @@ use super::deal_risk::{CommandCtx, Reply};
 use crate::app::AppState;
 use crate::notify::outbox::{CHANNEL_EMAIL, MessagePayload, Payload, Recipient};
 use crate::slack::blocks::kit::{escape, message, section};
-use crate::store::{AuditEntry, CodeCheck, ListedUser, NewOutboxRow, PendingAudit};
+use crate::store::{AuditEntry, CodeCheck, ListedUser, NewOutboxRow};
 use chrono::Duration;
 use rand::Rng;
 use serde_json::{Value, json};
@@ -34,7 +34,7 @@ async fn record(state: &AppState, ctx: &CommandCtx, action: &str, target: &str, 
     let actor = format!("slack:{}", ctx.slack_user_id);
     state
         .audit
-        .record(PendingAudit::now(
+        .record(state.store.pending_audit(
             &ctx.tenant,
             AuditEntry {
                 actor: &actor,

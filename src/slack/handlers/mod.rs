@@ -6,7 +6,7 @@
 //! from [`scoring`]. The request signature is checked by [`crate::slack::signature`].
 use crate::app::AppState;
 use crate::domain::Deal;
-use crate::store::{AuditEntry, PendingAudit};
+use crate::store::AuditEntry;
 use identity::Viewer;
 use serde_json::{Value, json};
 
@@ -34,7 +34,7 @@ pub async fn audit(
     detail["slack_user_id"] = json!(viewer.slack_user_id);
     state
         .audit
-        .record(PendingAudit::now(
+        .record(state.store.pending_audit(
             &viewer.tenant,
             AuditEntry {
                 actor: &viewer.user.user_id,

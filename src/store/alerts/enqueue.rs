@@ -162,7 +162,7 @@ pub(in crate::store) async fn enqueue_critical_alerts(
         let sql = format!(
             "INSERT INTO alerts (tenant_id, alert_id, deal_id, user_id, kind, risk_score, dedupe_key, created_at) \
              VALUES {} ON CONFLICT DO NOTHING RETURNING alert_id",
-            values_sql(part.len(), 8)
+            values_sql(store.backend(), part.len(), 8)
         );
         let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
         for (id, deal, user, score, key) in part {

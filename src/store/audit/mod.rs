@@ -2,7 +2,7 @@
 //! time or in batches by the background writer (`writer`).
 pub mod writer;
 
-use crate::domain::{Clock, SystemClock, TenantId};
+use crate::domain::TenantId;
 use crate::store::sql::values_sql;
 use crate::store::{Store, StoreResult, format_ts, storable_text};
 use chrono::{DateTime, Utc};
@@ -33,12 +33,6 @@ pub struct PendingAudit {
 }
 
 impl PendingAudit {
-    /// Stamp `entry` with the system clock's time. Callers that hold a store stamp it with
-    /// the store's clock instead ([`Store::pending_audit`]).
-    pub fn now(tenant: &TenantId, entry: AuditEntry<'_>) -> PendingAudit {
-        PendingAudit::at(tenant, entry, SystemClock.now())
-    }
-
     /// Stamp `entry` with `at`, the time it happened.
     pub fn at(tenant: &TenantId, entry: AuditEntry<'_>, at: DateTime<Utc>) -> PendingAudit {
         PendingAudit {
@@ -100,7 +94,7 @@ impl Store {
         for part in entries.chunks(self.rows_per_insert(PG_INSERT_ROWS)) {
             let sql = format!(
                 "INSERT INTO audit_log (tenant_id, audit_id, at, actor, action, target, request_id, detail) VALUES {}",
-                values_sql(part.len(), 8)
+                values_sql(self.backend(), part.len(), 8)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for e in part {

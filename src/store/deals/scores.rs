@@ -102,7 +102,7 @@ impl Store {
         for part in scores.chunks(self.rows_per_insert(500)) {
             let sql = format!(
                 "INSERT INTO risk_scores ({SCORE_COLUMNS}) VALUES {} ON CONFLICT DO NOTHING",
-                values_sql(part.len(), 10)
+                values_sql(self.backend(), part.len(), 10)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for s in part {

@@ -3,7 +3,7 @@
 use super::DEAL_COLUMNS;
 use crate::domain::{Deal, TenantId};
 use crate::store::sql::values_sql;
-use crate::store::{Store, StoreResult, format_ts};
+use crate::store::{Backend, Store, StoreResult, format_ts};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -70,7 +70,7 @@ impl Store {
         let mut done = counts.unchanged;
         progress(done);
         for chunk in pending.chunks(self.rows_per_insert(PG_CHUNK)) {
-            let sql = upsert_sql(chunk.len());
+            let sql = upsert_sql(self.backend(), chunk.len());
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for u in chunk {
                 let d = u.deal;
@@ -108,13 +108,13 @@ impl Store {
     }
 }
 
-fn upsert_sql(rows: usize) -> String {
+fn upsert_sql(backend: Backend, rows: usize) -> String {
     let ncols = DEAL_COLUMNS.len() + 4; // tenant_id first, then row_hash, imported_at, updated_at
     let mut sql = format!(
         "INSERT INTO deals (tenant_id, {}, row_hash, imported_at, updated_at) VALUES ",
         DEAL_COLUMNS.join(", ")
     );
-    sql.push_str(&values_sql(rows, ncols));
+    sql.push_str(&values_sql(backend, rows, ncols));
     sql.push_str(" ON CONFLICT (tenant_id, deal_id) DO UPDATE SET ");
     let sets: Vec<String> = DEAL_COLUMNS[1..]
         .iter()

@@ -92,11 +92,15 @@ async fn oauth_install_checks_a_single_use_state_and_stores_the_token_sealed() {
         !install.bot_token_sealed.contains("xoxb-"),
         "sealed at rest"
     );
-    let token =
-        skygeni::slack::client::tokens::bot_token_at(&app.state, &tenant(), Some("T0NEW"), Utc::now())
-            .await
-            .unwrap()
-            .unwrap();
+    let token = skygeni::slack::client::tokens::bot_token_at(
+        &app.state,
+        &tenant(),
+        Some("T0NEW"),
+        Utc::now(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert!(token.starts_with("xoxb-T0NEW-"));
 
     // tokens_revoked deactivates the workspace.

@@ -94,7 +94,7 @@ impl Store {
                  written_at = excluded.written_at, status = excluded.status, error = excluded.error, \
                  error_code = excluded.error_code, \
                  attempts = CASE WHEN excluded.status = 'retry' THEN salesforce_writeback.attempts + 1 ELSE 0 END",
-                values_sql(part.len(), 8)
+                values_sql(self.backend(), part.len(), 8)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (deal, o) in part {
@@ -176,7 +176,7 @@ impl Store {
             let sql = format!(
                 "INSERT INTO salesforce_tasks (tenant_id, task_key, deal_id, sf_task_id, created_at) \
                  VALUES {} ON CONFLICT (tenant_id, task_key) DO NOTHING",
-                values_sql(part.len(), 5)
+                values_sql(self.backend(), part.len(), 5)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (key, deal, id) in part {
