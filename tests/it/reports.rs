@@ -8,7 +8,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use skygeni::domain::{Deal, DealScore, ModelScope, Outcome, RiskCategory, TenantId};
 use skygeni::jobs::retention::purge;
 use skygeni::notify::planner::AlertPolicy;
-use skygeni::service::lifecycle::{RetrainConfig, calibration_check, monthly_retrain_with};
+use skygeni::service::lifecycle::{
+    RetrainConfig, RetrainReport, calibration_check, monthly_retrain_with,
+};
 use skygeni::service::models::train_and_register;
 use skygeni::store::{NewModel, PurgeCounts, Store};
 
@@ -263,18 +265,25 @@ async fn register_production(store: &Store, scope: &ModelScope, deals: &[Deal]) 
     r.model.expect("production model trained").version
 }
 
-#[tokio::test]
-async fn the_monthly_retrain_promotes_a_candidate_that_beats_production() {
-    let db = TestDb::new().await;
-    let store = db.store().await;
+/// The tenant's deals (`tenant_deals(history, holdout)`), a production model trained on the
+/// opposite world (Partner leads lose), and the monthly retrain run on 2024-06-01: the
+/// production version and the retrain's report.
+async fn retrain_against_opposite_production(
+    store: &Store,
+    history_partner_win: f64,
+    holdout_partner_win: f64,
+) -> (String, RetrainReport) {
     let scope = ModelScope::Tenant(tenant());
     store
-        .upsert_deals(&tenant(), &tenant_deals(0.8, 0.8), &mut |_| {})
+        .upsert_deals(
+            &tenant(),
+            &tenant_deals(history_partner_win, holdout_partner_win),
+            &mut |_| {},
+        )
         .await
         .unwrap();
-    // Production learnt the opposite world (Partner leads lose): the candidate must beat it.
-    let old = register_production(
-        &store,
+    let production = register_production(
+        store,
         &scope,
         &regime("x", 1_200, "2022-06-01", 480, (20, 90), 0.2),
     )
@@ -283,9 +292,19 @@ async fn the_monthly_retrain_promotes_a_candidate_that_beats_production() {
         train: logistic_only(),
         holdout_days: 90,
     };
-    let r = monthly_retrain_with(&store, &scope, ts("2024-06-01T03:00:00Z"), &cfg)
+    let r = monthly_retrain_with(store, &scope, ts("2024-06-01T03:00:00Z"), &cfg)
         .await
         .unwrap();
+    (production, r)
+}
+
+#[tokio::test]
+async fn the_monthly_retrain_promotes_a_candidate_that_beats_production() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let scope = ModelScope::Tenant(tenant());
+    // Production learnt the opposite world (Partner leads lose): the candidate must beat it.
+    let (old, r) = retrain_against_opposite_production(&store, 0.8, 0.8).await;
     assert_eq!(r.decision, "promoted", "{}", r.reason);
     let new = r.candidate_version.clone().unwrap();
     assert_eq!(r.production_before.as_deref(), Some(old.as_str()));
@@ -310,23 +329,7 @@ async fn a_worse_candidate_stays_in_staging_with_the_reason_recorded() {
     let store = db.store().await;
     let scope = ModelScope::Tenant(tenant());
     // The market turned: history says Partner leads win, the recent window says they lose.
-    store
-        .upsert_deals(&tenant(), &tenant_deals(0.8, 0.2), &mut |_| {})
-        .await
-        .unwrap();
-    let prod = register_production(
-        &store,
-        &scope,
-        &regime("x", 1_200, "2022-06-01", 480, (20, 90), 0.2),
-    )
-    .await;
-    let cfg = RetrainConfig {
-        train: logistic_only(),
-        holdout_days: 90,
-    };
-    let r = monthly_retrain_with(&store, &scope, ts("2024-06-01T03:00:00Z"), &cfg)
-        .await
-        .unwrap();
+    let (prod, r) = retrain_against_opposite_production(&store, 0.8, 0.2).await;
     assert_eq!(r.decision, "kept_in_staging", "{}", r.reason);
     assert!(
         r.reason.contains("worse than production") && r.reason.contains("log-loss"),
