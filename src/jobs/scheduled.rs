@@ -101,7 +101,8 @@ pub async fn weekly_summary(
     links: &Links,
     chart_secret: Option<&[u8]>,
 ) -> anyhow::Result<String> {
-    use crate::notify::charts::{Chart, signed_url};
+    use crate::notify::chart_link::signed_url;
+    use crate::notify::charts::Chart;
     use crate::notify::weekly;
     let summary = crate::service::weekly::weekly_summary(store, tenant, now).await?;
     // Slack fetches image_url itself and rejects the whole message when it cannot (http,

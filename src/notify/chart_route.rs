@@ -1,10 +1,8 @@
 //! `GET /charts/{file}`: the PNG behind a signed chart URL, drawn from the tenant's current
 //! data. No login (Slack's image proxy fetches it), so the HMAC-signed, expiring file name is
 //! the credential: 403 when it does not verify, 410 once expired.
-use super::charts::{
-    Chart, ChartUrlError, rapv_vs_pipeline_png, risk_distribution_png, verify_file,
-    win_rate_trend_png,
-};
+use super::chart_link::{ChartUrlError, verify_file};
+use super::charts::{Chart, rapv_vs_pipeline_png, risk_distribution_png, win_rate_trend_png};
 use crate::app::AppState;
 use crate::config::Settings;
 use crate::domain::TenantId;

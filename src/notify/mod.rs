@@ -1,5 +1,6 @@
 //! Notifications: who hears about which deal and when (alert policy), the email bodies and
 //! charts, the outbox payloads, the dispatcher that sends them and the SendGrid client.
+pub mod chart_link;
 pub mod chart_route;
 pub mod charts;
 pub mod compose;

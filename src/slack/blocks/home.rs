@@ -170,7 +170,8 @@ pub fn add_chart_images(
     tenant: &TenantId,
     expires: DateTime<Utc>,
 ) {
-    use crate::notify::charts::{Chart, signed_url};
+    use crate::notify::chart_link::signed_url;
+    use crate::notify::charts::Chart;
     let Some(blocks) = home.get_mut("blocks").and_then(Value::as_array_mut) else {
         return;
     };
