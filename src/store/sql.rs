@@ -35,6 +35,25 @@ pub(super) fn values_sql(backend: Backend, rows: usize, cols: usize) -> String {
     sql
 }
 
+/// `rows` cut into multi-row INSERT chunks: whole chunks of `n` (the store's
+/// `rows_per_insert`), then the rest in power-of-two sizes (256, 128, … 1), in order. Statements
+/// are prepared and cached per connection by their text (100 per connection): a remainder of
+/// any size from 1 to 499 made nearly every audit batch prepare a new statement of up to 4,000
+/// parameters on PostgreSQL and evict the useful ones; power-of-two tails need at most ten
+/// statement texts per writer.
+pub(super) fn insert_chunks<T>(rows: &[T], n: usize) -> Vec<&[T]> {
+    let n = n.max(1);
+    let whole = rows.len() / n * n;
+    let mut out: Vec<&[T]> = rows[..whole].chunks(n).collect();
+    let mut rest = &rows[whole..];
+    while !rest.is_empty() {
+        let (head, tail) = rest.split_at(1usize << rest.len().ilog2());
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
 /// `$first, $first+1, …` (`n` of them), for an `IN (…)` list.
 pub(super) fn placeholders(first: usize, n: usize) -> String {
     let mut sql = String::with_capacity(n * 5);
@@ -143,6 +162,21 @@ impl From<OptIsoDate> for Option<NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn insert_chunks_are_whole_chunks_then_powers_of_two_in_order() {
+        let rows: Vec<u32> = (0..1_273).collect();
+        let chunks = insert_chunks(&rows, 500);
+        let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [500, 500, 256, 16, 1]);
+        assert_eq!(chunks.concat(), rows, "every row once, in order");
+        assert!(insert_chunks::<u32>(&[], 500).is_empty());
+        let sizes: Vec<usize> = insert_chunks(&rows[..60], 25)
+            .iter()
+            .map(|c| c.len())
+            .collect();
+        assert_eq!(sizes, [25, 25, 8, 2]);
+    }
 
     #[test]
     fn multi_row_values_are_numbered_across_rows() {
