@@ -1,6 +1,6 @@
 //! The JWT bearer flow (RS256): a pre-authorized integration user and the connected app's
 //! key get tokens without a person in the loop; `connect_jwt` proves the key and user work.
-use super::{Credentials, Grant, audience, fetch_access_token, jwt_key, org_id_from_identity};
+use super::{Credentials, Grant, fetch_access_token, jwt_key, org_id_from_identity};
 use crate::config::Settings;
 use crate::crypto::SecretBox;
 use crate::domain::TenantId;
@@ -73,19 +73,13 @@ pub async fn connect_jwt(
     tenant: &TenantId,
     username: &str,
 ) -> anyhow::Result<String> {
-    let creds = Credentials {
-        login_url: settings.salesforce_login_url.clone(),
-        jwt_audience: audience(settings),
-        client_id: settings
-            .salesforce_client_id
-            .clone()
-            .context("SALESFORCE_CLIENT_ID is not set")?,
-        client_secret: settings.salesforce_client_secret.clone(),
-        grant: Grant::Jwt {
+    let creds = Credentials::from_settings(
+        settings,
+        Grant::Jwt {
             username: username.to_string(),
             private_key_pem: jwt_key(settings)?,
         },
-    };
+    )?;
     let grant = fetch_access_token(http, &creds).await?;
     let instance = grant
         .instance_url

@@ -41,6 +41,22 @@ pub struct Credentials {
     pub grant: Grant,
 }
 
+impl Credentials {
+    /// The connected app's settings with `grant`.
+    pub(super) fn from_settings(settings: &Settings, grant: Grant) -> anyhow::Result<Credentials> {
+        Ok(Credentials {
+            login_url: settings.salesforce_login_url.clone(),
+            jwt_audience: audience(settings),
+            client_id: settings
+                .salesforce_client_id
+                .clone()
+                .context("SALESFORCE_CLIENT_ID is not set")?,
+            client_secret: settings.salesforce_client_secret.clone(),
+            grant,
+        })
+    }
+}
+
 /// A token endpoint answer.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TokenGrant {
@@ -185,19 +201,7 @@ pub fn credentials_for(
             ))
         }
     };
-    Ok((
-        Credentials {
-            login_url: settings.salesforce_login_url.clone(),
-            jwt_audience: audience(settings),
-            client_id: settings
-                .salesforce_client_id
-                .clone()
-                .context("SALESFORCE_CLIENT_ID is not set")?,
-            client_secret: settings.salesforce_client_secret.clone(),
-            grant,
-        },
-        instance,
-    ))
+    Ok((Credentials::from_settings(settings, grant)?, instance))
 }
 
 #[cfg(test)]
