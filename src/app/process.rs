@@ -75,9 +75,10 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
             "the HTTP server"
         });
     }
+    // `None` on the shutdown signal; otherwise the part that ended first (or its panic).
     let early = tokio::select! {
         _ = super::shutdown_signal() => None,
-        ended = tasks.join_next() => Some(ended.map(|r| r.map_err(|e| e.to_string()))),
+        Some(ended) = tasks.join_next() => Some(ended),
     };
     let _ = stop_tx.send(true);
     // The dispatcher finishes the pass in progress (its sends are bounded by client timeouts);
@@ -86,9 +87,8 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
     state.flush_audit().await;
     match early {
         None => Ok(()),
-        Some(Some(Ok(name))) => anyhow::bail!("{name} stopped before a shutdown signal"),
-        Some(Some(Err(panic))) => anyhow::bail!("a part of the process stopped: {panic}"),
-        Some(None) => Ok(()),
+        Some(Ok(name)) => anyhow::bail!("{name} stopped before a shutdown signal"),
+        Some(Err(panic)) => anyhow::bail!("a part of the process stopped: {panic}"),
     }
 }
 

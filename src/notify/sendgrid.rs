@@ -11,7 +11,6 @@ use crate::domain::{Clock, SystemClock};
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The sender address when `SKYGENI_EMAIL_FROM` is not set: never a verified SendGrid
@@ -60,8 +59,6 @@ pub struct SendGridClient {
     api_key: SecretString,
     from_email: String,
     from_name: String,
-    /// Turns SendGrid's rate-limit reset time (epoch seconds) into a wait.
-    clock: Arc<dyn Clock>,
 }
 
 impl SendGridClient {
@@ -82,7 +79,6 @@ impl SendGridClient {
             api_key,
             from_email: from_email.to_string(),
             from_name: "SkyGeni Deal Risk".into(),
-            clock: Arc::new(SystemClock),
         })
     }
 
@@ -162,7 +158,7 @@ impl SendGridClient {
         if status.as_u16() == 429 || status.is_server_error() {
             return Err(SendError::Retryable {
                 message,
-                retry_after: retry_after(&headers, self.clock.now().timestamp()),
+                retry_after: retry_after(&headers, SystemClock.now().timestamp()),
             });
         }
         // 400, 401, 403, 413: the request itself is wrong; retrying sends the same thing.
@@ -219,7 +215,7 @@ impl SendGridClient {
         if status.as_u16() == 429 || status.is_server_error() {
             return Err(SendError::Retryable {
                 message,
-                retry_after: retry_after(&headers, self.clock.now().timestamp()),
+                retry_after: retry_after(&headers, SystemClock.now().timestamp()),
             });
         }
         Err(SendError::Permanent(message))
@@ -236,7 +232,8 @@ impl EmailSender for SendGridClient {
     }
 }
 
-/// `Retry-After` (seconds) or, failing that, `X-RateLimit-Reset` (unix seconds) − now.
+/// `Retry-After` (seconds) or, failing that, `X-RateLimit-Reset` (unix seconds) − now. The
+/// reset is SendGrid's wall-clock time, so callers pass the system clock's now.
 pub fn retry_after(headers: &reqwest::header::HeaderMap, now_unix: i64) -> Option<Duration> {
     let num = |name: &str| {
         headers
