@@ -187,11 +187,18 @@ impl Store {
     /// number of `$n` parameters in one statement (sqlx looks every name up, and SQLite's
     /// lookup walks the list: 400 deal rows per statement imported 100k rows in 22 s, 25 in
     /// 3.2 s; 500-row audit batches took 18 % of an API server's CPU).
-    pub(crate) fn rows_per_insert(&self, pg_rows: usize) -> usize {
+    fn rows_per_insert(&self, pg_rows: usize) -> usize {
         match self.backend {
             Backend::Sqlite => 25,
             Backend::Postgres => pg_rows,
         }
+    }
+
+    /// `rows` as the statements of a multi-row INSERT: whole chunks of
+    /// [`Self::rows_per_insert`], then power-of-two tails ([`sql::insert_chunks`]), so every
+    /// bulk writer uses a handful of statement texts the connection's cache keeps prepared.
+    pub(crate) fn insert_batches<'a, T>(&self, rows: &'a [T], pg_rows: usize) -> Vec<&'a [T]> {
+        sql::insert_chunks(rows, self.rows_per_insert(pg_rows))
     }
 
     pub fn pool(&self) -> &AnyPool {

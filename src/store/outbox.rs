@@ -54,7 +54,7 @@ pub(super) async fn insert_outbox_rows(
 ) -> StoreResult<u64> {
     let created = format_ts(now);
     let mut inserted = 0;
-    for part in rows.chunks(store.rows_per_insert(400)) {
+    for part in store.insert_batches(rows, 400) {
         let sql = format!(
             "INSERT INTO outbox (tenant_id, outbox_id, kind, channel, recipient, payload, status, \
              attempts, next_attempt_at, idempotency_key, alert_id, created_at) VALUES {} \

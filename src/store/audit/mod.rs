@@ -3,7 +3,7 @@
 pub mod writer;
 
 use crate::domain::TenantId;
-use crate::store::sql::{insert_chunks, values_sql};
+use crate::store::sql::values_sql;
 use crate::store::{Store, StoreResult, format_ts, storable_text};
 use chrono::{DateTime, Utc};
 
@@ -91,7 +91,7 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.begin_tenant(tenant).await?;
-        for part in insert_chunks(entries, self.rows_per_insert(PG_INSERT_ROWS)) {
+        for part in self.insert_batches(entries, PG_INSERT_ROWS) {
             let sql = format!(
                 "INSERT INTO audit_log (tenant_id, audit_id, at, actor, action, target, request_id, detail) VALUES {}",
                 values_sql(self.backend(), part.len(), 8)

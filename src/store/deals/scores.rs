@@ -99,7 +99,7 @@ impl Store {
         let mut tx = self.begin_tenant(tenant).await?;
         let mut done = 0u64;
         // Same reasoning as the deal upsert: SQLite binds get slow in wide statements.
-        for part in scores.chunks(self.rows_per_insert(500)) {
+        for part in self.insert_batches(scores, 500) {
             let sql = format!(
                 "INSERT INTO risk_scores ({SCORE_COLUMNS}) VALUES {} ON CONFLICT DO NOTHING",
                 values_sql(self.backend(), part.len(), 10)

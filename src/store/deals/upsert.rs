@@ -69,9 +69,13 @@ impl Store {
         let now = format_ts(self.now());
         let mut done = counts.unchanged;
         progress(done);
-        for chunk in pending.chunks(self.rows_per_insert(PG_CHUNK)) {
+        for chunk in self.insert_batches(&pending, PG_CHUNK) {
             let sql = upsert_sql(self.backend(), chunk.len());
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            // Not kept prepared: sqlx 0.9's `Any` driver sends a NULL `f64` as a float4 but a
+            // value as float8, and PostgreSQL fixes a prepared statement's parameter types at the
+            // first execution. A cached upsert first run with a deal's `amount_cut_pct` NULL then
+            // failed ("incorrect binary data format") when the same position held a value.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
             for u in chunk {
                 let d = u.deal;
                 q = q

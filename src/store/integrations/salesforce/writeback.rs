@@ -85,7 +85,7 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin_tenant(tenant).await?;
         let ts = format_ts(at);
-        for part in outcomes.chunks(self.rows_per_insert(500)) {
+        for part in self.insert_batches(outcomes, 500) {
             // A retry keeps the last written hash, so the record stays "changed" until it lands.
             let sql = format!(
                 "INSERT INTO salesforce_writeback (tenant_id, deal_id, written_hash, written_at, status, error, attempts, error_code) \
@@ -172,7 +172,7 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin_tenant(tenant).await?;
         let now = format_ts(self.now());
-        for part in tasks.chunks(self.rows_per_insert(500)) {
+        for part in self.insert_batches(tasks, 500) {
             let sql = format!(
                 "INSERT INTO salesforce_tasks (tenant_id, task_key, deal_id, sf_task_id, created_at) \
                  VALUES {} ON CONFLICT (tenant_id, task_key) DO NOTHING",
