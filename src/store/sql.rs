@@ -54,6 +54,23 @@ pub(super) fn insert_chunks<T>(rows: &[T], n: usize) -> Vec<&[T]> {
     out
 }
 
+/// Binds an optional `f64` so that NULL and a value reach PostgreSQL as the same type. sqlx
+/// 0.9's `Any` driver sends `None::<f64>` as float4 (its NULL kinds for `Double` and `Real`
+/// are swapped, `sqlx-core/src/any/arguments.rs`) but a value as float8, and a prepared
+/// statement keeps the parameter types of its first execution: a cached deal upsert first run
+/// with a NULL `amount_cut_pct` failed ("incorrect binary data format") once the same position
+/// held a value. `None::<f32>` goes out as a float8 NULL. The Salesforce sync tests on
+/// PostgreSQL fail if this stops being so.
+pub(super) fn bind_f64<'q>(
+    q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
+    v: Option<f64>,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    match v {
+        Some(x) => q.bind(x),
+        None => q.bind(None::<f32>),
+    }
+}
+
 /// `$first, $first+1, …` (`n` of them), for an `IN (…)` list.
 pub(super) fn placeholders(first: usize, n: usize) -> String {
     let mut sql = String::with_capacity(n * 5);

@@ -2,7 +2,7 @@
 //! re-import rewrites only what changed.
 use super::DEAL_COLUMNS;
 use crate::domain::{Deal, TenantId};
-use crate::store::sql::values_sql;
+use crate::store::sql::{bind_f64, values_sql};
 use crate::store::{Backend, Store, StoreResult, format_ts};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -71,11 +71,7 @@ impl Store {
         progress(done);
         for chunk in self.insert_batches(&pending, PG_CHUNK) {
             let sql = upsert_sql(self.backend(), chunk.len());
-            // Not kept prepared: sqlx 0.9's `Any` driver sends a NULL `f64` as a float4 but a
-            // value as float8, and PostgreSQL fixes a prepared statement's parameter types at the
-            // first execution. A cached upsert first run with a deal's `amount_cut_pct` NULL then
-            // failed ("incorrect binary data format") when the same position held a value.
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for u in chunk {
                 let d = u.deal;
                 q = q
@@ -97,8 +93,8 @@ impl Store {
                     .bind(d.owner_email.clone())
                     .bind(d.last_activity_date.map(|x| x.to_string()))
                     .bind(d.stage_entered_date.map(|x| x.to_string()))
-                    .bind(d.close_date_pushes.map(i64::from))
-                    .bind(d.amount_cut_pct)
+                    .bind(d.close_date_pushes.map(i64::from));
+                q = bind_f64(q, d.amount_cut_pct)
                     .bind(u.row_hash.clone())
                     .bind(now.clone())
                     .bind(now.clone());
