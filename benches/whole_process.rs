@@ -175,7 +175,9 @@ fn python_serve_bench(
     drop(server);
     let url = format!("sqlite://{}", db.display());
     let audited = rt.block_on(count_rows(&url, "SELECT COUNT(*) FROM audit_log"))?;
-    println!("  Python reference (FastAPI + uvicorn, 2 workers, SQLite audit): wrk -t2 -c32: {line}");
+    println!(
+        "  Python reference (FastAPI + uvicorn, 2 workers, SQLite audit): wrk -t2 -c32: {line}"
+    );
     println!(
         "      audit rows: {audited} for {} answered requests (warm-up included)",
         warmup + requests
@@ -415,7 +417,11 @@ async fn audit_rows(work: &Path, url: Option<&str>) -> anyhow::Result<i64> {
         Some(u) => u.to_string(),
         None => format!("sqlite://{}", work.join("skygeni.db").display()),
     };
-    count_rows(&url, "SELECT COUNT(*) FROM audit_log WHERE action = 'deal.score'").await
+    count_rows(
+        &url,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'deal.score'",
+    )
+    .await
 }
 
 async fn count_rows(url: &str, sql: &'static str) -> anyhow::Result<i64> {

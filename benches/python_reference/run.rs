@@ -100,10 +100,21 @@ impl PythonRef {
         secret: &str,
     ) -> anyhow::Result<Uvicorn> {
         let uvicorn = self.python.with_file_name("uvicorn");
-        ensure!(uvicorn.is_file(), "no uvicorn beside {}", self.python.display());
+        ensure!(
+            uvicorn.is_file(),
+            "no uvicorn beside {}",
+            self.python.display()
+        );
         let child = Command::new(uvicorn)
             .current_dir(DIR)
-            .args(["api:app", "--workers", "2", "--log-level", "warning", "--port"])
+            .args([
+                "api:app",
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+                "--port",
+            ])
             .arg(port.to_string())
             .env("REF_MODEL", model)
             .env("REF_HISTORY", history)
