@@ -2,10 +2,16 @@
 //! build it: tenants with one manager and 10 reps (email + Slack id each), open deals spread
 //! over the reps, and a critical score (82) per deal that `Store::record_scores` turns into
 //! alerts and outbox rows. One definition so the benchmark measures what the kit replays.
+//!
+//! Each burst tenant sets the largest daily alert budget (`MAX_ALERTS_PER_DAY`): a burst
+//! measures the delivery of every crossing, and the default budget of five per recipient
+//! (issue 16) would send most of them to the digest instead (the alert-burst bench then
+//! counted 11,000 of its 40,000 deliveries and failed).
 use crate::domain::{
-    Deal, DealScore, FactorCode, Priority, Recommendation, RiskCategory, RiskFactor, TenantId,
+    Deal, DealScore, FactorCode, MAX_ALERTS_PER_DAY, Priority, Recommendation, RiskBands,
+    RiskCategory, RiskFactor, TenantId,
 };
-use crate::store::{NewUser, Store};
+use crate::store::{NewUser, RiskSettingsRow, Store};
 
 /// Reps per burst tenant (plus one manager).
 pub const REPS: usize = 10;
@@ -62,6 +68,18 @@ pub async fn seed_tenant(
 ) -> anyhow::Result<Vec<BurstUser>> {
     store
         .add_tenant(tenant, &format!("Burst tenant {t}"), "UTC")
+        .await?;
+    let bands = RiskBands::default();
+    store
+        .set_risk_settings(
+            tenant,
+            RiskSettingsRow {
+                low_max: i64::from(bands.low_max),
+                medium_max: i64::from(bands.medium_max),
+                high_max: i64::from(bands.high_max),
+                alerts_per_day: i64::from(MAX_ALERTS_PER_DAY),
+            },
+        )
         .await?;
     let mgr = format!("t{t}_mgr");
     let mut users = vec![(mgr.clone(), "manager", None)];
