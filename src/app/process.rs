@@ -32,6 +32,8 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
             "--no-http, --no-scheduler and --no-dispatcher together leave nothing to run"
         );
     }
+    // Before anything is announced: a SIGTERM right after "listening" must stop us gracefully.
+    let signal = super::ShutdownSignal::install();
     let store = Store::connect(&settings.database_url).await?;
     let (app, state) = if parts.http {
         let app = Application::build_with_store(settings.clone(), store.clone()).await?;
@@ -77,7 +79,7 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
     }
     // `None` on the shutdown signal; otherwise the part that ended first (or its panic).
     let early = tokio::select! {
-        _ = super::shutdown_signal() => None,
+        _ = signal.recv() => None,
         Some(ended) = tasks.join_next() => Some(ended),
     };
     let _ = stop_tx.send(true);
