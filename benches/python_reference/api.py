@@ -136,6 +136,7 @@ def score(req: ScoreRequest, claims: dict = Depends(caller)):
     )
     return {
         "deal_id": req.deal_id, "risk_score": risk, "risk_category": category,
+        # A fixed confidence: the reference does not model it (SkyGeni derives it from skill).
         "win_probability": round(1.0 - p_lost, 4), "confidence": 0.85,
         "risk_factors": factors, "recommendations": recs, "similar_deals": similar,
         "scored_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -5,10 +5,13 @@ way the design's Python services describe it (section 4.2-4.4): 11 features (fou
 rates with a 10-deal minimum, blended rate, log amount capped at the 99th percentile, large
 deal, normalised age, long cycle, Q4, quarter end), categories 0-25/26-50/51-75/76-100, the top 3
 factors per deal (impact = change in win probability when the feature is set to its
-training mean, vectorised over the whole file), and rule-based recommendations.
+training mean, vectorised over the whole file); `api.py` adds rule-based recommendations and
+similar won deals per request.
 
 It is vectorised where pandas and numpy make that the obvious way to write it; it is not
-tuned further. Used only by `benches/whole_process.rs` (SKYGENI_BENCH_PYTHON).
+tuned further (no HistGradientBoostingClassifier, no SHAP, no process pool): the classifier the
+issue names, scikit-learn's defaults, one process. Used only by `benches/whole_process.rs`
+(SKYGENI_BENCH_PYTHON).
 
     python reference.py train --history SEED.csv --as-of 2024-06-01 --out model.pkl
     python reference.py score --csv OPEN.csv --out OUT.csv (--model model.pkl | --train SEED.csv) --as-of 2024-06-01
