@@ -178,6 +178,13 @@ fn fill(t: &[Node], src: usize, dst: usize, levels: usize, out: &mut [FlatNode])
     fill(t, n.right as usize, 2 * dst + 2, levels - 1, out);
 }
 
+/// 0 (left) when `x < split`, else 1 (right; NaN too), as the node walk goes; computed, not
+/// branched on.
+#[inline]
+fn side(x: f64, split: f64) -> usize {
+    1 - usize::from(x < split)
+}
+
 fn pad(value: f64, dst: usize, levels: usize, out: &mut [FlatNode]) {
     out[dst] = FlatNode {
         split: 0.0,
@@ -271,7 +278,7 @@ impl Forest {
                     let mut i = 0;
                     for _ in 0..flat.depth {
                         let n = nodes[i];
-                        i = 2 * i + 1 + usize::from(!(x[n.feature as usize] < n.split));
+                        i = 2 * i + 1 + side(x[n.feature as usize], n.split);
                     }
                     z += nodes[i].value;
                 }
@@ -316,7 +323,7 @@ impl Forest {
             for _ in 0..flat.depth {
                 let n = nodes[i];
                 let f = n.feature as usize;
-                let c = 2 * i + 1 + usize::from(!(x[f] < n.split));
+                let c = 2 * i + 1 + side(x[f], n.split);
                 sums[f % FLAT_FEATURES] += nodes[c].value - n.value;
                 i = c;
             }
