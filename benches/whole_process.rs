@@ -1,7 +1,10 @@
 //! `cargo bench --bench whole_process`: the product timed as users run it (issue 18) — the
 //! release `skygeni` binary as its own process, not library calls:
 //!
-//! 1. `skygeni score --csv OPEN --out OUT --model M.json` on 100,000 generated open deals;
+//! 1. `skygeni score --csv OPEN --out OUT --model M.json` on 100,000 generated open deals,
+//!    with the model trained on the seed data (segment rates: the seed has little signal), and
+//!    again with SkyGeni's logistic and gradient-boosting models, trained on generated history
+//!    whose outcomes follow the cycle and the amount (the kind is checked);
 //! 2. `skygeni score --csv OPEN --out OUT --train HISTORY.csv`, the history being the design's
 //!    5,000 seed deals (fit + scoring in one run);
 //! 3. `skygeni serve` on the default embedded SQLite (`skygeni.db` in the working directory)
