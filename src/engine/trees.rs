@@ -364,18 +364,23 @@ mod tests {
     use super::*;
     use crate::engine::testdata::Rng;
 
-    #[test]
-    fn compact_trees_learn_a_planted_split_and_contributions_add_up() {
-        let mut rng = Rng::new(7);
-        let (n, d) = (2_000, 3);
+    /// `n` rows of `d` uniform features (row-major) and 0/1 labels drawn with `p(row)`.
+    fn sample(seed: u64, n: usize, d: usize, p: impl Fn(&[f64]) -> f64) -> (Vec<f64>, Vec<f64>) {
+        let mut rng = Rng::new(seed);
         let mut x = Vec::with_capacity(n * d);
         let mut y = Vec::with_capacity(n);
         for _ in 0..n {
-            let row = [rng.unit(), rng.unit(), rng.unit()];
-            let p = if row[0] > 0.5 { 0.8 } else { 0.3 };
-            y.push(if rng.unit() < p { 1.0 } else { 0.0 });
+            let row: Vec<f64> = (0..d).map(|_| rng.unit()).collect();
+            y.push(if rng.unit() < p(&row) { 1.0 } else { 0.0 });
             x.extend(row);
         }
+        (x, y)
+    }
+
+    #[test]
+    fn compact_trees_learn_a_planted_split_and_contributions_add_up() {
+        let d = 3;
+        let (x, y) = sample(7, 2_000, d, |r| if r[0] > 0.5 { 0.8 } else { 0.3 });
         let forest = fit(&x, d, &y, &GbtParams::default()).expect("fit");
         assert!(!forest.trees.is_empty());
         let hi = forest.predict(&[0.9, 0.5, 0.5]);
@@ -391,16 +396,10 @@ mod tests {
 
     #[test]
     fn the_padded_walk_gives_the_node_walks_predictions_and_contributions() {
-        let mut rng = Rng::new(11);
-        let (n, d) = (3_000, 4);
-        let mut x = Vec::with_capacity(n * d);
-        let mut y = Vec::with_capacity(n);
-        for _ in 0..n {
-            let row = [rng.unit(), rng.unit(), rng.unit(), rng.unit()];
-            let p = 0.2 + 0.5 * row[0] * row[1] + if row[2] > 0.7 { 0.2 } else { 0.0 };
-            y.push(if rng.unit() < p { 1.0 } else { 0.0 });
-            x.extend(row);
-        }
+        let d = 4;
+        let (x, y) = sample(11, 3_000, d, |r| {
+            0.2 + 0.5 * r[0] * r[1] + if r[2] > 0.7 { 0.2 } else { 0.0 }
+        });
         let forest = fit(&x, d, &y, &GbtParams::default()).expect("fit");
         assert!(forest.flat.is_some(), "depth-3 trees are padded");
         // Leaves above the bottom exist, so the padding is exercised.
