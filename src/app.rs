@@ -154,9 +154,10 @@ impl Application {
         &self.state
     }
 
-    /// Serve until SIGINT or SIGTERM.
+    /// Serve until SIGINT or SIGTERM (listened for before the server starts answering).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(shutdown_signal()).await
+        let signal = ShutdownSignal::install();
+        self.run_until(signal.recv()).await
     }
 
     /// Serve until `shutdown` completes, then let in-flight requests finish for at most
@@ -207,14 +208,10 @@ impl Application {
     }
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM (what orchestrators send).
-pub async fn shutdown_signal() {
-    ShutdownSignal::install().recv().await
-}
-
-/// SIGINT and SIGTERM listeners, registered when made rather than when first awaited: a
-/// process that announces "listening" and only later waits for the signal would otherwise die
-/// of a SIGTERM sent in between (the default action), without draining or writing its audit.
+/// SIGINT (Ctrl-C) and SIGTERM (what orchestrators send) listeners, registered when made
+/// rather than when first awaited: a process that announces "listening" and only later waits
+/// for the signal would otherwise die of a SIGTERM sent in between (the default action),
+/// without draining or writing its audit.
 pub struct ShutdownSignal {
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
