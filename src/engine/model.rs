@@ -133,7 +133,7 @@ impl Model {
                 return bad("weights do not match schema");
             }
             Params::GradientBoosting(f) => {
-                for t in &f.trees {
+                for t in f.trees() {
                     let ok = t.iter().all(|n| {
                         n.leaf
                             || ((n.feature as usize) < d

@@ -54,7 +54,8 @@ pub struct Node {
 pub struct Forest {
     pub base_score: f64,
     pub params: GbtParams,
-    pub trees: Vec<Vec<Node>>,
+    /// Read through [`Forest::trees`]: `flat` is made from them, so they are not changed after.
+    trees: Vec<Vec<Node>>,
     /// `trees` padded to one depth; `None` when a tree is too deep or malformed.
     flat: Option<Flat>,
 }
@@ -267,6 +268,11 @@ impl Forest {
             trees,
             flat,
         }
+    }
+
+    /// The trees as fitted (what the model file stores).
+    pub fn trees(&self) -> &[Vec<Node>] {
+        &self.trees
     }
 
     /// Raw log-odds for one row.
