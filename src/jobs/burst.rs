@@ -8,10 +8,10 @@
 //! (issue 16) would send most of them to the digest instead (the alert-burst bench then
 //! counted 11,000 of its 40,000 deliveries and failed).
 use crate::domain::{
-    Deal, DealScore, FactorCode, MAX_ALERTS_PER_DAY, Priority, Recommendation, RiskBands,
-    RiskCategory, RiskFactor, TenantId,
+    Deal, DealScore, FactorCode, MAX_ALERTS_PER_DAY, Priority, Recommendation, RiskCategory,
+    RiskFactor, RiskSettings, TenantId,
 };
-use crate::store::{NewUser, RiskSettingsRow, Store};
+use crate::store::{NewUser, Store};
 
 /// Reps per burst tenant (plus one manager).
 pub const REPS: usize = 10;
@@ -69,18 +69,11 @@ pub async fn seed_tenant(
     store
         .add_tenant(tenant, &format!("Burst tenant {t}"), "UTC")
         .await?;
-    let bands = RiskBands::default();
-    store
-        .set_risk_settings(
-            tenant,
-            RiskSettingsRow {
-                low_max: i64::from(bands.low_max),
-                medium_max: i64::from(bands.medium_max),
-                high_max: i64::from(bands.high_max),
-                alerts_per_day: i64::from(MAX_ALERTS_PER_DAY),
-            },
-        )
-        .await?;
+    let settings = RiskSettings {
+        alerts_per_day: MAX_ALERTS_PER_DAY,
+        ..RiskSettings::default()
+    };
+    crate::service::risk_settings::replace(store, None, tenant, settings).await?;
     let mgr = format!("t{t}_mgr");
     let mut users = vec![(mgr.clone(), "manager", None)];
     users.extend((0..REPS).map(|r| (format!("t{t}_rep{r}"), "rep", Some(mgr.clone()))));
