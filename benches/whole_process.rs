@@ -178,28 +178,21 @@ fn python_serve_bench(
     let work = dir.join("python");
     std::fs::create_dir_all(&work)?;
     let db = work.join("audit.db");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut token = skygeni(&work, None, port);
-    token.args(["token", "--sub", REP, "--role", "rep"]);
-    let token = checked(token, "skygeni token")?;
-    let server = py.serve(port, model, Path::new(SEED), &db, JWT_SECRET)?;
-    let script = work.join("body.lua");
-    std::fs::write(&script, wrk_script(&token))?;
-    let endpoint = format!("http://127.0.0.1:{port}/v1/deals/score");
-    let (_, warmup) = wrk(&script, &endpoint, "2s")?;
-    let (line, requests) = wrk(&script, &endpoint, "10s")?;
-    drop(server);
+    let port = free_port()?;
+    let token = rep_token(&work, None)?;
+    let server = Server(py.spawn_api(port, model, Path::new(SEED), &db, JWT_SECRET)?);
+    wait_healthy(port, "/openapi.json")?;
+    // uvicorn's second worker starts after the first answers; give it its start-up time.
+    std::thread::sleep(Duration::from_secs(3));
+    let (line, answered) = load(&work, port, &token)?;
+    let stopped = server.stop()?;
+    ensure!(stopped.success(), "uvicorn exited with {stopped}");
     let url = format!("sqlite://{}", db.display());
     let audited = rt.block_on(count_rows(&url, "SELECT COUNT(*) FROM audit_log"))?;
     println!(
         "  Python reference (FastAPI + uvicorn, 2 workers, SQLite audit): wrk -t2 -c32: {line}"
     );
-    println!(
-        "      audit rows: {audited} for {} answered requests (warm-up included)",
-        warmup + requests
-    );
+    println!("      audit rows: {audited} for {answered} answered requests (warm-up included)");
     requests_per_sec(&line)
 }
 
@@ -213,7 +206,7 @@ fn requests_per_sec(line: &str) -> anyhow::Result<f64> {
 
 /// A model trained on the seed data, written as `skygeni score --model` reads it.
 fn write_seed_model(path: &Path) -> anyhow::Result<()> {
-    let as_of = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).expect("date");
+    let as_of: chrono::NaiveDate = AS_OF.parse()?;
     let deals = skygeni::crm::read_csv_file(SEED.as_ref(), as_of)?.deals;
     let model = skygeni::engine::train(&deals, &TrainConfig::default())
         .model
@@ -228,7 +221,7 @@ fn write_seed_model(path: &Path) -> anyhow::Result<()> {
 fn signal_models(dir: &Path) -> anyhow::Result<Vec<(&'static str, PathBuf)>> {
     use skygeni::domain::Outcome;
     use skygeni::engine::trees::GbtParams;
-    let as_of = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).expect("date");
+    let as_of: chrono::NaiveDate = AS_OF.parse()?;
     let mut deals =
         skygeni::crm::parse_csv_bytes(generated_csv(20_000, "H").as_bytes(), as_of)?.deals;
     deals.retain(|d| d.outcome.is_some());
@@ -296,15 +289,37 @@ fn score_args(open: &Path, out: &Path, flag: &str, file: &Path) -> Vec<String> {
 /// Best and median wall time of `runs` runs of the binary (one untimed warm-up run first, so
 /// the page cache holds the binary and the input as it would for a pipeline's repeated runs).
 fn time_runs(runs: usize, args: &[String]) -> anyhow::Result<(f64, f64)> {
-    run_quiet(args)?;
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs.max(1) {
-        let t = Instant::now();
-        run_quiet(args)?;
-        times.push(t.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    Ok((times[0], times[times.len() / 2]))
+    let mut times: Vec<f64> = timed(runs, || run_quiet(args))?
+        .into_iter()
+        .map(|(t, ())| t)
+        .collect();
+    Ok((min(&mut times), median(&mut times)))
+}
+
+/// `f` once untimed (a warm-up: the page cache then holds the program and its input, as for a
+/// pipeline's repeated runs), then `runs` timed runs: each one's seconds and result.
+fn timed<T>(
+    runs: usize,
+    mut f: impl FnMut() -> anyhow::Result<T>,
+) -> anyhow::Result<Vec<(f64, T)>> {
+    f()?;
+    (0..runs.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            let r = f()?;
+            Ok((t.elapsed().as_secs_f64(), r))
+        })
+        .collect()
+}
+
+fn min(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[0]
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 fn run_quiet(args: &[String]) -> anyhow::Result<()> {
@@ -360,9 +375,7 @@ fn serve_bench(
     work: &Path,
     deals: &Path,
 ) -> anyhow::Result<f64> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = free_port()?;
     let mut import = skygeni(work, url, port);
     import
         .args(["import", "--as-of", AS_OF, "--csv"])
@@ -371,9 +384,7 @@ fn serve_bench(
     let mut train = skygeni(work, url, port);
     train.args(["train", "--as-of", AS_OF]);
     checked(train, "skygeni train")?;
-    let mut token = skygeni(work, url, port);
-    token.args(["token", "--sub", REP, "--role", "rep"]);
-    let token = checked(token, "skygeni token")?;
+    let token = rep_token(work, url)?;
 
     let mut serve = skygeni(work, url, port);
     serve
@@ -381,18 +392,12 @@ fn serve_bench(
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let server = Server(serve.spawn()?);
-    wait_healthy(port)?;
-    let script = work.join("body.lua");
-    std::fs::write(&script, wrk_script(&token))?;
-    let endpoint = format!("http://127.0.0.1:{port}/v1/deals/score");
-    // Warm-up: loads the tenant's scorer and its pipeline standing.
-    let (_, warmup) = wrk(&script, &endpoint, "2s")?;
-    let (line, requests) = wrk(&script, &endpoint, "10s")?;
+    wait_healthy(port, "/healthz")?;
+    let (line, answered) = load(work, port, &token)?;
     let warm = server.stop()?;
     ensure!(warm.success(), "serve exited with {warm}");
     let audited = rt.block_on(audit_rows(work, url))?;
     println!("  serve {name:<27}: wrk -t2 -c32 POST /v1/deals/score (body): {line}");
-    let answered = warmup + requests;
     println!(
         "      audit rows deal.score: {audited} for {answered} answered requests (warm-up included)"
     );
@@ -405,12 +410,46 @@ fn serve_bench(
     requests_per_sec(&line)
 }
 
-/// Kills the server on drop (a failed bench must not leave it running).
+/// A free loopback port.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A rep's token signed with the bench's secret.
+fn rep_token(work: &Path, url: Option<&str>) -> anyhow::Result<String> {
+    let mut token = skygeni(work, url, 0);
+    token.args(["token", "--sub", REP, "--role", "rep"]);
+    checked(token, "skygeni token")
+}
+
+/// wrk against `POST /v1/deals/score` on `port`: 2 s of warm-up (loads the scorer and the
+/// pipeline standing), then the 10 s measured. wrk's RESULT line and the requests answered
+/// in both.
+fn load(work: &Path, port: u16, token: &str) -> anyhow::Result<(String, u64)> {
+    let script = work.join("body.lua");
+    std::fs::write(&script, wrk_script(token))?;
+    let endpoint = format!("http://127.0.0.1:{port}/v1/deals/score");
+    let (_, warmup) = wrk(&script, &endpoint, "2s")?;
+    let (line, requests) = wrk(&script, &endpoint, "10s")?;
+    Ok((line, warmup + requests))
+}
+
+/// A server process: stopped with SIGTERM (so `serve` flushes its audit and uvicorn stops its
+/// workers), also when a failed bench drops it; killed only if it does not stop in time.
 struct Server(Child);
 
 impl Server {
-    /// SIGTERM, then wait for the graceful shutdown (audit flushed).
+    /// SIGTERM, then wait for the graceful shutdown.
     fn stop(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
+        if let Some(status) = self.0.try_wait()? {
+            return Ok(status);
+        }
         let pid = self.0.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status()?;
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -419,7 +458,7 @@ impl Server {
                 return Ok(status);
             }
             if Instant::now() > deadline {
-                bail!("serve did not stop within 30 s of SIGTERM");
+                bail!("the server did not stop within 30 s of SIGTERM");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -428,17 +467,21 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if self.terminate().is_err() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
 
-fn wait_healthy(port: u16) -> anyhow::Result<()> {
+/// Waits (at most 60 s) until `GET path` on `port` answers 200.
+fn wait_healthy(port: u16, path: &str) -> anyhow::Result<()> {
     use std::io::{Read, Write};
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let _ = s.write_all(request.as_bytes());
             let mut buf = String::new();
             let _ = s.read_to_string(&mut buf);
             if buf.starts_with("HTTP/1.1 200") {
@@ -447,7 +490,7 @@ fn wait_healthy(port: u16) -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    bail!("serve did not answer /healthz within 60 s")
+    bail!("no 200 from {path} on port {port} within 60 s")
 }
 
 /// wrk's RESULT line and total requests answered 2xx.

@@ -3,10 +3,9 @@
 //! Enabled by SKYGENI_BENCH_PYTHON=<a python with requirements.txt installed>;
 //! `scripts/bench-reference` makes such a virtualenv and runs the bench with it.
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python_reference");
 
@@ -67,45 +66,39 @@ impl PythonRef {
         file: &Path,
         as_of: &str,
     ) -> anyhow::Result<FileTimes> {
-        let command = || {
+        let runs = super::timed(runs, || {
             let mut c = self.script(&["score", "--as-of", as_of, flag]);
             c.arg(file).arg("--csv").arg(open).arg("--out").arg(out);
-            c
-        };
-        run(command())?;
-        let (mut process, mut span) = (Vec::new(), Vec::new());
-        for _ in 0..runs.max(1) {
-            let t = Instant::now();
-            let stderr = run(command())?;
-            process.push(t.elapsed().as_secs_f64());
-            let s = stderr
+            let stderr = run(c)?;
+            let span = stderr
                 .lines()
                 .find_map(|l| l.strip_prefix("scoring_span_seconds="))
                 .context("reference.py printed no scoring span")?;
-            span.push(s.trim().parse::<f64>()?);
-        }
+            Ok(span.trim().parse::<f64>()?)
+        })?;
+        let (mut process, mut span): (Vec<f64>, Vec<f64>) = runs.into_iter().unzip();
         Ok(FileTimes {
-            process: median(&mut process),
-            span: median(&mut span),
+            process: super::median(&mut process),
+            span: super::median(&mut span),
         })
     }
 
     /// `uvicorn api:app --workers 2` on `port`, scoring with `model` and auditing into `db`.
-    pub fn serve(
+    pub fn spawn_api(
         &self,
         port: u16,
         model: &Path,
         history: &Path,
         db: &Path,
         secret: &str,
-    ) -> anyhow::Result<Uvicorn> {
+    ) -> anyhow::Result<Child> {
         let uvicorn = self.python.with_file_name("uvicorn");
         ensure!(
             uvicorn.is_file(),
             "no uvicorn beside {}",
             self.python.display()
         );
-        let child = Command::new(uvicorn)
+        Ok(Command::new(uvicorn)
             .current_dir(DIR)
             .args([
                 "api:app",
@@ -122,39 +115,7 @@ impl PythonRef {
             .env("REF_JWT_SECRET", secret)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()?;
-        let server = Uvicorn(child);
-        // Both workers must be up before timing: wait until two answers came from two pids is
-        // not observable, so wait for the port and then give the second worker its start time.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                bail!("uvicorn did not listen within 60 s");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        std::thread::sleep(Duration::from_secs(3));
-        Ok(server)
-    }
-}
-
-/// Stops uvicorn (SIGTERM: the master stops its workers) on drop.
-pub struct Uvicorn(std::process::Child);
-
-impl Drop for Uvicorn {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+            .spawn()?)
     }
 }
 
@@ -166,9 +127,4 @@ fn run(mut c: Command) -> anyhow::Result<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     Ok(String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
