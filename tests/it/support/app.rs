@@ -9,7 +9,7 @@ use super::salesforce::jwt_key_path;
 use super::slack::SIGNING_SECRET;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use skygeni::app::{AppState, Application};
 use skygeni::auth::{Role, issue_token};
@@ -238,29 +238,26 @@ impl TestApp {
         self.server.take().expect("running").await.unwrap()
     }
 
-    /// A token for `sub` with `role` in `tenant`, valid for an hour.
-    pub fn token(&self, tenant: &str, role: Role, sub: &str) -> String {
-        let secret = self
-            .state
+    /// The app's JWT secret (every test app has one).
+    fn jwt_secret(&self) -> &SecretString {
+        self.state
             .settings
             .jwt_secret
             .as_ref()
-            .expect("a JWT secret");
-        issue_token(secret, &t(tenant), role, sub, 3600).unwrap()
+            .expect("a JWT secret")
+    }
+
+    /// A token for `sub` with `role` in `tenant`, valid for an hour.
+    pub fn token(&self, tenant: &str, role: Role, sub: &str) -> String {
+        issue_token(self.jwt_secret(), &t(tenant), role, sub, 3600).unwrap()
     }
 
     /// A token with exactly these claims, signed with the app's secret.
     pub fn sign_claims(&self, claims: &Value) -> String {
-        let secret = self
-            .state
-            .settings
-            .jwt_secret
-            .as_ref()
-            .expect("a JWT secret");
         jsonwebtoken::encode(
             &jsonwebtoken::Header::default(),
             claims,
-            &jsonwebtoken::EncodingKey::from_secret(secret.expose_secret().as_bytes()),
+            &jsonwebtoken::EncodingKey::from_secret(self.jwt_secret().expose_secret().as_bytes()),
         )
         .unwrap()
     }
