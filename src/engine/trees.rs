@@ -87,6 +87,9 @@ impl From<Forest> for StoredForest {
 /// Deepest tree that is padded; deeper (or malformed) forests keep the node walk. Our trees
 /// have depth 3 (`GbtParams::max_depth`); a full tree of depth 10 is 2,047 nodes.
 const FLAT_MAX_DEPTH: usize = 10;
+/// Most padded nodes per forest (24 MiB): a crafted or damaged model file of many deep, thin
+/// trees would otherwise grow up to 2^depth-fold in memory when padded. Ours have ~1,200.
+const FLAT_MAX_NODES: usize = 1 << 20;
 /// Features a padded forest may split on (a model has at most `N_FEATURES`); a forest that
 /// names a later column keeps the node walk.
 const FLAT_FEATURES: usize = 16;
@@ -127,6 +130,9 @@ impl Flat {
             }
         }
         let width = (1usize << (depth + 1)) - 1;
+        if width.saturating_mul(trees.len()) > FLAT_MAX_NODES {
+            return None;
+        }
         let mut nodes = vec![
             FlatNode {
                 split: 0.0,
@@ -460,6 +466,21 @@ mod tests {
         });
         let deep = Forest::new(0.0, GbtParams::default(), vec![deep]);
         assert!(deep.flat.is_none());
+        // Thin trees at the deepest padded depth, many of them: 600 × 2,047 padded nodes from
+        // 600 × 21 stored ones would pass the node budget, so the node walk stays.
+        let mut thin: Vec<Node> = (0..10).map(|i| node(i + 1, 11 + i)).collect();
+        thin.push(Node {
+            leaf: true,
+            ..node(0, 0)
+        });
+        thin.extend((0..10).map(|_| Node {
+            leaf: true,
+            ..node(0, 0)
+        }));
+        let many = Forest::new(0.0, GbtParams::default(), vec![thin.clone(); 600]);
+        assert!(many.flat.is_none(), "over the padded-node budget");
+        let few = Forest::new(0.0, GbtParams::default(), vec![thin; 10]);
+        assert!(few.flat.is_some(), "within it");
         assert!((deep.predict(&[0.2]) - 0.1).abs() < 1e-12);
     }
 }
